@@ -1,0 +1,268 @@
+"""Domain errors.
+
+Every error is an ``attrs`` frozen exception carrying the facts of what went wrong, so a caller
+(the HTTP layer, a worker, a test) can act on them without parsing a message. All of them derive
+from :class:`PaymentError`. ``payment_http.errors`` maps each class to a status and a stable
+``code``; the ``code`` attribute here is that stable string.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from uuid import UUID
+
+import attrs
+
+__all__ = [
+    "ConcurrencyError",
+    "CurrencyMismatchError",
+    "IdempotencyKeyReusedError",
+    "IdempotencyRequestInProgressError",
+    "InvalidAmountError",
+    "InvalidTransitionError",
+    "InvoiceNotEditableError",
+    "NotFoundError",
+    "PaymentError",
+    "ProviderDeclinedError",
+    "ProviderError",
+    "ProviderRejectedError",
+    "ProviderUnavailableError",
+    "RawCardDataError",
+    "RefundExceedsRefundableError",
+    "UnknownCurrencyError",
+    "UnknownProviderError",
+    "ValidationError",
+    "WebhookSignatureError",
+]
+
+
+class PaymentError(Exception):
+    """Root of every error this library raises on purpose."""
+
+    code: ClassVar[str] = "payment_error"
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self) -> str:
+        """A one-line, secret-free description for humans."""
+        return self.__class__.__name__
+
+
+@attrs.frozen(auto_exc=True)
+class ValidationError(PaymentError, ValueError):
+    """An input is malformed or out of range."""
+
+    code: ClassVar[str] = "validation_error"
+    field: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+@attrs.frozen(auto_exc=True)
+class InvalidAmountError(PaymentError, TypeError):
+    """An amount is not an exact integer of minor units (a float, bool, Decimal or str)."""
+
+    code: ClassVar[str] = "invalid_amount"
+    value: object = attrs.field(repr=False)
+    reason: str
+
+    def describe(self) -> str:
+        return f"amount: {self.reason}"
+
+
+@attrs.frozen(auto_exc=True)
+class UnknownCurrencyError(PaymentError, ValueError):
+    """The code is not an ISO 4217 currency with a minor unit."""
+
+    code: ClassVar[str] = "unknown_currency"
+    currency: str
+
+    def describe(self) -> str:
+        return f"unknown currency {self.currency[:8]!r}"
+
+
+@attrs.frozen(auto_exc=True)
+class CurrencyMismatchError(PaymentError, ValueError):
+    """Two amounts in different currencies were combined."""
+
+    code: ClassVar[str] = "currency_mismatch"
+    left: str
+    right: str
+
+    def describe(self) -> str:
+        return f"currency mismatch: {self.left} vs {self.right}"
+
+
+@attrs.frozen(auto_exc=True)
+class InvalidTransitionError(PaymentError):
+    """A state change that the aggregate's state machine does not allow."""
+
+    code: ClassVar[str] = "invalid_state_transition"
+    entity: str
+    entity_id: UUID
+    current: str
+    requested: str
+
+    def describe(self) -> str:
+        return f"{self.entity} {self.entity_id} is {self.current}; cannot move to {self.requested}"
+
+
+@attrs.frozen(auto_exc=True)
+class InvoiceNotEditableError(PaymentError):
+    """The content of an invoice can change only while it is a draft."""
+
+    code: ClassVar[str] = "invoice_not_editable"
+    invoice_id: UUID
+    status: str
+
+    def describe(self) -> str:
+        return f"invoice {self.invoice_id} is {self.status}; only a DRAFT can be edited"
+
+
+@attrs.frozen(auto_exc=True)
+class NotFoundError(PaymentError):
+    """No such resource."""
+
+    code: ClassVar[str] = "not_found"
+    entity: str
+    key: str
+
+    def describe(self) -> str:
+        return f"no {self.entity} {self.key[:80]}"
+
+
+@attrs.frozen(auto_exc=True)
+class RefundExceedsRefundableError(PaymentError):
+    """A refund larger than what remains refundable on the payment."""
+
+    code: ClassVar[str] = "refund_exceeds_refundable"
+    payment_id: UUID
+    requested: int
+    refundable: int
+
+    def describe(self) -> str:
+        return (
+            f"refund of {self.requested} exceeds the refundable remainder {self.refundable} "
+            f"of payment {self.payment_id}"
+        )
+
+
+@attrs.frozen(auto_exc=True)
+class RawCardDataError(PaymentError):
+    """A request carried what looks like a card number or security code.
+
+    ``field`` names where it was found; the value itself is never kept.
+    """
+
+    code: ClassVar[str] = "raw_card_data_forbidden"
+    field: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.field}: raw card data is forbidden; pass a provider payment-method token"
+        )
+
+
+@attrs.frozen(auto_exc=True)
+class ConcurrencyError(PaymentError):
+    """The aggregate changed under us (optimistic lock); the operation may be retried."""
+
+    code: ClassVar[str] = "concurrent_modification"
+    entity: str
+    entity_id: UUID
+
+    def describe(self) -> str:
+        return f"{self.entity} {self.entity_id} was modified concurrently"
+
+
+@attrs.frozen(auto_exc=True)
+class UnknownProviderError(PaymentError):
+    """No payment provider of that name is configured."""
+
+    code: ClassVar[str] = "unknown_provider"
+    provider: str
+
+    def describe(self) -> str:
+        return f"payment provider {self.provider[:40]!r} is not configured"
+
+
+@attrs.frozen(auto_exc=True)
+class IdempotencyKeyReusedError(PaymentError):
+    """The idempotency key was first used with another request."""
+
+    code: ClassVar[str] = "idempotency_key_reused"
+    key: str
+
+    def describe(self) -> str:
+        return "this Idempotency-Key was used with a different request"
+
+
+@attrs.frozen(auto_exc=True)
+class IdempotencyRequestInProgressError(PaymentError):
+    """The first request with this idempotency key is still running."""
+
+    code: ClassVar[str] = "idempotency_request_in_progress"
+    key: str
+
+    def describe(self) -> str:
+        return "a request with this Idempotency-Key is still in progress"
+
+
+@attrs.frozen(auto_exc=True)
+class WebhookSignatureError(PaymentError):
+    """A provider webhook whose signature is missing, wrong, stale or from the future."""
+
+    code: ClassVar[str] = "invalid_signature"
+    reason: str
+
+    def describe(self) -> str:
+        return f"webhook signature rejected: {self.reason}"
+
+
+class ProviderError(PaymentError):
+    """Root of what a payment provider adapter may raise (no SDK exception escapes an adapter)."""
+
+    code: ClassVar[str] = "provider_error"
+
+
+@attrs.frozen(auto_exc=True)
+class ProviderDeclinedError(ProviderError):
+    """The provider refused the operation for a definite reason (a card decline)."""
+
+    code: ClassVar[str] = "provider_declined"
+    decline_code: str
+    message: str
+
+    def describe(self) -> str:
+        return f"declined: {self.decline_code}"
+
+
+@attrs.frozen(auto_exc=True)
+class ProviderUnavailableError(ProviderError):
+    """The outcome is unknown (timeout, connection error, 5xx, rate limit).
+
+    The operation may or may not have happened at the provider; it is retried with the same
+    idempotency key or settled by reconciliation, never guessed to have failed.
+    """
+
+    code: ClassVar[str] = "provider_unavailable"
+    message: str
+    retry_after_seconds: int | None = None
+
+    def describe(self) -> str:
+        return f"provider unavailable: {self.message}"
+
+
+@attrs.frozen(auto_exc=True)
+class ProviderRejectedError(ProviderError):
+    """The provider rejected the request as invalid; retrying it will not help."""
+
+    code: ClassVar[str] = "provider_rejected"
+    reason_code: str
+    message: str
+
+    def describe(self) -> str:
+        return f"rejected by provider: {self.reason_code}"

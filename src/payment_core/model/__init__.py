@@ -1,0 +1,1 @@
+"""Aggregates: payments, refunds, invoices and the billing record chain."""

@@ -1,0 +1,298 @@
+"""The payment aggregate and its state machine.
+
+``PENDING -> PROCESSING -> COMPLETED | FAILED`` and ``PENDING -> CANCELLED``; nothing else.
+An unknown provider outcome leaves a payment ``PROCESSING`` (it is never guessed to be failed);
+the webhook or the reconciliation sweep settles it later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final
+from uuid import UUID
+
+import attrs
+
+from payment_core.errors import (
+    CurrencyMismatchError,
+    InvalidTransitionError,
+    RefundExceedsRefundableError,
+    ValidationError,
+)
+from payment_core.events import (
+    DomainEvent,
+    PaymentCancelled,
+    PaymentCompleted,
+    PaymentFailed,
+    PaymentInitiated,
+)
+from payment_core.model._base import check_transition, snapshot
+from payment_core.money import Money
+
+__all__ = [
+    "PAYMENT_TRANSITIONS",
+    "AMOUNT_MISMATCH",
+    "Card",
+    "NextAction",
+    "Payment",
+    "PaymentStatus",
+]
+
+AMOUNT_MISMATCH: Final = "provider_amount_mismatch"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+PAYMENT_TRANSITIONS: Final[Mapping[PaymentStatus, frozenset[PaymentStatus]]] = {
+    PaymentStatus.PENDING: frozenset({PaymentStatus.PROCESSING, PaymentStatus.CANCELLED}),
+    PaymentStatus.PROCESSING: frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED}),
+    PaymentStatus.COMPLETED: frozenset(),
+    PaymentStatus.FAILED: frozenset(),
+    PaymentStatus.CANCELLED: frozenset(),
+}
+
+
+@attrs.frozen(slots=True)
+class Card:
+    """What a provider tells about the card: never the number, never the security code."""
+
+    brand: str
+    last4: str
+    exp_month: int | None = None
+    exp_year: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.last4) != 4 or not self.last4.isdigit():
+            raise ValidationError(field="card.last4", reason="must be four digits")
+
+
+@attrs.frozen(slots=True)
+class NextAction:
+    """What the customer must do before the provider can finish (3-D Secure)."""
+
+    type: str
+    url: str
+
+
+@attrs.define(slots=True, eq=False)
+class Payment:
+    """Money taken from a guest for a booking, through one provider."""
+
+    id: UUID
+    reference: str
+    booking_id: UUID
+    guest_id: UUID
+    amount: Money
+    provider: str
+    status: PaymentStatus
+    created_at: datetime
+    updated_at: datetime
+    payment_method: str | None = None
+    provider_payment_id: str | None = None
+    client_secret: str | None = attrs.field(default=None, repr=False)
+    amount_refunded: int = 0
+    #: Held by refunds that are pending or processing, so concurrent refunds cannot oversell.
+    amount_refund_pending: int = 0
+    card: Card | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    next_action: NextAction | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+    #: When the reconciliation sweep should next ask the provider (PROCESSING only).
+    reconcile_at: datetime | None = None
+    reconcile_attempts: int = 0
+    version: int = 0
+    events: list[DomainEvent] = attrs.field(factory=list, repr=False)
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def initiate(
+        cls,
+        *,
+        id: UUID,  # noqa: A002 - the domain's own name for it
+        reference: str,
+        booking_id: UUID,
+        guest_id: UUID,
+        amount: Money,
+        provider: str,
+        now: datetime,
+        event_id: UUID,
+        payment_method: str | None = None,
+        provider_payment_id: str | None = None,
+        client_secret: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Payment:
+        """A new ``PENDING`` payment, with its ``PaymentInitiated`` event."""
+        if not amount.is_positive:
+            raise ValidationError(field="amount", reason="must be positive")
+        payment = cls(
+            id=id,
+            reference=reference,
+            booking_id=booking_id,
+            guest_id=guest_id,
+            amount=amount,
+            provider=provider,
+            status=PaymentStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+            payment_method=payment_method,
+            provider_payment_id=provider_payment_id,
+            client_secret=client_secret,
+            description=description,
+            metadata=dict(metadata or {}),
+        )
+        payment.events.append(PaymentInitiated(event_id, now, snapshot(payment)))
+        return payment
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def refundable(self) -> int:
+        """Minor units that may still be refunded: never below zero."""
+        return max(0, self.amount.amount - self.amount_refunded - self.amount_refund_pending)
+
+    @property
+    def is_settled(self) -> bool:
+        return self.status in (
+            PaymentStatus.COMPLETED,
+            PaymentStatus.FAILED,
+            PaymentStatus.CANCELLED,
+        )
+
+    def _move(self, to: PaymentStatus, now: datetime) -> None:
+        check_transition(PAYMENT_TRANSITIONS, "payment", self.id, self.status, to)
+        self.status = to
+        self.updated_at = now
+
+    # ------------------------------------------------------------------ commands
+    def start_processing(
+        self, *, now: datetime, payment_method: str, reconcile_after: timedelta
+    ) -> None:
+        """``PENDING -> PROCESSING``: we are about to ask the provider to confirm."""
+        self._move(PaymentStatus.PROCESSING, now)
+        self.payment_method = payment_method
+        self.reconcile_at = now + reconcile_after
+        self.reconcile_attempts = 0
+
+    def complete(self, *, now: datetime, event_id: UUID, card: Card | None) -> None:
+        """``PROCESSING -> COMPLETED``: the provider captured the money."""
+        self._move(PaymentStatus.COMPLETED, now)
+        if card is not None:
+            self.card = card
+        self.failure_code = None
+        self.failure_message = None
+        self.next_action = None
+        self.reconcile_at = None
+        self.events.append(PaymentCompleted(event_id, now, snapshot(self)))
+
+    def fail(
+        self,
+        *,
+        now: datetime,
+        event_id: UUID,
+        code: str,
+        message: str | None,
+        card: Card | None = None,
+    ) -> None:
+        """``PROCESSING -> FAILED`` with the provider's reason (a decline is an outcome)."""
+        self._move(PaymentStatus.FAILED, now)
+        if card is not None:
+            self.card = card
+        self.failure_code = code
+        self.failure_message = message
+        self.next_action = None
+        self.reconcile_at = None
+        self.events.append(PaymentFailed(event_id, now, snapshot(self)))
+
+    def cancel(self, *, now: datetime, event_id: UUID) -> None:
+        """``PENDING -> CANCELLED``."""
+        self._move(PaymentStatus.CANCELLED, now)
+        self.events.append(PaymentCancelled(event_id, now, snapshot(self)))
+
+    def require_action(self, *, now: datetime, next_action: NextAction) -> None:
+        """Stay ``PROCESSING`` until the customer acts (3-D Secure)."""
+        self._require(PaymentStatus.PROCESSING, "PROCESSING")
+        self.next_action = next_action
+        self.updated_at = now
+
+    def flag_amount_mismatch(self, *, now: datetime, message: str) -> None:
+        """The provider's reply disagreed with us: never complete, keep ``PROCESSING``."""
+        self._require(PaymentStatus.PROCESSING, "PROCESSING")
+        self.failure_code = AMOUNT_MISMATCH
+        self.failure_message = message
+        self.updated_at = now
+
+    def schedule_reconciliation(self, *, now: datetime, after: timedelta) -> None:
+        """The provider could not say yet; ask again later."""
+        self._require(PaymentStatus.PROCESSING, "PROCESSING")
+        self.reconcile_attempts += 1
+        self.reconcile_at = now + after
+        self.updated_at = now
+
+    def attach_card(self, *, now: datetime, card: Card) -> None:
+        self.card = card
+        self.updated_at = now
+
+    # ------------------------------------------------------------------ refund bookkeeping
+    def reserve_refund(self, *, now: datetime, amount: Money) -> None:
+        """Hold ``amount`` for a new refund; raise if it exceeds what is refundable."""
+        if self.status is not PaymentStatus.COMPLETED:
+            raise InvalidTransitionError(
+                entity="payment",
+                entity_id=self.id,
+                current=self.status.value,
+                requested="REFUNDED",
+            )
+        _same_currency(self.amount, amount)
+        if amount.amount <= 0:
+            raise ValidationError(field="amount", reason="must be positive")
+        if amount.amount > self.refundable:
+            raise RefundExceedsRefundableError(
+                payment_id=self.id, requested=amount.amount, refundable=self.refundable
+            )
+        self.amount_refund_pending += amount.amount
+        self.updated_at = now
+
+    def settle_refund(self, *, now: datetime, amount: Money) -> None:
+        """A held refund completed: the money left us."""
+        self._release(amount)
+        self.amount_refunded += amount.amount
+        self.updated_at = now
+
+    def release_refund(self, *, now: datetime, amount: Money) -> None:
+        """A held refund failed for good: the amount is refundable again."""
+        self._release(amount)
+        self.updated_at = now
+
+    def reverse_refund(self, *, now: datetime, amount: Money) -> None:
+        """A completed refund failed later: give its amount back to the refundable remainder."""
+        if amount.amount > self.amount_refunded:
+            raise ValidationError(field="amount", reason="reversal exceeds the refunded amount")
+        self.amount_refunded -= amount.amount
+        self.updated_at = now
+
+    def _release(self, amount: Money) -> None:
+        _same_currency(self.amount, amount)
+        if amount.amount > self.amount_refund_pending:
+            raise ValidationError(field="amount", reason="more than is held for refunds")
+        self.amount_refund_pending -= amount.amount
+
+    def _require(self, status: PaymentStatus, requested: str) -> None:
+        if self.status is not status:
+            raise InvalidTransitionError(
+                entity="payment", entity_id=self.id, current=self.status.value, requested=requested
+            )
+
+
+def _same_currency(ours: Money, theirs: Money) -> None:
+    if ours.currency != theirs.currency:
+        raise CurrencyMismatchError(left=ours.currency.code, right=theirs.currency.code)

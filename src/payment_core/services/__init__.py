@@ -1,0 +1,82 @@
+"""Use cases, and :class:`Services`, the set of them built over one set of dependencies."""
+
+from __future__ import annotations
+
+import attrs
+
+from payment_core.services._deps import (
+    Dependencies,
+    NullObserver,
+    Observer,
+    ProviderRegistry,
+    ServiceConfig,
+)
+from payment_core.services.billing import BillingService
+from payment_core.services.bookings import (
+    BookingCancelled,
+    BookingCreated,
+    BookingEventHandler,
+    HandledEvent,
+)
+from payment_core.services.invoices import CreateInvoice, InvoiceService, UpdateInvoice
+from payment_core.services.payments import CreatePayment, PaymentService
+from payment_core.services.reconciliation import ReconciliationReport, ReconciliationService
+from payment_core.services.refunds import RefundService
+from payment_core.services.retry import ReconcileSchedule, RetryPolicy
+from payment_core.services.webhooks import WebhookResult, WebhookService
+
+__all__ = [
+    "BillingService",
+    "BookingCancelled",
+    "BookingCreated",
+    "BookingEventHandler",
+    "CreateInvoice",
+    "CreatePayment",
+    "Dependencies",
+    "HandledEvent",
+    "InvoiceService",
+    "NullObserver",
+    "Observer",
+    "PaymentService",
+    "ProviderRegistry",
+    "ReconcileSchedule",
+    "ReconciliationReport",
+    "ReconciliationService",
+    "RefundService",
+    "RetryPolicy",
+    "ServiceConfig",
+    "Services",
+    "UpdateInvoice",
+    "WebhookResult",
+    "WebhookService",
+]
+
+
+@attrs.frozen(slots=True)
+class Services:
+    """Every use case, wired to one set of dependencies."""
+
+    deps: Dependencies
+    payments: PaymentService
+    refunds: RefundService
+    invoices: InvoiceService
+    billing: BillingService
+    webhooks: WebhookService
+    reconciliation: ReconciliationService
+    bookings: BookingEventHandler
+
+    @classmethod
+    def build(cls, deps: Dependencies) -> Services:
+        """Wire every use case over ``deps``."""
+        payments = PaymentService(deps)
+        refunds = RefundService(deps, payments)
+        return cls(
+            deps=deps,
+            payments=payments,
+            refunds=refunds,
+            invoices=InvoiceService(deps),
+            billing=BillingService(deps),
+            webhooks=WebhookService(deps, payments, refunds),
+            reconciliation=ReconciliationService(deps, payments, refunds),
+            bookings=BookingEventHandler(deps, payments, refunds),
+        )

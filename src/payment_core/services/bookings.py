@@ -1,0 +1,152 @@
+"""Handlers of the booking service's events: ``booking.created`` and ``booking.cancelled``.
+
+Each consumed event id is recorded in the inbox in the same transaction as its effects, so a
+redelivered event is acknowledged and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+from uuid import UUID
+
+import attrs
+
+from payment_core.errors import PaymentError, ValidationError
+from payment_core.model.payment import Payment, PaymentStatus
+from payment_core.model.refund import Refund
+from payment_core.pagination import PageRequest
+from payment_core.services._deps import Dependencies
+from payment_core.services.payments import CreatePayment, DuplicateEventError, PaymentService
+from payment_core.services.refunds import RefundService
+
+__all__ = ["BOOKINGS_CONSUMER", "BookingCancelled", "BookingCreated", "BookingEventHandler"]
+
+logger = logging.getLogger("payment_core.bookings")
+
+#: The inbox's name for this consumer.
+BOOKINGS_CONSUMER: Final = "payment-service.bookings"
+
+
+@attrs.frozen(slots=True)
+class BookingCreated:
+    """``booking.created``'s data."""
+
+    booking_id: UUID
+    guest_id: UUID
+    amount: int
+    currency: str
+    payment_required: bool
+    payment_method: str | None = None
+
+
+@attrs.frozen(slots=True)
+class BookingCancelled:
+    """``booking.cancelled``'s data."""
+
+    booking_id: UUID
+    reason: str | None = None
+
+
+@attrs.frozen(slots=True)
+class HandledEvent:
+    """What handling did: ``duplicate`` when the event id had been handled before."""
+
+    duplicate: bool
+    payments: tuple[Payment, ...] = ()
+    refunds: tuple[Refund, ...] = ()
+
+
+class BookingEventHandler:
+    """Turns booking events into payments, cancellations and refunds."""
+
+    def __init__(
+        self, deps: Dependencies, payments: PaymentService, refunds: RefundService
+    ) -> None:
+        self._deps = deps
+        self._payments = payments
+        self._refunds = refunds
+
+    async def _seen(self, event_id: str) -> HandledEvent | None:
+        """Record an event that needs nothing else; ``None`` when it was new."""
+        async with self._deps.uow() as uow:
+            if not await uow.inbox.add(BOOKINGS_CONSUMER, event_id):
+                return HandledEvent(duplicate=True)
+            await uow.commit()
+        return None
+
+    async def booking_created(self, event_id: str, data: BookingCreated) -> HandledEvent:
+        """Create a ``PENDING`` payment when one is required, confirmed when a method is given."""
+        if type(data.payment_required) is not bool:
+            raise ValidationError(field="payment_required", reason="must be a boolean")
+        if not data.payment_required:
+            return await self._seen(event_id) or HandledEvent(duplicate=False)
+        command = CreatePayment(
+            booking_id=data.booking_id,
+            guest_id=data.guest_id,
+            amount=data.amount,
+            currency=data.currency,
+            payment_method=data.payment_method,
+            description=f"Booking {data.booking_id}",
+        )
+        try:
+            payment = await self._payments.create(
+                command, inbox=(BOOKINGS_CONSUMER, event_id)
+            )
+        except DuplicateEventError:
+            return HandledEvent(duplicate=True)
+        if data.payment_method is not None:
+            payment = await self._payments.confirm(payment.id, data.payment_method)
+        return HandledEvent(duplicate=False, payments=(payment,))
+
+    async def booking_cancelled(self, event_id: str, data: BookingCancelled) -> HandledEvent:
+        """Cancel the booking's ``PENDING`` payments; refund ``COMPLETED`` ones when enabled."""
+        deps = self._deps
+
+        async def run() -> HandledEvent:
+            cancelled: list[Payment] = []
+            refunds: list[Refund] = []
+            async with deps.uow() as uow:
+                if not await uow.inbox.add(BOOKINGS_CONSUMER, event_id):
+                    return HandledEvent(duplicate=True)
+                page = PageRequest(limit=200)
+                while True:
+                    batch = await uow.payments.list_by_booking(data.booking_id, page)
+                    for listed in batch.items:
+                        payment = await uow.payments.get(listed.id, for_update=True)
+                        assert payment is not None
+                        now = deps.clock.now()
+                        if payment.status is PaymentStatus.PENDING:
+                            payment.cancel(now=now, event_id=deps.ids.new_id())
+                            await uow.payments.update(payment)
+                            cancelled.append(payment)
+                        elif (
+                            payment.status is PaymentStatus.COMPLETED
+                            and deps.config.auto_refund_on_cancel
+                            and payment.refundable > 0
+                        ):
+                            refund = self._refunds.open_refund(
+                                payment, None, "booking_cancelled"
+                            )
+                            await uow.payments.update(payment)
+                            await uow.refunds.add(refund)
+                            refunds.append(refund)
+                    if batch.next_cursor is None:
+                        break
+                    page = PageRequest.parse(200, batch.next_cursor)
+                await uow.commit()
+            return HandledEvent(
+                duplicate=False, payments=tuple(cancelled), refunds=tuple(refunds)
+            )
+
+        handled = await deps.retrying(run)
+        for payment in handled.payments:
+            await self._payments.release_at_provider(payment)
+        processed: list[Refund] = []
+        for refund in handled.refunds:
+            try:
+                processed.append(await self._refunds.process(refund.id))
+            except PaymentError as exc:  # the background retry will pick it up
+                logger.warning("refund %s for a cancelled booking: %s", refund.id, exc)
+                processed.append(refund)
+        return attrs.evolve(handled, refunds=tuple(processed))

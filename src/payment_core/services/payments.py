@@ -1,0 +1,478 @@
+"""Payment use cases: create, confirm, cancel, read, and settling a payment from a provider reply.
+
+Provider calls never happen inside a database transaction: a confirm commits ``PROCESSING``
+first, calls the provider with an idempotency key derived from the payment id, then commits the
+outcome. A crash in between leaves the payment ``PROCESSING``, which the reconciliation sweep
+settles by asking the provider; nothing is ever charged twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Final
+from uuid import UUID
+
+import attrs
+
+from payment_core.card_data import find_raw_card_data
+from payment_core.errors import (
+    NotFoundError,
+    ProviderDeclinedError,
+    ProviderError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+    RawCardDataError,
+    ValidationError,
+)
+from payment_core.model.billing import BillingRecordType
+from payment_core.model.payment import Card, Payment, PaymentStatus
+from payment_core.money import Currency, Money, check_amount_in_range
+from payment_core.pagination import Page, PageRequest
+from payment_core.ports import (
+    ConfirmPaymentRequest,
+    CreatePaymentRequest,
+    ProviderPayment,
+    ProviderPaymentStatus,
+    RetrievePaymentRequest,
+    UnitOfWork,
+)
+from payment_core.services._deps import Dependencies
+from payment_core.services.billing import append_record
+
+__all__ = ["DEFAULT_PAYMENT_METHOD", "CreatePayment", "PaymentService", "SettleOutcome"]
+
+logger = logging.getLogger("payment_core.payments")
+
+DEFAULT_PAYMENT_METHOD: Final = "pm_card_visa"
+MAX_METADATA_KEYS: Final = 20
+MAX_METADATA_KEY: Final = 40
+MAX_METADATA_VALUE: Final = 500
+MAX_DESCRIPTION: Final = 1000
+MAX_TOKEN: Final = 255
+
+@attrs.frozen(slots=True)
+class CreatePayment:
+    """The input of :meth:`PaymentService.create`, validated there."""
+
+    booking_id: UUID
+    guest_id: UUID
+    amount: int
+    currency: str
+    provider: str | None = None
+    payment_method: str | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+
+
+class SettleOutcome:
+    """What applying a provider reply did (for reconciliation's summary)."""
+
+    SETTLED: Final = "settled"
+    UNKNOWN: Final = "unknown"
+    MISMATCH: Final = "mismatch"
+    UNCHANGED: Final = "unchanged"
+
+
+def _check_token(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_TOKEN:
+        raise ValidationError(field=field, reason=f"must be 1 to {MAX_TOKEN} characters")
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise ValidationError(field=field, reason="must be a provider token (printable ASCII)")
+    return value
+
+
+def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Stripe's limits: at most 20 keys, keys up to 40 characters, string values up to 500."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise ValidationError(field="metadata", reason="must be an object")
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise ValidationError(field="metadata", reason=f"at most {MAX_METADATA_KEYS} keys")
+    out: dict[str, str] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_METADATA_KEY:
+            raise ValidationError(
+                field="metadata", reason=f"keys must be 1 to {MAX_METADATA_KEY} characters"
+            )
+        if not isinstance(value, str) or len(value) > MAX_METADATA_VALUE:
+            raise ValidationError(
+                field=f"metadata.{key}",
+                reason=f"must be a string of at most {MAX_METADATA_VALUE} characters",
+            )
+        out[key] = value
+    return out
+
+
+class PaymentService:
+    """Create, confirm, cancel and read payments."""
+
+    def __init__(self, deps: Dependencies) -> None:
+        self._deps = deps
+
+    # ------------------------------------------------------------------ helpers
+    async def _require(self, uow: UnitOfWork, payment_id: UUID, *, lock: bool = False) -> Payment:
+        payment = await uow.payments.get(payment_id, for_update=lock)
+        if payment is None:
+            raise NotFoundError(entity="payment", key=str(payment_id))
+        return payment
+
+    # ------------------------------------------------------------------ queries
+    async def get(self, payment_id: UUID) -> Payment:
+        async with self._deps.uow() as uow:
+            return await self._require(uow, payment_id)
+
+    async def get_by_reference(self, reference: str) -> Payment:
+        async with self._deps.uow() as uow:
+            payment = await uow.payments.get_by_reference(reference)
+        if payment is None:
+            raise NotFoundError(entity="payment", key=reference)
+        return payment
+
+    async def list_by_booking(self, booking_id: UUID, page: PageRequest) -> Page[Payment]:
+        async with self._deps.uow() as uow:
+            return await uow.payments.list_by_booking(booking_id, page)
+
+    async def list_by_guest(self, guest_id: UUID, page: PageRequest) -> Page[Payment]:
+        async with self._deps.uow() as uow:
+            return await uow.payments.list_by_guest(guest_id, page)
+
+    # ------------------------------------------------------------------ create
+    def validate(self, command: CreatePayment) -> tuple[Money, str, dict[str, str]]:
+        """Check a create command completely before anything happens."""
+        found = find_raw_card_data(
+            {
+                "payment_method": command.payment_method,
+                "description": command.description,
+                "metadata": dict(command.metadata or {}),
+            }
+        )
+        if found is not None:
+            raise RawCardDataError(field=found)
+        amount = Money(check_amount_in_range(command.amount), Currency.of(command.currency))
+        provider = command.provider or self._deps.config.default_provider
+        self._deps.providers.get(provider)
+        _check_token(command.payment_method, "payment_method")
+        if command.description is not None and (
+            not isinstance(command.description, str) or len(command.description) > MAX_DESCRIPTION
+        ):
+            raise ValidationError(
+                field="description", reason=f"at most {MAX_DESCRIPTION} characters"
+            )
+        return amount, provider, validate_metadata(command.metadata)
+
+    async def create(
+        self, command: CreatePayment, *, inbox: tuple[str, str] | None = None
+    ) -> Payment:
+        """Create a ``PENDING`` payment and set it up at the provider.
+
+        The provider is asked first (with a key derived from the new payment's id), then the
+        payment and its ``payment.initiated`` event are committed together. With ``inbox`` =
+        ``(consumer, event_id)`` the consumed event is recorded in the same transaction; a
+        duplicate raises nothing and returns ``None``-free: the earlier payment is not looked up.
+        """
+        amount, provider_name, metadata = self.validate(command)
+        provider = self._deps.providers.get(provider_name)
+        deps = self._deps
+        payment_id = deps.ids.new_id()
+        reply = await self._deps.call_provider(
+            provider,
+            "create_payment",
+            lambda: provider.create_payment(
+                CreatePaymentRequest(
+                    payment_id=payment_id,
+                    amount=amount,
+                    idempotency_key=f"payment-{payment_id}-create",
+                    description=command.description,
+                    metadata={**metadata, "payment_id": str(payment_id)},
+                    payment_method=command.payment_method,
+                )
+            ),
+        )
+        if reply.amount != amount:
+            deps.observer.amount_mismatch(provider_name)
+            logger.warning(
+                "provider %s created payment %s with another amount", provider_name, payment_id
+            )
+            raise ProviderRejectedError(
+                reason_code="provider_amount_mismatch",
+                message="the provider's reply does not match the requested amount",
+            )
+        payment = Payment.initiate(
+            id=payment_id,
+            reference=deps.ids.new_reference("pay"),
+            booking_id=command.booking_id,
+            guest_id=command.guest_id,
+            amount=amount,
+            provider=provider_name,
+            now=deps.clock.now(),
+            event_id=deps.ids.new_id(),
+            payment_method=command.payment_method,
+            provider_payment_id=reply.provider_payment_id,
+            client_secret=reply.client_secret,
+            description=command.description,
+            metadata=metadata,
+        )
+        async with deps.uow() as uow:
+            if inbox is not None and not await uow.inbox.add(*inbox):
+                raise DuplicateEventError(event_id=inbox[1])
+            await uow.payments.add(payment)
+            await uow.commit()
+        deps.observer.payment_outcome(provider_name, payment.status.value)
+        return payment
+
+    # ------------------------------------------------------------------ confirm
+    async def confirm(self, payment_id: UUID, payment_method: str | None = None) -> Payment:
+        """``PENDING -> PROCESSING``, ask the provider, and record what it said."""
+        _check_token(payment_method, "payment_method")
+        if payment_method is not None and find_raw_card_data({"pm": payment_method}):
+            raise RawCardDataError(field="payment_method")
+        deps = self._deps
+
+        async def start() -> Payment:
+            async with deps.uow() as uow:
+                payment = await self._require(uow, payment_id, lock=True)
+                method = payment_method or payment.payment_method or DEFAULT_PAYMENT_METHOD
+                payment.start_processing(
+                    now=deps.clock.now(),
+                    payment_method=method,
+                    reconcile_after=deps.config.reconcile_after,
+                )
+                await uow.payments.update(payment)
+                await uow.commit()
+                return payment
+
+        payment = await deps.retrying(start)
+        provider = deps.providers.get(payment.provider)
+        assert payment.payment_method is not None
+        request = ConfirmPaymentRequest(
+            payment_id=payment.id,
+            provider_payment_id=payment.provider_payment_id,
+            amount=payment.amount,
+            payment_method=payment.payment_method,
+            idempotency_key=f"payment-{payment.id}-confirm",
+        )
+        try:
+            reply = await self._deps.call_provider(
+                provider, "confirm_payment", lambda: provider.confirm_payment(request)
+            )
+        except ProviderDeclinedError as exc:
+            return await self._fail(payment.id, exc.decline_code, exc.message)
+        except ProviderRejectedError as exc:
+            return await self._fail(payment.id, exc.reason_code, exc.message)
+        except ProviderUnavailableError as exc:
+            # Outcome unknown: stays PROCESSING until a webhook or reconciliation settles it.
+            logger.warning("confirm of payment %s has an unknown outcome: %s", payment.id, exc)
+            return await self.get(payment.id)
+        updated, _ = await self.settle(payment.id, reply)
+        return updated
+
+    async def _fail(self, payment_id: UUID, code: str, message: str | None) -> Payment:
+        deps = self._deps
+
+        async def run() -> Payment:
+            async with deps.uow() as uow:
+                payment = await self._require(uow, payment_id, lock=True)
+                if payment.status is PaymentStatus.PROCESSING:
+                    payment.fail(
+                        now=deps.clock.now(), event_id=deps.ids.new_id(), code=code,
+                        message=message,
+                    )
+                    await uow.payments.update(payment)
+                    await uow.commit()
+                    deps.observer.payment_outcome(payment.provider, payment.status.value)
+                return payment
+
+        return await deps.retrying(run)
+
+    # ------------------------------------------------------------------ settle
+    async def settle(self, payment_id: UUID, reply: ProviderPayment) -> tuple[Payment, str]:
+        """Apply a provider's account of a payment in one transaction; never move it backwards."""
+        deps = self._deps
+
+        async def run() -> tuple[Payment, str]:
+            async with deps.uow() as uow:
+                payment = await self._require(uow, payment_id, lock=True)
+                outcome = await self.apply_reply(uow, payment, reply)
+                if outcome != SettleOutcome.UNCHANGED:
+                    await uow.payments.update(payment)
+                    await uow.commit()
+                return payment, outcome
+
+        return await deps.retrying(run)
+
+    async def apply_reply(
+        self, uow: UnitOfWork, payment: Payment, reply: ProviderPayment
+    ) -> str:
+        """Move ``payment`` (loaded in ``uow``) as the provider's reply says, if it may.
+
+        Only a ``PENDING`` or ``PROCESSING`` payment is ever moved; a reply whose amount,
+        currency or echoed payment id differs never completes it.
+        """
+        deps = self._deps
+        now = deps.clock.now()
+        if payment.is_settled:
+            return SettleOutcome.UNCHANGED
+        if reply.amount != payment.amount or (
+            reply.payment_id is not None and reply.payment_id != payment.id
+        ):
+            if payment.status is PaymentStatus.PENDING:
+                return SettleOutcome.UNCHANGED
+            deps.observer.amount_mismatch(payment.provider)
+            logger.warning(
+                "provider %s reported %s %s for payment %s, expected %s %s",
+                payment.provider,
+                reply.amount.amount,
+                reply.amount.currency.code,
+                payment.id,
+                payment.amount.amount,
+                payment.amount.currency.code,
+            )
+            payment.flag_amount_mismatch(
+                now=now, message="the provider's reply does not match this payment"
+            )
+            return SettleOutcome.MISMATCH
+        status = reply.status
+        if status in (ProviderPaymentStatus.SUCCEEDED, ProviderPaymentStatus.FAILED):
+            if payment.status is PaymentStatus.PENDING:
+                # Confirmed by the customer directly at the provider (client-side confirmation).
+                payment.start_processing(
+                    now=now,
+                    payment_method=payment.payment_method or "provider",
+                    reconcile_after=deps.config.reconcile_after,
+                )
+            if status is ProviderPaymentStatus.SUCCEEDED:
+                await self._complete(uow, payment, reply.card)
+            else:
+                payment.fail(
+                    now=now,
+                    event_id=deps.ids.new_id(),
+                    code=reply.failure_code or "payment_failed",
+                    message=reply.failure_message,
+                    card=reply.card,
+                )
+            deps.observer.payment_outcome(payment.provider, payment.status.value)
+            return SettleOutcome.SETTLED
+        if payment.status is not PaymentStatus.PROCESSING:
+            return SettleOutcome.UNCHANGED
+        if status is ProviderPaymentStatus.CANCELED:
+            payment.fail(
+                now=now,
+                event_id=deps.ids.new_id(),
+                code=reply.failure_code or "payment_canceled",
+                message=reply.failure_message or "the provider canceled the payment",
+            )
+            deps.observer.payment_outcome(payment.provider, payment.status.value)
+            return SettleOutcome.SETTLED
+        if status is ProviderPaymentStatus.REQUIRES_ACTION and reply.next_action is not None:
+            payment.require_action(now=now, next_action=reply.next_action)
+            if reply.card is not None:
+                payment.attach_card(now=now, card=reply.card)
+            return SettleOutcome.UNKNOWN
+        return SettleOutcome.UNKNOWN
+
+    async def _complete(self, uow: UnitOfWork, payment: Payment, card: Card | None) -> None:
+        deps = self._deps
+        payment.complete(now=deps.clock.now(), event_id=deps.ids.new_id(), card=card)
+        await append_record(
+            deps,
+            uow,
+            type=BillingRecordType.CHARGE,
+            booking_id=payment.booking_id,
+            guest_id=payment.guest_id,
+            amount=payment.amount,
+            description=payment.description or f"Payment {payment.reference}",
+            payment_id=payment.id,
+        )
+        # An open invoice that waits on this payment is paid now, in the same transaction.
+        for invoice in await uow.invoices.list_open_for_payment(payment.id):
+            if invoice.currency == payment.amount.currency:
+                invoice.mark_paid(now=deps.clock.now(), event_id=deps.ids.new_id())
+                await uow.invoices.update(invoice)
+
+    # ------------------------------------------------------------------ cancel
+    async def cancel(self, payment_id: UUID) -> Payment:
+        """``PENDING -> CANCELLED``, then release it at the provider (best effort)."""
+        deps = self._deps
+
+        async def run() -> Payment:
+            async with deps.uow() as uow:
+                payment = await self._require(uow, payment_id, lock=True)
+                payment.cancel(now=deps.clock.now(), event_id=deps.ids.new_id())
+                await uow.payments.update(payment)
+                await uow.commit()
+                return payment
+
+        payment = await deps.retrying(run)
+        await self.release_at_provider(payment)
+        return payment
+
+    async def release_at_provider(self, payment: Payment) -> None:
+        """Tell the provider a cancelled payment will not be confirmed; failures are logged."""
+        provider = self._deps.providers.get(payment.provider)
+        try:
+            await self._deps.call_provider(
+                provider,
+                "cancel_payment",
+                lambda: provider.cancel_payment(
+                    RetrievePaymentRequest(
+                        payment_id=payment.id,
+                        provider_payment_id=payment.provider_payment_id,
+                        amount=payment.amount,
+                        payment_method=payment.payment_method,
+                    ),
+                    f"payment-{payment.id}-cancel",
+                ),
+            )
+        except ProviderError as exc:
+            logger.warning("could not release payment %s at the provider: %s", payment.id, exc)
+
+    # ------------------------------------------------------------------ reconcile one
+    async def reconcile(self, payment: Payment) -> tuple[Payment, str]:
+        """Ask the provider where a ``PROCESSING`` payment stands and apply the answer."""
+        deps = self._deps
+        provider = deps.providers.get(payment.provider)
+        request = RetrievePaymentRequest(
+            payment_id=payment.id,
+            provider_payment_id=payment.provider_payment_id,
+            amount=payment.amount,
+            payment_method=payment.payment_method,
+        )
+        try:
+            reply: ProviderPayment | None = await self._deps.call_provider(
+                provider, "retrieve_payment", lambda: provider.retrieve_payment(request)
+            )
+        except ProviderError as exc:
+            logger.info("reconciliation of payment %s: provider unavailable: %s", payment.id, exc)
+            reply = None
+
+        async def run() -> tuple[Payment, str]:
+            async with deps.uow() as uow:
+                current = await self._require(uow, payment.id, lock=True)
+                outcome = SettleOutcome.UNKNOWN
+                if reply is not None:
+                    outcome = await self.apply_reply(uow, current, reply)
+                if current.status is PaymentStatus.PROCESSING:
+                    current.schedule_reconciliation(
+                        now=deps.clock.now(),
+                        after=deps.config.reconcile_schedule.after(current.reconcile_attempts),
+                    )
+                    if outcome == SettleOutcome.UNCHANGED:
+                        outcome = SettleOutcome.UNKNOWN
+                if outcome != SettleOutcome.UNCHANGED:
+                    await uow.payments.update(current)
+                    await uow.commit()
+                return current, outcome
+
+        return await deps.retrying(run)
+
+
+@attrs.frozen(auto_exc=True)
+class DuplicateEventError(Exception):
+    """A consumed event was handled before (internal signal of the booking handlers)."""
+
+    event_id: str
+

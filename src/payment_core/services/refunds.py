@@ -1,0 +1,369 @@
+"""Refund use cases: create (holding the amount on the payment), process with retries, read.
+
+The refund limit holds under any concurrency because a refund is created in the transaction
+that locks its payment and moves the amount into ``amount_refund_pending``. Each attempt at the
+provider carries ``refund.provider_idempotency_key``: the same key after an unknown outcome, so a
+retry can never pay twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from uuid import UUID
+
+from payment_core.errors import (
+    InvalidTransitionError,
+    NotFoundError,
+    ProviderDeclinedError,
+    ProviderError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+    RefundExceedsRefundableError,
+    ValidationError,
+)
+from payment_core.model.billing import BillingRecordType
+from payment_core.model.payment import Payment
+from payment_core.model.refund import Refund, RefundStatus
+from payment_core.money import Money
+from payment_core.pagination import Page, PageRequest
+from payment_core.ports import (
+    ProviderRefund,
+    ProviderRefundStatus,
+    RefundRequest,
+    RetrieveRefundRequest,
+    UnitOfWork,
+)
+from payment_core.services._deps import Dependencies
+from payment_core.services.billing import append_record
+from payment_core.services.payments import PaymentService
+
+__all__ = ["RefundService"]
+
+logger = logging.getLogger("payment_core.refunds")
+
+
+class RefundService:
+    """Create, process, retry and read refunds."""
+
+    def __init__(self, deps: Dependencies, payments: PaymentService) -> None:
+        self._deps = deps
+        self._payments = payments
+
+    # ------------------------------------------------------------------ queries
+    async def _require(self, uow: UnitOfWork, refund_id: UUID, *, lock: bool = False) -> Refund:
+        refund = await uow.refunds.get(refund_id, for_update=lock)
+        if refund is None:
+            raise NotFoundError(entity="refund", key=str(refund_id))
+        return refund
+
+    async def get(self, refund_id: UUID) -> Refund:
+        async with self._deps.uow() as uow:
+            return await self._require(uow, refund_id)
+
+    async def get_by_reference(self, reference: str) -> Refund:
+        async with self._deps.uow() as uow:
+            refund = await uow.refunds.get_by_reference(reference)
+        if refund is None:
+            raise NotFoundError(entity="refund", key=reference)
+        return refund
+
+    async def list_by_payment(self, payment_id: UUID, page: PageRequest) -> Page[Refund]:
+        async with self._deps.uow() as uow:
+            if await uow.payments.get(payment_id) is None:
+                raise NotFoundError(entity="payment", key=str(payment_id))
+            return await uow.refunds.list_by_payment(payment_id, page)
+
+    # ------------------------------------------------------------------ create
+    def open_refund(
+        self, payment: Payment, amount: int | None, reason: str | None
+    ) -> Refund:
+        """Hold the amount on ``payment`` and build its refund (inside the caller's transaction)."""
+        deps = self._deps
+        if amount is not None and (type(amount) is not int or amount <= 0):
+            raise ValidationError(field="amount", reason="must be a positive integer")
+        now = deps.clock.now()
+        value = payment.refundable if amount is None else amount
+        if value == 0:
+            if payment.status.value != "COMPLETED":
+                raise InvalidTransitionError(
+                    entity="payment",
+                    entity_id=payment.id,
+                    current=payment.status.value,
+                    requested="REFUNDED",
+                )
+            raise RefundExceedsRefundableError(payment_id=payment.id, requested=0, refundable=0)
+        money = Money(value, payment.amount.currency)
+        payment.reserve_refund(now=now, amount=money)
+        return Refund.create(
+            id=deps.ids.new_id(),
+            reference=deps.ids.new_reference("re"),
+            payment_id=payment.id,
+            booking_id=payment.booking_id,
+            guest_id=payment.guest_id,
+            amount=money,
+            provider=payment.provider,
+            reason=reason,
+            now=now,
+            event_id=deps.ids.new_id(),
+        )
+
+    async def create(
+        self, payment_id: UUID, amount: int | None = None, reason: str | None = None
+    ) -> Refund:
+        """Refund a ``COMPLETED`` payment (its whole remainder when ``amount`` is ``None``)."""
+        deps = self._deps
+
+        async def run() -> Refund:
+            async with deps.uow() as uow:
+                payment = await uow.payments.get(payment_id, for_update=True)
+                if payment is None:
+                    raise NotFoundError(entity="payment", key=str(payment_id))
+                refund = self.open_refund(payment, amount, reason)
+                await uow.payments.update(payment)
+                await uow.refunds.add(refund)
+                await uow.commit()
+                return refund
+
+        refund = await deps.retrying(run)
+        if deps.config.process_refunds_immediately:
+            return await self.process(refund.id)
+        return refund
+
+    # ------------------------------------------------------------------ process
+    async def process(self, refund_id: UUID) -> Refund:
+        """One attempt at the provider now (``COMPLETED`` and in-flight refunds return as they are)."""
+        deps = self._deps
+
+        async def start() -> tuple[Refund, Payment | None]:
+            async with deps.uow() as uow:
+                refund = await self._require(uow, refund_id, lock=True)
+                if refund.status is RefundStatus.FAILED:
+                    raise InvalidTransitionError(
+                        entity="refund",
+                        entity_id=refund.id,
+                        current=refund.status.value,
+                        requested=RefundStatus.PROCESSING.value,
+                    )
+                if refund.status is not RefundStatus.PENDING:
+                    return refund, None
+                refund.start_attempt(now=deps.clock.now())
+                await uow.refunds.update(refund)
+                payment = await uow.payments.get(refund.payment_id)
+                await uow.commit()
+                return refund, payment
+
+        refund, payment = await deps.retrying(start)
+        if payment is None:
+            return refund
+        return await self._attempt(refund, payment)
+
+    async def _attempt(self, refund: Refund, payment: Payment) -> Refund:
+        deps = self._deps
+        provider = deps.providers.get(refund.provider)
+        request = RefundRequest(
+            refund_id=refund.id,
+            payment_id=payment.id,
+            provider_payment_id=payment.provider_payment_id,
+            amount=refund.amount,
+            idempotency_key=refund.provider_idempotency_key,
+            reason=refund.reason,
+            payment_method=payment.payment_method,
+        )
+        try:
+            reply = await deps.call_provider(
+                provider, "refund", lambda: provider.refund(request)
+            )
+        except ProviderDeclinedError as exc:
+            return await self._after_failure(refund.id, exc.decline_code, definite=True)
+        except ProviderRejectedError as exc:
+            return await self._after_failure(refund.id, exc.reason_code, definite=True, final=True)
+        except ProviderUnavailableError as exc:
+            return await self._after_failure(refund.id, f"unavailable: {exc.message}", definite=False)
+        return await self.apply_reply(refund.id, reply)
+
+    async def apply_reply(self, refund_id: UUID, reply: ProviderRefund) -> Refund:
+        """Record a provider's account of a refund that is being processed."""
+        if reply.status is ProviderRefundStatus.FAILED:
+            return await self._after_failure(
+                refund_id, reply.failure_reason or "refund_failed", definite=True,
+                provider_refund_id=reply.provider_refund_id,
+            )
+        deps = self._deps
+
+        async def run() -> Refund:
+            async with deps.uow() as uow:
+                refund = await self._require(uow, refund_id, lock=True)
+                if refund.status is not RefundStatus.PROCESSING:
+                    return refund
+                if reply.amount != refund.amount:
+                    deps.observer.amount_mismatch(refund.provider)
+                    logger.warning("provider refund amount differs for refund %s", refund.id)
+                    refund.last_error = "provider_amount_mismatch"
+                    await uow.refunds.update(refund)
+                    await uow.commit()
+                    return refund
+                if reply.status is ProviderRefundStatus.PENDING:
+                    # Accepted, not final yet: a webhook or reconciliation completes it.
+                    refund.provider_refund_id = reply.provider_refund_id
+                    refund.updated_at = deps.clock.now()
+                    await uow.refunds.update(refund)
+                    await uow.commit()
+                    return refund
+                await self.complete_in(uow, refund, reply.provider_refund_id)
+                await uow.commit()
+                return refund
+
+        return await deps.retrying(run)
+
+    async def complete_in(
+        self, uow: UnitOfWork, refund: Refund, provider_refund_id: str | None
+    ) -> None:
+        """Complete a processing refund inside the caller's transaction."""
+        deps = self._deps
+        payment = await uow.payments.get(refund.payment_id, for_update=True)
+        assert payment is not None, "a refund's payment is never deleted"
+        refund.complete(
+            now=deps.clock.now(), event_id=deps.ids.new_id(), provider_refund_id=provider_refund_id
+        )
+        payment.settle_refund(now=deps.clock.now(), amount=refund.amount)
+        await uow.refunds.update(refund)
+        await uow.payments.update(payment)
+        await append_record(
+            deps,
+            uow,
+            type=BillingRecordType.REFUND,
+            booking_id=refund.booking_id,
+            guest_id=refund.guest_id,
+            amount=refund.amount,
+            description=f"Refund {refund.reference}",
+            payment_id=refund.payment_id,
+            refund_id=refund.id,
+        )
+        deps.observer.refund_outcome(refund.provider, refund.status.value)
+
+    async def _after_failure(
+        self,
+        refund_id: UUID,
+        error: str,
+        *,
+        definite: bool,
+        final: bool = False,
+        provider_refund_id: str | None = None,
+    ) -> Refund:
+        deps = self._deps
+        policy = deps.config.refund_retry
+
+        async def run() -> Refund:
+            async with deps.uow() as uow:
+                refund = await self._require(uow, refund_id, lock=True)
+                if refund.status is not RefundStatus.PROCESSING:
+                    return refund
+                now = deps.clock.now()
+                if provider_refund_id is not None:
+                    refund.provider_refund_id = provider_refund_id
+                exhausted = final or policy.exhausted(refund.attempts)
+                if exhausted and definite:
+                    refund.fail(now=now, event_id=deps.ids.new_id(), reason=error)
+                    payment = await uow.payments.get(refund.payment_id, for_update=True)
+                    assert payment is not None
+                    payment.release_refund(now=now, amount=refund.amount)
+                    await uow.payments.update(payment)
+                    deps.observer.refund_outcome(refund.provider, refund.status.value)
+                elif exhausted:
+                    # Unknown outcome and no attempts left: never guess. It stays PROCESSING
+                    # and reconciliation asks the provider with the same key.
+                    refund.last_error = error
+                    refund.updated_at = now
+                else:
+                    refund.retry_later(
+                        now=now,
+                        at=now + policy.delay(refund.attempts, deps.randbelow),
+                        error=error,
+                        definite=definite,
+                    )
+                await uow.refunds.update(refund)
+                await uow.commit()
+                return refund
+
+        return await deps.retrying(run)
+
+    # ------------------------------------------------------------------ background
+    async def process_due(self, limit: int = 100) -> int:
+        """Attempt every refund whose retry is due; the number attempted."""
+        async with self._deps.uow() as uow:
+            due: Sequence[Refund] = await uow.refunds.list_due(self._deps.clock.now(), limit)
+        attempted = 0
+        for refund in due:
+            try:
+                await self.process(refund.id)
+                attempted += 1
+            except (InvalidTransitionError, NotFoundError):
+                continue  # another worker got there first
+        return attempted
+
+    async def reconcile(self, refund: Refund) -> tuple[Refund, str]:
+        """Ask the provider about a refund stuck ``PROCESSING`` and apply the answer."""
+        deps = self._deps
+        provider = deps.providers.get(refund.provider)
+        async with deps.uow() as uow:
+            payment = await uow.payments.get(refund.payment_id)
+        assert payment is not None
+        request = RetrieveRefundRequest(
+            refund_id=refund.id,
+            provider_refund_id=refund.provider_refund_id,
+            provider_payment_id=payment.provider_payment_id,
+            amount=refund.amount,
+            idempotency_key=refund.provider_idempotency_key,
+            payment_method=payment.payment_method,
+        )
+        try:
+            reply = await deps.call_provider(
+                provider, "retrieve_refund", lambda: provider.retrieve_refund(request)
+            )
+        except ProviderError as exc:
+            logger.info("reconciliation of refund %s: %s", refund.id, exc)
+            return refund, "unknown"
+        updated = await self.apply_reply(refund.id, reply)
+        if updated.status is RefundStatus.PROCESSING:
+            return updated, "unknown"
+        return updated, "settled"
+
+    # ------------------------------------------------------------------ late reversal
+    async def reverse(self, refund_id: UUID, reason: str) -> Refund:
+        """A ``COMPLETED`` refund failed later: reverse it (``REFUND_REVERSED`` record)."""
+        deps = self._deps
+
+        async def run() -> Refund:
+            async with deps.uow() as uow:
+                refund = await self._require(uow, refund_id, lock=True)
+                await self.reverse_in(uow, refund, reason)
+                await uow.commit()
+                return refund
+
+        return await deps.retrying(run)
+
+    async def reverse_in(self, uow: UnitOfWork, refund: Refund, reason: str) -> None:
+        """The reversal, inside the caller's transaction."""
+        deps = self._deps
+        now = deps.clock.now()
+        payment = await uow.payments.get(refund.payment_id, for_update=True)
+        assert payment is not None
+        refund.reverse(
+            now=now, event_id=deps.ids.new_id(), failed_event_id=deps.ids.new_id(), reason=reason
+        )
+        payment.reverse_refund(now=now, amount=refund.amount)
+        await uow.refunds.update(refund)
+        await uow.payments.update(payment)
+        await append_record(
+            deps,
+            uow,
+            type=BillingRecordType.REFUND_REVERSED,
+            booking_id=refund.booking_id,
+            guest_id=refund.guest_id,
+            amount=refund.amount,
+            description=f"Refund {refund.reference} reversed: {reason}"[:500],
+            payment_id=refund.payment_id,
+            refund_id=refund.id,
+        )
+        deps.observer.refund_outcome(refund.provider, "REVERSED")

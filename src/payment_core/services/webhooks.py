@@ -1,0 +1,165 @@
+"""Provider webhooks: verify, store, deduplicate, apply (never backwards), replay."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from uuid import UUID
+
+import attrs
+
+from payment_core.errors import NotFoundError
+from payment_core.model.payment import PaymentStatus
+from payment_core.model.refund import RefundStatus
+from payment_core.ports import (
+    PaymentProvider,
+    ProviderPayment,
+    ProviderPaymentStatus,
+    StoredWebhook,
+    UnitOfWork,
+    WebhookEvent,
+    WebhookKind,
+)
+from payment_core.services._deps import Dependencies
+from payment_core.services.payments import PaymentService
+from payment_core.services.refunds import RefundService
+
+__all__ = ["WebhookResult", "WebhookService"]
+
+logger = logging.getLogger("payment_core.webhooks")
+
+_PAYMENT_STATUS = {
+    WebhookKind.PAYMENT_SUCCEEDED: ProviderPaymentStatus.SUCCEEDED,
+    WebhookKind.PAYMENT_FAILED: ProviderPaymentStatus.FAILED,
+    WebhookKind.PAYMENT_PROCESSING: ProviderPaymentStatus.PROCESSING,
+    WebhookKind.PAYMENT_REQUIRES_ACTION: ProviderPaymentStatus.REQUIRES_ACTION,
+    WebhookKind.PAYMENT_CANCELED: ProviderPaymentStatus.CANCELED,
+}
+
+
+@attrs.frozen(slots=True)
+class WebhookResult:
+    """What became of a delivered webhook."""
+
+    webhook_id: UUID
+    event_id: str
+    duplicate: bool
+    outcome: str
+
+
+class WebhookService:
+    """Receive provider webhooks: the signature is checked on the raw body before anything."""
+
+    def __init__(
+        self, deps: Dependencies, payments: PaymentService, refunds: RefundService
+    ) -> None:
+        self._deps = deps
+        self._payments = payments
+        self._refunds = refunds
+
+    def _provider(self, name: str) -> PaymentProvider:
+        if name not in self._deps.providers:
+            raise NotFoundError(entity="webhook endpoint", key=name)
+        return self._deps.providers.get(name)
+
+    async def receive(
+        self, provider_name: str, body: bytes, headers: Mapping[str, str]
+    ) -> WebhookResult:
+        """Verify, store (before acting), and apply once per provider event id."""
+        provider = self._provider(provider_name)
+        deps = self._deps
+        event = provider.parse_webhook(body, headers, now=deps.clock.now())
+        async with deps.uow() as uow:
+            stored = await uow.webhooks.add(
+                StoredWebhook(
+                    id=deps.ids.new_id(),
+                    provider=provider_name,
+                    event_id=event.id,
+                    body=body,
+                    received_at=deps.clock.now(),
+                )
+            )
+            await uow.commit()
+        if stored.processed_at is not None:
+            return WebhookResult(stored.id, event.id, duplicate=True, outcome="duplicate")
+        outcome = await self._apply(stored, event)
+        return WebhookResult(stored.id, event.id, duplicate=False, outcome=outcome)
+
+    async def replay(self, webhook_id: UUID) -> WebhookResult:
+        """Apply a stored webhook again (it was verified when it arrived)."""
+        async with self._deps.uow() as uow:
+            stored = await uow.webhooks.get(webhook_id)
+        if stored is None:
+            raise NotFoundError(entity="webhook", key=str(webhook_id))
+        event = self._provider(stored.provider).translate_webhook(stored.body)
+        outcome = await self._apply(stored, event)
+        return WebhookResult(stored.id, event.id, duplicate=False, outcome=outcome)
+
+    async def _apply(self, stored: StoredWebhook, event: WebhookEvent) -> str:
+        deps = self._deps
+
+        async def run() -> str:
+            async with deps.uow() as uow:
+                outcome = await self._apply_in(uow, stored.provider, event)
+                await uow.webhooks.mark_processed(stored.id, deps.clock.now())
+                await uow.commit()
+                return outcome
+
+        return await deps.retrying(run)
+
+    async def _apply_in(self, uow: UnitOfWork, provider: str, event: WebhookEvent) -> str:
+        if event.kind in _PAYMENT_STATUS:
+            return await self._apply_payment(uow, provider, event)
+        if event.kind in (WebhookKind.REFUND_SUCCEEDED, WebhookKind.REFUND_FAILED):
+            return await self._apply_refund(uow, provider, event)
+        return "ignored"
+
+    async def _apply_payment(self, uow: UnitOfWork, provider: str, event: WebhookEvent) -> str:
+        payment = None
+        if event.provider_payment_id is not None:
+            payment = await uow.payments.get_by_provider_id(provider, event.provider_payment_id)
+        if payment is None and event.payment_id is not None:
+            payment = await uow.payments.get(event.payment_id)
+        if payment is None:
+            logger.info("webhook %s names no payment of ours", event.id)
+            return "unknown_payment"
+        payment = await uow.payments.get(payment.id, for_update=True)
+        assert payment is not None
+        reply = ProviderPayment(
+            provider_payment_id=event.provider_payment_id or payment.provider_payment_id or "",
+            status=_PAYMENT_STATUS[event.kind],
+            amount=event.amount or payment.amount,
+            payment_id=event.payment_id,
+            card=event.card,
+            failure_code=event.failure_code,
+            failure_message=event.failure_message,
+        )
+        outcome = await self._payments.apply_reply(uow, payment, reply)
+        if outcome != "unchanged":
+            await uow.payments.update(payment)
+        return outcome
+
+    async def _apply_refund(self, uow: UnitOfWork, provider: str, event: WebhookEvent) -> str:
+        if event.provider_refund_id is None:
+            return "unknown_refund"
+        refund = await uow.refunds.get_by_provider_id(provider, event.provider_refund_id)
+        if refund is None:
+            logger.info("webhook %s names no refund of ours", event.id)
+            return "unknown_refund"
+        refund = await uow.refunds.get(refund.id, for_update=True)
+        assert refund is not None
+        if event.kind is WebhookKind.REFUND_FAILED:
+            if refund.status is RefundStatus.COMPLETED:
+                await self._refunds.reverse_in(
+                    uow, refund, event.failure_code or "refund_failed_after_completion"
+                )
+                return "reversed"
+            return "unchanged"  # in flight: the attempt's own reply decides
+        if refund.status is RefundStatus.PENDING:
+            refund.start_attempt(now=self._deps.clock.now())
+        if refund.status is RefundStatus.PROCESSING:
+            payment = await uow.payments.get(refund.payment_id)
+            if payment is not None and payment.status is PaymentStatus.COMPLETED:
+                await self._refunds.complete_in(uow, refund, event.provider_refund_id)
+                return "settled"
+        return "unchanged"

@@ -1,0 +1,451 @@
+"""The fake payment provider: real, deterministic, in process.
+
+It is the service's default provider (``PAYMENT_PROVIDER=fake``) for development, demos and
+tests. Its payment-method tokens mirror Stripe's test tokens and their outcomes are fixed by the
+wire contract. Its webhooks use Stripe's signature scheme with the ``Fake-Signature`` header.
+
+Outcomes are a function of the token, so a fresh process (a restart, another worker) answers
+``retrieve`` about a payment it has never seen exactly as the one that confirmed it would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+from uuid import UUID
+
+import attrs
+
+from payment_core import signing
+from payment_core.errors import (
+    ProviderDeclinedError,
+    ProviderRejectedError,
+    ProviderUnavailableError,
+    ValidationError,
+)
+from payment_core.model.payment import Card, NextAction
+from payment_core.money import Currency, Money
+from payment_core.ports import (
+    ConfirmPaymentRequest,
+    CreatePaymentRequest,
+    ProviderPayment,
+    ProviderPaymentStatus,
+    ProviderRefund,
+    ProviderRefundStatus,
+    RefundRequest,
+    RetrievePaymentRequest,
+    RetrieveRefundRequest,
+    WebhookEvent,
+    WebhookKind,
+)
+
+__all__ = ["FAKE_TOKENS", "FakeProvider", "FakeToken"]
+
+SIGNATURE_HEADER: Final = "Fake-Signature"
+DEFAULT_WEBHOOK_SECRET: Final = "whsec_fake"  # noqa: S105 - the contract's documented default
+
+
+@attrs.frozen(slots=True)
+class FakeToken:
+    """What confirming with a token does."""
+
+    outcome: str  # succeeded | declined | requires_action | timeout | mismatch
+    card: Card
+    decline_code: str | None = None
+    refunds_fail: bool = False
+
+
+_EXP: Final = {"exp_month": 12, "exp_year": 2034}
+
+FAKE_TOKENS: Final[Mapping[str, FakeToken]] = {
+    "pm_card_visa": FakeToken("succeeded", Card("visa", "4242", **_EXP)),
+    "pm_card_mastercard": FakeToken("succeeded", Card("mastercard", "4444", **_EXP)),
+    "pm_card_chargeDeclined": FakeToken(
+        "declined", Card("visa", "0002", **_EXP), decline_code="card_declined"
+    ),
+    "pm_card_chargeDeclinedInsufficientFunds": FakeToken(
+        "declined", Card("visa", "9995", **_EXP), decline_code="insufficient_funds"
+    ),
+    "pm_card_authenticationRequired": FakeToken("requires_action", Card("visa", "3184", **_EXP)),
+    "pm_card_timeout": FakeToken("timeout", Card("visa", "0077", **_EXP)),
+    "pm_card_refundFail": FakeToken(
+        "succeeded", Card("visa", "0005", **_EXP), refunds_fail=True
+    ),
+    # Not in Stripe's set: a provider that reports another amount than we asked for.
+    "pm_card_amountMismatch": FakeToken("mismatch", Card("visa", "0101", **_EXP)),
+}
+
+_DECLINE_MESSAGES: Final = {
+    "card_declined": "Your card was declined.",
+    "insufficient_funds": "Your card has insufficient funds.",
+}
+
+
+@attrs.define(slots=True)
+class _Intent:
+    id: str
+    payment_id: UUID
+    amount: Money
+    status: ProviderPaymentStatus
+    payment_method: str | None = None
+    refunded: int = 0
+
+
+def _suffix(value: UUID) -> str:
+    return value.hex
+
+
+class FakeProvider:
+    """A deterministic provider whose behaviour is fixed by the payment-method token."""
+
+    def __init__(
+        self,
+        *,
+        webhook_secrets: Sequence[str] = (DEFAULT_WEBHOOK_SECRET,),
+        name: str = "fake",
+        redirect_base: str = "https://fake-provider.test/3ds",
+    ) -> None:
+        self._name = name
+        self._secrets = tuple(webhook_secrets)
+        self._redirect_base = redirect_base
+        self._intents: dict[str, _Intent] = {}
+        self._refunds: dict[str, ProviderRefund] = {}
+        #: Every call, in order, with its idempotency key: tests assert retries reuse keys.
+        self.calls: list[tuple[str, str | None]] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _token(method: str | None) -> FakeToken:
+        token = FAKE_TOKENS.get(method or "pm_card_visa")
+        if token is None:
+            raise ProviderRejectedError(
+                reason_code="invalid_payment_method",
+                message="No such payment method; use one of the fake provider's test tokens.",
+            )
+        return token
+
+    def _secret_for(self, intent_id: str) -> str:
+        digest = hashlib.sha256(f"{self._name}:{intent_id}".encode()).hexdigest()[:24]
+        return f"{intent_id}_secret_{digest}"
+
+    def _reply(self, intent: _Intent, *, amount: Money | None = None) -> ProviderPayment:
+        token = FAKE_TOKENS.get(intent.payment_method or "")
+        status = intent.status
+        card = token.card if token and status is not ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD else None
+        next_action = None
+        failure_code = failure_message = None
+        if status is ProviderPaymentStatus.REQUIRES_ACTION:
+            next_action = NextAction(type="redirect", url=f"{self._redirect_base}/{intent.id}")
+        if status is ProviderPaymentStatus.FAILED and token and token.decline_code:
+            failure_code = token.decline_code
+            failure_message = _DECLINE_MESSAGES.get(token.decline_code)
+        return ProviderPayment(
+            provider_payment_id=intent.id,
+            status=status,
+            amount=amount or intent.amount,
+            payment_id=intent.payment_id,
+            card=card,
+            next_action=next_action,
+            failure_code=failure_code,
+            failure_message=failure_message,
+            client_secret=self._secret_for(intent.id),
+        )
+
+    def _intent_for(
+        self, provider_payment_id: str | None, payment_id: UUID, amount: Money
+    ) -> _Intent:
+        intent_id = provider_payment_id or f"pi_fake_{_suffix(payment_id)}"
+        intent = self._intents.get(intent_id)
+        if intent is None:
+            intent = _Intent(
+                id=intent_id,
+                payment_id=payment_id,
+                amount=amount,
+                status=ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD,
+            )
+            self._intents[intent_id] = intent
+        return intent
+
+    # ------------------------------------------------------------------ payments
+    async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
+        self.calls.append(("create_payment", request.idempotency_key))
+        intent = self._intent_for(None, request.payment_id, request.amount)
+        if request.payment_method is not None:
+            intent.payment_method = request.payment_method
+        return self._reply(intent)
+
+    async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
+        self.calls.append(("confirm_payment", request.idempotency_key))
+        token = self._token(request.payment_method)
+        intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
+        if intent.status in (ProviderPaymentStatus.SUCCEEDED, ProviderPaymentStatus.FAILED):
+            return self._reply(intent)  # a retry with the same key: the same answer
+        intent.payment_method = request.payment_method
+        if token.outcome == "declined":
+            intent.status = ProviderPaymentStatus.FAILED
+            raise ProviderDeclinedError(
+                decline_code=token.decline_code or "card_declined",
+                message=_DECLINE_MESSAGES.get(token.decline_code or "", "Declined."),
+            )
+        if token.outcome == "requires_action":
+            intent.status = ProviderPaymentStatus.REQUIRES_ACTION
+            return self._reply(intent)
+        intent.status = ProviderPaymentStatus.SUCCEEDED
+        if token.outcome == "timeout":
+            # The charge went through, but the answer never arrived.
+            raise ProviderUnavailableError(message="the provider did not answer in time")
+        if token.outcome == "mismatch":
+            return self._reply(intent, amount=Money(intent.amount.amount + 1, intent.amount.currency))
+        return self._reply(intent)
+
+    async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
+        self.calls.append(("retrieve_payment", None))
+        intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
+        if intent.status is ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD and request.payment_method:
+            # Never seen by this process: answer from the token, as the confirming one would.
+            intent.payment_method = request.payment_method
+            token = FAKE_TOKENS.get(request.payment_method)
+            if token is not None:
+                intent.status = {
+                    "declined": ProviderPaymentStatus.FAILED,
+                    "requires_action": ProviderPaymentStatus.REQUIRES_ACTION,
+                }.get(token.outcome, ProviderPaymentStatus.SUCCEEDED)
+        if FAKE_TOKENS.get(intent.payment_method or "", None) and FAKE_TOKENS[
+            intent.payment_method or ""
+        ].outcome == "mismatch":
+            return self._reply(intent, amount=Money(intent.amount.amount + 1, intent.amount.currency))
+        return self._reply(intent)
+
+    async def cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
+        self.calls.append(("cancel_payment", idempotency_key))
+        intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
+        if intent.status is not ProviderPaymentStatus.SUCCEEDED:
+            intent.status = ProviderPaymentStatus.CANCELED
+
+    # ------------------------------------------------------------------ refunds
+    async def refund(self, request: RefundRequest) -> ProviderRefund:
+        self.calls.append(("refund", request.idempotency_key))
+        existing = self._refunds.get(request.idempotency_key)
+        if existing is not None:
+            return existing  # same key, same answer: a retry never refunds twice
+        intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
+        method = request.payment_method or intent.payment_method
+        if intent.status is ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD and method:
+            intent.status = ProviderPaymentStatus.SUCCEEDED  # a restarted process, see retrieve
+            intent.payment_method = method
+        token = FAKE_TOKENS.get(method or "")
+        if token is not None and token.refunds_fail:
+            raise ProviderDeclinedError(
+                decline_code="refund_failed", message="The refund could not be processed."
+            )
+        refund = ProviderRefund(
+            provider_refund_id=f"re_fake_{_suffix(request.refund_id)}",
+            status=ProviderRefundStatus.SUCCEEDED,
+            amount=request.amount,
+        )
+        self._refunds[request.idempotency_key] = refund
+        intent.refunded += request.amount.amount
+        return refund
+
+    async def retrieve_refund(self, request: RetrieveRefundRequest) -> ProviderRefund:
+        self.calls.append(("retrieve_refund", request.idempotency_key))
+        existing = self._refunds.get(request.idempotency_key)
+        if existing is not None:
+            return existing
+        # Unknown here: ask again with the same key, which is what retrieving by key means.
+        return await self.refund(
+            RefundRequest(
+                refund_id=request.refund_id,
+                payment_id=UUID(int=0),
+                provider_payment_id=request.provider_payment_id,
+                amount=request.amount,
+                idempotency_key=request.idempotency_key,
+                payment_method=request.payment_method,
+            )
+        )
+
+    # ------------------------------------------------------------------ webhooks
+    def parse_webhook(
+        self, body: bytes, headers: Mapping[str, str], *, now: datetime
+    ) -> WebhookEvent:
+        header = _header(headers, SIGNATURE_HEADER)
+        signing.verify(header, body, self._secrets, now=now)
+        return self.translate_webhook(body)
+
+    def translate_webhook(self, body: bytes) -> WebhookEvent:
+        event = _translate(body)
+        # Keep our own books in step with what the provider told the service.
+        if event.provider_payment_id and event.provider_payment_id in self._intents:
+            intent = self._intents[event.provider_payment_id]
+            status = {
+                WebhookKind.PAYMENT_SUCCEEDED: ProviderPaymentStatus.SUCCEEDED,
+                WebhookKind.PAYMENT_FAILED: ProviderPaymentStatus.FAILED,
+            }.get(event.kind)
+            if status is not None and intent.status is not ProviderPaymentStatus.SUCCEEDED:
+                intent.status = status
+        return event
+
+    def build_webhook(
+        self,
+        event_type: str,
+        obj: Mapping[str, Any],
+        *,
+        event_id: str,
+        now: datetime,
+        secret: str | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """A signed delivery (body and headers) of a Stripe-shaped event, for tests and demos."""
+        body = json.dumps(
+            {
+                "id": event_id,
+                "object": "event",
+                "type": event_type,
+                "created": int(now.timestamp()),
+                "data": {"object": dict(obj)},
+            },
+            separators=(",", ":"),
+        ).encode()
+        header = signing.signature_header(
+            secret or self._secrets[0], int(now.timestamp()), body
+        )
+        return body, {SIGNATURE_HEADER: header}
+
+    def payment_intent_object(
+        self, provider_payment_id: str, *, status: str = "succeeded"
+    ) -> dict[str, Any]:
+        """The ``data.object`` of a ``payment_intent.*`` event about a known intent."""
+        intent = self._intents[provider_payment_id]
+        token = FAKE_TOKENS.get(intent.payment_method or "")
+        obj: dict[str, Any] = {
+            "id": intent.id,
+            "object": "payment_intent",
+            "amount": intent.amount.amount,
+            "currency": intent.amount.currency.code.lower(),
+            "status": status,
+            "metadata": {"payment_id": str(intent.payment_id)},
+        }
+        if token is not None:
+            obj["payment_method_details"] = {"card": attrs.asdict(token.card)}
+        return obj
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+_PAYMENT_KINDS: Final = {
+    "payment_intent.succeeded": WebhookKind.PAYMENT_SUCCEEDED,
+    "payment_intent.payment_failed": WebhookKind.PAYMENT_FAILED,
+    "payment_intent.processing": WebhookKind.PAYMENT_PROCESSING,
+    "payment_intent.requires_action": WebhookKind.PAYMENT_REQUIRES_ACTION,
+    "payment_intent.canceled": WebhookKind.PAYMENT_CANCELED,
+}
+
+
+def _translate(body: bytes) -> WebhookEvent:
+    """Stripe's event shape -> a :class:`WebhookEvent`."""
+    try:
+        event = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError(field="body", reason="not a JSON event") from None
+    if not isinstance(event, dict):
+        raise ValidationError(field="body", reason="not an event object")
+    event_id, event_type = event.get("id"), event.get("type")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
+        raise ValidationError(field="id", reason="an event needs a string id")
+    if not isinstance(event_type, str) or not isinstance(obj, dict):
+        raise ValidationError(field="data.object", reason="an event needs a type and an object")
+    created = event.get("created")
+    created_at = (
+        datetime.fromtimestamp(created, UTC)
+        if type(created) is int and 0 <= created < 2**33
+        else datetime.fromtimestamp(0, UTC)
+    )
+    amount = _money(obj)
+    metadata = obj.get("metadata")
+    payment_id = None
+    if isinstance(metadata, dict) and isinstance(metadata.get("payment_id"), str):
+        try:
+            payment_id = UUID(metadata["payment_id"])
+        except ValueError:
+            payment_id = None
+    kind = _PAYMENT_KINDS.get(event_type)
+    if kind is not None:
+        last_error = obj.get("last_payment_error")
+        code = message = None
+        if isinstance(last_error, dict):
+            code = _str(last_error.get("decline_code")) or _str(last_error.get("code"))
+            message = _str(last_error.get("message"))
+        return WebhookEvent(
+            id=event_id,
+            type=event_type,
+            kind=kind,
+            created_at=created_at,
+            provider_payment_id=_str(obj.get("id")),
+            payment_id=payment_id,
+            amount=amount,
+            card=_card(obj),
+            failure_code=code,
+            failure_message=message,
+        )
+    if event_type in {"refund.updated", "charge.refund.updated", "refund.failed", "refund.succeeded"}:
+        status = obj.get("status")
+        if status in ("succeeded", "failed"):
+            return WebhookEvent(
+                id=event_id,
+                type=event_type,
+                kind=(
+                    WebhookKind.REFUND_SUCCEEDED
+                    if status == "succeeded"
+                    else WebhookKind.REFUND_FAILED
+                ),
+                created_at=created_at,
+                provider_refund_id=_str(obj.get("id")),
+                provider_payment_id=_str(obj.get("payment_intent")),
+                amount=amount,
+                failure_code=_str(obj.get("failure_reason")),
+            )
+    return WebhookEvent(id=event_id, type=event_type, kind=WebhookKind.IGNORED, created_at=created_at)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _money(obj: Mapping[str, Any]) -> Money | None:
+    amount, currency = obj.get("amount"), obj.get("currency")
+    if type(amount) is not int or not isinstance(currency, str):
+        return None
+    try:
+        return Money(amount, Currency.of(currency.upper()))
+    except ValueError:
+        return None
+
+
+def _card(obj: Mapping[str, Any]) -> Card | None:
+    details = obj.get("payment_method_details")
+    card = details.get("card") if isinstance(details, dict) else None
+    if not isinstance(card, dict):
+        return None
+    try:
+        return Card(
+            brand=str(card.get("brand", "unknown")),
+            last4=str(card.get("last4", "")),
+            exp_month=card.get("exp_month") if type(card.get("exp_month")) is int else None,
+            exp_year=card.get("exp_year") if type(card.get("exp_year")) is int else None,
+        )
+    except ValidationError:
+        return None

@@ -1,0 +1,517 @@
+"""In-memory implementations of every storage port, with real transaction semantics.
+
+A unit of work reads committed state as copies, stages its writes, and applies them at commit
+after checking versions, so a concurrent writer gets ``ConcurrencyError`` exactly as it would on
+a database. ``for_update`` takes a per-row lock held until the unit of work ends, so concurrent
+asyncio tasks serialise where PostgreSQL would make them wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
+from uuid import UUID
+
+import attrs
+
+from payment_core.errors import (
+    ConcurrencyError,
+    IdempotencyKeyReusedError,
+    IdempotencyRequestInProgressError,
+)
+from payment_core.events import DomainEvent
+from payment_core.model.billing import BillingRecord
+from payment_core.model.invoice import Invoice, InvoiceStatus
+from payment_core.model.payment import Payment, PaymentStatus
+from payment_core.model.refund import Refund, RefundStatus
+from payment_core.pagination import Cursor, Page, PageRequest
+from payment_core.ports import IdempotencyClaim, StoredResponse, StoredWebhook
+
+__all__ = [
+    "InMemoryIdempotencyStore",
+    "InMemoryStore",
+    "InMemoryUnitOfWork",
+    "OutboxEntry",
+]
+
+
+class _Aggregate(Protocol):
+    id: UUID
+    version: int
+    created_at: datetime
+    events: list[DomainEvent]
+
+
+A = TypeVar("A", bound=_Aggregate)
+T = TypeVar("T")
+
+
+def _copy(aggregate: A) -> A:
+    clone = copy.copy(aggregate)
+    clone.events = []
+    return clone
+
+
+def _page(items: Iterable[T], page: PageRequest, key: Callable[[T], tuple[datetime, UUID]]) -> Page[T]:
+    ordered = sorted(items, key=key)
+    if page.after is not None:
+        after = (page.after.created_at, page.after.id)
+        ordered = [i for i in ordered if key(i) > after]
+    chunk = ordered[: page.limit]
+    next_cursor = None
+    if len(ordered) > page.limit:
+        created_at, ident = key(chunk[-1])
+        next_cursor = Cursor(created_at, ident).encode()
+    return Page(items=chunk, next_cursor=next_cursor)
+
+
+@attrs.frozen(slots=True)
+class OutboxEntry:
+    """A committed event waiting to be delivered."""
+
+    sequence: int
+    event: DomainEvent
+    published_at: datetime | None = None
+
+
+class InMemoryStore:
+    """The committed state shared by every unit of work of one harness."""
+
+    def __init__(self) -> None:
+        self.payments: dict[UUID, Payment] = {}
+        self.refunds: dict[UUID, Refund] = {}
+        self.invoices: dict[UUID, Invoice] = {}
+        self.billing: dict[UUID, list[BillingRecord]] = defaultdict(list)
+        self.invoice_counters: dict[int, int] = {}
+        self.inbox: set[tuple[str, str]] = set()
+        self.webhooks: dict[UUID, StoredWebhook] = {}
+        self.webhook_keys: dict[tuple[str, str], UUID] = {}
+        self.outbox: list[OutboxEntry] = []
+        self._outbox_sequence = 0
+        self.locks: dict[tuple[str, object], asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: Called after every commit that wrote events (the harness delivers them).
+        self.on_commit: list[Callable[[], None]] = []
+        self.commits = 0
+
+    def next_outbox_sequence(self) -> int:
+        self._outbox_sequence += 1
+        return self._outbox_sequence
+
+    def unpublished(self) -> list[OutboxEntry]:
+        return [e for e in self.outbox if e.published_at is None]
+
+    def mark_published(self, sequences: set[int], at: datetime) -> None:
+        self.outbox = [
+            attrs.evolve(e, published_at=at) if e.sequence in sequences else e
+            for e in self.outbox
+        ]
+
+
+class _Repo(Generic[A]):
+    """Staged reads and writes of one aggregate type."""
+
+    entity = "aggregate"
+
+    def __init__(self, uow: InMemoryUnitOfWork, table: dict[UUID, A]) -> None:
+        self._uow = uow
+        self._table = table
+        self.staged: dict[UUID, A] = {}
+        self.read_versions: dict[UUID, int] = {}
+
+    def _current(self, ident: UUID) -> A | None:
+        return self.staged.get(ident) or self._table.get(ident)
+
+    async def _get(self, ident: UUID, for_update: bool) -> A | None:
+        if for_update:
+            await self._uow.lock((self.entity, ident))
+        found = self._current(ident)
+        return None if found is None else _copy(found)
+
+    def _all(self) -> list[A]:
+        merged = dict(self._table)
+        merged.update(self.staged)
+        return list(merged.values())
+
+    async def add(self, aggregate: A) -> None:
+        if aggregate.id in self._table or aggregate.id in self.staged:
+            raise ConcurrencyError(entity=self.entity, entity_id=aggregate.id)
+        self.staged[aggregate.id] = _copy(aggregate)
+        self.read_versions[aggregate.id] = -1
+        self._uow.track(aggregate)
+
+    async def update(self, aggregate: A) -> None:
+        current = self._current(aggregate.id)
+        if current is None or current.version != aggregate.version:
+            raise ConcurrencyError(entity=self.entity, entity_id=aggregate.id)
+        self.read_versions.setdefault(aggregate.id, aggregate.version)
+        aggregate.version += 1
+        self.staged[aggregate.id] = _copy(aggregate)
+        self._uow.track(aggregate)
+
+    def check(self) -> None:
+        for ident, version in self.read_versions.items():
+            committed = self._table.get(ident)
+            if version == -1:
+                if committed is not None:
+                    raise ConcurrencyError(entity=self.entity, entity_id=ident)
+            elif committed is None or committed.version != version:
+                raise ConcurrencyError(entity=self.entity, entity_id=ident)
+
+    def apply(self) -> None:
+        self._table.update(self.staged)
+
+
+class InMemoryPaymentRepository(_Repo[Payment]):
+    entity = "payment"
+
+    async def get(self, payment_id: UUID, *, for_update: bool = False) -> Payment | None:
+        return await self._get(payment_id, for_update)
+
+    async def get_by_reference(self, reference: str) -> Payment | None:
+        return next((_copy(p) for p in self._all() if p.reference == reference), None)
+
+    async def get_by_provider_id(self, provider: str, provider_payment_id: str) -> Payment | None:
+        return next(
+            (
+                _copy(p)
+                for p in self._all()
+                if p.provider == provider and p.provider_payment_id == provider_payment_id
+            ),
+            None,
+        )
+
+    async def list_by_booking(self, booking_id: UUID, page: PageRequest) -> Page[Payment]:
+        items = [_copy(p) for p in self._all() if p.booking_id == booking_id]
+        return _page(items, page, lambda p: (p.created_at, p.id))
+
+    async def list_by_guest(self, guest_id: UUID, page: PageRequest) -> Page[Payment]:
+        items = [_copy(p) for p in self._all() if p.guest_id == guest_id]
+        return _page(items, page, lambda p: (p.created_at, p.id))
+
+    async def list_due_for_reconciliation(self, now: datetime, limit: int) -> Sequence[Payment]:
+        due = [
+            p
+            for p in self._all()
+            if p.status is PaymentStatus.PROCESSING and p.reconcile_at is not None
+            and p.reconcile_at <= now
+        ]
+        due.sort(key=lambda p: (p.reconcile_at or now, p.id))
+        return [_copy(p) for p in due[:limit]]
+
+
+class InMemoryRefundRepository(_Repo[Refund]):
+    entity = "refund"
+
+    async def get(self, refund_id: UUID, *, for_update: bool = False) -> Refund | None:
+        return await self._get(refund_id, for_update)
+
+    async def get_by_reference(self, reference: str) -> Refund | None:
+        return next((_copy(r) for r in self._all() if r.reference == reference), None)
+
+    async def get_by_provider_id(self, provider: str, provider_refund_id: str) -> Refund | None:
+        return next(
+            (
+                _copy(r)
+                for r in self._all()
+                if r.provider == provider and r.provider_refund_id == provider_refund_id
+            ),
+            None,
+        )
+
+    async def list_by_payment(self, payment_id: UUID, page: PageRequest) -> Page[Refund]:
+        items = [_copy(r) for r in self._all() if r.payment_id == payment_id]
+        return _page(items, page, lambda r: (r.created_at, r.id))
+
+    async def list_by_booking(self, booking_id: UUID) -> Sequence[Refund]:
+        items = [_copy(r) for r in self._all() if r.booking_id == booking_id]
+        return sorted(items, key=lambda r: (r.created_at, r.id))
+
+    async def list_due(self, now: datetime, limit: int) -> Sequence[Refund]:
+        due = [
+            r
+            for r in self._all()
+            if r.status is RefundStatus.PENDING and r.next_retry_at is not None
+            and r.next_retry_at <= now
+        ]
+        due.sort(key=lambda r: (r.next_retry_at or now, r.id))
+        return [_copy(r) for r in due[:limit]]
+
+    async def list_stuck(self, before: datetime, limit: int) -> Sequence[Refund]:
+        stuck = [
+            r for r in self._all() if r.status is RefundStatus.PROCESSING and r.updated_at < before
+        ]
+        stuck.sort(key=lambda r: (r.updated_at, r.id))
+        return [_copy(r) for r in stuck[:limit]]
+
+
+class InMemoryInvoiceRepository(_Repo[Invoice]):
+    entity = "invoice"
+
+    async def get(self, invoice_id: UUID, *, for_update: bool = False) -> Invoice | None:
+        return await self._get(invoice_id, for_update)
+
+    async def get_by_number(self, number: str) -> Invoice | None:
+        return next((_copy(i) for i in self._all() if i.number == number), None)
+
+    async def list_by_booking(self, booking_id: UUID, page: PageRequest) -> Page[Invoice]:
+        items = [_copy(i) for i in self._all() if i.booking_id == booking_id]
+        return _page(items, page, lambda i: (i.created_at, i.id))
+
+    async def list_open_for_payment(self, payment_id: UUID) -> Sequence[Invoice]:
+        return [
+            _copy(i)
+            for i in self._all()
+            if i.payment_id == payment_id
+            and i.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+        ]
+
+
+class InMemoryBillingRepository:
+    def __init__(self, uow: InMemoryUnitOfWork, store: InMemoryStore) -> None:
+        self._uow = uow
+        self._store = store
+        self.staged: list[BillingRecord] = []
+
+    def _chain(self, booking_id: UUID) -> list[BillingRecord]:
+        return self._store.billing.get(booking_id, []) + [
+            r for r in self.staged if r.booking_id == booking_id
+        ]
+
+    async def head(self, booking_id: UUID) -> BillingRecord | None:
+        await self._uow.lock(("billing", booking_id))
+        chain = self._chain(booking_id)
+        return chain[-1] if chain else None
+
+    async def add(self, record: BillingRecord) -> None:
+        if any(r.sequence == record.sequence for r in self._chain(record.booking_id)):
+            raise ConcurrencyError(entity="billing_record", entity_id=record.id)
+        self.staged.append(record)
+
+    def check(self) -> None:
+        for record in self.staged:
+            committed = self._store.billing.get(record.booking_id, [])
+            if any(r.sequence == record.sequence for r in committed):
+                raise ConcurrencyError(entity="billing_record", entity_id=record.id)
+
+    def apply(self) -> None:
+        for record in self.staged:
+            self._store.billing[record.booking_id].append(record)
+
+    def _all(self) -> list[BillingRecord]:
+        records = [r for chain in self._store.billing.values() for r in chain]
+        return records + self.staged
+
+    async def list_by_booking(self, booking_id: UUID, page: PageRequest) -> Page[BillingRecord]:
+        return _page(self._chain(booking_id), page, lambda r: (r.created_at, r.id))
+
+    async def list_by_guest(self, guest_id: UUID, page: PageRequest) -> Page[BillingRecord]:
+        items = [r for r in self._all() if r.guest_id == guest_id]
+        return _page(items, page, lambda r: (r.created_at, r.id))
+
+    async def stream_chains(self, *, batch_size: int = 1000) -> AsyncIterator[BillingRecord]:
+        for record in sorted(self._all(), key=lambda r: (str(r.booking_id), r.sequence)):
+            yield record
+
+
+class InMemoryInvoiceNumbers:
+    def __init__(self, uow: InMemoryUnitOfWork, store: InMemoryStore) -> None:
+        self._uow = uow
+        self._store = store
+        self.staged: dict[int, int] = {}
+
+    async def next(self, year: int) -> int:
+        # The counter row is "locked" until the unit of work ends: numbers stay gap-free.
+        await self._uow.lock(("invoice_number", year))
+        value = self.staged.get(year, self._store.invoice_counters.get(year, 0)) + 1
+        self.staged[year] = value
+        return value
+
+    def apply(self) -> None:
+        self._store.invoice_counters.update(self.staged)
+
+
+class InMemoryInbox:
+    def __init__(self, uow: InMemoryUnitOfWork, store: InMemoryStore) -> None:
+        self._uow = uow
+        self._store = store
+        self.staged: set[tuple[str, str]] = set()
+
+    async def add(self, consumer: str, event_id: str) -> bool:
+        key = (consumer, event_id)
+        await self._uow.lock(("inbox", key))
+        if key in self._store.inbox or key in self.staged:
+            return False
+        self.staged.add(key)
+        return True
+
+    def apply(self) -> None:
+        self._store.inbox |= self.staged
+
+
+class InMemoryWebhookStore:
+    def __init__(self, uow: InMemoryUnitOfWork, store: InMemoryStore) -> None:
+        self._uow = uow
+        self._store = store
+        self.staged: dict[UUID, StoredWebhook] = {}
+
+    async def add(self, webhook: StoredWebhook) -> StoredWebhook:
+        key = (webhook.provider, webhook.event_id)
+        await self._uow.lock(("webhook", key))
+        known = self._store.webhook_keys.get(key)
+        if known is not None:
+            return self.staged.get(known) or self._store.webhooks[known]
+        for staged in self.staged.values():
+            if (staged.provider, staged.event_id) == key:
+                return staged
+        self.staged[webhook.id] = webhook
+        return webhook
+
+    async def get(self, webhook_id: UUID) -> StoredWebhook | None:
+        return self.staged.get(webhook_id) or self._store.webhooks.get(webhook_id)
+
+    async def mark_processed(self, webhook_id: UUID, at: datetime) -> None:
+        current = await self.get(webhook_id)
+        if current is not None:
+            self.staged[webhook_id] = attrs.evolve(current, processed_at=at)
+
+    def apply(self) -> None:
+        for webhook in self.staged.values():
+            self._store.webhooks[webhook.id] = webhook
+            self._store.webhook_keys[(webhook.provider, webhook.event_id)] = webhook.id
+
+
+class InMemoryUnitOfWork:
+    """A transaction over an :class:`InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.payments = InMemoryPaymentRepository(self, store.payments)
+        self.refunds = InMemoryRefundRepository(self, store.refunds)
+        self.invoices = InMemoryInvoiceRepository(self, store.invoices)
+        self.billing = InMemoryBillingRepository(self, store)
+        self.invoice_numbers = InMemoryInvoiceNumbers(self, store)
+        self.inbox = InMemoryInbox(self, store)
+        self.webhooks = InMemoryWebhookStore(self, store)
+        self._seen: list[Any] = []
+        self._held: dict[tuple[str, object], asyncio.Lock] = {}
+        self._done = False
+
+    def track(self, aggregate: Any) -> None:
+        if not any(a is aggregate for a in self._seen):
+            self._seen.append(aggregate)
+
+    async def lock(self, key: tuple[str, object]) -> None:
+        if key in self._held:
+            return
+        lock = self.store.locks[key]
+        await lock.acquire()
+        self._held[key] = lock
+
+    def _release(self) -> None:
+        for lock in self._held.values():
+            lock.release()
+        self._held.clear()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._done:
+            await self.rollback()
+
+    async def commit(self) -> None:
+        repos = (self.payments, self.refunds, self.invoices)
+        try:
+            for repo in repos:
+                repo.check()  # type: ignore[attr-defined]
+            self.billing.check()
+        except ConcurrencyError:
+            await self.rollback()
+            raise
+        events: list[DomainEvent] = []
+        for aggregate in self._seen:
+            events.extend(aggregate.events)
+            aggregate.events = []
+        for repo in repos:
+            repo.apply()  # type: ignore[attr-defined]
+        self.billing.apply()
+        self.invoice_numbers.apply()
+        self.inbox.apply()
+        self.webhooks.apply()
+        for event in events:
+            self.store.outbox.append(OutboxEntry(self.store.next_outbox_sequence(), event))
+        self.store.commits += 1
+        self._done = True
+        self._release()
+        if events:
+            for hook in self.store.on_commit:
+                hook()
+
+    async def rollback(self) -> None:
+        self._done = True
+        self._release()
+
+
+@attrs.define(slots=True)
+class _Key:
+    fingerprint: str
+    created_at: datetime
+    locked_at: datetime | None
+    expires_at: datetime
+    response: StoredResponse | None = None
+
+
+class InMemoryIdempotencyStore:
+    """Idempotency keys in memory, with the same claim semantics as the SQL store."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, _Key] = {}
+
+    async def claim(
+        self,
+        key: str,
+        fingerprint: str,
+        *,
+        now: datetime,
+        ttl: timedelta,
+        lock_timeout: timedelta,
+    ) -> IdempotencyClaim:
+        entry = self._keys.get(key)
+        if entry is not None and entry.expires_at <= now:
+            entry = None
+        if entry is None:
+            self._keys[key] = _Key(fingerprint, now, now, now + ttl)
+            return IdempotencyClaim()
+        if entry.fingerprint != fingerprint:
+            raise IdempotencyKeyReusedError(key=key)
+        if entry.response is not None:
+            return IdempotencyClaim(replay=entry.response)
+        if entry.locked_at is not None and now - entry.locked_at < lock_timeout:
+            raise IdempotencyRequestInProgressError(key=key)
+        entry.locked_at = now  # a stale lock: the first request died; take it over
+        return IdempotencyClaim()
+
+    async def complete(self, key: str, response: StoredResponse, *, now: datetime) -> None:
+        entry = self._keys.get(key)
+        if entry is not None:
+            entry.response = response
+            entry.locked_at = None
+
+    async def release(self, key: str) -> None:
+        self._keys.pop(key, None)
+
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        expired = [k for k, e in self._keys.items() if e.expires_at <= now][:limit]
+        for k in expired:
+            del self._keys[k]
+        return len(expired)
