@@ -384,7 +384,7 @@ class PaymentService:
             booking_id=payment.booking_id,
             guest_id=payment.guest_id,
             amount=payment.amount,
-            description=payment.description or f"Payment {payment.reference}",
+            description=f"Payment {payment.reference}",
             payment_id=payment.id,
         )
         # An open invoice that waits on this payment is paid now, in the same transaction.
