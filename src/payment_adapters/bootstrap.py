@@ -9,7 +9,7 @@ the only place that knows how the pieces fit; nothing happens at import time.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -136,10 +136,17 @@ def bootstrap_in_memory(
     settings: Settings | None = None, *, observer: Observer | None = None
 ) -> Runtime:
     """The same services over the in-memory harness (no database, no broker)."""
-    from payment_core.testing import FakeProvider, build_in_memory  # noqa: PLC0415
+    from payment_core.testing import FakeProvider, SettableClock, build_in_memory  # noqa: PLC0415
+
+    class WallClock(SettableClock):
+        """The harness's clock type, telling the real time (a served API needs it)."""
+
+        def now(self) -> datetime:
+            return datetime.now(UTC)
 
     settings = settings or Settings(environment="test")
     harness = build_in_memory(
+        clock=WallClock(),
         config=attrs.evolve(service_config(settings), default_provider="fake"),
         provider=FakeProvider(
             webhook_secrets=tuple(s.strip() for s in settings.fake_webhook_secret.split(","))
