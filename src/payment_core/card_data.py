@@ -15,8 +15,18 @@ __all__ = ["FORBIDDEN_FIELDS", "find_raw_card_data", "luhn_valid"]
 #: Field names that only ever hold raw card data.
 FORBIDDEN_FIELDS: Final = frozenset(
     {
-        "card_number", "cardnumber", "number", "pan", "cvc", "cvv", "cvv2", "cvc2", "cid",
-        "security_code", "card_cvc", "card_cvv",
+        "card_number",
+        "cardnumber",
+        "number",
+        "pan",
+        "cvc",
+        "cvv",
+        "cvv2",
+        "cvc2",
+        "cid",
+        "security_code",
+        "card_cvc",
+        "card_cvv",
     }
 )
 
@@ -87,6 +97,6 @@ def find_raw_card_data(value: object, path: str = "") -> str | None:
 
 
 def _is_pan_like(value: object) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool) and _looks_like_pan(
-        str(value)
+    return (
+        isinstance(value, str | int) and not isinstance(value, bool) and _looks_like_pan(str(value))
     )

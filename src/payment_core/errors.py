@@ -161,9 +161,7 @@ class RawCardDataError(PaymentError):
     field: str
 
     def describe(self) -> str:
-        return (
-            f"{self.field}: raw card data is forbidden; pass a provider payment-method token"
-        )
+        return f"{self.field}: raw card data is forbidden; pass a provider payment-method token"
 
 
 @attrs.frozen(auto_exc=True)

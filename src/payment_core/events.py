@@ -154,8 +154,17 @@ DomainEvent: TypeAlias = PaymentEvent | RefundEvent | InvoiceEvent
 def event_types() -> dict[str, type[PaymentEvent] | type[RefundEvent] | type[InvoiceEvent]]:
     """Every concrete event class by its routing key."""
     classes: list[type[PaymentEvent] | type[RefundEvent] | type[InvoiceEvent]] = [
-        PaymentInitiated, PaymentCompleted, PaymentFailed, PaymentCancelled,
-        RefundInitiated, RefundCompleted, RefundFailed, RefundReversed,
-        InvoiceIssued, InvoicePaid, InvoiceVoided, InvoiceMarkedUncollectible,
+        PaymentInitiated,
+        PaymentCompleted,
+        PaymentFailed,
+        PaymentCancelled,
+        RefundInitiated,
+        RefundCompleted,
+        RefundFailed,
+        RefundReversed,
+        InvoiceIssued,
+        InvoicePaid,
+        InvoiceVoided,
+        InvoiceMarkedUncollectible,
     ]
     return {cls.type: cls for cls in classes}

@@ -21,6 +21,7 @@ __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Cursor", "Page", "PageRequest"]
 
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
+_MAX_CURSOR: Final = 200
 
 T = TypeVar("T")
 
@@ -38,17 +39,24 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
-        try:
-            if len(text) > 200:
-                raise ValueError
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
-            ts, _, ident = raw.partition("|")
-            created_at = datetime.fromisoformat(ts)
-            if created_at.tzinfo is None:
-                raise ValueError
-            return cls(created_at=created_at, id=UUID(ident))
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise ValidationError(field="cursor", reason="not a cursor this API returned") from None
+        """The cursor that :meth:`encode` made; ``ValidationError`` for anything else."""
+        cursor = _decode(text) if isinstance(text, str) and len(text) <= _MAX_CURSOR else None
+        if cursor is None:
+            raise ValidationError(field="cursor", reason="not a cursor this API returned")
+        return cursor
+
+
+def _decode(text: str) -> Cursor | None:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+        ts, _, ident = raw.partition("|")
+        created_at = datetime.fromisoformat(ts)
+        ident_uuid = UUID(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    if created_at.tzinfo is None:
+        return None
+    return Cursor(created_at=created_at, id=ident_uuid)
 
 
 @attrs.frozen(slots=True)

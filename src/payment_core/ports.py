@@ -85,7 +85,7 @@ class Cipher(Protocol):
     """Authenticated encryption of a field at rest, bound to where it is stored."""
 
     def encrypt(self, plaintext: bytes, *, associated_data: bytes) -> bytes:
-        """Ciphertext (with its key id and nonce) that decrypts only with the same ``associated_data``."""
+        """Ciphertext (with key id and nonce), readable only with the same ``associated_data``."""
         ...
 
     def decrypt(self, ciphertext: bytes, *, associated_data: bytes) -> bytes:
@@ -284,13 +284,28 @@ class UnitOfWork(Protocol):
     ``async with`` block without ``commit`` rolls everything back.
     """
 
-    payments: PaymentRepository
-    refunds: RefundRepository
-    invoices: InvoiceRepository
-    billing: BillingRepository
-    invoice_numbers: InvoiceNumberAllocator
-    inbox: Inbox
-    webhooks: WebhookStore
+    # Read-only properties, not plain attributes: a protocol attribute would be invariant, so
+    # an adapter whose ``payments`` is its own repository class could not match it.
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    @property
+    def refunds(self) -> RefundRepository: ...
+
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def billing(self) -> BillingRepository: ...
+
+    @property
+    def invoice_numbers(self) -> InvoiceNumberAllocator: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def webhooks(self) -> WebhookStore: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -515,7 +530,7 @@ class PaymentProvider(Protocol):
         ...
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
-        """Take the money; a decline is a reply with status ``failed`` or a ``ProviderDeclinedError``."""
+        """Take the money; a decline is a ``failed`` reply or a ``ProviderDeclinedError``."""
         ...
 
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:

@@ -74,8 +74,8 @@ class BillingRecord:
         cls,
         previous: BillingRecord | None,
         *,
-        id: UUID,  # noqa: A002
-        type: BillingRecordType,  # noqa: A002
+        id: UUID,
+        type: BillingRecordType,
         booking_id: UUID,
         guest_id: UUID,
         amount: Money,
@@ -129,8 +129,8 @@ class BillingRecord:
 
 def compute_hash(
     *,
-    id: UUID,  # noqa: A002
-    type: BillingRecordType,  # noqa: A002
+    id: UUID,
+    type: BillingRecordType,
     booking_id: UUID,
     guest_id: UUID,
     sequence: int,

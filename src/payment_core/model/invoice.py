@@ -29,9 +29,9 @@ from payment_core.money import MAX_AMOUNT, Currency, Money, tax_for
 __all__ = [
     "INVOICE_TRANSITIONS",
     "MAX_LINE_ITEMS",
+    "UNSET",
     "Invoice",
     "InvoiceStatus",
-    "UNSET",
     "LineItem",
     "Unset",
     "format_invoice_number",
@@ -176,7 +176,7 @@ class Invoice:
     def draft(
         cls,
         *,
-        id: UUID,  # noqa: A002
+        id: UUID,
         booking_id: UUID,
         guest_id: UUID,
         currency: Currency,
@@ -229,9 +229,9 @@ class Invoice:
         *,
         now: datetime,
         line_items: Sequence[LineItem] | None = None,
-        due_date: date | None | Unset = UNSET,
-        notes: str | None | Unset = UNSET,
-        payment_id: UUID | None | Unset = UNSET,
+        due_date: date | Unset | None = UNSET,
+        notes: str | Unset | None = UNSET,
+        payment_id: UUID | Unset | None = UNSET,
     ) -> None:
         """Change the content of a draft (``None`` for ``line_items`` keeps them)."""
         if self.status is not InvoiceStatus.DRAFT:
@@ -252,9 +252,7 @@ class Invoice:
 
     def issue(self, *, now: datetime, number: str, event_id: UUID) -> None:
         """``DRAFT -> OPEN`` with its number."""
-        check_transition(
-            INVOICE_TRANSITIONS, "invoice", self.id, self.status, InvoiceStatus.OPEN
-        )
+        check_transition(INVOICE_TRANSITIONS, "invoice", self.id, self.status, InvoiceStatus.OPEN)
         if not self.line_items:
             raise ValidationError(field="line_items", reason="an invoice needs at least one line")
         self._move(InvoiceStatus.OPEN, now)

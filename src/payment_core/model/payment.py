@@ -32,8 +32,8 @@ from payment_core.model._base import check_transition, snapshot
 from payment_core.money import Money
 
 __all__ = [
-    "PAYMENT_TRANSITIONS",
     "AMOUNT_MISMATCH",
+    "PAYMENT_TRANSITIONS",
     "Card",
     "NextAction",
     "Payment",
@@ -118,7 +118,7 @@ class Payment:
     def initiate(
         cls,
         *,
-        id: UUID,  # noqa: A002 - the domain's own name for it
+        id: UUID,
         reference: str,
         booking_id: UUID,
         guest_id: UUID,

@@ -82,7 +82,7 @@ class Refund:
     def create(
         cls,
         *,
-        id: UUID,  # noqa: A002
+        id: UUID,
         reference: str,
         payment_id: UUID,
         booking_id: UUID,
@@ -141,9 +141,7 @@ class Refund:
         self.last_error = None
         self.events.append(RefundCompleted(event_id, now, snapshot(self)))
 
-    def retry_later(
-        self, *, now: datetime, at: datetime, error: str, definite: bool
-    ) -> None:
+    def retry_later(self, *, now: datetime, at: datetime, error: str, definite: bool) -> None:
         """``PROCESSING -> PENDING`` due again at ``at``.
 
         ``definite`` says the provider answered with a failure (the next attempt may use a new
@@ -162,9 +160,7 @@ class Refund:
         self.next_retry_at = None
         self.events.append(RefundFailed(event_id, now, snapshot(self)))
 
-    def reverse(
-        self, *, now: datetime, event_id: UUID, failed_event_id: UUID, reason: str
-    ) -> None:
+    def reverse(self, *, now: datetime, event_id: UUID, failed_event_id: UUID, reason: str) -> None:
         """``COMPLETED -> FAILED``: the provider reports the refund failed after all.
 
         Emits ``refund.reversed`` and, for consumers that only know the contract's event types,

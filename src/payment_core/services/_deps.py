@@ -100,8 +100,8 @@ class ServiceConfig:
 
     default_provider: str = "fake"
     reconcile_after: timedelta = timedelta(seconds=300)
-    reconcile_schedule: ReconcileSchedule = ReconcileSchedule()
-    refund_retry: RetryPolicy = RetryPolicy()
+    reconcile_schedule: ReconcileSchedule = attrs.field(factory=ReconcileSchedule)
+    refund_retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     auto_refund_on_cancel: bool = True
     #: Attempt a new refund at the provider as soon as it is created (as Stripe does).
     process_refunds_immediately: bool = True

@@ -22,7 +22,7 @@ async def append_record(
     deps: Dependencies,
     uow: UnitOfWork,
     *,
-    type: BillingRecordType,  # noqa: A002
+    type: BillingRecordType,
     booking_id: UUID,
     guest_id: UUID,
     amount: Money,

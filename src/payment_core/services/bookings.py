@@ -90,9 +90,7 @@ class BookingEventHandler:
             description=f"Booking {data.booking_id}",
         )
         try:
-            payment = await self._payments.create(
-                command, inbox=(BOOKINGS_CONSUMER, event_id)
-            )
+            payment = await self._payments.create(command, inbox=(BOOKINGS_CONSUMER, event_id))
         except DuplicateEventError:
             return HandledEvent(duplicate=True)
         if data.payment_method is not None:
@@ -125,9 +123,7 @@ class BookingEventHandler:
                             and deps.config.auto_refund_on_cancel
                             and payment.refundable > 0
                         ):
-                            refund = self._refunds.open_refund(
-                                payment, None, "booking_cancelled"
-                            )
+                            refund = self._refunds.open_refund(payment, None, "booking_cancelled")
                             await uow.payments.update(payment)
                             await uow.refunds.add(refund)
                             refunds.append(refund)
@@ -135,9 +131,7 @@ class BookingEventHandler:
                         break
                     page = PageRequest.parse(200, batch.next_cursor)
                 await uow.commit()
-            return HandledEvent(
-                duplicate=False, payments=tuple(cancelled), refunds=tuple(refunds)
-            )
+            return HandledEvent(duplicate=False, payments=tuple(cancelled), refunds=tuple(refunds))
 
         handled = await deps.retrying(run)
         for payment in handled.payments:

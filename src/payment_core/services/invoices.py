@@ -45,9 +45,9 @@ class UpdateInvoice:
     """A PATCH: content changes (drafts only) and/or a status to move to."""
 
     line_items: Sequence[LineItem] | None = None
-    due_date: date | None | Unset = UNSET
-    notes: str | None | Unset = UNSET
-    payment_id: UUID | None | Unset = UNSET
+    due_date: date | Unset | None = UNSET
+    notes: str | Unset | None = UNSET
+    payment_id: UUID | Unset | None = UNSET
     status: str | None = None
 
     @property
@@ -79,9 +79,7 @@ class InvoiceService:
         if payment is None:
             raise ValidationError(field="payment_id", reason="no such payment")
         if payment.amount.currency != invoice.currency:
-            raise ValidationError(
-                field="payment_id", reason="the payment is in another currency"
-            )
+            raise ValidationError(field="payment_id", reason="the payment is in another currency")
 
     # ------------------------------------------------------------------ queries
     async def get(self, invoice_id: UUID) -> Invoice:

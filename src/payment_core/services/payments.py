@@ -51,6 +51,7 @@ MAX_METADATA_VALUE: Final = 500
 MAX_DESCRIPTION: Final = 1000
 MAX_TOKEN: Final = 255
 
+
 @attrs.frozen(slots=True)
 class CreatePayment:
     """The input of :meth:`PaymentService.create`, validated there."""
@@ -278,7 +279,9 @@ class PaymentService:
                 payment = await self._require(uow, payment_id, lock=True)
                 if payment.status is PaymentStatus.PROCESSING:
                     payment.fail(
-                        now=deps.clock.now(), event_id=deps.ids.new_id(), code=code,
+                        now=deps.clock.now(),
+                        event_id=deps.ids.new_id(),
+                        code=code,
                         message=message,
                     )
                     await uow.payments.update(payment)
@@ -304,9 +307,7 @@ class PaymentService:
 
         return await deps.retrying(run)
 
-    async def apply_reply(
-        self, uow: UnitOfWork, payment: Payment, reply: ProviderPayment
-    ) -> str:
+    async def apply_reply(self, uow: UnitOfWork, payment: Payment, reply: ProviderPayment) -> str:
         """Move ``payment`` (loaded in ``uow``) as the provider's reply says, if it may.
 
         Only a ``PENDING`` or ``PROCESSING`` payment is ever moved; a reply whose amount,
@@ -475,4 +476,3 @@ class DuplicateEventError(Exception):
     """A consumed event was handled before (internal signal of the booking handlers)."""
 
     event_id: str
-

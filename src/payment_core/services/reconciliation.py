@@ -68,6 +68,9 @@ class ReconciliationService:
         if report.examined:
             logger.info(
                 "reconciliation: %d examined, %d settled, %d unknown, %d mismatches",
-                report.examined, report.settled, report.still_unknown, report.mismatches,
+                report.examined,
+                report.settled,
+                report.still_unknown,
+                report.mismatches,
             )
         return report

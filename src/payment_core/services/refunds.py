@@ -75,9 +75,7 @@ class RefundService:
             return await uow.refunds.list_by_payment(payment_id, page)
 
     # ------------------------------------------------------------------ create
-    def open_refund(
-        self, payment: Payment, amount: int | None, reason: str | None
-    ) -> Refund:
+    def open_refund(self, payment: Payment, amount: int | None, reason: str | None) -> Refund:
         """Hold the amount on ``payment`` and build its refund (inside the caller's transaction)."""
         deps = self._deps
         if amount is not None and (type(amount) is not int or amount <= 0):
@@ -132,7 +130,11 @@ class RefundService:
 
     # ------------------------------------------------------------------ process
     async def process(self, refund_id: UUID) -> Refund:
-        """One attempt at the provider now (``COMPLETED`` and in-flight refunds return as they are)."""
+        """One attempt at the provider now.
+
+        A ``COMPLETED`` or in-flight refund is returned as it is; a ``FAILED`` one raises
+        :class:`InvalidTransitionError`.
+        """
         deps = self._deps
 
         async def start() -> tuple[Refund, Payment | None]:
@@ -171,22 +173,24 @@ class RefundService:
             payment_method=payment.payment_method,
         )
         try:
-            reply = await deps.call_provider(
-                provider, "refund", lambda: provider.refund(request)
-            )
+            reply = await deps.call_provider(provider, "refund", lambda: provider.refund(request))
         except ProviderDeclinedError as exc:
             return await self._after_failure(refund.id, exc.decline_code, definite=True)
         except ProviderRejectedError as exc:
             return await self._after_failure(refund.id, exc.reason_code, definite=True, final=True)
         except ProviderUnavailableError as exc:
-            return await self._after_failure(refund.id, f"unavailable: {exc.message}", definite=False)
+            return await self._after_failure(
+                refund.id, f"unavailable: {exc.message}", definite=False
+            )
         return await self.apply_reply(refund.id, reply)
 
     async def apply_reply(self, refund_id: UUID, reply: ProviderRefund) -> Refund:
         """Record a provider's account of a refund that is being processed."""
         if reply.status is ProviderRefundStatus.FAILED:
             return await self._after_failure(
-                refund_id, reply.failure_reason or "refund_failed", definite=True,
+                refund_id,
+                reply.failure_reason or "refund_failed",
+                definite=True,
                 provider_refund_id=reply.provider_refund_id,
             )
         deps = self._deps

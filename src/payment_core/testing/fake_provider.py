@@ -71,9 +71,7 @@ FAKE_TOKENS: Final[Mapping[str, FakeToken]] = {
     ),
     "pm_card_authenticationRequired": FakeToken("requires_action", Card("visa", "3184", **_EXP)),
     "pm_card_timeout": FakeToken("timeout", Card("visa", "0077", **_EXP)),
-    "pm_card_refundFail": FakeToken(
-        "succeeded", Card("visa", "0005", **_EXP), refunds_fail=True
-    ),
+    "pm_card_refundFail": FakeToken("succeeded", Card("visa", "0005", **_EXP), refunds_fail=True),
     # Not in Stripe's set: a provider that reports another amount than we asked for.
     "pm_card_amountMismatch": FakeToken("mismatch", Card("visa", "0101", **_EXP)),
 }
@@ -138,7 +136,11 @@ class FakeProvider:
     def _reply(self, intent: _Intent, *, amount: Money | None = None) -> ProviderPayment:
         token = FAKE_TOKENS.get(intent.payment_method or "")
         status = intent.status
-        card = token.card if token and status is not ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD else None
+        card = (
+            token.card
+            if token and status is not ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD
+            else None
+        )
         next_action = None
         failure_code = failure_message = None
         if status is ProviderPaymentStatus.REQUIRES_ACTION:
@@ -202,13 +204,18 @@ class FakeProvider:
             # The charge went through, but the answer never arrived.
             raise ProviderUnavailableError(message="the provider did not answer in time")
         if token.outcome == "mismatch":
-            return self._reply(intent, amount=Money(intent.amount.amount + 1, intent.amount.currency))
+            return self._reply(
+                intent, amount=Money(intent.amount.amount + 1, intent.amount.currency)
+            )
         return self._reply(intent)
 
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
         self.calls.append(("retrieve_payment", None))
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
-        if intent.status is ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD and request.payment_method:
+        if (
+            intent.status is ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD
+            and request.payment_method
+        ):
             # Never seen by this process: answer from the token, as the confirming one would.
             intent.payment_method = request.payment_method
             token = FAKE_TOKENS.get(request.payment_method)
@@ -217,10 +224,13 @@ class FakeProvider:
                     "declined": ProviderPaymentStatus.FAILED,
                     "requires_action": ProviderPaymentStatus.REQUIRES_ACTION,
                 }.get(token.outcome, ProviderPaymentStatus.SUCCEEDED)
-        if FAKE_TOKENS.get(intent.payment_method or "", None) and FAKE_TOKENS[
-            intent.payment_method or ""
-        ].outcome == "mismatch":
-            return self._reply(intent, amount=Money(intent.amount.amount + 1, intent.amount.currency))
+        if (
+            FAKE_TOKENS.get(intent.payment_method or "", None)
+            and FAKE_TOKENS[intent.payment_method or ""].outcome == "mismatch"
+        ):
+            return self._reply(
+                intent, amount=Money(intent.amount.amount + 1, intent.amount.currency)
+            )
         return self._reply(intent)
 
     async def cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
@@ -312,9 +322,7 @@ class FakeProvider:
             },
             separators=(",", ":"),
         ).encode()
-        header = signing.signature_header(
-            secret or self._secrets[0], int(now.timestamp()), body
-        )
+        header = signing.signature_header(secret or self._secrets[0], int(now.timestamp()), body)
         return body, {SIGNATURE_HEADER: header}
 
     def payment_intent_object(
@@ -401,7 +409,12 @@ def _translate(body: bytes) -> WebhookEvent:
             failure_code=code,
             failure_message=message,
         )
-    if event_type in {"refund.updated", "charge.refund.updated", "refund.failed", "refund.succeeded"}:
+    if event_type in {
+        "refund.updated",
+        "charge.refund.updated",
+        "refund.failed",
+        "refund.succeeded",
+    }:
         status = obj.get("status")
         if status in ("succeeded", "failed"):
             return WebhookEvent(
@@ -418,7 +431,9 @@ def _translate(body: bytes) -> WebhookEvent:
                 amount=amount,
                 failure_code=_str(obj.get("failure_reason")),
             )
-    return WebhookEvent(id=event_id, type=event_type, kind=WebhookKind.IGNORED, created_at=created_at)
+    return WebhookEvent(
+        id=event_id, type=event_type, kind=WebhookKind.IGNORED, created_at=created_at
+    )
 
 
 def _str(value: object) -> str | None:

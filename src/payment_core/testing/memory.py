@@ -57,7 +57,9 @@ def _copy(aggregate: A) -> A:
     return clone
 
 
-def _page(items: Iterable[T], page: PageRequest, key: Callable[[T], tuple[datetime, UUID]]) -> Page[T]:
+def _page(
+    items: Iterable[T], page: PageRequest, key: Callable[[T], tuple[datetime, UUID]]
+) -> Page[T]:
     ordered = sorted(items, key=key)
     if page.after is not None:
         after = (page.after.created_at, page.after.id)
@@ -107,8 +109,7 @@ class InMemoryStore:
 
     def mark_published(self, sequences: set[int], at: datetime) -> None:
         self.outbox = [
-            attrs.evolve(e, published_at=at) if e.sequence in sequences else e
-            for e in self.outbox
+            attrs.evolve(e, published_at=at) if e.sequence in sequences else e for e in self.outbox
         ]
 
 
@@ -197,7 +198,8 @@ class InMemoryPaymentRepository(_Repo[Payment]):
         due = [
             p
             for p in self._all()
-            if p.status is PaymentStatus.PROCESSING and p.reconcile_at is not None
+            if p.status is PaymentStatus.PROCESSING
+            and p.reconcile_at is not None
             and p.reconcile_at <= now
         ]
         due.sort(key=lambda p: (p.reconcile_at or now, p.id))
@@ -235,7 +237,8 @@ class InMemoryRefundRepository(_Repo[Refund]):
         due = [
             r
             for r in self._all()
-            if r.status is RefundStatus.PENDING and r.next_retry_at is not None
+            if r.status is RefundStatus.PENDING
+            and r.next_retry_at is not None
             and r.next_retry_at <= now
         ]
         due.sort(key=lambda r: (r.next_retry_at or now, r.id))
@@ -433,7 +436,7 @@ class InMemoryUnitOfWork:
         repos = (self.payments, self.refunds, self.invoices)
         try:
             for repo in repos:
-                repo.check()  # type: ignore[attr-defined]
+                repo.check()
             self.billing.check()
         except ConcurrencyError:
             await self.rollback()
@@ -443,7 +446,7 @@ class InMemoryUnitOfWork:
             events.extend(aggregate.events)
             aggregate.events = []
         for repo in repos:
-            repo.apply()  # type: ignore[attr-defined]
+            repo.apply()
         self.billing.apply()
         self.invoice_numbers.apply()
         self.inbox.apply()
