@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
@@ -24,10 +24,9 @@ from payment_core.errors import (
     ProviderDeclinedError,
     ProviderRejectedError,
     ProviderUnavailableError,
-    ValidationError,
 )
 from payment_core.model.payment import Card, NextAction
-from payment_core.money import Currency, Money
+from payment_core.money import Money
 from payment_core.ports import (
     ConfirmPaymentRequest,
     CreatePaymentRequest,
@@ -41,6 +40,7 @@ from payment_core.ports import (
     WebhookEvent,
     WebhookKind,
 )
+from payment_core.stripe_events import translate_stripe_event
 
 __all__ = ["FAKE_TOKENS", "FakeProvider", "FakeToken"]
 
@@ -290,7 +290,7 @@ class FakeProvider:
         return self.translate_webhook(body)
 
     def translate_webhook(self, body: bytes) -> WebhookEvent:
-        event = _translate(body)
+        event = translate_stripe_event(body)
         # Keep our own books in step with what the provider told the service.
         if event.provider_payment_id and event.provider_payment_id in self._intents:
             intent = self._intents[event.provider_payment_id]
@@ -350,117 +350,3 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lowered:
             return value
     return None
-
-
-_PAYMENT_KINDS: Final = {
-    "payment_intent.succeeded": WebhookKind.PAYMENT_SUCCEEDED,
-    "payment_intent.payment_failed": WebhookKind.PAYMENT_FAILED,
-    "payment_intent.processing": WebhookKind.PAYMENT_PROCESSING,
-    "payment_intent.requires_action": WebhookKind.PAYMENT_REQUIRES_ACTION,
-    "payment_intent.canceled": WebhookKind.PAYMENT_CANCELED,
-}
-
-
-def _translate(body: bytes) -> WebhookEvent:
-    """Stripe's event shape -> a :class:`WebhookEvent`."""
-    try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError(field="body", reason="not a JSON event") from None
-    if not isinstance(event, dict):
-        raise ValidationError(field="body", reason="not an event object")
-    event_id, event_type = event.get("id"), event.get("type")
-    data = event.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
-        raise ValidationError(field="id", reason="an event needs a string id")
-    if not isinstance(event_type, str) or not isinstance(obj, dict):
-        raise ValidationError(field="data.object", reason="an event needs a type and an object")
-    created = event.get("created")
-    created_at = (
-        datetime.fromtimestamp(created, UTC)
-        if type(created) is int and 0 <= created < 2**33
-        else datetime.fromtimestamp(0, UTC)
-    )
-    amount = _money(obj)
-    metadata = obj.get("metadata")
-    payment_id = None
-    if isinstance(metadata, dict) and isinstance(metadata.get("payment_id"), str):
-        try:
-            payment_id = UUID(metadata["payment_id"])
-        except ValueError:
-            payment_id = None
-    kind = _PAYMENT_KINDS.get(event_type)
-    if kind is not None:
-        last_error = obj.get("last_payment_error")
-        code = message = None
-        if isinstance(last_error, dict):
-            code = _str(last_error.get("decline_code")) or _str(last_error.get("code"))
-            message = _str(last_error.get("message"))
-        return WebhookEvent(
-            id=event_id,
-            type=event_type,
-            kind=kind,
-            created_at=created_at,
-            provider_payment_id=_str(obj.get("id")),
-            payment_id=payment_id,
-            amount=amount,
-            card=_card(obj),
-            failure_code=code,
-            failure_message=message,
-        )
-    if event_type in {
-        "refund.updated",
-        "charge.refund.updated",
-        "refund.failed",
-        "refund.succeeded",
-    }:
-        status = obj.get("status")
-        if status in ("succeeded", "failed"):
-            return WebhookEvent(
-                id=event_id,
-                type=event_type,
-                kind=(
-                    WebhookKind.REFUND_SUCCEEDED
-                    if status == "succeeded"
-                    else WebhookKind.REFUND_FAILED
-                ),
-                created_at=created_at,
-                provider_refund_id=_str(obj.get("id")),
-                provider_payment_id=_str(obj.get("payment_intent")),
-                amount=amount,
-                failure_code=_str(obj.get("failure_reason")),
-            )
-    return WebhookEvent(
-        id=event_id, type=event_type, kind=WebhookKind.IGNORED, created_at=created_at
-    )
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _money(obj: Mapping[str, Any]) -> Money | None:
-    amount, currency = obj.get("amount"), obj.get("currency")
-    if type(amount) is not int or not isinstance(currency, str):
-        return None
-    try:
-        return Money(amount, Currency.of(currency.upper()))
-    except ValueError:
-        return None
-
-
-def _card(obj: Mapping[str, Any]) -> Card | None:
-    details = obj.get("payment_method_details")
-    card = details.get("card") if isinstance(details, dict) else None
-    if not isinstance(card, dict):
-        return None
-    try:
-        return Card(
-            brand=str(card.get("brand", "unknown")),
-            last4=str(card.get("last4", "")),
-            exp_month=card.get("exp_month") if type(card.get("exp_month")) is int else None,
-            exp_year=card.get("exp_year") if type(card.get("exp_year")) is int else None,
-        )
-    except ValidationError:
-        return None
