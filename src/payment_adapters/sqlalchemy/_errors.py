@@ -1,0 +1,33 @@
+"""Recognising the database errors that mean "someone else got there first"."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+__all__ = ["is_sqlite_busy", "unique_violation_table"]
+
+_PG_UNIQUE_VIOLATION = "23505"
+
+
+def unique_violation_table(error: IntegrityError) -> str | None:
+    """The table of a unique or primary-key violation; ``None`` for any other integrity error.
+
+    Foreign-key, check and not-null violations are bugs or bad data, not races: they are
+    not turned into ``ConcurrencyError``.
+    """
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == _PG_UNIQUE_VIOLATION:
+        # SQLAlchemy's asyncpg adapter keeps asyncpg's exception (which knows the table) as cause.
+        cause = orig.__cause__ if orig is not None else None
+        return str(getattr(cause, "table_name", "") or "") or "unknown"
+    name = getattr(orig, "sqlite_errorname", "")
+    if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
+        # "UNIQUE constraint failed: payments.id, ..."
+        detail = str(orig).partition(":")[2].strip()
+        return detail.partition(".")[0] or "unknown"
+    return None
+
+
+def is_sqlite_busy(error: DBAPIError) -> bool:
+    """SQLite could not take (or upgrade to) the write lock: SQLITE_BUSY and its variants."""
+    return str(getattr(error.orig, "sqlite_errorname", "")).startswith("SQLITE_BUSY")

@@ -1,0 +1,164 @@
+"""Idempotency keys in the database, claimed atomically (``payment_core.ports.IdempotencyStore``).
+
+Same semantics as ``payment_core.testing.memory.InMemoryIdempotencyStore``; Brandur Leach's
+design on our own table. Every step is a single statement that decides on its own:
+
+1. ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: a row back means the key is ours. Two
+   concurrent first requests cannot both get one.
+2. Otherwise read the row: another fingerprint is a reused key; a stored response is replayed;
+   a lock younger than ``lock_timeout`` means the first request is still running.
+3. An expired key is replaced, and a stale lock (a crashed request) taken over, each with a
+   conditional ``UPDATE`` that only one taker can win; a loser reads the row again.
+
+On PostgreSQL the statements run in autocommit mode: each is atomic by itself, so wrapping
+them in ``BEGIN``/``COMMIT`` would only add round trips (a first claim costs one). Response
+bodies are encrypted: they carry client secrets and personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from payment_adapters.sqlalchemy import mapping as m
+from payment_adapters.sqlalchemy.repositories import dialect_insert
+from payment_adapters.sqlalchemy.tables import idempotency_keys as keys
+from payment_core.errors import IdempotencyKeyReusedError, IdempotencyRequestInProgressError
+from payment_core.ports import Cipher, IdempotencyClaim, StoredResponse
+
+__all__ = ["SqlAlchemyIdempotencyStore"]
+
+#: A claim re-reads at most this often when it keeps losing races (it cannot loop forever).
+_MAX_ATTEMPTS: Final = 5
+
+
+class SqlAlchemyIdempotencyStore:
+    """Idempotency keys in the ``idempotency_keys`` table."""
+
+    def __init__(self, engine: AsyncEngine, cipher: Cipher) -> None:
+        self._engine = engine
+        self._cipher = cipher
+        self._dialect = engine.dialect.name
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        if self._dialect == "postgresql":
+            async with self._engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+        else:
+            # SQLite: one short IMMEDIATE transaction (see database.py); in-process, no round trips.
+            async with self._engine.connect() as conn:
+                await conn.execution_options(payment_sqlite_begin="IMMEDIATE")
+                async with conn.begin():
+                    yield conn
+
+    async def claim(
+        self,
+        key: str,
+        fingerprint: str,
+        *,
+        now: datetime,
+        ttl: timedelta,
+        lock_timeout: timedelta,
+    ) -> IdempotencyClaim:
+        c = keys.c
+        fresh: dict[str, Any] = {
+            "fingerprint": fingerprint,
+            "locked_at": now,
+            "response_status": None,
+            "response_body": None,
+            "response_content_type": None,
+            "created_at": now,
+            "expires_at": now + ttl,
+        }
+        async with self._connection() as conn:
+            inserted = await conn.execute(
+                dialect_insert(self._dialect, keys)
+                .values(key=key, **fresh)
+                .on_conflict_do_nothing(index_elements=[c.key])
+                .returning(c.key)
+            )
+            if inserted.first() is not None:
+                return IdempotencyClaim()
+            for _ in range(_MAX_ATTEMPTS):
+                row = (
+                    (await conn.execute(select(keys).where(c.key == key))).mappings().first()
+                )
+                if row is None:  # released or purged meanwhile: claim it afresh
+                    inserted = await conn.execute(
+                        dialect_insert(self._dialect, keys)
+                        .values(key=key, **fresh)
+                        .on_conflict_do_nothing(index_elements=[c.key])
+                        .returning(c.key)
+                    )
+                    if inserted.first() is not None:
+                        return IdempotencyClaim()
+                    continue
+                if row["expires_at"] <= now:
+                    # Expired: the key starts a new life, for whichever request replaces it first.
+                    replaced = await conn.execute(
+                        update(keys)
+                        .where(c.key == key, c.expires_at == row["expires_at"])
+                        .values(**fresh)
+                        .returning(c.key)
+                    )
+                    if replaced.first() is not None:
+                        return IdempotencyClaim()
+                    continue
+                if row["fingerprint"] != fingerprint:
+                    raise IdempotencyKeyReusedError(key=key)
+                response = m.response_from_row(row, self._cipher)
+                if response is not None:
+                    return IdempotencyClaim(replay=response)
+                locked_at = row["locked_at"]
+                if locked_at is not None and now - locked_at < lock_timeout:
+                    raise IdempotencyRequestInProgressError(key=key)
+                # A stale lock: the first request died. Take it over, unless someone just did.
+                taken = await conn.execute(
+                    update(keys)
+                    .where(
+                        c.key == key,
+                        c.response_status.is_(None),
+                        c.locked_at.is_(None) if locked_at is None else c.locked_at == locked_at,
+                    )
+                    .values(locked_at=now)
+                    .returning(c.key)
+                )
+                if taken.first() is not None:
+                    return IdempotencyClaim()
+            # Lost every race in a row: someone else holds it now.
+            raise IdempotencyRequestInProgressError(key=key)
+
+    async def complete(self, key: str, response: StoredResponse, *, now: datetime) -> None:
+        body = m.seal_bytes(self._cipher, "idempotency_keys", "response_body", key, response.body)
+        async with self._connection() as conn:
+            await conn.execute(
+                update(keys)
+                .where(keys.c.key == key)
+                .values(
+                    response_status=response.status,
+                    response_body=body,
+                    response_content_type=response.content_type,
+                    locked_at=None,
+                )
+            )
+
+    async def release(self, key: str) -> None:
+        async with self._connection() as conn:
+            await conn.execute(delete(keys).where(keys.c.key == key))
+
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        expired = (
+            select(keys.c.key).where(keys.c.expires_at <= now).order_by(keys.c.expires_at)
+        ).limit(limit)
+        async with self._connection() as conn:
+            result = await conn.execute(
+                delete(keys).where(keys.c.key.in_(expired.scalar_subquery()))
+            )
+            return int(result.rowcount)

@@ -1,0 +1,346 @@
+"""Explicit mapping between rows and domain objects, with field encryption on the way.
+
+Plain functions rather than an ORM mapping: the aggregates stay ``attrs`` classes that know
+nothing of storage, every column is visible here, and encryption happens in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.engine import RowMapping
+
+from payment_core.model.billing import BillingRecord, BillingRecordType
+from payment_core.model.invoice import Invoice, InvoiceStatus, LineItem
+from payment_core.model.payment import Card, NextAction, Payment, PaymentStatus
+from payment_core.model.refund import Refund, RefundStatus
+from payment_core.money import Currency, Money
+from payment_core.ports import Cipher, StoredResponse, StoredWebhook
+
+__all__ = [
+    "associated_data",
+    "billing_from_row",
+    "billing_to_row",
+    "invoice_from_row",
+    "invoice_to_row",
+    "open_text",
+    "payment_from_row",
+    "payment_to_row",
+    "refund_from_row",
+    "refund_to_row",
+    "seal_text",
+    "webhook_from_row",
+    "webhook_to_row",
+]
+
+Row = RowMapping | Mapping[str, Any]
+
+
+def associated_data(table: str, column: str, row_key: object) -> bytes:
+    """What binds a ciphertext to its place: ``b"payments.client_secret:<uuid>"``."""
+    return f"{table}.{column}:{row_key}".encode()
+
+
+def seal_bytes(cipher: Cipher, table: str, column: str, row_key: object, value: bytes) -> bytes:
+    return cipher.encrypt(value, associated_data=associated_data(table, column, row_key))
+
+
+def open_bytes(cipher: Cipher, table: str, column: str, row_key: object, value: bytes) -> bytes:
+    return cipher.decrypt(bytes(value), associated_data=associated_data(table, column, row_key))
+
+
+def seal_text(
+    cipher: Cipher, table: str, column: str, row_key: object, value: str | None
+) -> bytes | None:
+    if value is None:
+        return None
+    return seal_bytes(cipher, table, column, row_key, value.encode("utf-8"))
+
+
+def open_text(
+    cipher: Cipher, table: str, column: str, row_key: object, value: bytes | None
+) -> str | None:
+    if value is None:
+        return None
+    return open_bytes(cipher, table, column, row_key, value).decode("utf-8")
+
+
+# ------------------------------------------------------------------------------ payments
+def payment_to_row(payment: Payment, cipher: Cipher) -> dict[str, Any]:
+    """Every column of a payment; the sensitive ones sealed to this row."""
+    ident = payment.id
+    card, action = payment.card, payment.next_action
+    metadata = (
+        json.dumps(dict(payment.metadata), sort_keys=True, separators=(",", ":"))
+        if payment.metadata
+        else None
+    )
+    return {
+        "id": ident,
+        "reference": payment.reference,
+        "booking_id": payment.booking_id,
+        "guest_id": payment.guest_id,
+        "amount": payment.amount.amount,
+        "currency": payment.amount.currency.code,
+        "provider": payment.provider,
+        "status": payment.status.value,
+        "payment_method": payment.payment_method,
+        "provider_payment_id": payment.provider_payment_id,
+        "client_secret": seal_text(
+            cipher, "payments", "client_secret", ident, payment.client_secret
+        ),
+        "amount_refunded": payment.amount_refunded,
+        "amount_refund_pending": payment.amount_refund_pending,
+        "card_brand": None if card is None else card.brand,
+        "card_last4": None if card is None else card.last4,
+        "card_exp_month": None if card is None else card.exp_month,
+        "card_exp_year": None if card is None else card.exp_year,
+        "failure_code": payment.failure_code,
+        "failure_message": payment.failure_message,
+        "next_action_type": None if action is None else action.type,
+        "next_action_url": None if action is None else action.url,
+        "description": seal_text(cipher, "payments", "description", ident, payment.description),
+        "metadata": seal_text(cipher, "payments", "metadata", ident, metadata),
+        "reconcile_at": payment.reconcile_at,
+        "reconcile_attempts": payment.reconcile_attempts,
+        "created_at": payment.created_at,
+        "updated_at": payment.updated_at,
+        "version": payment.version,
+    }
+
+
+def payment_from_row(row: Row, cipher: Cipher) -> Payment:
+    ident = row["id"]
+    metadata = open_text(cipher, "payments", "metadata", ident, row["metadata"])
+    return Payment(
+        id=ident,
+        reference=row["reference"],
+        booking_id=row["booking_id"],
+        guest_id=row["guest_id"],
+        amount=Money(row["amount"], Currency.of(row["currency"])),
+        provider=row["provider"],
+        status=PaymentStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        payment_method=row["payment_method"],
+        provider_payment_id=row["provider_payment_id"],
+        client_secret=open_text(cipher, "payments", "client_secret", ident, row["client_secret"]),
+        amount_refunded=row["amount_refunded"],
+        amount_refund_pending=row["amount_refund_pending"],
+        card=None
+        if row["card_brand"] is None
+        else Card(
+            brand=row["card_brand"],
+            last4=row["card_last4"],
+            exp_month=row["card_exp_month"],
+            exp_year=row["card_exp_year"],
+        ),
+        failure_code=row["failure_code"],
+        failure_message=row["failure_message"],
+        next_action=None
+        if row["next_action_type"] is None
+        else NextAction(type=row["next_action_type"], url=row["next_action_url"]),
+        description=open_text(cipher, "payments", "description", ident, row["description"]),
+        metadata={} if metadata is None else json.loads(metadata),
+        reconcile_at=row["reconcile_at"],
+        reconcile_attempts=row["reconcile_attempts"],
+        version=row["version"],
+    )
+
+
+# ------------------------------------------------------------------------------ refunds
+def refund_to_row(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "reference": refund.reference,
+        "payment_id": refund.payment_id,
+        "booking_id": refund.booking_id,
+        "guest_id": refund.guest_id,
+        "amount": refund.amount.amount,
+        "currency": refund.amount.currency.code,
+        "provider": refund.provider,
+        "status": refund.status.value,
+        "reason": refund.reason,
+        "attempts": refund.attempts,
+        "next_retry_at": refund.next_retry_at,
+        "failure_reason": refund.failure_reason,
+        "last_error": refund.last_error,
+        "provider_refund_id": refund.provider_refund_id,
+        "key_generation": refund.key_generation,
+        "created_at": refund.created_at,
+        "updated_at": refund.updated_at,
+        "version": refund.version,
+    }
+
+
+def refund_from_row(row: Row) -> Refund:
+    return Refund(
+        id=row["id"],
+        reference=row["reference"],
+        payment_id=row["payment_id"],
+        booking_id=row["booking_id"],
+        guest_id=row["guest_id"],
+        amount=Money(row["amount"], Currency.of(row["currency"])),
+        provider=row["provider"],
+        status=RefundStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        reason=row["reason"],
+        attempts=row["attempts"],
+        next_retry_at=row["next_retry_at"],
+        failure_reason=row["failure_reason"],
+        last_error=row["last_error"],
+        provider_refund_id=row["provider_refund_id"],
+        key_generation=row["key_generation"],
+        version=row["version"],
+    )
+
+
+# ------------------------------------------------------------------------------ invoices
+def _line_to_json(item: LineItem) -> dict[str, Any]:
+    return {
+        "description": item.description,
+        "quantity": item.quantity,
+        "unit_amount": item.unit_amount,
+        "tax_rate_bps": item.tax_rate_bps,
+    }
+
+
+def invoice_to_row(invoice: Invoice, cipher: Cipher) -> dict[str, Any]:
+    return {
+        "id": invoice.id,
+        "number": invoice.number,
+        "status": invoice.status.value,
+        "booking_id": invoice.booking_id,
+        "guest_id": invoice.guest_id,
+        "currency": invoice.currency.code,
+        "line_items": [_line_to_json(i) for i in invoice.line_items],
+        "subtotal": invoice.subtotal.amount,
+        "tax": invoice.tax.amount,
+        "total": invoice.total.amount,
+        "amount_paid": invoice.amount_paid,
+        "due_date": invoice.due_date,
+        "payment_id": invoice.payment_id,
+        "notes": seal_text(cipher, "invoices", "notes", invoice.id, invoice.notes),
+        "issued_at": invoice.issued_at,
+        "paid_at": invoice.paid_at,
+        "voided_at": invoice.voided_at,
+        "created_at": invoice.created_at,
+        "updated_at": invoice.updated_at,
+        "version": invoice.version,
+    }
+
+
+def invoice_from_row(row: Row, cipher: Cipher) -> Invoice:
+    ident = row["id"]
+    return Invoice(
+        id=ident,
+        booking_id=row["booking_id"],
+        guest_id=row["guest_id"],
+        currency=Currency.of(row["currency"]),
+        status=InvoiceStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        line_items=tuple(
+            LineItem(
+                description=i["description"],
+                quantity=i["quantity"],
+                unit_amount=i["unit_amount"],
+                tax_rate_bps=i["tax_rate_bps"],
+            )
+            for i in row["line_items"]
+        ),
+        number=row["number"],
+        due_date=row["due_date"],
+        payment_id=row["payment_id"],
+        notes=open_text(cipher, "invoices", "notes", ident, row["notes"]),
+        amount_paid=row["amount_paid"],
+        issued_at=row["issued_at"],
+        paid_at=row["paid_at"],
+        voided_at=row["voided_at"],
+        version=row["version"],
+    )
+
+
+# ------------------------------------------------------------------------------ billing
+def billing_to_row(record: BillingRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "type": record.type.value,
+        "booking_id": record.booking_id,
+        "guest_id": record.guest_id,
+        "sequence": record.sequence,
+        "amount": record.amount,
+        "currency": record.currency,
+        "description": record.description,
+        "created_at": record.created_at,
+        "previous_hash": record.previous_hash,
+        "hash": record.hash,
+        "payment_id": record.payment_id,
+        "refund_id": record.refund_id,
+        "invoice_id": record.invoice_id,
+    }
+
+
+def billing_from_row(row: Row) -> BillingRecord:
+    return BillingRecord(
+        id=row["id"],
+        type=BillingRecordType(row["type"]),
+        booking_id=row["booking_id"],
+        guest_id=row["guest_id"],
+        sequence=row["sequence"],
+        amount=row["amount"],
+        currency=row["currency"],
+        description=row["description"],
+        created_at=row["created_at"],
+        previous_hash=row["previous_hash"],
+        hash=row["hash"],
+        payment_id=row["payment_id"],
+        refund_id=row["refund_id"],
+        invoice_id=row["invoice_id"],
+    )
+
+
+# ------------------------------------------------------------------------------ webhooks
+def webhook_to_row(webhook: StoredWebhook, cipher: Cipher) -> dict[str, Any]:
+    return {
+        "id": webhook.id,
+        "provider": webhook.provider,
+        "event_id": webhook.event_id,
+        "body": seal_bytes(cipher, "webhooks", "body", webhook.id, webhook.body),
+        "received_at": webhook.received_at,
+        "processed_at": webhook.processed_at,
+    }
+
+
+def webhook_from_row(row: Row, cipher: Cipher) -> StoredWebhook:
+    ident: UUID = row["id"]
+    return StoredWebhook(
+        id=ident,
+        provider=row["provider"],
+        event_id=row["event_id"],
+        body=open_bytes(cipher, "webhooks", "body", ident, row["body"]),
+        received_at=row["received_at"],
+        processed_at=row["processed_at"],
+    )
+
+
+# ------------------------------------------------------------------------------ idempotency
+def response_from_row(row: Row, cipher: Cipher) -> StoredResponse | None:
+    if row["response_status"] is None:
+        return None
+    key = row["key"]
+    return StoredResponse(
+        status=row["response_status"],
+        body=open_bytes(cipher, "idempotency_keys", "response_body", key, row["response_body"]),
+        content_type=row["response_content_type"],
+    )
+
+
+def utc_now() -> datetime:
+    """Wall-clock UTC, for bookkeeping columns the domain does not own (outbox, inbox)."""
+    return datetime.now(UTC)

@@ -1,0 +1,324 @@
+"""The schema, as SQLAlchemy Core tables (the migrations create exactly this; a test checks it).
+
+Conventions:
+
+- Money is a ``BIGINT`` of minor units next to a ``CHAR(3)`` ISO 4217 code; never a float or
+  a numeric with a scale.
+- Ids are ``Uuid`` (native ``uuid`` on PostgreSQL, 32 hex characters on SQLite; both sort like
+  the UUID's integer value, so keyset order is the same everywhere). Timestamps are
+  :class:`UTCDateTime`: aware UTC with microseconds on both databases.
+- Columns named in ``ENCRYPTED_COLUMNS`` hold AES-256-GCM ciphertext (``payment_adapters.crypto``)
+  whose associated data is ``b"<table>.<column>:<row id>"``. No card number or security code
+  is stored anywhere, in any form; a card is its brand, last four digits and expiry.
+- Aggregates (payments, refunds, invoices) carry a ``version`` for optimistic locking.
+- Every list is a keyset page on ``(created_at, id)`` behind an equality filter, so each has a
+  composite index ``(filter, created_at, id)``: a page costs the same at any depth and size.
+  The sweeps (due refunds, payments to reconcile) use partial indexes over the few rows in
+  the state they look for.
+- ``booking_id`` and ``guest_id`` belong to other services: indexed, never foreign keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    literal_column,
+)
+from sqlalchemy.types import CHAR
+
+from payment_adapters.sqlalchemy.types import UTCDateTime
+
+__all__ = [
+    "ENCRYPTED_COLUMNS",
+    "NAMING_CONVENTION",
+    "billing_records",
+    "idempotency_keys",
+    "inbox",
+    "invoice_number_counters",
+    "invoices",
+    "metadata",
+    "outbox",
+    "payments",
+    "refunds",
+    "webhooks",
+]
+
+#: Deterministic constraint names, so migrations can refer to them on every database.
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# A BIGINT primary key that is an identity on PostgreSQL and SQLite's rowid alias (which must
+# be spelled INTEGER) there, so that it autoincrements on both.
+_BIGSERIAL = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _partial(where: str) -> dict[str, Any]:
+    """Index options for a partial index on both databases."""
+    clause: ColumnElement[bool] = literal_column(where)
+    return {"postgresql_where": clause, "sqlite_where": clause}
+
+
+def _non_negative(*columns: str) -> list[CheckConstraint]:
+    return [CheckConstraint(f"{c} >= 0", name=f"{c}_non_negative") for c in columns]
+
+
+_STATUS = String(16)
+_CURRENCY = CHAR(3)
+_PROVIDER = String(32)
+_TOKEN = String(255)
+
+# ------------------------------------------------------------------------------ payments
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("booking_id", Uuid, nullable=False),
+    Column("guest_id", Uuid, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", _CURRENCY, nullable=False),
+    Column("provider", _PROVIDER, nullable=False),
+    Column("status", _STATUS, nullable=False),
+    Column("payment_method", _TOKEN),
+    Column("provider_payment_id", _TOKEN),
+    Column("client_secret", LargeBinary),  # encrypted
+    Column("amount_refunded", BigInteger, nullable=False),
+    Column("amount_refund_pending", BigInteger, nullable=False),
+    Column("card_brand", String(32)),
+    Column("card_last4", CHAR(4)),
+    Column("card_exp_month", SmallInteger),
+    Column("card_exp_year", SmallInteger),
+    Column("failure_code", String(64)),
+    Column("failure_message", Text),
+    Column("next_action_type", String(32)),
+    Column("next_action_url", Text),
+    Column("description", LargeBinary),  # encrypted
+    Column("metadata", LargeBinary),  # encrypted JSON object; NULL is {}
+    Column("reconcile_at", UTCDateTime),
+    Column("reconcile_attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    *_non_negative("amount_refunded", "amount_refund_pending"),
+    # The refund invariant, held by the database too: never more out or on hold than came in.
+    CheckConstraint(
+        "amount_refunded + amount_refund_pending <= amount", name="refunds_within_amount"
+    ),
+    CheckConstraint(
+        "status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED')",
+        name="status_known",
+    ),
+    Index("ix_payments_booking_page", "booking_id", "created_at", "id"),
+    Index("ix_payments_guest_page", "guest_id", "created_at", "id"),
+    Index("ix_payments_provider_payment_id", "provider", "provider_payment_id"),
+    # The reconciliation sweep reads only PROCESSING payments, oldest due first.
+    Index("ix_payments_reconcile_due", "reconcile_at", "id", **_partial("status = 'PROCESSING'")),
+)
+
+# ------------------------------------------------------------------------------ refunds
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("reference", String(64), nullable=False, unique=True),
+    Column("payment_id", Uuid, ForeignKey("payments.id"), nullable=False),
+    Column("booking_id", Uuid, nullable=False),
+    Column("guest_id", Uuid, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", _CURRENCY, nullable=False),
+    Column("provider", _PROVIDER, nullable=False),
+    Column("status", _STATUS, nullable=False),
+    Column("reason", String(64)),
+    Column("attempts", Integer, nullable=False),
+    Column("next_retry_at", UTCDateTime),
+    Column("failure_reason", Text),
+    Column("last_error", Text),
+    Column("provider_refund_id", _TOKEN),
+    Column("key_generation", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint(
+        "status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED')", name="status_known"
+    ),
+    Index("ix_refunds_payment_page", "payment_id", "created_at", "id"),
+    Index("ix_refunds_booking_page", "booking_id", "created_at", "id"),
+    Index("ix_refunds_provider_refund_id", "provider", "provider_refund_id"),
+    # The retry worker reads PENDING refunds that are due; the watchdog, PROCESSING ones.
+    Index("ix_refunds_due", "next_retry_at", "id", **_partial("status = 'PENDING'")),
+    Index("ix_refunds_stuck", "updated_at", "id", **_partial("status = 'PROCESSING'")),
+)
+
+# ------------------------------------------------------------------------------ invoices
+# Line items live in a JSON column, not a child table: they are a value object owned whole by
+# the invoice, always read and written with it and never queried alone, and frozen once the
+# invoice is issued. A child table would cost a second query (or a fanned-out join) on every
+# read and a delete-and-reinsert on every draft edit, for no query we need. Totals are stored
+# next to them (written from the aggregate, never read back) for reporting in SQL.
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("number", String(32), unique=True),  # NULL while DRAFT
+    Column("status", _STATUS, nullable=False),
+    Column("booking_id", Uuid, nullable=False),
+    Column("guest_id", Uuid, nullable=False),
+    Column("currency", _CURRENCY, nullable=False),
+    Column("line_items", JSON, nullable=False),
+    Column("subtotal", BigInteger, nullable=False),
+    Column("tax", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("amount_paid", BigInteger, nullable=False),
+    Column("due_date", Date),
+    Column("payment_id", Uuid, ForeignKey("payments.id")),
+    Column("notes", LargeBinary),  # encrypted
+    Column("issued_at", UTCDateTime),
+    Column("paid_at", UTCDateTime),
+    Column("voided_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    *_non_negative("subtotal", "tax", "total", "amount_paid"),
+    CheckConstraint(
+        "status IN ('DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE')", name="status_known"
+    ),
+    Index("ix_invoices_booking_page", "booking_id", "created_at", "id"),
+    # Completing a payment pays the open invoices that wait on it.
+    Index(
+        "ix_invoices_open_for_payment",
+        "payment_id",
+        **_partial("status IN ('OPEN', 'UNCOLLECTIBLE')"),
+    ),
+)
+
+# ------------------------------------------------------------------------------ billing
+billing_records = Table(
+    "billing_records",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("booking_id", Uuid, nullable=False),
+    Column("guest_id", Uuid, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", _CURRENCY, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("previous_hash", CHAR(64), nullable=False),
+    Column("hash", CHAR(64), nullable=False),
+    # Audit references, deliberately not foreign keys: the trail must stay readable (and
+    # verifiable) on its own, and appending to it must not lock the rows it mentions.
+    Column("payment_id", Uuid),
+    Column("refund_id", Uuid),
+    Column("invoice_id", Uuid),
+    # One chain per booking: a second record with the same sequence is a fork, refused here.
+    # The unique index also serves ``head`` and the verifier's (booking_id, sequence) walk.
+    UniqueConstraint("booking_id", "sequence"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("sequence >= 1", name="sequence_positive"),
+    Index("ix_billing_records_booking_page", "booking_id", "created_at", "id"),
+    Index("ix_billing_records_guest_page", "guest_id", "created_at", "id"),
+)
+
+# ------------------------------------------------------------------------------ idempotency
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(128), nullable=False),
+    # Set while a request holds the key; NULL once its response is stored.
+    Column("locked_at", UTCDateTime),
+    Column("response_status", SmallInteger),
+    Column("response_body", LargeBinary),  # encrypted: responses carry client secrets
+    Column("response_content_type", String(255)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_idempotency_keys_expires_at", "expires_at"),
+)
+
+# ------------------------------------------------------------------------------ outbox
+# Written by the unit of work in the transaction of the change; read and marked published by
+# the relay (payment_adapters.sqlalchemy.outbox). ``sequence`` is the delivery order.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("sequence", _BIGSERIAL, Identity(), primary_key=True),
+    Column("id", Uuid, nullable=False, unique=True),  # the event id
+    Column("type", Text, nullable=False),
+    Column("stream_id", Uuid, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # the CloudEvents JSON (encode_event)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("published_at", UTCDateTime),
+    # The relay's query: unpublished rows in sequence order; small however large the table.
+    Index("ix_outbox_unpublished", "sequence", **_partial("published_at IS NULL")),
+    # Retention deletes published rows older than a cutoff.
+    Index("ix_outbox_published_at", "published_at", **_partial("published_at IS NOT NULL")),
+    sqlite_autoincrement=True,
+)
+
+# ------------------------------------------------------------------------------ inbox
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", String(255), primary_key=True),
+    Column("handled_at", UTCDateTime, nullable=False),
+)
+
+# ------------------------------------------------------------------------------ invoice numbers
+invoice_number_counters = Table(
+    "invoice_number_counters",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last_value", Integer, nullable=False),
+    CheckConstraint("last_value >= 1", name="last_value_positive"),
+)
+
+# ------------------------------------------------------------------------------ webhooks
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("provider", _PROVIDER, nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("body", LargeBinary, nullable=False),  # encrypted
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("processed_at", UTCDateTime),
+    UniqueConstraint("provider", "event_id"),
+)
+
+#: Every encrypted column, by table: (table, its key column, encrypted columns).
+ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
+    (payments, "id", ("client_secret", "description", "metadata")),
+    (invoices, "id", ("notes",)),
+    (webhooks, "id", ("body",)),
+    (idempotency_keys, "key", ("response_body",)),
+)
