@@ -34,17 +34,17 @@ GuestId = NewType("GuestId", UUID)
 
 _CROCKFORD: Final = "0123456789abcdefghjkmnpqrstvwxyz"
 _REFERENCE_CHARS: Final = 26  # 26 * 5 = 130 bits >= 128
-_REFERENCE_BITS: Final = _REFERENCE_CHARS * 5
+
+
+# Byte -> the Crockford character of its low five bits: a uniform random byte gives a uniform
+# character, so 26 random bytes make 26 characters carrying 130 random bits.
+_BYTE_TO_CHAR: Final = bytes(ord(_CROCKFORD[i & 31]) for i in range(256))
 
 
 def new_reference(prefix: str) -> str:
     """Return ``prefix`` + "_" + 26 random base32 characters (130 bits from ``secrets``)."""
-    value = secrets.randbits(_REFERENCE_BITS)
-    chars = []
-    for _ in range(_REFERENCE_CHARS):
-        value, digit = divmod(value, 32)
-        chars.append(_CROCKFORD[digit])
-    return f"{prefix}_{''.join(chars)}"
+    body = secrets.token_bytes(_REFERENCE_CHARS).translate(_BYTE_TO_CHAR).decode("ascii")
+    return f"{prefix}_{body}"
 
 
 def is_reference(text: str, prefix: str) -> bool:

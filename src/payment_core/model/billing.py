@@ -42,8 +42,14 @@ class BillingRecordType(StrEnum):
 
 
 def _ts(value: datetime) -> str:
-    # Microsecond precision, always UTC, so the text is the same after any database round trip.
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Microsecond precision, always UTC, so the text is the same after any database round trip
+    # (2026-01-01T12:00:00.000000Z). isoformat is several times faster than strftime and, with
+    # the offset removed, gives the same text for every four-digit year.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+# One encoder for every hash: ``json.dumps`` with options builds a new encoder per call.
+_CANONICAL: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _opt(value: UUID | None) -> str | None:
@@ -90,23 +96,41 @@ class BillingRecord:
             raise ValidationError(field="booking_id", reason="previous record is another chain")
         if amount.amount <= 0:
             raise ValidationError(field="amount", reason="billing amounts are positive")
-        unsealed = cls(
+        sequence = 1 if previous is None else previous.sequence + 1
+        previous_hash = GENESIS_HASH if previous is None else previous.hash
+        currency = amount.currency.code
+        # Hash first and build the record once (it is frozen; building it twice costs more).
+        digest = compute_hash(
             id=id,
             type=type,
             booking_id=booking_id,
             guest_id=guest_id,
-            sequence=1 if previous is None else previous.sequence + 1,
+            sequence=sequence,
             amount=amount.amount,
-            currency=amount.currency.code,
+            currency=currency,
             description=description,
             created_at=created_at,
-            previous_hash=GENESIS_HASH if previous is None else previous.hash,
-            hash="",
+            previous_hash=previous_hash,
             payment_id=payment_id,
             refund_id=refund_id,
             invoice_id=invoice_id,
         )
-        return attrs.evolve(unsealed, hash=unsealed.expected_hash())
+        return cls(
+            id=id,
+            type=type,
+            booking_id=booking_id,
+            guest_id=guest_id,
+            sequence=sequence,
+            amount=amount.amount,
+            currency=currency,
+            description=description,
+            created_at=created_at,
+            previous_hash=previous_hash,
+            hash=digest,
+            payment_id=payment_id,
+            refund_id=refund_id,
+            invoice_id=invoice_id,
+        )
 
     def expected_hash(self) -> str:
         """The hash this record's content and ``previous_hash`` call for."""
@@ -144,7 +168,7 @@ def compute_hash(
     invoice_id: UUID | None,
 ) -> str:
     """SHA-256 over the canonical JSON of a record's content and the previous record's hash."""
-    canonical = json.dumps(
+    canonical = _CANONICAL.encode(
         [
             "v1",
             str(id),
@@ -160,9 +184,7 @@ def compute_hash(
             _opt(refund_id),
             _opt(invoice_id),
             previous_hash,
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+        ]
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

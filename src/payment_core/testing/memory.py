@@ -9,7 +9,6 @@ asyncio tasks serialise where PostgreSQL would make them wait.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from payment_core.errors import (
     IdempotencyRequestInProgressError,
 )
 from payment_core.events import DomainEvent
+from payment_core.model._base import copy_aggregate
 from payment_core.model.billing import BillingRecord
 from payment_core.model.invoice import Invoice, InvoiceStatus
 from payment_core.model.payment import Payment, PaymentStatus
@@ -47,14 +47,20 @@ class _Aggregate(Protocol):
     events: list[DomainEvent]
 
 
+class _Part(Protocol):
+    """A repository's staged writes: checked, then applied, at commit."""
+
+    def check(self) -> None: ...
+
+    def apply(self) -> None: ...
+
+
 A = TypeVar("A", bound=_Aggregate)
 T = TypeVar("T")
 
 
 def _copy(aggregate: A) -> A:
-    clone = copy.copy(aggregate)
-    clone.events = []
-    return clone
+    return copy_aggregate(aggregate)
 
 
 def _page(
@@ -95,6 +101,8 @@ class InMemoryStore:
         self.webhook_keys: dict[tuple[str, str], UUID] = {}
         self.outbox: list[OutboxEntry] = []
         self._outbox_sequence = 0
+        #: Index in ``outbox`` before which every entry is published.
+        self._watermark = 0
         self.locks: dict[tuple[str, object], asyncio.Lock] = defaultdict(asyncio.Lock)
         #: Called after every commit that wrote events (the harness delivers them).
         self.on_commit: list[Callable[[], None]] = []
@@ -104,13 +112,31 @@ class InMemoryStore:
         self._outbox_sequence += 1
         return self._outbox_sequence
 
-    def unpublished(self) -> list[OutboxEntry]:
-        return [e for e in self.outbox if e.published_at is None]
+    def append_event(self, event: DomainEvent) -> OutboxEntry:
+        """Write a committed event to the outbox (called by the unit of work's commit)."""
+        entry = OutboxEntry(self.next_outbox_sequence(), event)
+        self.outbox.append(entry)
+        return entry
 
-    def mark_published(self, sequences: set[int], at: datetime) -> None:
-        self.outbox = [
-            attrs.evolve(e, published_at=at) if e.sequence in sequences else e for e in self.outbox
-        ]
+    def unpublished(self) -> list[OutboxEntry]:
+        """Committed events not yet delivered, in commit order."""
+        # Everything before the watermark is published, so this costs what is waiting, not
+        # everything ever committed.
+        outbox, start = self.outbox, self._watermark
+        while start < len(outbox) and outbox[start].published_at is not None:
+            start += 1
+        self._watermark = start
+        return [e for e in outbox[start:] if e.published_at is None]
+
+    def mark_published(self, sequences: Iterable[int], at: datetime) -> None:
+        outbox = self.outbox
+        for sequence in sequences:
+            index = sequence - 1  # sequences count from 1 in append order
+            if not (0 <= index < len(outbox) and outbox[index].sequence == sequence):
+                index = next((i for i, e in enumerate(outbox) if e.sequence == sequence), -1)
+            if index >= 0 and outbox[index].published_at is None:
+                entry = outbox[index]
+                outbox[index] = OutboxEntry(entry.sequence, entry.event, at)
 
 
 class _Repo(Generic[A]):
@@ -334,6 +360,9 @@ class InMemoryInvoiceNumbers:
         self.staged[year] = value
         return value
 
+    def check(self) -> None:
+        return None  # nothing here can conflict at commit
+
     def apply(self) -> None:
         self._store.invoice_counters.update(self.staged)
 
@@ -351,6 +380,9 @@ class InMemoryInbox:
             return False
         self.staged.add(key)
         return True
+
+    def check(self) -> None:
+        return None  # nothing here can conflict at commit
 
     def apply(self) -> None:
         self._store.inbox |= self.staged
@@ -382,6 +414,9 @@ class InMemoryWebhookStore:
         if current is not None:
             self.staged[webhook_id] = attrs.evolve(current, processed_at=at)
 
+    def check(self) -> None:
+        return None  # nothing here can conflict at commit
+
     def apply(self) -> None:
         for webhook in self.staged.values():
             self._store.webhooks[webhook.id] = webhook
@@ -389,24 +424,87 @@ class InMemoryWebhookStore:
 
 
 class InMemoryUnitOfWork:
-    """A transaction over an :class:`InMemoryStore`."""
+    """A transaction over an :class:`InMemoryStore`.
+
+    Repositories are made on first use, and commit checks and applies only those, so a unit
+    of work costs what it touches (this is the hot path of every use case in the harness).
+    """
 
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
-        self.payments = InMemoryPaymentRepository(self, store.payments)
-        self.refunds = InMemoryRefundRepository(self, store.refunds)
-        self.invoices = InMemoryInvoiceRepository(self, store.invoices)
-        self.billing = InMemoryBillingRepository(self, store)
-        self.invoice_numbers = InMemoryInvoiceNumbers(self, store)
-        self.inbox = InMemoryInbox(self, store)
-        self.webhooks = InMemoryWebhookStore(self, store)
-        self._seen: list[Any] = []
+        self._payments: InMemoryPaymentRepository | None = None
+        self._refunds: InMemoryRefundRepository | None = None
+        self._invoices: InMemoryInvoiceRepository | None = None
+        self._billing: InMemoryBillingRepository | None = None
+        self._invoice_numbers: InMemoryInvoiceNumbers | None = None
+        self._inbox: InMemoryInbox | None = None
+        self._webhooks: InMemoryWebhookStore | None = None
+        self._parts: list[_Part] = []
+        #: Aggregates passed to add/update, by identity, in the order first seen.
+        self._seen: dict[int, Any] = {}
         self._held: dict[tuple[str, object], asyncio.Lock] = {}
         self._done = False
 
+    # ------------------------------------------------------------------ repositories
+    @property
+    def payments(self) -> InMemoryPaymentRepository:
+        repo = self._payments
+        if repo is None:
+            repo = self._payments = InMemoryPaymentRepository(self, self.store.payments)
+            self._parts.append(repo)
+        return repo
+
+    @property
+    def refunds(self) -> InMemoryRefundRepository:
+        repo = self._refunds
+        if repo is None:
+            repo = self._refunds = InMemoryRefundRepository(self, self.store.refunds)
+            self._parts.append(repo)
+        return repo
+
+    @property
+    def invoices(self) -> InMemoryInvoiceRepository:
+        repo = self._invoices
+        if repo is None:
+            repo = self._invoices = InMemoryInvoiceRepository(self, self.store.invoices)
+            self._parts.append(repo)
+        return repo
+
+    @property
+    def billing(self) -> InMemoryBillingRepository:
+        repo = self._billing
+        if repo is None:
+            repo = self._billing = InMemoryBillingRepository(self, self.store)
+            self._parts.append(repo)
+        return repo
+
+    @property
+    def invoice_numbers(self) -> InMemoryInvoiceNumbers:
+        part = self._invoice_numbers
+        if part is None:
+            part = self._invoice_numbers = InMemoryInvoiceNumbers(self, self.store)
+            self._parts.append(part)
+        return part
+
+    @property
+    def inbox(self) -> InMemoryInbox:
+        part = self._inbox
+        if part is None:
+            part = self._inbox = InMemoryInbox(self, self.store)
+            self._parts.append(part)
+        return part
+
+    @property
+    def webhooks(self) -> InMemoryWebhookStore:
+        part = self._webhooks
+        if part is None:
+            part = self._webhooks = InMemoryWebhookStore(self, self.store)
+            self._parts.append(part)
+        return part
+
+    # ------------------------------------------------------------------ transaction
     def track(self, aggregate: Any) -> None:
-        if not any(a is aggregate for a in self._seen):
-            self._seen.append(aggregate)
+        self._seen.setdefault(id(aggregate), aggregate)
 
     async def lock(self, key: tuple[str, object]) -> None:
         if key in self._held:
@@ -433,31 +531,29 @@ class InMemoryUnitOfWork:
             await self.rollback()
 
     async def commit(self) -> None:
-        repos = (self.payments, self.refunds, self.invoices)
+        if self._done:
+            raise RuntimeError("this unit of work has already committed or rolled back")
+        parts = self._parts
         try:
-            for repo in repos:
-                repo.check()
-            self.billing.check()
+            for part in parts:
+                part.check()
         except ConcurrencyError:
             await self.rollback()
             raise
         events: list[DomainEvent] = []
-        for aggregate in self._seen:
+        for aggregate in self._seen.values():
             events.extend(aggregate.events)
             aggregate.events = []
-        for repo in repos:
-            repo.apply()
-        self.billing.apply()
-        self.invoice_numbers.apply()
-        self.inbox.apply()
-        self.webhooks.apply()
+        for part in parts:
+            part.apply()
+        store = self.store
         for event in events:
-            self.store.outbox.append(OutboxEntry(self.store.next_outbox_sequence(), event))
-        self.store.commits += 1
+            store.append_event(event)
+        store.commits += 1
         self._done = True
         self._release()
         if events:
-            for hook in self.store.on_commit:
+            for hook in store.on_commit:
                 hook()
 
     async def rollback(self) -> None:
