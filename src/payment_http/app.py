@@ -1,0 +1,165 @@
+"""``create_app(runtime)``: the Litestar application over a ready :class:`Runtime`.
+
+Layers of a request, outermost first:
+
+1. :class:`~payment_http.context.RequestContext`: request id, access log, latency metric (it
+   wraps Litestar's whole handler, so 404s and 405s are seen too);
+2. Litestar's routing and error handling (every error becomes a problem document,
+   :mod:`payment_http.errors`);
+3. :class:`~payment_http.auth.AuthMiddleware`: bearer keys, before anything reads the body;
+4. :class:`~payment_http.idempotency.RequestPipelineMiddleware`: body limits and strict
+   validation, then the ``Idempotency-Key`` claim, replay and record;
+5. the controllers, thin: a use case of :class:`~payment_core.services.Services` each.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+
+from payment_adapters.bootstrap import Runtime
+from payment_core.services import Services
+from payment_http.auth import AuthMiddleware
+from payment_http.context import RequestContext
+from payment_http.controllers import CONTROLLERS
+from payment_http.errors import exception_handlers
+from payment_http.idempotency import RequestPipelineMiddleware
+from payment_http.metrics import Metrics, PrometheusObserver
+
+__all__ = ["create_app", "metrics_for"]
+
+logger = logging.getLogger("payment_http.app")
+
+_DESCRIPTION = """\
+Payments, refunds, invoices and a tamper-evident audit trail for bookings.
+
+Money is always an integer `amount` of minor units with an upper-case ISO 4217 `currency`.
+Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.
+Every `POST` and `PATCH` accepts an `Idempotency-Key`. Authenticate with
+`Authorization: Bearer <key>`; the reference reads, `/health/*`, `/metrics` and the provider
+webhooks are public.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("payment-service")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+def metrics_for(runtime: Runtime) -> Metrics:
+    """The runtime's metrics when it was built with a Prometheus observer, else new ones."""
+    observer = runtime.observer
+    if isinstance(observer, PrometheusObserver):
+        return observer.metrics
+    return Metrics()
+
+
+def _outbox_probe(runtime: Runtime) -> Any:
+    """A coroutine function telling the outbox backlog, when the runtime can tell it."""
+    harness = runtime.harness
+    if harness is not None:
+
+        async def in_memory() -> tuple[int, float]:
+            entries = harness.store.unpublished()
+            if not entries:
+                return 0, 0.0
+            oldest = min(e.event.occurred_at for e in entries)
+            return len(entries), max(0.0, (harness.clock.now() - oldest).total_seconds())
+
+        return in_memory
+    database = runtime.database
+    probe = getattr(database, "outbox_backlog", None)
+    if probe is None:
+        return None
+
+    async def sql() -> tuple[int, float]:
+        pending, oldest = await probe()
+        if not pending or oldest is None:
+            return int(pending or 0), 0.0
+        return int(pending), max(0.0, time.time() - oldest.timestamp())
+
+    return sql
+
+
+def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
+    """The HTTP API over ``runtime`` (its services, idempotency store, settings)."""
+    metrics = metrics or metrics_for(runtime)
+    settings = runtime.settings
+    if not settings.api_keys:
+        logger.warning("API_KEYS is unset: the API is open to anyone who can reach it")
+    services: Services = runtime.services
+
+    def provide_services() -> Services:
+        return services
+
+    def provide_runtime() -> Runtime:
+        return runtime
+
+    def provide_metrics() -> Metrics:
+        return metrics
+
+    app = Litestar(
+        route_handlers=list(CONTROLLERS),
+        dependencies={
+            "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
+            "runtime": Provide(provide_runtime, sync_to_thread=False, use_cache=True),
+            "metrics": Provide(provide_metrics, sync_to_thread=False, use_cache=True),
+        },
+        middleware=[
+            DefineMiddleware(AuthMiddleware, keys=settings.api_keys),  # type: ignore[arg-type]
+            DefineMiddleware(
+                RequestPipelineMiddleware,  # type: ignore[arg-type]
+                runtime=runtime,
+                metrics=metrics,
+            ),
+        ],
+        exception_handlers=exception_handlers(),
+        openapi_config=OpenAPIConfig(
+            title="Payment & Billing Service",
+            version=_version(),
+            description=_DESCRIPTION,
+            path="/schema",
+            render_plugins=[
+                ScalarRenderPlugin(path="/"),
+                SwaggerRenderPlugin(path="/swagger"),
+                RedocRenderPlugin(path="/redoc"),
+            ],
+            components=Components(
+                security_schemes={
+                    "BearerAuth": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="An API key from `API_KEYS`.",
+                    )
+                }
+            ),
+            tags=[
+                Tag(name="payments"),
+                Tag(name="refunds"),
+                Tag(name="invoices"),
+                Tag(name="billing"),
+                Tag(name="webhooks"),
+                Tag(name="health"),
+            ],
+            use_handler_docstrings=False,
+        ),
+        logging_config=None,
+        request_max_body_size=settings.max_body_bytes,
+        state=State({"runtime": runtime, "metrics": metrics}),
+        debug=False,
+    )
+    app.asgi_handler = RequestContext(app.asgi_handler, metrics)  # type: ignore[arg-type,assignment]
+    metrics.set_outbox_probe(_outbox_probe(runtime))
+    return app

@@ -1,0 +1,29 @@
+"""The API's controllers, one module per resource."""
+
+from __future__ import annotations
+
+from payment_http.controllers.billing import BillingController
+from payment_http.controllers.health import HealthController
+from payment_http.controllers.invoices import InvoiceController
+from payment_http.controllers.payments import PaymentController
+from payment_http.controllers.refunds import RefundController
+from payment_http.controllers.webhooks import WebhookController
+
+__all__ = [
+    "CONTROLLERS",
+    "BillingController",
+    "HealthController",
+    "InvoiceController",
+    "PaymentController",
+    "RefundController",
+    "WebhookController",
+]
+
+CONTROLLERS = (
+    PaymentController,
+    RefundController,
+    InvoiceController,
+    BillingController,
+    WebhookController,
+    HealthController,
+)

@@ -1,0 +1,112 @@
+"""What every controller shares: id parsing, paging parameters, documented problem responses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from payment_core.errors import NotFoundError
+from payment_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from payment_http.errors import PROBLEM_JSON
+from payment_http.schemas import Problem
+
+__all__ = [
+    "AUTH",
+    "PUBLIC",
+    "Cursor",
+    "IdempotencyKey",
+    "Limit",
+    "PathId",
+    "page",
+    "parse_id",
+    "problems",
+]
+
+#: The security requirement of every operation that needs a key.
+AUTH: Final[list[dict[str, list[str]]]] = [{"BearerAuth": []}]
+#: ``opt`` of a public operation (no key needed).
+PUBLIC: Final[dict[str, Any]] = {"public": True}
+
+_DESCRIPTIONS: Final[Mapping[int, str]] = {
+    400: "Malformed JSON, a malformed header (`malformed_json`, `invalid_idempotency_key`), "
+    "or a bad webhook signature (`invalid_signature`).",
+    401: "Missing or wrong API key (`unauthorized`).",
+    402: "Declined by the payment provider (`provider_declined`).",
+    404: "Unknown resource, or a malformed id in the path (`not_found`).",
+    409: "Illegal state transition (`invalid_state_transition`, `invoice_not_editable`), "
+    "an idempotent request still in flight (`idempotency_request_in_progress`), or a "
+    "concurrent modification (`concurrent_modification`).",
+    413: "The body is over 64 KiB (`payload_too_large`).",
+    415: "The body is not `application/json` (`unsupported_media_type`).",
+    422: "Validation failed (`validation_error`, `invalid_amount`, `unknown_currency`, "
+    "`raw_card_data_forbidden`, `refund_exceeds_refundable`, `idempotency_key_reused`, ...).",
+    500: "An unexpected error (`internal_error`); no detail is given.",
+    503: "A dependency is down and nothing was accepted (`service_unavailable`, "
+    "`provider_unavailable`).",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """Problem-document responses for ``statuses`` (plus 500 and 503, which any call can get)."""
+    codes = sorted({*statuses, 500, 503})
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_DESCRIPTIONS[status],
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+        for status in codes
+    }
+
+
+PathId = Annotated[
+    str,
+    Parameter(
+        description="A UUID. A malformed one answers 404 `not_found`, like an unknown one.",
+        schema_extra={"format": "uuid"},
+    ),
+]
+Limit = Annotated[
+    int,
+    Parameter(
+        ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})."
+    ),
+]
+Cursor = Annotated[
+    str | None,
+    Parameter(
+        max_length=200, description="The `next_cursor` of the previous page; omit for the first."
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        required=False,
+        min_length=1,
+        max_length=255,
+        pattern="^[ -~]+$",
+        description="1-255 printable ASCII characters; repeats of the request replay its first "
+        "response (`Idempotent-Replayed: true`).",
+    ),
+]
+
+
+def parse_id(value: str, entity: str) -> UUID:
+    """A path id as a UUID; a malformed one is as unknown as a missing one (404)."""
+    try:
+        ident = UUID(value) if len(value) <= 64 else None
+    except ValueError:
+        ident = None
+    if ident is None:
+        raise NotFoundError(entity=entity, key="(malformed id)")
+    return ident
+
+
+def page(limit: int, cursor: str | None) -> PageRequest:
+    return PageRequest.parse(limit=limit, cursor=cursor)

@@ -1,0 +1,72 @@
+"""``/api/v1/billing``: the audit trail by booking and by guest, and its verification."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+
+from payment_adapters.wire import billing_record_view
+from payment_core.model.billing import BillingRecord
+from payment_core.services import Services
+from payment_http.controllers._common import AUTH, Cursor, Limit, PathId, page, parse_id, problems
+from payment_http.schemas import BillingRecordList, BillingRecordView, VerifyView, to_struct
+
+__all__ = ["BillingController"]
+
+
+def _view(record: BillingRecord) -> BillingRecordView:
+    return to_struct(BillingRecordView, billing_record_view(record))
+
+
+class BillingController(Controller):
+    path = "/api/v1/billing"
+    tags = ["billing"]  # noqa: RUF012 - Litestar's layer attribute
+
+    @get(
+        "/booking/{booking_id:str}",
+        summary="A booking's billing records (oldest first)",
+        security=AUTH,
+        responses=problems(401, 404, 422),
+    )
+    async def by_booking(
+        self, booking_id: PathId, services: Services, limit: Limit = 50, cursor: Cursor = None
+    ) -> BillingRecordList:
+        result = await services.billing.list_by_booking(
+            parse_id(booking_id, "booking"), page(limit, cursor)
+        )
+        return BillingRecordList(
+            items=[_view(r) for r in result.items], next_cursor=result.next_cursor
+        )
+
+    @get(
+        "/guest/{guest_id:str}",
+        summary="A guest's billing records (oldest first)",
+        security=AUTH,
+        responses=problems(401, 404, 422),
+    )
+    async def by_guest(
+        self, guest_id: PathId, services: Services, limit: Limit = 50, cursor: Cursor = None
+    ) -> BillingRecordList:
+        result = await services.billing.list_by_guest(
+            parse_id(guest_id, "guest"), page(limit, cursor)
+        )
+        return BillingRecordList(
+            items=[_view(r) for r in result.items], next_cursor=result.next_cursor
+        )
+
+    @get(
+        "/verify",
+        summary="Verify every booking's hash chain",
+        description='`{"ok": true, "records": N}`, or `{"ok": false, ...}` naming the first '
+        "broken record.",
+        security=AUTH,
+        responses=problems(401),
+    )
+    async def verify(self, services: Services) -> VerifyView:
+        result = await services.billing.verify()
+        return VerifyView(
+            ok=result.ok,
+            records=result.records,
+            broken_record_id=result.broken_record_id,
+            booking_id=result.booking_id,
+            reason=result.reason,
+        )

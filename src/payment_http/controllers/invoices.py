@@ -1,0 +1,162 @@
+"""``/api/v1/invoices``: drafts, edits and state moves (PATCH), reads by id, number, booking."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Controller, get, patch, post
+
+from payment_adapters.wire import invoice_view
+from payment_core.model.invoice import UNSET, Invoice, LineItem
+from payment_core.money import Currency
+from payment_core.services import CreateInvoice, Services, UpdateInvoice
+from payment_http.body import json_body
+from payment_http.controllers._common import (
+    AUTH,
+    Cursor,
+    IdempotencyKey,
+    Limit,
+    PathId,
+    page,
+    parse_id,
+    problems,
+)
+from payment_http.schemas import (
+    CreateInvoiceRequest,
+    InvoiceList,
+    InvoiceView,
+    LineItemRequest,
+    UpdateInvoiceRequest,
+    to_struct,
+)
+
+__all__ = ["InvoiceController"]
+
+T = TypeVar("T")
+
+
+def _lines(items: list[LineItemRequest]) -> tuple[LineItem, ...]:
+    return tuple(
+        LineItem(
+            description=item.description,
+            quantity=item.quantity,
+            unit_amount=item.unit_amount,
+            tax_rate_bps=item.tax_rate_bps,
+        )
+        for item in items
+    )
+
+
+def _check_create(services: Services, body: Any) -> None:
+    Currency.of(body.currency)
+    _lines(body.line_items)
+
+
+def _check_update(services: Services, body: Any) -> None:
+    if not isinstance(body.line_items, msgspec.UnsetType):
+        _lines(body.line_items)
+
+
+def _unset(value: T | msgspec.UnsetType) -> Any:
+    """msgspec's UNSET (absent from the PATCH) as the core's UNSET."""
+    return UNSET if isinstance(value, msgspec.UnsetType) else value
+
+
+def _view(invoice: Invoice) -> InvoiceView:
+    return to_struct(InvoiceView, invoice_view(invoice))
+
+
+class InvoiceController(Controller):
+    path = "/api/v1/invoices"
+    tags = ["invoices"]  # noqa: RUF012 - Litestar's layer attribute
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Create a draft invoice",
+        opt=json_body(CreateInvoiceRequest, check=_check_create),
+        security=AUTH,
+        responses=problems(400, 401, 409, 413, 415, 422),
+    )
+    async def create(
+        self,
+        data: CreateInvoiceRequest,
+        services: Services,
+        idempotency_key: IdempotencyKey = None,
+    ) -> InvoiceView:
+        invoice = await services.invoices.create(
+            CreateInvoice(
+                booking_id=data.booking_id,
+                guest_id=data.guest_id,
+                currency=data.currency,
+                line_items=_lines(data.line_items),
+                due_date=data.due_date,
+                payment_id=data.payment_id,
+                notes=data.notes,
+            )
+        )
+        return _view(invoice)
+
+    @get("/{invoice_id:str}", summary="Get an invoice", security=AUTH, responses=problems(401, 404))
+    async def get_invoice(self, invoice_id: PathId, services: Services) -> InvoiceView:
+        return _view(await services.invoices.get(parse_id(invoice_id, "invoice")))
+
+    @get(
+        "/number/{number:str}",
+        summary="Get an issued invoice by its number (INV-2026-000001)",
+        security=AUTH,
+        responses=problems(401, 404),
+    )
+    async def get_by_number(self, number: str, services: Services) -> InvoiceView:
+        return _view(await services.invoices.get_by_number(number))
+
+    @get(
+        "/booking/{booking_id:str}",
+        summary="List a booking's invoices (oldest first)",
+        security=AUTH,
+        responses=problems(401, 404, 422),
+    )
+    async def list_by_booking(
+        self,
+        booking_id: PathId,
+        services: Services,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> InvoiceList:
+        result = await services.invoices.list_by_booking(
+            parse_id(booking_id, "booking"), page(limit, cursor)
+        )
+        return InvoiceList(items=[_view(i) for i in result.items], next_cursor=result.next_cursor)
+
+    @patch(
+        "/{invoice_id:str}",
+        summary="Edit a draft and/or move an invoice along its states",
+        description="`line_items`, `due_date`, `notes` and `payment_id` change only in `DRAFT` "
+        "(else 409 `invoice_not_editable`); `status` moves it: `DRAFT -> OPEN | VOID`, "
+        "`OPEN -> PAID | VOID | UNCOLLECTIBLE`, `UNCOLLECTIBLE -> PAID` (else 409 "
+        "`invalid_state_transition`). Issuing (`OPEN`) assigns the next gap-free number.",
+        opt=json_body(UpdateInvoiceRequest, check=_check_update),
+        security=AUTH,
+        responses=problems(400, 401, 404, 409, 413, 415, 422),
+    )
+    async def update(
+        self,
+        invoice_id: PathId,
+        data: UpdateInvoiceRequest,
+        services: Services,
+        idempotency_key: IdempotencyKey = None,
+    ) -> InvoiceView:
+        ident = parse_id(invoice_id, "invoice")
+        lines = None if isinstance(data.line_items, msgspec.UnsetType) else _lines(data.line_items)
+        invoice = await services.invoices.update(
+            ident,
+            UpdateInvoice(
+                line_items=lines,
+                due_date=_unset(data.due_date),
+                notes=_unset(data.notes),
+                payment_id=_unset(data.payment_id),
+                status=None if isinstance(data.status, msgspec.UnsetType) else data.status,
+            ),
+        )
+        return _view(invoice)

@@ -1,0 +1,154 @@
+"""``/api/v1/payments``: create, read, confirm, cancel, list by booking; read by reference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get, post
+
+from payment_adapters.wire import payment_safe_view, payment_view
+from payment_core.errors import NotFoundError
+from payment_core.ids import is_reference
+from payment_core.model.payment import Payment
+from payment_core.services import CreatePayment, Services
+from payment_http.body import json_body
+from payment_http.controllers._common import (
+    AUTH,
+    PUBLIC,
+    Cursor,
+    IdempotencyKey,
+    Limit,
+    PathId,
+    page,
+    parse_id,
+    problems,
+)
+from payment_http.schemas import (
+    ConfirmPaymentRequest,
+    CreatePaymentRequest,
+    EmptyRequest,
+    PaymentList,
+    PaymentSafeView,
+    PaymentView,
+    to_struct,
+)
+
+__all__ = ["PaymentController"]
+
+
+def _command(body: CreatePaymentRequest) -> CreatePayment:
+    return CreatePayment(
+        booking_id=body.booking_id,
+        guest_id=body.guest_id,
+        amount=body.amount,
+        currency=body.currency,
+        provider=body.provider,
+        payment_method=body.payment_method,
+        description=body.description,
+        metadata=dict(body.metadata or {}),
+    )
+
+
+def _check_create(services: Services, body: Any) -> None:
+    """Everything the use case would refuse, refused before the idempotency key is claimed."""
+    services.payments.validate(_command(body))
+
+
+def _view(payment: Payment) -> PaymentView:
+    return to_struct(PaymentView, payment_view(payment))
+
+
+class PaymentController(Controller):
+    path = "/api/v1/payments"
+    tags = ["payments"]  # noqa: RUF012 - Litestar's layer attribute
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Create a payment",
+        description="A `PENDING` payment, set up at the provider (nothing is charged yet).",
+        opt=json_body(CreatePaymentRequest, check=_check_create),
+        security=AUTH,
+        responses=problems(400, 401, 409, 413, 415, 422),
+    )
+    async def create(
+        self,
+        data: CreatePaymentRequest,
+        services: Services,
+        idempotency_key: IdempotencyKey = None,
+    ) -> PaymentView:
+        return _view(await services.payments.create(_command(data)))
+
+    @get(
+        "/{payment_id:str}",
+        summary="Get a payment",
+        security=AUTH,
+        responses=problems(401, 404),
+    )
+    async def get_payment(self, payment_id: PathId, services: Services) -> PaymentView:
+        return _view(await services.payments.get(parse_id(payment_id, "payment")))
+
+    @get(
+        "/reference/{reference:str}",
+        summary="Get a payment's safe view by its public reference (no key needed)",
+        opt=PUBLIC,
+        responses=problems(404),
+    )
+    async def get_by_reference(self, reference: str, services: Services) -> PaymentSafeView:
+        if not is_reference(reference, "pay"):
+            raise NotFoundError(entity="payment", key="(reference)")
+        payment = await services.payments.get_by_reference(reference)
+        return to_struct(PaymentSafeView, payment_safe_view(payment))
+
+    @post(
+        "/{payment_id:str}/confirm",
+        status_code=200,
+        summary="Confirm a payment",
+        description="`PENDING -> PROCESSING`, then the provider decides: the response shows "
+        "`COMPLETED`, `FAILED` (with `failure_code`) or still `PROCESSING` (3-D Secure: "
+        "`next_action`; an unknown outcome: settled later by webhook or reconciliation).",
+        opt=json_body(ConfirmPaymentRequest, required=False),
+        security=AUTH,
+        responses=problems(400, 401, 404, 409, 413, 415, 422),
+    )
+    async def confirm(
+        self,
+        payment_id: PathId,
+        services: Services,
+        data: ConfirmPaymentRequest | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> PaymentView:
+        ident = parse_id(payment_id, "payment")
+        method = data.payment_method if data is not None else None
+        return _view(await services.payments.confirm(ident, method))
+
+    @post(
+        "/{payment_id:str}/cancel",
+        status_code=200,
+        summary="Cancel a pending payment",
+        opt=json_body(EmptyRequest, required=False),
+        security=AUTH,
+        responses=problems(400, 401, 404, 409, 413, 415, 422),
+    )
+    async def cancel(
+        self, payment_id: PathId, services: Services, idempotency_key: IdempotencyKey = None
+    ) -> PaymentView:
+        return _view(await services.payments.cancel(parse_id(payment_id, "payment")))
+
+    @get(
+        "/booking/{booking_id:str}",
+        summary="List a booking's payments (oldest first)",
+        security=AUTH,
+        responses=problems(401, 404, 422),
+    )
+    async def list_by_booking(
+        self,
+        booking_id: PathId,
+        services: Services,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> PaymentList:
+        result = await services.payments.list_by_booking(
+            parse_id(booking_id, "booking"), page(limit, cursor)
+        )
+        return PaymentList(items=[_view(p) for p in result.items], next_cursor=result.next_cursor)

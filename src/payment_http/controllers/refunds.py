@@ -1,0 +1,110 @@
+"""``/api/v1/refunds``: create, read, process now, list by payment; read by reference."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+
+from payment_adapters.wire import refund_safe_view, refund_view
+from payment_core.errors import NotFoundError
+from payment_core.ids import is_reference
+from payment_core.model.refund import Refund
+from payment_core.services import Services
+from payment_http.body import json_body
+from payment_http.controllers._common import (
+    AUTH,
+    PUBLIC,
+    Cursor,
+    IdempotencyKey,
+    Limit,
+    PathId,
+    page,
+    parse_id,
+    problems,
+)
+from payment_http.schemas import (
+    CreateRefundRequest,
+    EmptyRequest,
+    RefundList,
+    RefundSafeView,
+    RefundView,
+    to_struct,
+)
+
+__all__ = ["RefundController"]
+
+
+def _view(refund: Refund) -> RefundView:
+    return to_struct(RefundView, refund_view(refund))
+
+
+class RefundController(Controller):
+    path = "/api/v1/refunds"
+    tags = ["refunds"]  # noqa: RUF012 - Litestar's layer attribute
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Refund a completed payment",
+        description="`amount` defaults to the whole refundable remainder. The first attempt at "
+        "the provider is made at once; a failed attempt is retried in the background.",
+        opt=json_body(CreateRefundRequest),
+        security=AUTH,
+        responses=problems(400, 401, 404, 409, 413, 415, 422),
+    )
+    async def create(
+        self,
+        data: CreateRefundRequest,
+        services: Services,
+        idempotency_key: IdempotencyKey = None,
+    ) -> RefundView:
+        refund = await services.refunds.create(data.payment_id, data.amount, data.reason)
+        return _view(refund)
+
+    @get("/{refund_id:str}", summary="Get a refund", security=AUTH, responses=problems(401, 404))
+    async def get_refund(self, refund_id: PathId, services: Services) -> RefundView:
+        return _view(await services.refunds.get(parse_id(refund_id, "refund")))
+
+    @get(
+        "/reference/{reference:str}",
+        summary="Get a refund's safe view by its public reference (no key needed)",
+        opt=PUBLIC,
+        responses=problems(404),
+    )
+    async def get_by_reference(self, reference: str, services: Services) -> RefundSafeView:
+        if not is_reference(reference, "re"):
+            raise NotFoundError(entity="refund", key="(reference)")
+        refund = await services.refunds.get_by_reference(reference)
+        return to_struct(RefundSafeView, refund_safe_view(refund))
+
+    @get(
+        "/payment/{payment_id:str}",
+        summary="List a payment's refunds (oldest first)",
+        security=AUTH,
+        responses=problems(401, 404, 422),
+    )
+    async def list_by_payment(
+        self,
+        payment_id: PathId,
+        services: Services,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> RefundList:
+        result = await services.refunds.list_by_payment(
+            parse_id(payment_id, "payment"), page(limit, cursor)
+        )
+        return RefundList(items=[_view(r) for r in result.items], next_cursor=result.next_cursor)
+
+    @post(
+        "/{refund_id:str}/process",
+        status_code=200,
+        summary="Attempt a refund at the provider now",
+        description="A `COMPLETED` (or in-flight) refund is returned as it is; a `FAILED` one "
+        "gets 409.",
+        opt=json_body(EmptyRequest, required=False),
+        security=AUTH,
+        responses=problems(400, 401, 404, 409, 413, 415, 422),
+    )
+    async def process(
+        self, refund_id: PathId, services: Services, idempotency_key: IdempotencyKey = None
+    ) -> RefundView:
+        return _view(await services.refunds.process(parse_id(refund_id, "refund")))

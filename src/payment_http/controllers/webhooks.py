@@ -1,0 +1,36 @@
+"""``/api/v1/webhooks/{provider}``: provider events, signature checked on the raw body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+
+from payment_core.services import Services
+from payment_http.controllers._common import PUBLIC, problems
+from payment_http.schemas import WebhookReceived
+
+__all__ = ["WebhookController"]
+
+
+class WebhookController(Controller):
+    path = "/api/v1/webhooks"
+    tags = ["webhooks"]  # noqa: RUF012 - Litestar's layer attribute
+
+    @post(
+        "/{provider:str}",
+        status_code=200,
+        summary="Receive a provider's webhook",
+        description="The provider's own signature scheme over the raw body (Stripe and the fake "
+        "provider: `Stripe-Signature` / `Fake-Signature: t=<unix>,v1=<hex>`, 300 s tolerance "
+        "either way). A bad, missing, stale or future signature gets 400 `invalid_signature` and "
+        "changes nothing; an event id seen before gets `duplicate: true` and changes nothing.",
+        opt=PUBLIC,
+        responses=problems(400, 404, 413, 422),
+    )
+    async def receive(
+        self, provider: str, request: Request[Any, Any, Any], services: Services
+    ) -> WebhookReceived:
+        body = await request.body()
+        result = await services.webhooks.receive(provider, body, dict(request.headers))
+        return WebhookReceived(received=True, duplicate=result.duplicate)

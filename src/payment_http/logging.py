@@ -1,0 +1,150 @@
+"""JSON logs, one object per line on stderr, with the request id of the request being served.
+
+structlog renders our own events and, through :class:`structlog.stdlib.ProcessorFormatter`,
+every standard-library record too (``payment_core``, ``payment_adapters``, uvicorn), so the whole
+process speaks one format. Two processors guard what reaches a line:
+
+- :func:`redact` masks anything that looks like a card number (a Luhn-valid run of 13-19
+  digits) in every string, whoever logged it;
+- exception information is reduced to the exception's type and where it was raised: no stack
+  trace, and no exception text (a driver's message can hold SQL and parameters).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import traceback
+from collections.abc import MutableMapping
+from typing import Any, Final
+
+import structlog
+
+from payment_core.card_data import luhn_valid
+
+__all__ = ["configure_logging", "error_location", "get_logger", "redact"]
+
+# 13 to 19 digits, optionally grouped by single spaces or dashes (as card_data looks for them).
+_PAN: Final = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_UUID: Final = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+_MASK: Final = "[REDACTED]"
+
+
+def _mask(match: re.Match[str]) -> str:
+    digits = match.group().replace(" ", "").replace("-", "")
+    if 13 <= len(digits) <= 19 and luhn_valid(digits):
+        return _MASK
+    return match.group()
+
+
+def redact(text: str) -> str:
+    """``text`` with every card-number-like run of digits replaced by ``[REDACTED]``."""
+    if len(text) < 13 or not any(c.isdigit() for c in text):
+        return text
+    if "-" in text and _UUID.search(text):
+        # UUIDs carry digit runs but are never card numbers: keep them readable.
+        parts = _UUID.split(text)
+        ids = _UUID.findall(text)
+        out = [_PAN.sub(_mask, parts[0])]
+        for ident, part in zip(ids, parts[1:], strict=True):
+            out.append(ident)
+            out.append(_PAN.sub(_mask, part))
+        return "".join(out)
+    return _PAN.sub(_mask, text)
+
+
+def error_location(exc: BaseException) -> str:
+    """``module.py:123 in function`` of the frame that raised ``exc`` (no text, no trace)."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if not frames:
+        return "unknown"
+    last = frames[-1]
+    filename = last.filename.rsplit("/", 1)[-1]
+    return f"{filename}:{last.lineno} in {last.name}"
+
+
+def _redact_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_values(v) for v in value]
+    return value
+
+
+def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Drop stack traces and exception text; mask card numbers everywhere."""
+    exc_info = event_dict.pop("exc_info", None)
+    event_dict.pop("stack_info", None)
+    event_dict.pop("exception", None)
+    exc: BaseException | None = None
+    if isinstance(exc_info, BaseException):
+        exc = exc_info
+    elif isinstance(exc_info, tuple) and len(exc_info) == 3:
+        exc = exc_info[1]
+    elif exc_info is True:
+        exc = sys.exc_info()[1]
+    if exc is not None:
+        event_dict["error_type"] = type(exc).__name__
+        event_dict["error_at"] = error_location(exc)
+    for key, value in list(event_dict.items()):
+        event_dict[key] = _redact_values(value)
+    return event_dict
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    """Route every log record of the process to stderr as JSON (or readable text for humans)."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=lambda *_: None)
+    )
+    structlog.configure(
+        processors=[
+            *_shared_processors(),
+            _scrub,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _scrub,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # Our own access log replaces uvicorn's; its error log keeps flowing through the root.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        log = logging.getLogger(name)
+        log.handlers.clear()
+        log.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger (key-value events) for the HTTP layer."""
+    return structlog.get_logger(name)

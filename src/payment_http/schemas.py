@@ -1,0 +1,348 @@
+"""Request and response bodies of the HTTP API: the one place their wire shapes are declared.
+
+Requests are msgspec Structs decoded *strictly* (``12.0`` is not an integer, ``"12"`` is not a
+number, ``true`` is not ``1``) and they forbid unknown fields, as Stripe's API does. Responses
+are built from :mod:`payment_adapters.wire` (the same views the events carry) and converted into
+the Structs below, so the OpenAPI schema shows their real shape and a drift between the two
+fails loudly in the tests.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from payment_core.money import MAX_AMOUNT
+
+__all__ = [
+    "UNSET",
+    "BillingRecordList",
+    "BillingRecordView",
+    "CardSafeView",
+    "CardView",
+    "ConfirmPaymentRequest",
+    "CreateInvoiceRequest",
+    "CreatePaymentRequest",
+    "CreateRefundRequest",
+    "EmptyRequest",
+    "FieldError",
+    "Health",
+    "InvoiceList",
+    "InvoiceView",
+    "LineItemRequest",
+    "LineItemView",
+    "NextActionView",
+    "PaymentList",
+    "PaymentSafeView",
+    "PaymentView",
+    "Problem",
+    "ReadinessProblem",
+    "RefundList",
+    "RefundSafeView",
+    "RefundView",
+    "UpdateInvoiceRequest",
+    "VerifyView",
+    "WebhookReceived",
+    "to_struct",
+]
+
+S = TypeVar("S", bound=Struct)
+
+# ---------------------------------------------------------------------------- field types
+
+Amount = Annotated[
+    int,
+    Meta(
+        ge=1,
+        le=MAX_AMOUNT,
+        description="An integer of minor units (EUR 12.34 -> 1234); never a float or a string.",
+        examples=[12500],
+    ),
+]
+Currency = Annotated[
+    str,
+    Meta(
+        pattern="^[A-Z]{3}$",
+        description="An ISO 4217 code with a minor unit, upper case.",
+        examples=["EUR"],
+    ),
+]
+Token = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=255,
+        pattern="^[!-~]+$",
+        description="A provider payment-method token (never a card number).",
+        examples=["pm_card_visa"],
+    ),
+]
+MetadataKey = Annotated[str, Meta(min_length=1, max_length=40)]
+MetadataValue = Annotated[str, Meta(max_length=500)]
+Metadata = Annotated[
+    dict[MetadataKey, MetadataValue],
+    Meta(max_length=20, description="At most 20 keys; string values of at most 500 characters."),
+]
+Timestamp = Annotated[str, Meta(description="RFC 3339, UTC", examples=["2026-11-28T10:00:00Z"])]
+Description = Annotated[str, Meta(max_length=1000)]
+Notes = Annotated[str, Meta(max_length=5000)]
+Reason = Annotated[str, Meta(min_length=1, max_length=200, examples=["requested_by_customer"])]
+
+# ---------------------------------------------------------------------------- requests
+
+
+class EmptyRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    """An operation that takes no fields (an empty body or ``{}``)."""
+
+
+class CreatePaymentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    booking_id: UUID
+    guest_id: UUID
+    amount: Amount
+    currency: Currency
+    provider: Annotated[str, Meta(min_length=1, max_length=40, examples=["fake"])] | None = None
+    payment_method: Token | None = None
+    description: Description | None = None
+    metadata: Metadata | None = None
+
+
+class ConfirmPaymentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    payment_method: Token | None = None
+
+
+class CreateRefundRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    payment_id: UUID
+    amount: Amount | None = None
+    reason: Reason | None = None
+
+
+class LineItemRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    description: Annotated[str, Meta(min_length=1, max_length=500)]
+    quantity: Annotated[int, Meta(ge=1, le=1_000_000)]
+    unit_amount: Annotated[int, Meta(ge=0, le=MAX_AMOUNT)]
+    tax_rate_bps: Annotated[int, Meta(ge=0, le=10_000)] = 0
+
+
+LineItems = Annotated[list[LineItemRequest], Meta(max_length=250)]
+
+
+class CreateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    booking_id: UUID
+    guest_id: UUID
+    currency: Currency
+    due_date: date | None = None
+    line_items: LineItems = msgspec.field(default_factory=list)
+    payment_id: UUID | None = None
+    notes: Notes | None = None
+
+
+class UpdateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A PATCH: absent fields stay as they are; ``null`` clears a nullable field."""
+
+    line_items: LineItems | UnsetType = UNSET
+    due_date: date | UnsetType | None = UNSET
+    notes: Notes | UnsetType | None = UNSET
+    payment_id: UUID | UnsetType | None = UNSET
+    status: Literal["OPEN", "VOID", "PAID", "UNCOLLECTIBLE"] | UnsetType = UNSET
+
+
+# ---------------------------------------------------------------------------- responses
+
+
+class CardView(Struct):
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+
+
+class NextActionView(Struct):
+    type: str
+    url: str
+
+
+class PaymentView(Struct):
+    id: UUID
+    reference: str
+    booking_id: UUID
+    guest_id: UUID
+    amount: int
+    currency: str
+    status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+    provider: str
+    provider_payment_id: str | None
+    amount_refunded: int
+    card: CardView | None
+    failure_code: str | None
+    failure_message: str | None
+    next_action: NextActionView | None
+    description: str | None
+    metadata: dict[str, str]
+    created_at: Timestamp
+    updated_at: Timestamp
+    client_secret: str | None = None
+
+
+class CardSafeView(Struct):
+    brand: str
+    last4: str
+
+
+class PaymentSafeView(Struct):
+    reference: str
+    status: str
+    amount: int
+    currency: str
+    amount_refunded: int
+    card: CardSafeView | None
+    failure_message: str | None
+    updated_at: Timestamp
+
+
+class RefundView(Struct):
+    id: UUID
+    reference: str
+    payment_id: UUID
+    booking_id: UUID
+    amount: int
+    currency: str
+    status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED"]
+    reason: str | None
+    attempts: int
+    next_retry_at: Timestamp | None
+    failure_reason: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class RefundSafeView(Struct):
+    reference: str
+    status: str
+    amount: int
+    currency: str
+    updated_at: Timestamp
+
+
+class LineItemView(Struct):
+    description: str
+    quantity: int
+    unit_amount: int
+    tax_rate_bps: int
+    amount: int
+    tax: int
+
+
+class InvoiceView(Struct):
+    id: UUID
+    number: str | None
+    status: Literal["DRAFT", "OPEN", "PAID", "VOID", "UNCOLLECTIBLE"]
+    booking_id: UUID
+    guest_id: UUID
+    currency: str
+    line_items: list[LineItemView]
+    subtotal: int
+    tax: int
+    total: int
+    amount_paid: int
+    amount_due: int
+    due_date: str | None
+    issued_at: Timestamp | None
+    paid_at: Timestamp | None
+    payment_id: UUID | None
+    notes: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    voided_at: Timestamp | None = None
+
+
+class BillingRecordView(Struct):
+    id: UUID
+    type: Literal["CHARGE", "REFUND", "REFUND_REVERSED", "INVOICE_ISSUED", "INVOICE_VOIDED"]
+    booking_id: UUID
+    guest_id: UUID
+    payment_id: UUID | None
+    refund_id: UUID | None
+    invoice_id: UUID | None
+    amount: int
+    currency: str
+    description: str
+    created_at: Timestamp
+    hash: str
+    sequence: int | None = None
+    previous_hash: str | None = None
+
+
+class PaymentList(Struct):
+    items: list[PaymentView]
+    next_cursor: str | None
+
+
+class RefundList(Struct):
+    items: list[RefundView]
+    next_cursor: str | None
+
+
+class InvoiceList(Struct):
+    items: list[InvoiceView]
+    next_cursor: str | None
+
+
+class BillingRecordList(Struct):
+    items: list[BillingRecordView]
+    next_cursor: str | None
+
+
+class VerifyView(Struct, omit_defaults=True):
+    ok: bool
+    records: int
+    broken_record_id: UUID | None = None
+    booking_id: UUID | None = None
+    reason: str | None = None
+
+
+class WebhookReceived(Struct):
+    received: bool
+    duplicate: bool
+
+
+class Health(Struct):
+    status: str
+    checks: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class FieldError(Struct):
+    field: str
+    reason: str
+
+
+class Problem(Struct, omit_defaults=True):
+    """An RFC 9457 problem; ``code`` is the stable, machine-readable part."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldError] | None = None
+    request_id: str | None = None
+
+
+class ReadinessProblem(Struct, omit_defaults=True):
+    """``/health/ready`` when a dependency is down: ``checks`` names which."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    checks: dict[str, str] = msgspec.field(default_factory=dict)
+    request_id: str | None = None
+
+
+def to_struct(struct_type: type[S], view: dict[str, Any]) -> S:
+    """A wire view as its declared Struct (fails loudly if the two ever drift apart)."""
+    return msgspec.convert(view, struct_type)
