@@ -12,17 +12,23 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any, Final
+from uuid import UUID
 
 import attrs
+import cattrs
 
 from payment_adapters.wire import invoice_view, payment_view, refund_view, rfc3339
 from payment_core.events import DomainEvent, InvoiceEvent, PaymentEvent, RefundEvent
+from payment_core.services.bookings import BookingCancelled, BookingCreated
 
 __all__ = [
+    "BOOKING_EVENT_TYPES",
     "CONTENT_TYPE",
     "SOURCE",
+    "BookingEvent",
     "Envelope",
     "EnvelopeError",
+    "decode_booking_event",
     "decode_envelope",
     "encode_event",
     "event_to_envelope",
@@ -130,3 +136,64 @@ def decode_envelope(body: bytes | str) -> Envelope:
         subject=subject if isinstance(subject, str) else None,
         extensions={k: v for k, v in raw.items() if k not in _KNOWN},
     )
+
+
+# ---------------------------------------------------------------- booking events (input)
+
+BookingEvent = BookingCreated | BookingCancelled
+
+#: The booking service's event types we consume, with the shape of their ``data``.
+BOOKING_EVENT_TYPES: Final[Mapping[str, type[BookingCreated] | type[BookingCancelled]]] = {
+    "booking.created": BookingCreated,
+    "booking.cancelled": BookingCancelled,
+}
+
+
+def _strict(kind: type, label: str) -> Any:
+    # JSON has no int/bool/str coercions worth trusting: "12", 12.0 and true are not 12.
+    def structure(value: Any, _: Any) -> Any:
+        if type(value) is not kind:
+            raise ValueError(f"must be {label}")
+        return value
+
+    return structure
+
+
+def _uuid(value: Any, _: Any) -> UUID:
+    if not isinstance(value, str):
+        raise ValueError("must be a UUID string")  # noqa: TRY004 - reported as a reason
+    try:
+        return UUID(value)
+    except ValueError:
+        raise ValueError("must be a UUID string") from None
+
+
+_booking_converter = cattrs.Converter(forbid_extra_keys=False)
+_booking_converter.register_structure_hook(int, _strict(int, "an integer"))
+_booking_converter.register_structure_hook(bool, _strict(bool, "a boolean"))
+_booking_converter.register_structure_hook(str, _strict(str, "a string"))
+_booking_converter.register_structure_hook(UUID, _uuid)
+
+
+def decode_booking_event(body: bytes | str) -> tuple[Envelope, BookingEvent]:
+    """A consumed booking event: its envelope and its typed ``data``.
+
+    Raises :class:`EnvelopeError` with a reason for anything that can never be handled: not
+    JSON, not a CloudEvents envelope, a type we do not consume, or ``data`` of the wrong shape
+    (missing fields, a float or a string where an integer belongs, ...). Unknown attributes
+    and unknown ``data`` fields are tolerated.
+    """
+    envelope = decode_envelope(body)
+    kind = BOOKING_EVENT_TYPES.get(envelope.type)
+    if kind is None:
+        raise EnvelopeError(f"unexpected event type {envelope.type[:64]!r}")
+    try:
+        data = _booking_converter.structure(dict(envelope.data), kind)
+    except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
+        if isinstance(exc, cattrs.BaseValidationError):
+            reasons = cattrs.transform_error(exc, path="data")
+            reason = "; ".join(reasons[:5])
+        else:  # pragma: no cover - cattrs wraps hook errors in a validation error
+            reason = str(exc)
+        raise EnvelopeError(f"invalid {envelope.type} data: {reason}") from None
+    return envelope, data

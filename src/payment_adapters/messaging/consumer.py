@@ -1,0 +1,340 @@
+"""The booking-event consumer: ``booking.created`` / ``booking.cancelled`` -> the booking handlers.
+
+Topology (declared durable by the service itself, before it consumes)::
+
+    exchange  bookings (topic)
+       |  booking.created, booking.cancelled
+       v
+    queue     payment-service.bookings        x-dead-letter -> payment-service.bookings.dlq
+    queue     payment-service.bookings.retry  TTL, then dead-letters back to the queue above
+    queue     payment-service.bookings.dlq    what can never be handled, for an operator
+
+A message is acknowledged only after the handling transaction committed (the handler writes
+the event id to the inbox in that transaction, so a redelivery is acknowledged and ignored).
+What can never succeed (not UTF-8/JSON, not a CloudEvents envelope, an unexpected type,
+``data`` of the wrong shape, or a domain validation error) is rejected to the DLQ at once. A
+handler that fails otherwise (database down, a conflict that outlived the in-process
+retries) is tried ``attempts`` times in process, then sent through the retry queue (a
+delay, then back to the end of the main queue) up to ``max_redeliveries`` times, then
+dead-lettered: nothing blocks the queue, nothing loops forever.
+
+One process handles one message at a time (``prefetch``, shared by both bindings), so the
+events of a booking are handled in the order the broker delivers them; scale out with more
+workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Final, Protocol
+
+import attrs
+from faststream.middlewares import AckPolicy
+from faststream.params.no_cast import NoCastField
+from faststream.rabbit import Channel, ExchangeType, RabbitExchange, RabbitQueue
+from faststream.rabbit.annotations import RabbitMessage
+
+from payment_adapters.messaging.codec import (
+    BOOKING_EVENT_TYPES,
+    CONTENT_TYPE,
+    EnvelopeError,
+    decode_booking_event,
+)
+from payment_core.errors import ConcurrencyError, PaymentError, ProviderUnavailableError
+from payment_core.services.bookings import BookingCancelled, BookingCreated
+
+if TYPE_CHECKING:
+    from faststream.rabbit import RabbitBroker
+    from faststream.rabbit.message import RabbitMessage as RabbitMessageType
+    from faststream.rabbit.subscriber import RabbitSubscriber
+
+__all__ = [
+    "BOOKINGS_QUEUE",
+    "DEFAULT_ATTEMPTS",
+    "DEFAULT_MAX_REDELIVERIES",
+    "REDELIVERIES_HEADER",
+    "BookingConsumer",
+    "BookingHandler",
+    "BookingTopology",
+    "ConsumerStats",
+    "Outcome",
+    "declare_booking_subscribers",
+]
+
+logger = logging.getLogger("payment_adapters.messaging.consumer")
+
+BOOKINGS_QUEUE: Final = "payment-service.bookings"
+#: How many times a message went through the retry queue.
+REDELIVERIES_HEADER: Final = "x-payment-service-redeliveries"
+#: Tries in process before a failing message goes through the retry queue.
+DEFAULT_ATTEMPTS: Final = 3
+#: Trips through the retry queue before a failing message is dead-lettered.
+DEFAULT_MAX_REDELIVERIES: Final = 5
+
+
+class BookingHandler(Protocol):
+    """What handles booking events (``payment_core``'s ``BookingEventHandler``)."""
+
+    async def booking_created(self, event_id: str, data: BookingCreated) -> Any: ...
+
+    async def booking_cancelled(self, event_id: str, data: BookingCancelled) -> Any: ...
+
+
+@attrs.frozen(slots=True)
+class BookingTopology:
+    """Names and arguments of the exchange and queues, in one place."""
+
+    exchange: str = "bookings"
+    queue: str = BOOKINGS_QUEUE
+    routing_keys: tuple[str, ...] = tuple(BOOKING_EVENT_TYPES)
+    #: How long a failed message waits in the retry queue before it is tried again.
+    retry_delay_ms: int = 5_000
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.queue}.dlq"
+
+    @property
+    def retry_queue(self) -> str:
+        return f"{self.queue}.retry"
+
+    def rabbit_exchange(self) -> RabbitExchange:
+        return RabbitExchange(self.exchange, type=ExchangeType.TOPIC, durable=True)
+
+    def rabbit_queue(self, routing_key: str) -> RabbitQueue:
+        return RabbitQueue(
+            self.queue,
+            durable=True,
+            routing_key=routing_key,
+            arguments={
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": self.dead_letter_queue,
+            },
+        )
+
+    def rabbit_dead_letter_queue(self) -> RabbitQueue:
+        return RabbitQueue(self.dead_letter_queue, durable=True)
+
+    def rabbit_retry_queue(self) -> RabbitQueue:
+        return RabbitQueue(
+            self.retry_queue,
+            durable=True,
+            arguments={
+                "x-message-ttl": self.retry_delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": self.queue,
+            },
+        )
+
+
+Handler = Callable[..., Awaitable[None]]
+
+
+def declare_booking_subscribers(
+    broker: RabbitBroker,
+    topology: BookingTopology,
+    handler_for: Callable[[str], Handler],
+    *,
+    prefetch: int = 1,
+) -> list[RabbitSubscriber]:
+    """Register the queues on ``broker``: DLQ and retry queue first, then one consumer per key.
+
+    FastStream binds a queue with one routing key per subscriber, so each key gets its own
+    subscriber on the same queue and the same channel; ``prefetch`` is shared by them
+    (``global_qos``). The worker passes the real handler; the AsyncAPI document passes typed
+    stubs, so the documented topology is the declared one.
+    """
+    # Handler-less subscribers declare their queue on start and consume nothing: the DLQ and
+    # the retry queue exist before the first message could be dead-lettered into them.
+    broker.subscriber(
+        topology.rabbit_dead_letter_queue(),
+        title=topology.dead_letter_queue,
+        description="Booking events that cannot be handled: for an operator to inspect.",
+    )
+    broker.subscriber(
+        topology.rabbit_retry_queue(),
+        title=topology.retry_queue,
+        description=(
+            f"Failed booking events wait here {topology.retry_delay_ms} ms, then go back to "
+            f"{topology.queue}."
+        ),
+    )
+    channel = Channel(prefetch_count=prefetch, global_qos=True)
+    subscribers = []
+    for key in topology.routing_keys:
+        subscriber = broker.subscriber(
+            topology.rabbit_queue(key),
+            topology.rabbit_exchange(),
+            channel=channel,
+            ack_policy=AckPolicy.MANUAL,
+            decoder=_raw_body,
+            no_reply=True,
+            title=f"{topology.queue}:{key}",
+            description=(
+                f"{key} events of the booking service, consumed from queue {topology.queue}."
+            ),
+        )
+        subscriber(handler_for(key))
+        subscribers.append(subscriber)
+    return subscribers
+
+
+async def _raw_body(message: Any) -> bytes:
+    # The consumer validates the envelope itself, so that a bad message is dead-lettered by
+    # us and never fails inside the framework before our code sees it.
+    return bytes(message.body)
+
+
+class Outcome(enum.Enum):
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    DEAD_LETTER = "dead_letter"
+    RETRY = "retry"
+
+
+@attrs.define(slots=True)
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    redelivered: int = 0
+    failures: int = 0
+
+
+def _permanent(exc: BaseException) -> bool:
+    """A failure that handling the same event again can never fix."""
+    return isinstance(exc, PaymentError) and not isinstance(
+        exc, ConcurrencyError | ProviderUnavailableError
+    )
+
+
+class BookingConsumer:
+    """Consumes booking events from RabbitMQ into a :class:`BookingHandler`."""
+
+    def __init__(
+        self,
+        handler: BookingHandler,
+        *,
+        topology: BookingTopology | None = None,
+        attempts: int = DEFAULT_ATTEMPTS,
+        max_redeliveries: int = DEFAULT_MAX_REDELIVERIES,
+        retry_backoff: float = 0.2,
+        prefetch: int = 1,
+    ) -> None:
+        self.handler = handler
+        self.topology = topology or BookingTopology()
+        self.attempts = max(1, attempts)
+        self.max_redeliveries = max_redeliveries
+        self.retry_backoff = retry_backoff
+        self.prefetch = prefetch
+        self.stats = ConsumerStats()
+        self._broker: RabbitBroker | None = None
+
+    def register(self, broker: RabbitBroker) -> list[RabbitSubscriber]:
+        """Declare the topology on ``broker`` and subscribe; call before ``broker.start()``."""
+        self._broker = broker
+        consumer = self
+
+        async def handle_booking_event(
+            body: Annotated[bytes, NoCastField()], message: RabbitMessage
+        ) -> None:
+            await consumer.on_message(body, message)
+
+        return declare_booking_subscribers(
+            broker, self.topology, lambda _key: handle_booking_event, prefetch=self.prefetch
+        )
+
+    # ------------------------------------------------------------------ handling
+    async def process(self, body: bytes) -> Outcome:
+        """Decode and handle one message body; what should become of the message."""
+        try:
+            envelope, data = decode_booking_event(body)
+        except EnvelopeError as exc:
+            logger.warning("booking event rejected to the dead-letter queue: %s", exc.reason)
+            return Outcome.DEAD_LETTER
+        for attempt in range(1, self.attempts + 1):
+            try:
+                if isinstance(data, BookingCreated):
+                    result = await self.handler.booking_created(envelope.id, data)
+                else:
+                    result = await self.handler.booking_cancelled(envelope.id, data)
+            except Exception as exc:
+                if _permanent(exc):
+                    logger.warning(
+                        "booking event %s (%s) cannot be handled (%s): dead-lettered",
+                        envelope.id[:64], envelope.type, type(exc).__name__,
+                    )
+                    return Outcome.DEAD_LETTER
+                self.stats.failures += 1
+                logger.warning(
+                    "booking event %s (%s) failed, attempt %d of %d: %s",
+                    envelope.id[:64], envelope.type, attempt, self.attempts, type(exc).__name__,
+                )
+                if attempt < self.attempts:
+                    await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
+                continue
+            if getattr(result, "duplicate", False):
+                logger.info("booking event %s was handled before: ignored", envelope.id[:64])
+                return Outcome.DUPLICATE
+            return Outcome.HANDLED
+        return Outcome.RETRY
+
+    async def on_message(self, body: bytes, message: RabbitMessageType) -> None:
+        """Handle, then settle the message: ack, retry later, or dead-letter."""
+        outcome = await self.process(body)
+        if outcome is Outcome.RETRY:
+            redeliveries = _int_header(message.headers.get(REDELIVERIES_HEADER))
+            if redeliveries < self.max_redeliveries and await self._retry_later(
+                body, message, redeliveries + 1
+            ):
+                self.stats.redelivered += 1
+                await message.ack()
+                return
+            logger.warning(
+                "booking event %s failed %d times: dead-lettered",
+                message.message_id[:64], redeliveries + 1,
+            )
+            outcome = Outcome.DEAD_LETTER
+        if outcome is Outcome.DEAD_LETTER:
+            self.stats.dead_lettered += 1
+            await message.reject(requeue=False)
+            return
+        if outcome is Outcome.DUPLICATE:
+            self.stats.duplicates += 1
+        else:
+            self.stats.handled += 1
+        await message.ack()
+
+    async def _retry_later(
+        self, body: bytes, message: RabbitMessageType, redeliveries: int
+    ) -> bool:
+        """Put a copy in the retry queue (with a confirm) before the original is acked."""
+        if self._broker is None:
+            return False
+        headers = {k: v for k, v in message.headers.items() if not k.startswith("x-death")}
+        headers[REDELIVERIES_HEADER] = redeliveries
+        try:
+            await self._broker.publish(
+                body,
+                queue=self.topology.retry_queue,
+                headers=headers,
+                content_type=message.content_type or CONTENT_TYPE,
+                message_id=message.message_id,
+                persist=True,
+                mandatory=False,
+            )
+        except Exception as exc:
+            logger.warning("could not schedule a retry: %s", type(exc).__name__)
+            return False
+        return True
+
+
+def _int_header(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str | bytes) and value.isdigit():
+        return int(value)
+    return 0

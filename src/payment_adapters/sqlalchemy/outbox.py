@@ -1,0 +1,326 @@
+"""The relay's side of the outbox: lease committed, unpublished rows; mark them published.
+
+The unit of work writes one ``outbox`` row per domain event in the transaction of the change
+(``sequence`` orders them, ``stream_id`` is the payment or invoice they belong to) and, on
+PostgreSQL, ``NOTIFY payments_outbox`` so a waiting relay wakes at once.
+
+**PostgreSQL, several relays.** A lease is one transaction: ``SELECT ... ORDER BY sequence
+LIMIT n FOR UPDATE SKIP LOCKED`` locks a batch that no other relay can take; the rows are
+published, marked ``published_at`` and the transaction commits. Skipping locked rows alone
+would let relay B publish event 2 of a payment while relay A still holds event 1 of the same
+payment, so a second query asks, for every stream in the batch, for the lowest unpublished
+sequence of that stream: a stream whose lowest unpublished row is not in our batch (another
+relay holds it, or it just committed) is held back, with all its rows, until that row is
+published. Rows of one stream are written under the payment's row lock, so their sequences
+follow their commit order and an earlier row of a stream is never committed after a later
+one. A relay that dies mid-lease releases its locks with its connection; the rows are
+published again (at least once), still in order.
+
+**SQLite.** There is no ``SKIP LOCKED``, and one writer at a time anyway: one relay at a
+time leases (a lock per database in the process, and an advisory ``flock`` on a file next
+to the database file across processes); the read, the publishing and the update are each
+their own short transaction so that writers are never blocked while the broker confirms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import AsyncIterator, Collection, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+from uuid import UUID
+
+import attrs
+from sqlalchemy import Table, func, select, update
+
+from payment_adapters.messaging.publishers import OutboxMessage
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+__all__ = [
+    "NOTIFY_CHANNEL",
+    "OutboxBatch",
+    "PostgresOutboxListener",
+    "SqlOutbox",
+]
+
+logger = logging.getLogger("payment_adapters.sqlalchemy.outbox")
+
+#: The channel the unit of work notifies on commit (PostgreSQL).
+NOTIFY_CHANNEL: Final = "payments_outbox"
+
+
+def _outbox_table() -> Table:
+    from payment_adapters.sqlalchemy.tables import outbox  # noqa: PLC0415 - lazy, optional
+
+    return outbox
+
+
+def _as_uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    return str(value).encode("utf-8")
+
+
+@attrs.define(slots=True)
+class OutboxBatch:
+    """A leased batch: ``messages`` in ``sequence`` order, publishable now.
+
+    ``held_back`` counts rows leased but not offered because an earlier row of their stream
+    is held by another relay. Call :meth:`mark_published` with the sequences the broker
+    confirmed before the lease ends; everything else stays unpublished.
+    """
+
+    messages: Sequence[OutboxMessage]
+    held_back: int = 0
+    _conn: AsyncConnection | None = None
+    _engine: AsyncEngine | None = None
+    _table: Table | None = None
+    marked: int = 0
+
+    async def mark_published(self, sequences: Collection[int], at: datetime) -> None:
+        if not sequences:
+            return
+        table = self._table
+        assert table is not None
+        statement = (
+            update(table)
+            .where(table.c.sequence.in_(sorted(sequences)), table.c.published_at.is_(None))
+            .values(published_at=at)
+        )
+        if self._conn is not None:
+            await self._conn.execute(statement)
+        else:
+            assert self._engine is not None
+            async with self._engine.begin() as conn:
+                await conn.execute(statement)
+        self.marked += len(sequences)
+
+
+# One relay at a time per SQLite database in this process (serve and worker may share one).
+_sqlite_locks: dict[str, asyncio.Lock] = {}
+
+
+class SqlOutbox:
+    """Leases of the ``outbox`` table for the relay, on PostgreSQL or SQLite."""
+
+    def __init__(self, engine: AsyncEngine, *, table: Table | None = None) -> None:
+        self.engine = engine
+        self.table = table if table is not None else _outbox_table()
+        self.dialect: str = engine.dialect.name
+        self._lock_file: int | None = None
+        self._lock_path: str | None = None
+        if self.dialect == "sqlite":
+            database = engine.url.database
+            if database and database != ":memory:" and not database.startswith("file::memory"):
+                self._lock_path = os.path.abspath(database) + ".relay-lock"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def _columns(self) -> Sequence[Any]:
+        c = self.table.c
+        return (c.sequence, c.id, c.type, c.stream_id, c.body, c.created_at)
+
+    @staticmethod
+    def _message(row: Any) -> OutboxMessage:
+        return OutboxMessage(
+            id=_as_uuid(row.id),
+            type=row.type,
+            stream_id=_as_uuid(row.stream_id),
+            body=_as_bytes(row.body),
+            sequence=row.sequence,
+            created_at=row.created_at,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lease(self, limit: int) -> AsyncIterator[OutboxBatch]:
+        """Lease up to ``limit`` rows; what ``mark_published`` marked is committed on exit."""
+        if self.is_postgres:
+            async with self._lease_postgres(limit) as batch:
+                yield batch
+        else:
+            async with self._lease_single(limit) as batch:
+                yield batch
+
+    @contextlib.asynccontextmanager
+    async def _lease_postgres(self, limit: int) -> AsyncIterator[OutboxBatch]:
+        t = self.table
+        async with self.engine.connect() as conn, conn.begin():
+            rows = (
+                await conn.execute(
+                    select(*self._columns())
+                    .where(t.c.published_at.is_(None))
+                    .order_by(t.c.sequence)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            messages = [self._message(r) for r in rows]
+            held_back = 0
+            if messages:
+                first: dict[UUID, int] = {}
+                for m in messages:
+                    first.setdefault(m.stream_id, m.sequence)
+                heads = (
+                    await conn.execute(
+                        select(t.c.stream_id, func.min(t.c.sequence))
+                        .where(t.c.published_at.is_(None), t.c.stream_id.in_(list(first)))
+                        .group_by(t.c.stream_id)
+                    )
+                ).all()
+                blocked = {
+                    _as_uuid(stream)
+                    for stream, head in heads
+                    if head is not None and head < first[_as_uuid(stream)]
+                }
+                if blocked:
+                    kept = [m for m in messages if m.stream_id not in blocked]
+                    held_back = len(messages) - len(kept)
+                    messages = kept
+            yield OutboxBatch(messages, held_back, conn, None, t)
+
+    @contextlib.asynccontextmanager
+    async def _lease_single(self, limit: int) -> AsyncIterator[OutboxBatch]:
+        key = str(self.engine.url)
+        lock = _sqlite_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if not self._acquire_file_lock():
+                yield OutboxBatch([], 0, None, self.engine, self.table)
+                return
+            try:
+                t = self.table
+                async with self.engine.connect() as conn:
+                    rows = (
+                        await conn.execute(
+                            select(*self._columns())
+                            .where(t.c.published_at.is_(None))
+                            .order_by(t.c.sequence)
+                            .limit(limit)
+                        )
+                    ).all()
+                    await conn.commit()
+                yield OutboxBatch([self._message(r) for r in rows], 0, None, self.engine, t)
+            finally:
+                self._release_file_lock()
+
+    def _acquire_file_lock(self) -> bool:
+        if self._lock_path is None:
+            return True
+        if self._lock_file is None:
+            self._lock_file = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # another process's relay is leasing: it will publish these
+        return True
+
+    def _release_file_lock(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    async def unpublished_count(self) -> int:
+        t = self.table
+        async with self.engine.connect() as conn:
+            value = await conn.scalar(
+                select(func.count()).select_from(t).where(t.c.published_at.is_(None))
+            )
+        return int(value or 0)
+
+    def close(self) -> None:
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
+
+    def listener(self, *, channel: str = NOTIFY_CHANNEL) -> PostgresOutboxListener | None:
+        """A LISTEN wake-up on PostgreSQL; ``None`` elsewhere (the relay polls)."""
+        if not self.is_postgres:
+            return None
+        url = self.engine.url.set(drivername="postgresql")
+        return PostgresOutboxListener(url.render_as_string(hide_password=False), channel=channel)
+
+
+class PostgresOutboxListener:
+    """``LISTEN payments_outbox`` on a dedicated asyncpg connection, re-connected when lost.
+
+    :meth:`wait` returns as soon as a notification arrives (a commit wrote outbox rows), or
+    after ``timeout``. After every (re)connection it reports a wake-up too, since commits
+    may have happened while it was not listening.
+    """
+
+    def __init__(self, dsn: str, *, channel: str = NOTIFY_CHANNEL) -> None:
+        self._dsn = dsn
+        self._channel = channel
+        self._event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.connected = False
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-listener")
+
+    def _notified(self, *_: object) -> None:
+        self._event.set()
+
+    async def _run(self) -> None:
+        import asyncpg  # noqa: PLC0415 - only on PostgreSQL
+
+        delay = 0.5
+        while not self._closing:
+            lost = asyncio.Event()
+            conn: Any = None
+            try:
+                conn = await asyncpg.connect(self._dsn, timeout=10)
+                conn.add_termination_listener(lambda *_, lost=lost: lost.set())
+                await conn.add_listener(self._channel, self._notified)
+                self.connected = True
+                delay = 0.5
+                self._event.set()
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("outbox LISTEN connection failed: %s", type(exc).__name__)
+            finally:
+                self.connected = False
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.close(), 5)
+            if not self._closing:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    async def wait(self, seconds: float) -> bool:
+        """Wait for a notification; ``True`` when one came within ``seconds``."""
+        if self._event.is_set():
+            return True
+        try:
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
