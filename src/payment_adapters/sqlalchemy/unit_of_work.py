@@ -97,6 +97,7 @@ class SqlAlchemyUnitOfWork:
         self._deferred = False
         self._staged: list[_Staged] = []
         self._seen: list[Any] = []
+        self._done = False
 
     # ------------------------------------------------------------------ used by repositories
     @property
@@ -196,6 +197,8 @@ class SqlAlchemyUnitOfWork:
 
     async def commit(self) -> None:
         """Flush, write the collected events to the outbox and commit."""
+        if self._done:
+            raise RuntimeError("this unit of work has already committed or rolled back")
         events: list[DomainEvent] = [e for a in self._seen for e in a.events]
         try:
             if self._staged or events:
@@ -214,10 +217,12 @@ class SqlAlchemyUnitOfWork:
         # Only now are the events safely in the outbox: take them off their aggregates.
         for aggregate in self._seen:
             aggregate.events = []
+        self._done = True
         await self._release()
 
     async def rollback(self) -> None:
         """Discard everything done in this unit of work."""
+        self._done = True
         conn, self._conn = self._conn, None
         self._staged.clear()
         self._seen.clear()

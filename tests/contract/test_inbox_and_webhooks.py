@@ -1,0 +1,105 @@
+"""Inbox and WebhookStore: deduplication, the same on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import uuid4
+
+from payment_core.ports import StoredWebhook
+
+
+async def test_an_event_id_is_handled_once_per_consumer(storage):
+    async with storage.uow() as uow:
+        assert await uow.inbox.add("bookings", "evt-1")
+        assert not await uow.inbox.add("bookings", "evt-1")  # within the same unit of work
+        assert await uow.inbox.add("other-consumer", "evt-1")
+        await uow.commit()
+    async with storage.uow() as uow:
+        assert not await uow.inbox.add("bookings", "evt-1")
+        assert await uow.inbox.add("bookings", "evt-2")
+
+
+async def test_an_inbox_entry_rolled_back_is_not_remembered(storage):
+    async with storage.uow() as uow:
+        assert await uow.inbox.add("bookings", "evt-rolled-back")
+    async with storage.uow() as uow:
+        assert await uow.inbox.add("bookings", "evt-rolled-back")
+
+
+async def test_concurrent_deliveries_of_one_event_are_handled_once(storage):
+    async def deliver() -> bool:
+        async with storage.uow() as uow:
+            fresh = await uow.inbox.add("bookings", "evt-raced")
+            await asyncio.sleep(0)
+            await uow.commit()
+            return fresh
+
+    results = await asyncio.gather(*(deliver() for _ in range(storage.tasks)))
+    assert sorted(results) == [False] * (storage.tasks - 1) + [True]
+
+
+def _webhook(build, event_id: str = "evt_1", body: bytes = b'{"id":"evt_1"}') -> StoredWebhook:
+    return StoredWebhook(
+        id=uuid4(), provider="fake", event_id=event_id, body=body, received_at=build.at(0)
+    )
+
+
+async def test_a_stored_webhook_reads_back(storage, build):
+    webhook = _webhook(build, body=b'{"id":"evt_1","data":{"x":"\xc3\xa9"}}\x00\xff')
+    async with storage.uow() as uow:
+        assert await uow.webhooks.add(webhook) == webhook
+        await uow.commit()
+    async with storage.uow() as uow:
+        assert await uow.webhooks.get(webhook.id) == webhook
+        assert await uow.webhooks.get(uuid4()) is None
+
+
+async def test_a_known_event_id_returns_the_stored_webhook_unchanged(storage, build):
+    first = _webhook(build)
+    async with storage.uow() as uow:
+        await uow.webhooks.add(first)
+        await uow.commit()
+    again = _webhook(build, body=b"another body")
+    async with storage.uow() as uow:
+        assert await uow.webhooks.add(again) == first
+        await uow.commit()
+    async with storage.uow() as uow:
+        assert await uow.webhooks.get(again.id) is None
+        # the same id from another provider is another event
+        other = StoredWebhook(id=uuid4(), provider="stripe", event_id="evt_1", body=b"{}",
+                              received_at=build.at(0))
+        assert await uow.webhooks.add(other) == other
+
+
+async def test_a_duplicate_within_one_unit_of_work_returns_the_first(storage, build):
+    first, again = _webhook(build, "evt_9"), _webhook(build, "evt_9", b"other")
+    async with storage.uow() as uow:
+        await uow.webhooks.add(first)
+        assert await uow.webhooks.add(again) == first
+        await uow.commit()
+
+
+async def test_marking_processed_is_kept(storage, build):
+    webhook = _webhook(build)
+    async with storage.uow() as uow:
+        await uow.webhooks.add(webhook)
+        await uow.commit()
+    async with storage.uow() as uow:
+        await uow.webhooks.mark_processed(webhook.id, build.at(5))
+        await uow.commit()
+    async with storage.uow() as uow:
+        found = await uow.webhooks.get(webhook.id)
+    assert found.processed_at == build.at(5)
+    assert found.body == webhook.body
+
+
+async def test_concurrent_deliveries_of_one_webhook_store_one(storage, build):
+    async def deliver() -> StoredWebhook:
+        async with storage.uow() as uow:
+            stored = await uow.webhooks.add(_webhook(build, "evt_raced"))
+            await asyncio.sleep(0)
+            await uow.commit()
+            return stored
+
+    stored = await asyncio.gather(*(deliver() for _ in range(storage.tasks)))
+    assert len({s.id for s in stored}) == 1
