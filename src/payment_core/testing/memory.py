@@ -311,20 +311,37 @@ class InMemoryBillingRepository:
             r for r in self.staged if r.booking_id == booking_id
         ]
 
-    async def head(self, booking_id: UUID) -> BillingRecord | None:
-        await self._uow.lock(("billing", booking_id))
-        chain = self._chain(booking_id)
+    def _last(self, booking_id: UUID) -> BillingRecord | None:
+        for record in reversed(self.staged):
+            if record.booking_id == booking_id:
+                return record
+        chain = self._store.billing.get(booking_id)
         return chain[-1] if chain else None
 
+    async def head(self, booking_id: UUID) -> BillingRecord | None:
+        await self._uow.lock(("billing", booking_id))
+        return self._last(booking_id)
+
+    # Chains grow in sequence order, so a sequence past the chain's last one is free; only an
+    # older one needs a scan of the chain to tell whether it is taken (a fork).
     async def add(self, record: BillingRecord) -> None:
-        if any(r.sequence == record.sequence for r in self._chain(record.booking_id)):
+        last = self._last(record.booking_id)
+        if (
+            last is not None
+            and record.sequence <= last.sequence
+            and any(r.sequence == record.sequence for r in self._chain(record.booking_id))
+        ):
             raise ConcurrencyError(entity="billing_record", entity_id=record.id)
         self.staged.append(record)
 
     def check(self) -> None:
         for record in self.staged:
-            committed = self._store.billing.get(record.booking_id, [])
-            if any(r.sequence == record.sequence for r in committed):
+            chain = self._store.billing.get(record.booking_id)
+            if (
+                chain
+                and record.sequence <= chain[-1].sequence
+                and any(r.sequence == record.sequence for r in chain)
+            ):
                 raise ConcurrencyError(entity="billing_record", entity_id=record.id)
 
     def apply(self) -> None:
