@@ -1,0 +1,254 @@
+"""Build the configured payment providers from settings.
+
+``build_providers`` takes any object with the :class:`ProviderSettings` attributes (the
+service's ``Settings`` has them all) and returns the providers to register: the fake one
+always, each real one when its credentials are set. Nothing here reads the environment, and
+the SDKs are imported only for the providers that are configured.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import attrs
+
+from payment_adapters.providers._common import Backoff
+from payment_adapters.providers.ratelimit import TokenBucket
+from payment_core.errors import ValidationError
+from payment_core.ports import PaymentProvider
+from payment_core.testing.fake_provider import FakeProvider
+
+if TYPE_CHECKING:
+    from payment_adapters.providers.paypal import CertFetcher
+
+__all__ = [
+    "ProviderOptions",
+    "ProviderSettings",
+    "aclose_providers",
+    "build_providers",
+]
+
+logger = logging.getLogger("payment_adapters.providers")
+
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _secret_repr(value: str | None) -> str:
+    return "None" if value is None else "'***'"
+
+
+@attrs.frozen(kw_only=True)
+class ProviderSettings:
+    """The provider settings, named as the environment variables (``STRIPE_API_KEY``, ...).
+
+    Secrets are hidden from ``repr``. ``*_webhook_secret`` and ``square_webhook_signature_key``
+    may hold several comma-separated values, so that a secret can rotate without downtime.
+    """
+
+    payment_provider: str | None = "fake"
+    stripe_api_key: str | None = attrs.field(default=None, repr=_secret_repr)
+    stripe_webhook_secret: str | None = attrs.field(default=None, repr=_secret_repr)
+    stripe_api_base: str | None = None
+    paypal_client_id: str | None = None
+    paypal_client_secret: str | None = attrs.field(default=None, repr=_secret_repr)
+    paypal_webhook_id: str | None = None
+    paypal_api_base: str | None = None
+    paypal_environment: str | None = "sandbox"
+    square_access_token: str | None = attrs.field(default=None, repr=_secret_repr)
+    square_webhook_signature_key: str | None = attrs.field(default=None, repr=_secret_repr)
+    square_notification_url: str | None = None
+    square_api_base: str | None = None
+    square_environment: str | None = "sandbox"
+    fake_webhook_secret: str | None = attrs.field(default="whsec_fake", repr=_secret_repr)
+
+
+@attrs.frozen(kw_only=True)
+class ProviderOptions:
+    """Tuning that is not configuration: timeouts, retries, rate limits, return URLs.
+
+    The defaults suit production; tests pass short timeouts and a backoff that does not sleep.
+    """
+
+    timeout_seconds: float = 30.0
+    backoff: Backoff = attrs.field(factory=Backoff)
+    stripe_requests_per_second: float = 25.0
+    paypal_requests_per_second: float = 25.0
+    square_requests_per_second: float = 20.0
+    #: Where 3-D Secure sends the customer back (Stripe) / after approval (PayPal).
+    stripe_return_url: str | None = None
+    paypal_return_url: str | None = None
+    paypal_cancel_url: str | None = None
+    #: Our page running Square's ``verifyBuyer`` (``{payment_id}`` is replaced).
+    square_verification_url: str | None = None
+    square_location_id: str | None = None
+    #: Origins the PayPal webhook certificate may come from; tests add their stand-in.
+    paypal_cert_origins: Collection[str] | None = None
+    paypal_cert_fetcher: CertFetcher | None = None
+
+
+def _get(settings: object, name: str) -> str | None:
+    value = getattr(settings, name, None)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(field=name.upper(), reason="must be a string")
+    value = value.strip()
+    return value or None
+
+
+def _secrets(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _environment(settings: object, name: str) -> str:
+    value = (_get(settings, name) or "sandbox").lower()
+    if value not in ("sandbox", "live"):
+        raise ValidationError(field=name.upper(), reason="must be 'sandbox' or 'live'")
+    return value
+
+
+def _base_url(settings: object, name: str, *, live: bool) -> str | None:
+    value = _get(settings, name)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(field=name.upper(), reason="must be an http(s) URL")
+    if parts.scheme == "http":
+        if live:
+            raise ValidationError(
+                field=name.upper(), reason="live credentials are never sent over plain http"
+            )
+        if parts.hostname not in _LOOPBACK:
+            logger.warning("%s is plain http; use it only for a local stand-in", name.upper())
+    return value.rstrip("/")
+
+
+def build_providers(
+    settings: object, options: ProviderOptions | None = None
+) -> list[PaymentProvider]:
+    """The providers the settings configure: ``fake`` always, the others when credentialled.
+
+    Raises :class:`~payment_core.errors.ValidationError` naming the variable when a value is
+    wrong or a provider is half-configured.
+    """
+    options = options or ProviderOptions()
+    fake_secrets = _secrets(_get(settings, "fake_webhook_secret") or "whsec_fake")
+    providers: list[PaymentProvider] = [FakeProvider(webhook_secrets=fake_secrets)]
+    stripe_key = _get(settings, "stripe_api_key")
+    if stripe_key is not None:
+        providers.append(_stripe(settings, stripe_key, options))
+    elif _get(settings, "stripe_webhook_secret"):
+        raise ValidationError(
+            field="STRIPE_API_KEY", reason="is required when STRIPE_WEBHOOK_SECRET is set"
+        )
+    paypal = _paypal(settings, options)
+    if paypal is not None:
+        providers.append(paypal)
+    square = _square(settings, options)
+    if square is not None:
+        providers.append(square)
+    logger.info(
+        "payment providers: %s", ", ".join(provider.name for provider in providers)
+    )
+    return providers
+
+
+def _stripe(settings: object, api_key: str, options: ProviderOptions) -> PaymentProvider:
+    from payment_adapters.providers.stripe import StripeProvider  # noqa: PLC0415
+
+    if not api_key.startswith(("sk_", "rk_")):
+        raise ValidationError(
+            field="STRIPE_API_KEY", reason="must be a secret or restricted key (sk_… or rk_…)"
+        )
+    return StripeProvider(
+        api_key,
+        webhook_secrets=_secrets(_get(settings, "stripe_webhook_secret")),
+        api_base=_base_url(settings, "stripe_api_base", live=api_key.startswith("sk_live_")),
+        return_url=options.stripe_return_url,
+        timeout=options.timeout_seconds,
+        backoff=options.backoff,
+        rate_limiter=TokenBucket(options.stripe_requests_per_second),
+    )
+
+
+def _paypal(settings: object, options: ProviderOptions) -> PaymentProvider | None:
+    client_id = _get(settings, "paypal_client_id")
+    client_secret = _get(settings, "paypal_client_secret")
+    if client_id is None and client_secret is None:
+        return None
+    if client_id is None:
+        raise ValidationError(
+            field="PAYPAL_CLIENT_ID", reason="is required when PAYPAL_CLIENT_SECRET is set"
+        )
+    if client_secret is None:
+        raise ValidationError(
+            field="PAYPAL_CLIENT_SECRET", reason="is required when PAYPAL_CLIENT_ID is set"
+        )
+    from payment_adapters.providers.paypal import (  # noqa: PLC0415
+        PAYPAL_CERT_ORIGINS,
+        PayPalProvider,
+    )
+
+    environment = _environment(settings, "paypal_environment")
+    return PayPalProvider(
+        client_id,
+        client_secret,
+        webhook_id=_get(settings, "paypal_webhook_id"),
+        environment=environment,
+        api_base=_base_url(settings, "paypal_api_base", live=environment == "live"),
+        return_url=options.paypal_return_url,
+        cancel_url=options.paypal_cancel_url,
+        timeout=options.timeout_seconds,
+        backoff=options.backoff,
+        rate_limiter=TokenBucket(options.paypal_requests_per_second),
+        cert_origins=options.paypal_cert_origins or PAYPAL_CERT_ORIGINS,
+        cert_fetcher=options.paypal_cert_fetcher,
+    )
+
+
+def _square(settings: object, options: ProviderOptions) -> PaymentProvider | None:
+    token = _get(settings, "square_access_token")
+    keys = _secrets(_get(settings, "square_webhook_signature_key"))
+    url = _get(settings, "square_notification_url")
+    if token is None:
+        if keys:
+            raise ValidationError(
+                field="SQUARE_ACCESS_TOKEN",
+                reason="is required when SQUARE_WEBHOOK_SIGNATURE_KEY is set",
+            )
+        return None
+    if keys and url is None:
+        raise ValidationError(
+            field="SQUARE_NOTIFICATION_URL",
+            reason="is required with SQUARE_WEBHOOK_SIGNATURE_KEY (Square signs URL + body)",
+        )
+    from payment_adapters.providers.square import SquareProvider  # noqa: PLC0415
+
+    environment = _environment(settings, "square_environment")
+    return SquareProvider(
+        token,
+        webhook_signature_keys=keys,
+        notification_url=url,
+        environment=environment,
+        api_base=_base_url(settings, "square_api_base", live=environment == "live"),
+        location_id=options.square_location_id,
+        verification_url=options.square_verification_url,
+        timeout=options.timeout_seconds,
+        backoff=options.backoff,
+        rate_limiter=TokenBucket(options.square_requests_per_second),
+    )
+
+
+async def aclose_providers(providers: Iterable[PaymentProvider] | Sequence[object]) -> None:
+    """Close the HTTP connections of every provider that holds some (at shutdown)."""
+    for provider in providers:
+        close = getattr(provider, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:  # shutting down: report it and close the others
+                logger.warning("closing provider %s failed", getattr(provider, "name", "?"))
