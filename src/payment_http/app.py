@@ -80,15 +80,23 @@ def _outbox_probe(runtime: Runtime) -> Any:
 
         return in_memory
     database = runtime.database
-    probe = getattr(database, "outbox_backlog", None)
-    if probe is None:
+    if database is None:
         return None
+    from sqlalchemy import func, select  # noqa: PLC0415 - only with a SQL database
+
+    from payment_adapters.sqlalchemy.tables import outbox  # noqa: PLC0415
+
+    query = select(func.count(), func.min(outbox.c.created_at)).where(
+        outbox.c.published_at.is_(None)
+    )
 
     async def sql() -> tuple[int, float]:
-        pending, oldest = await probe()
+        async with database.engine.connect() as conn:
+            row = (await conn.execute(query)).one()
+        pending, oldest = int(row[0] or 0), row[1]
         if not pending or oldest is None:
-            return int(pending or 0), 0.0
-        return int(pending), max(0.0, time.time() - oldest.timestamp())
+            return pending, 0.0
+        return pending, max(0.0, time.time() - oldest.timestamp())
 
     return sql
 

@@ -118,7 +118,7 @@ _TITLES: Final[Mapping[str, str]] = {
     "malformed_json": "Malformed JSON",
     "invalid_idempotency_key": "Invalid Idempotency-Key",
     **{cls.code: mapping.title for cls, mapping in DOMAIN_ERRORS.items()},
-    **{code: title for code, title in _HTTP_CODES.values()},
+    **dict(_HTTP_CODES.values()),
 }
 
 

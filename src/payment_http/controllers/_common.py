@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Final
 from uuid import UUID
 
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from payment_core.errors import NotFoundError
 from payment_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from payment_core.services import Services
 from payment_http.errors import PROBLEM_JSON
 from payment_http.schemas import Problem
 
@@ -21,6 +23,9 @@ __all__ = [
     "IdempotencyKey",
     "Limit",
     "PathId",
+    "PathText",
+    "Reference",
+    "ServicesDep",
     "page",
     "parse_id",
     "problems",
@@ -66,27 +71,34 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
 
 PathId = Annotated[
     str,
-    Parameter(
+    PathParameter(
         description="A UUID. A malformed one answers 404 `not_found`, like an unknown one.",
         schema_extra={"format": "uuid"},
     ),
 ]
+Reference = Annotated[
+    str,
+    PathParameter(description="A public reference (`pay_...`, `re_...`); unknown: 404."),
+]
+PathText = Annotated[str, PathParameter()]
+#: The use cases, injected by name.
+ServicesDep = NamedDependency[Services]
 Limit = Annotated[
     int,
-    Parameter(
+    QueryParameter(
         ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})."
     ),
 ]
 Cursor = Annotated[
     str | None,
-    Parameter(
+    QueryParameter(
         max_length=200, description="The `next_cursor` of the previous page; omit for the first."
     ),
 ]
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         required=False,
         min_length=1,
         max_length=255,

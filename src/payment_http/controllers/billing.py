@@ -6,8 +6,16 @@ from litestar import Controller, get
 
 from payment_adapters.wire import billing_record_view
 from payment_core.model.billing import BillingRecord
-from payment_core.services import Services
-from payment_http.controllers._common import AUTH, Cursor, Limit, PathId, page, parse_id, problems
+from payment_http.controllers._common import (
+    AUTH,
+    Cursor,
+    Limit,
+    PathId,
+    ServicesDep,
+    page,
+    parse_id,
+    problems,
+)
 from payment_http.schemas import BillingRecordList, BillingRecordView, VerifyView, to_struct
 
 __all__ = ["BillingController"]
@@ -28,7 +36,11 @@ class BillingController(Controller):
         responses=problems(401, 404, 422),
     )
     async def by_booking(
-        self, booking_id: PathId, services: Services, limit: Limit = 50, cursor: Cursor = None
+        self,
+        booking_id: PathId,
+        services: ServicesDep,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> BillingRecordList:
         result = await services.billing.list_by_booking(
             parse_id(booking_id, "booking"), page(limit, cursor)
@@ -44,7 +56,11 @@ class BillingController(Controller):
         responses=problems(401, 404, 422),
     )
     async def by_guest(
-        self, guest_id: PathId, services: Services, limit: Limit = 50, cursor: Cursor = None
+        self,
+        guest_id: PathId,
+        services: ServicesDep,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> BillingRecordList:
         result = await services.billing.list_by_guest(
             parse_id(guest_id, "guest"), page(limit, cursor)
@@ -61,7 +77,7 @@ class BillingController(Controller):
         security=AUTH,
         responses=problems(401),
     )
-    async def verify(self, services: Services) -> VerifyView:
+    async def verify(self, services: ServicesDep) -> VerifyView:
         result = await services.billing.verify()
         return VerifyView(
             ok=result.ok,

@@ -9,6 +9,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from payment_adapters.bootstrap import Runtime
@@ -47,7 +48,7 @@ async def broker_ping(url: str) -> None:
             await writer.wait_closed()
 
 
-async def readiness(runtime: Runtime) -> dict[str, str]:
+async def readiness(runtime: NamedDependency[Runtime]) -> dict[str, str]:
     """``{"database": "ok" | "down", "broker": ...}`` (the broker only when configured)."""
     checks: dict[str, str] = {}
     database = runtime.database
@@ -92,7 +93,7 @@ class HealthController(Controller):
             )
         },
     )
-    async def ready(self, runtime: Runtime) -> Response[Health]:
+    async def ready(self, runtime: NamedDependency[Runtime]) -> Response[Health]:
         checks = await readiness(runtime)
         down = sorted(name for name, state in checks.items() if state != "ok")
         if not down:
@@ -115,5 +116,5 @@ class HealthController(Controller):
         opt=PUBLIC,
         media_type=CONTENT_TYPE_LATEST,
     )
-    async def metrics(self, metrics: Metrics) -> Response[bytes]:
+    async def metrics(self, metrics: NamedDependency[Metrics]) -> Response[bytes]:
         return Response(content=await metrics.render(), media_type=CONTENT_TYPE_LATEST)

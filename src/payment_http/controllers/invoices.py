@@ -6,11 +6,12 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, get, patch, post
+from litestar.params import JSONBody
 
 from payment_adapters.wire import invoice_view
 from payment_core.model.invoice import UNSET, Invoice, LineItem
 from payment_core.money import Currency
-from payment_core.services import CreateInvoice, Services, UpdateInvoice
+from payment_core.services import CreateInvoice, UpdateInvoice
 from payment_http.body import json_body
 from payment_http.controllers._common import (
     AUTH,
@@ -18,6 +19,8 @@ from payment_http.controllers._common import (
     IdempotencyKey,
     Limit,
     PathId,
+    PathText,
+    ServicesDep,
     page,
     parse_id,
     problems,
@@ -48,12 +51,12 @@ def _lines(items: list[LineItemRequest]) -> tuple[LineItem, ...]:
     )
 
 
-def _check_create(services: Services, body: Any) -> None:
+def _check_create(services: ServicesDep, body: Any) -> None:
     Currency.of(body.currency)
     _lines(body.line_items)
 
 
-def _check_update(services: Services, body: Any) -> None:
+def _check_update(services: ServicesDep, body: Any) -> None:
     if not isinstance(body.line_items, msgspec.UnsetType):
         _lines(body.line_items)
 
@@ -81,8 +84,8 @@ class InvoiceController(Controller):
     )
     async def create(
         self,
-        data: CreateInvoiceRequest,
-        services: Services,
+        data: JSONBody[CreateInvoiceRequest],
+        services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> InvoiceView:
         invoice = await services.invoices.create(
@@ -99,7 +102,7 @@ class InvoiceController(Controller):
         return _view(invoice)
 
     @get("/{invoice_id:str}", summary="Get an invoice", security=AUTH, responses=problems(401, 404))
-    async def get_invoice(self, invoice_id: PathId, services: Services) -> InvoiceView:
+    async def get_invoice(self, invoice_id: PathId, services: ServicesDep) -> InvoiceView:
         return _view(await services.invoices.get(parse_id(invoice_id, "invoice")))
 
     @get(
@@ -108,7 +111,7 @@ class InvoiceController(Controller):
         security=AUTH,
         responses=problems(401, 404),
     )
-    async def get_by_number(self, number: str, services: Services) -> InvoiceView:
+    async def get_by_number(self, number: PathText, services: ServicesDep) -> InvoiceView:
         return _view(await services.invoices.get_by_number(number))
 
     @get(
@@ -120,7 +123,7 @@ class InvoiceController(Controller):
     async def list_by_booking(
         self,
         booking_id: PathId,
-        services: Services,
+        services: ServicesDep,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> InvoiceList:
@@ -143,8 +146,8 @@ class InvoiceController(Controller):
     async def update(
         self,
         invoice_id: PathId,
-        data: UpdateInvoiceRequest,
-        services: Services,
+        data: JSONBody[UpdateInvoiceRequest],
+        services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> InvoiceView:
         ident = parse_id(invoice_id, "invoice")

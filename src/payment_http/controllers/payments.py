@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, post
+from litestar.params import JSONBody
 
 from payment_adapters.wire import payment_safe_view, payment_view
 from payment_core.errors import NotFoundError
 from payment_core.ids import is_reference
 from payment_core.model.payment import Payment
-from payment_core.services import CreatePayment, Services
+from payment_core.services import CreatePayment
 from payment_http.body import json_body
 from payment_http.controllers._common import (
     AUTH,
@@ -19,6 +20,8 @@ from payment_http.controllers._common import (
     IdempotencyKey,
     Limit,
     PathId,
+    Reference,
+    ServicesDep,
     page,
     parse_id,
     problems,
@@ -49,7 +52,7 @@ def _command(body: CreatePaymentRequest) -> CreatePayment:
     )
 
 
-def _check_create(services: Services, body: Any) -> None:
+def _check_create(services: ServicesDep, body: Any) -> None:
     """Everything the use case would refuse, refused before the idempotency key is claimed."""
     services.payments.validate(_command(body))
 
@@ -73,8 +76,8 @@ class PaymentController(Controller):
     )
     async def create(
         self,
-        data: CreatePaymentRequest,
-        services: Services,
+        data: JSONBody[CreatePaymentRequest],
+        services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
         return _view(await services.payments.create(_command(data)))
@@ -85,7 +88,7 @@ class PaymentController(Controller):
         security=AUTH,
         responses=problems(401, 404),
     )
-    async def get_payment(self, payment_id: PathId, services: Services) -> PaymentView:
+    async def get_payment(self, payment_id: PathId, services: ServicesDep) -> PaymentView:
         return _view(await services.payments.get(parse_id(payment_id, "payment")))
 
     @get(
@@ -94,7 +97,9 @@ class PaymentController(Controller):
         opt=PUBLIC,
         responses=problems(404),
     )
-    async def get_by_reference(self, reference: str, services: Services) -> PaymentSafeView:
+    async def get_by_reference(
+        self, reference: Reference, services: ServicesDep
+    ) -> PaymentSafeView:
         if not is_reference(reference, "pay"):
             raise NotFoundError(entity="payment", key="(reference)")
         payment = await services.payments.get_by_reference(reference)
@@ -114,8 +119,8 @@ class PaymentController(Controller):
     async def confirm(
         self,
         payment_id: PathId,
-        services: Services,
-        data: ConfirmPaymentRequest | None = None,
+        services: ServicesDep,
+        data: JSONBody[ConfirmPaymentRequest | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
         ident = parse_id(payment_id, "payment")
@@ -131,7 +136,10 @@ class PaymentController(Controller):
         responses=problems(400, 401, 404, 409, 413, 415, 422),
     )
     async def cancel(
-        self, payment_id: PathId, services: Services, idempotency_key: IdempotencyKey = None
+        self,
+        payment_id: PathId,
+        services: ServicesDep,
+        idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
         return _view(await services.payments.cancel(parse_id(payment_id, "payment")))
 
@@ -144,7 +152,7 @@ class PaymentController(Controller):
     async def list_by_booking(
         self,
         booking_id: PathId,
-        services: Services,
+        services: ServicesDep,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> PaymentList:

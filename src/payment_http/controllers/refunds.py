@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from litestar import Controller, get, post
+from litestar.params import JSONBody
 
 from payment_adapters.wire import refund_safe_view, refund_view
 from payment_core.errors import NotFoundError
 from payment_core.ids import is_reference
 from payment_core.model.refund import Refund
-from payment_core.services import Services
 from payment_http.body import json_body
 from payment_http.controllers._common import (
     AUTH,
@@ -17,6 +17,8 @@ from payment_http.controllers._common import (
     IdempotencyKey,
     Limit,
     PathId,
+    Reference,
+    ServicesDep,
     page,
     parse_id,
     problems,
@@ -53,15 +55,15 @@ class RefundController(Controller):
     )
     async def create(
         self,
-        data: CreateRefundRequest,
-        services: Services,
+        data: JSONBody[CreateRefundRequest],
+        services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> RefundView:
         refund = await services.refunds.create(data.payment_id, data.amount, data.reason)
         return _view(refund)
 
     @get("/{refund_id:str}", summary="Get a refund", security=AUTH, responses=problems(401, 404))
-    async def get_refund(self, refund_id: PathId, services: Services) -> RefundView:
+    async def get_refund(self, refund_id: PathId, services: ServicesDep) -> RefundView:
         return _view(await services.refunds.get(parse_id(refund_id, "refund")))
 
     @get(
@@ -70,7 +72,7 @@ class RefundController(Controller):
         opt=PUBLIC,
         responses=problems(404),
     )
-    async def get_by_reference(self, reference: str, services: Services) -> RefundSafeView:
+    async def get_by_reference(self, reference: Reference, services: ServicesDep) -> RefundSafeView:
         if not is_reference(reference, "re"):
             raise NotFoundError(entity="refund", key="(reference)")
         refund = await services.refunds.get_by_reference(reference)
@@ -85,7 +87,7 @@ class RefundController(Controller):
     async def list_by_payment(
         self,
         payment_id: PathId,
-        services: Services,
+        services: ServicesDep,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> RefundList:
@@ -105,6 +107,9 @@ class RefundController(Controller):
         responses=problems(400, 401, 404, 409, 413, 415, 422),
     )
     async def process(
-        self, refund_id: PathId, services: Services, idempotency_key: IdempotencyKey = None
+        self,
+        refund_id: PathId,
+        services: ServicesDep,
+        idempotency_key: IdempotencyKey = None,
     ) -> RefundView:
         return _view(await services.refunds.process(parse_id(refund_id, "refund")))

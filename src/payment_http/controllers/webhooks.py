@@ -6,8 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, post
 
-from payment_core.services import Services
-from payment_http.controllers._common import PUBLIC, problems
+from payment_http.controllers._common import PUBLIC, PathText, ServicesDep, problems
 from payment_http.schemas import WebhookReceived
 
 __all__ = ["WebhookController"]
@@ -29,7 +28,10 @@ class WebhookController(Controller):
         responses=problems(400, 404, 413, 422),
     )
     async def receive(
-        self, provider: str, request: Request[Any, Any, Any], services: Services
+        self,
+        provider: PathText,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
     ) -> WebhookReceived:
         body = await request.body()
         result = await services.webhooks.receive(provider, body, dict(request.headers))

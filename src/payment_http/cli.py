@@ -1,0 +1,474 @@
+"""``payment-service``: serve | worker | migrate | rotate-keys | reconcile | webhooks replay ID.
+
+Settings are read once, at start, from the environment and ``./.env``. A bad value stops the
+command with one line on stderr, ``configuration error: VARIABLE: reason``, and exit code 2.
+Other failures exit 1; success exits 0 (``serve`` too, after a SIGTERM or SIGINT).
+
+``serve`` runs the HTTP API with uvicorn in this process and, unless ``--no-workers``, the
+background work (outbox delivery, refund retries, reconciliation, retention, and the booking
+consumer when ``RABBITMQ_URL`` is set) in the same event loop. On SIGTERM or SIGINT it stops
+accepting connections, lets the requests in flight finish, stops the background work (which
+finishes its own rounds in flight), then closes the database pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final, TextIO
+from uuid import UUID
+
+from payment_adapters.settings import Settings, SettingsError
+from payment_http.logging import configure_logging
+
+if TYPE_CHECKING:
+    from payment_adapters.bootstrap import Runtime
+    from payment_core.services import Observer
+
+__all__ = ["COMMANDS", "ConfigurationError", "main"]
+
+logger = logging.getLogger("payment_http.cli")
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+EXIT_CONFIGURATION: Final = 2
+#: The sub-commands (``python -m payment_http`` without one serves).
+COMMANDS: Final = frozenset(
+    {"serve", "worker", "migrate", "rotate-keys", "reconcile", "webhooks", "-h", "--help"}
+)
+#: How long in-flight requests may take to finish after SIGTERM.
+GRACEFUL_SHUTDOWN_SECONDS: Final = 30
+
+#: Variables whose problems the adapters report as ``ValueError("VARIABLE...: reason")``.
+_VARIABLES: Final = ("DATABASE_URL", "ENCRYPTION_KEYS")
+
+
+class ConfigurationError(Exception):
+    """A setting that cannot work, found while building the runtime."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{variable}: {reason}")
+        self.variable = variable
+        self.reason = reason
+
+
+def _as_configuration_error(exc: Exception) -> ConfigurationError | None:
+    if isinstance(exc, SettingsError):
+        return ConfigurationError(exc.variable, exc.reason)
+    text = str(exc)
+    for variable in _VARIABLES:
+        if text.startswith(variable):
+            reason = text[len(variable) :].lstrip(" :") or "invalid"
+            return ConfigurationError(variable, reason)
+    if isinstance(exc, RuntimeError) and text.startswith("PAYMENT_PROVIDER="):
+        return ConfigurationError("PAYMENT_PROVIDER", text.partition(" ")[2] or "invalid")
+    return None
+
+
+async def _bootstrap(
+    settings: Settings, *, observer: Observer | None = None, migrate: bool | None = None
+) -> Runtime:
+    from payment_adapters.bootstrap import bootstrap  # noqa: PLC0415
+
+    try:
+        return await bootstrap(settings, observer=observer, migrate=migrate)
+    except (ValueError, RuntimeError) as exc:
+        config = _as_configuration_error(exc)
+        if config is not None:
+            raise config from None
+        raise
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    """Run ``coro`` on uvloop when it is installed, else on asyncio's own loop."""
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+# ------------------------------------------------------------------ progress
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (a plain counter when the total is unknown)."""
+
+    def __init__(self, total: int | None, *, label: str, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.done = 0
+        self.label = label
+        self.stream = stream or sys.stderr
+        self._tty = self.stream.isatty()
+        self._last_shown = -1
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        self._show()
+
+    def _show(self, *, final: bool = False) -> None:
+        if self.total:
+            fraction = min(1.0, self.done / self.total)
+            percent = int(fraction * 100)
+            if not (self._tty or final) and percent // 10 == self._last_shown // 10:
+                return  # not a terminal: a line per 10 %
+            self._last_shown = percent
+            filled = int(fraction * 30)
+            text = (
+                f"{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
+                f"{percent:3d}% {self.done}/{self.total}"
+            )
+        else:
+            text = f"{self.label}: {self.done}"
+        end = "\r" if self._tty and not final else "\n"
+        self.stream.write(text + end)
+        self.stream.flush()
+
+    def finish(self) -> None:
+        self._show(final=True)
+
+
+# ------------------------------------------------------------------ serve
+
+
+def _uvicorn_server(app: Any, host: str, port: int) -> Any:
+    import uvicorn  # noqa: PLC0415
+
+    class Server(uvicorn.Server):
+        """uvicorn's server with *our* signal handling (it would re-raise the signal at exit)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        backlog=2048,
+    )
+    return Server(config)
+
+
+async def _run_background(runtime: Runtime, stop: asyncio.Event) -> None:
+    try:
+        from payment_adapters.background import run_background  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - the adapters ship it
+        logger.error(  # noqa: TRY400 - the import error itself says nothing more
+            "background work is unavailable (payment_adapters.background is missing): "
+            "events, refund retries and reconciliation will not run in this process"
+        )
+        return
+    await run_background(runtime, stop, consume_bookings=bool(runtime.settings.rabbitmq_url))
+
+
+async def _serve(settings: Settings, host: str, port: int, *, workers: bool) -> int:
+    from payment_http.app import create_app  # noqa: PLC0415
+    from payment_http.metrics import Metrics  # noqa: PLC0415
+
+    metrics = Metrics()
+    runtime = await _bootstrap(settings, observer=metrics.observer)
+    exit_code = EXIT_OK
+    try:
+        server = _uvicorn_server(create_app(runtime, metrics=metrics), host, port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            if server.should_exit:
+                logger.warning("%s again: not waiting for requests in flight", sig.name)
+                server.force_exit = True
+            else:
+                logger.info("%s: shutting down", sig.name)
+            server.should_exit = True
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)
+
+        background: asyncio.Task[None] | None = None
+        if workers:
+            background = asyncio.create_task(_run_background(runtime, stop), name="background")
+
+            def on_background_done(task: asyncio.Task[None]) -> None:
+                nonlocal exit_code
+                if stop.is_set() or task.cancelled():
+                    return
+                error = task.exception()
+                if error is not None:
+                    logger.error("background work failed (%s): shutting down", type(error).__name__)
+                    exit_code = EXIT_FAILURE
+                    server.should_exit = True
+
+            background.add_done_callback(on_background_done)
+        logger.info(
+            "serving on %s:%d (%s, provider %s, background work %s)",
+            host,
+            port,
+            "SQLite" if settings.is_sqlite else "PostgreSQL",
+            settings.payment_provider,
+            "on" if workers else "off",
+        )
+        try:
+            await server.serve()
+        except SystemExit as exc:  # uvicorn exits when it cannot bind or start
+            exit_code = int(exc.code or EXIT_FAILURE) if isinstance(exc.code, int) else 1
+        if not server.started and exit_code == EXIT_OK:
+            exit_code = EXIT_FAILURE
+        stop.set()
+        if background is not None:
+            try:
+                await background
+            except Exception as exc:  # reported above; still close cleanly
+                logger.error(  # noqa: TRY400 - no traceback in logs, by design
+                    "background work ended with %s", type(exc).__name__
+                )
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    finally:
+        await runtime.aclose()
+    logger.info("stopped")
+    return exit_code
+
+
+def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    host = args.host or settings.host
+    port = args.port or settings.port
+    return _run(_serve(settings, host, port, workers=not args.no_workers))
+
+
+# ------------------------------------------------------------------ other commands
+
+
+def _cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        from payment_adapters.messaging.worker import run_worker  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - the rabbit extra brings it
+        print(  # noqa: T201 - a command's own output
+            "the worker is unavailable: payment_adapters.messaging.worker is missing "
+            "(install the 'rabbit' extra)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+
+    async def run() -> int:
+        try:
+            await run_worker(settings)
+        except (ValueError, RuntimeError) as exc:
+            config = _as_configuration_error(exc)
+            if config is not None:
+                raise config from None
+            raise
+        return EXIT_OK
+
+    return _run(run())
+
+
+def _database(settings: Settings) -> tuple[Any, Any]:
+    from payment_adapters.bootstrap import build_cipher  # noqa: PLC0415
+    from payment_adapters.sqlalchemy import Database  # noqa: PLC0415
+
+    try:
+        cipher = build_cipher(settings)
+        database = Database.from_url(settings.database_url, cipher=cipher, pool_size=2)
+    except (ValueError, RuntimeError) as exc:
+        config = _as_configuration_error(exc)
+        if config is not None:
+            raise config from None
+        raise
+    return database, cipher
+
+
+def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> int:
+        database, _ = _database(settings)
+        try:
+            await database.migrate()
+        finally:
+            await database.dispose()
+        print("migrations applied", file=sys.stderr)  # noqa: T201
+        return EXIT_OK
+
+    return _run(run())
+
+
+def _cmd_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_adapters.sqlalchemy.rotation import (  # noqa: PLC0415
+        count_encrypted_rows,
+        rotate_keys,
+    )
+
+    async def run() -> int:
+        database, cipher = _database(settings)
+        try:
+            if settings.auto_migrate:
+                await database.migrate()
+            total = await count_encrypted_rows(database)
+            bar = ProgressBar(total, label="re-encrypting")
+            rewritten = await rotate_keys(
+                database, cipher, batch_size=args.batch_size, progress=bar.advance
+            )
+            bar.finish()
+        finally:
+            await database.dispose()
+        print(  # noqa: T201
+            f"re-encrypted {rewritten} of {total} rows under key {cipher.primary_key_id!r}",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+
+    return _run(run())
+
+
+def _table(rows: Sequence[tuple[str, object]]) -> str:
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{'outcome':<{width}}  count", f"{'-' * width}  -----"]
+    lines += [f"{name:<{width}}  {value:>5}" for name, value in rows]
+    return "\n".join(lines)
+
+
+def _cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> int:
+        runtime = await _bootstrap(settings)
+        try:
+            bar = ProgressBar(None, label="reconciling")
+            report = await runtime.services.reconciliation.sweep(
+                limit=args.limit, progress=bar.advance
+            )
+            bar.finish()
+        finally:
+            await runtime.aclose()
+        print(  # noqa: T201 - the command's output
+            _table(
+                [
+                    ("settled", report.settled),
+                    ("still unknown", report.still_unknown),
+                    ("mismatches", report.mismatches),
+                    ("examined", report.examined),
+                ]
+            )
+        )
+        return EXIT_OK
+
+    return _run(run())
+
+
+def _cmd_webhooks_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from payment_core.errors import NotFoundError  # noqa: PLC0415
+
+    try:
+        webhook_id = UUID(args.id)
+    except ValueError:
+        print(f"not a webhook id: {args.id[:64]!r}", file=sys.stderr)  # noqa: T201
+        return EXIT_FAILURE
+
+    async def run() -> int:
+        runtime = await _bootstrap(settings)
+        try:
+            result = await runtime.services.webhooks.replay(webhook_id)
+        except NotFoundError:
+            print(f"no stored webhook {webhook_id}", file=sys.stderr)  # noqa: T201
+            return EXIT_FAILURE
+        finally:
+            await runtime.aclose()
+        print(  # noqa: T201
+            f"webhook {result.webhook_id} (event {result.event_id}): {result.outcome}"
+        )
+        return EXIT_OK
+
+    return _run(run())
+
+
+# ------------------------------------------------------------------ parser
+
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="payment-service",
+        description="Payments, refunds, invoices and an audit trail for bookings.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="the HTTP API (and the background work)")
+    serve.add_argument("--host", help="interface to listen on (default HOST or 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port (default PORT or 8005)")
+    serve.add_argument(
+        "--no-workers", action="store_true", help="HTTP only: no background work here"
+    )
+    serve.set_defaults(func=_cmd_serve)
+
+    worker = commands.add_parser("worker", help="the background work alone (FastStream)")
+    worker.set_defaults(func=_cmd_worker)
+
+    migrate = commands.add_parser("migrate", help="apply the schema migrations")
+    migrate.set_defaults(func=_cmd_migrate)
+
+    rotate = commands.add_parser(
+        "rotate-keys", help="re-encrypt every stored secret under the first ENCRYPTION_KEYS key"
+    )
+    rotate.add_argument("--batch-size", type=_positive, default=500, help="rows per transaction")
+    rotate.set_defaults(func=_cmd_rotate_keys)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="one reconciliation sweep now, with a summary"
+    )
+    reconcile.add_argument(
+        "--limit", type=_positive, default=500, help="at most this many payments and refunds"
+    )
+    reconcile.set_defaults(func=_cmd_reconcile)
+
+    webhooks = commands.add_parser("webhooks", help="stored provider webhooks")
+    webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    replay = webhook_commands.add_parser("replay", help="apply a stored webhook again")
+    replay.add_argument("id", help="the stored webhook's id")
+    replay.set_defaults(func=_cmd_webhooks_replay)
+    return parser
+
+
+def _configuration_error(message: object) -> int:
+    print(f"configuration error: {message}", file=sys.stderr)  # noqa: T201
+    return EXIT_CONFIGURATION
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``payment-service`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        return _configuration_error(exc)
+    configure_logging(settings.log_level, json=settings.log_json)
+    command: Command = args.func
+    try:
+        return command(settings, args)
+    except ConfigurationError as exc:
+        return _configuration_error(exc)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:
+        from payment_http.logging import error_location  # noqa: PLC0415
+
+        logger.error(  # noqa: TRY400 - no traceback in logs, by design
+            "%s failed: %s at %s", args.command, type(exc).__name__, error_location(exc)
+        )
+        return EXIT_FAILURE

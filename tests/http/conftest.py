@@ -1,0 +1,214 @@
+"""In-process HTTP tests: the Litestar app over a runtime, driven with ``AsyncTestClient``.
+
+``runtime`` is parametrised over the in-memory harness (``memory``) and a real SQLite file
+(``sqlite``: the SQLAlchemy adapter, migrated once per run into a template that each test
+copies). Tests that are about HTTP rather than storage use ``memory_runtime`` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from payment_adapters.bootstrap import Runtime, bootstrap_in_memory, service_config
+from payment_adapters.settings import Settings
+from payment_core.services import Dependencies, ProviderRegistry, Services
+from payment_core.system import SystemClock, SystemIds
+from payment_core.testing import FakeProvider
+from payment_http.app import create_app
+from payment_http.metrics import Metrics
+
+API_KEY = "test-key-1"
+OTHER_KEY = "test-key-2"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+BACKENDS = ["memory", "sqlite"]
+
+
+def settings(**overrides: Any) -> Settings:
+    """Test settings: two API keys, everything else at the contract's defaults."""
+    return Settings(environment="test", api_keys=(API_KEY, OTHER_KEY), **overrides)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def payment_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "booking_id": new_id(),
+        "guest_id": new_id(),
+        "amount": 12500,
+        "currency": "EUR",
+    }
+    body.update(overrides)
+    return body
+
+
+def invoice_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "booking_id": new_id(),
+        "guest_id": new_id(),
+        "currency": "EUR",
+        "due_date": "2026-12-31",
+        "line_items": [
+            {"description": "Room", "quantity": 2, "unit_amount": 10000, "tax_rate_bps": 1000}
+        ],
+        "notes": "two nights",
+    }
+    body.update(overrides)
+    return body
+
+
+# ------------------------------------------------------------------ SQLite runtimes
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, made once; each test gets a copy."""
+    from payment_adapters.crypto import FieldCipher, generate_key
+    from payment_adapters.sqlalchemy import Database
+
+    path = tmp_path_factory.mktemp("template") / "payments.db"
+
+    async def migrate() -> None:
+        database = Database.from_url(
+            f"sqlite+aiosqlite:///{path}", cipher=FieldCipher.from_keys(generate_key("t"))
+        )
+        await database.migrate()
+        await database.dispose()
+
+    # Session fixtures may be asked for from inside a running loop: migrate in a thread.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, migrate()).result()
+    return path
+
+
+async def sqlite_runtime(
+    template: Path, directory: Path, config: Settings, *, observer: Any = None
+) -> Runtime:
+    """A runtime over a copy of the template database, the fake provider and real time."""
+    from payment_adapters.crypto import FieldCipher, generate_key
+    from payment_adapters.sqlalchemy import Database
+
+    path = directory / f"payments-{uuid.uuid4().hex[:8]}.db"
+    shutil.copy(template, path)
+    cipher = FieldCipher.from_keys(generate_key("test"))
+    database = Database.from_url(f"sqlite+aiosqlite:///{path}", cipher=cipher, pool_size=4)
+    observer = observer or Metrics().observer
+    deps = Dependencies(
+        uow=database.uow,
+        providers=ProviderRegistry(
+            [FakeProvider(webhook_secrets=(config.fake_webhook_secret,))]
+        ),
+        clock=SystemClock(),
+        ids=SystemIds(),
+        config=service_config(config),
+        observer=observer,
+    )
+    return Runtime(
+        settings=config,
+        services=Services.build(deps),
+        idempotency=database.idempotency,
+        observer=observer,
+        database=database,
+        cipher=cipher,
+    )
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@attrs.define
+class Api:
+    """An app, a client on it, and the runtime under it."""
+
+    runtime: Runtime
+    app: Litestar
+    client: AsyncTestClient[Litestar]
+    metrics: Metrics
+
+    @property
+    def backend(self) -> str:
+        return "memory" if self.runtime.database is None else "sqlite"
+
+    @property
+    def provider(self) -> FakeProvider:
+        provider = self.runtime.services.deps.providers.get("fake")
+        assert isinstance(provider, FakeProvider)
+        return provider
+
+    async def create_payment(self, **overrides: Any) -> dict[str, Any]:
+        response = await self.client.post(
+            "/api/v1/payments", json=payment_body(**overrides), headers=AUTH
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def completed_payment(self, method: str = "pm_card_visa", **overrides: Any) -> dict[str, Any]:
+        payment = await self.create_payment(**overrides)
+        response = await self.client.post(
+            f"/api/v1/payments/{payment['id']}/confirm",
+            json={"payment_method": method},
+            headers=AUTH,
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+MakeApi = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_api(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Callable[..., Any]]:
+    """``await make_api(backend, **settings)``: an Api (closed at the end of the test)."""
+    opened: list[tuple[Api, Any]] = []
+
+    async def make(backend: str = "memory", **overrides: Any) -> Api:
+        config = settings(**overrides)
+        metrics = Metrics()
+        if backend == "memory":
+            runtime = bootstrap_in_memory(config, observer=metrics.observer)
+        else:
+            template = request.getfixturevalue("sqlite_template")
+            runtime = await sqlite_runtime(template, tmp_path, config, observer=metrics.observer)
+        app = create_app(runtime, metrics=metrics)
+        client: AsyncTestClient[Litestar] = AsyncTestClient(app)
+        await client.__aenter__()
+        api = Api(runtime, app, client, metrics)
+        opened.append((api, client))
+        return api
+
+    yield make
+    for api, client in reversed(opened):
+        await client.__aexit__(None, None, None)
+        await api.runtime.aclose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def api(request: pytest.FixtureRequest, make_api: Callable[..., Any]) -> Api:
+    """The app over each backend."""
+    return await make_api(request.param)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def mem(make_api: Callable[..., Any]) -> Api:
+    """The app over the in-memory harness only (HTTP behaviour that storage cannot change)."""
+    return await make_api("memory")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def pan() -> Iterator[str]:
+    """A Luhn-valid test card number."""
+    yield "4242424242424242"
