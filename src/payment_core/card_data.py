@@ -7,6 +7,7 @@ Anything that looks like one, anywhere in a request, is refused.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -15,29 +16,26 @@ __all__ = ["FORBIDDEN_FIELDS", "find_raw_card_data", "luhn_valid"]
 #: Field names that only ever hold raw card data.
 FORBIDDEN_FIELDS: Final = frozenset(
     {
-        "card_number",
-        "cardnumber",
-        "number",
-        "pan",
-        "cvc",
-        "cvv",
-        "cvv2",
-        "cvc2",
-        "cid",
-        "security_code",
-        "card_cvc",
-        "card_cvv",
+        "card_number", "cardnumber", "number", "pan", "cvc", "cvv", "cvv2", "cvc2", "cid",
+        "security_code", "card_cvc", "card_cvv",
     }
-)
+)  # fmt: skip
 
-# 13 to 19 digits, optionally grouped by single spaces or dashes.
-_CANDIDATE: Final = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# Names compared without case and separators: cardNumber, card-number and "Card Number" too.
+_NAME_NOISE: Final = re.compile(r"[\s_\-.]+")
+_FORBIDDEN_NAMES: Final = frozenset(_NAME_NOISE.sub("", name) for name in FORBIDDEN_FIELDS)
+
+# A run of digit groups joined by single spaces or dashes ("4242 4242-4242 4242", "4242").
+_RUN: Final = re.compile(r"\d+(?:[ -]\d+)*")
+_SEPARATOR: Final = re.compile(r"[ -]")
+_MIN_DIGITS: Final = 13
+_MAX_DIGITS: Final = 19
 
 
 def luhn_valid(digits: str) -> bool:
-    """Whether a string of digits passes the Luhn check."""
+    """Whether a string of decimal digits (any script's) passes the Luhn check."""
     total = 0
-    for i, ch in enumerate(reversed(digits)):
+    for i, ch in enumerate(reversed(_ascii_digits(digits))):
         d = ord(ch) - 48
         if i % 2 == 1:
             d *= 2
@@ -47,6 +45,14 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _ascii_digits(digits: str) -> str:
+    # ``\d`` matches every script's decimal digits (Arabic-Indic, full-width, ...), and a card
+    # number written in them is still a card number: read each by its value.
+    if digits.isascii():
+        return digits
+    return "".join(str(unicodedata.decimal(ch)) for ch in digits)
+
+
 # UUIDs are ours and carry runs of digits; they are never card numbers.
 _UUID: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -54,14 +60,29 @@ _UUID: Final = re.compile(
 
 
 def _looks_like_pan(text: str) -> bool:
-    if len(text) < 13:
+    """Whether ``text`` holds a Luhn-valid 13-19 digit number, plain or grouped.
+
+    A number is whole groups of a run: "4242 4242 4242 4242" is found inside "room 12 4242
+    4242 4242 4242" although the run has 18 digits. A group of more than 19 digits is one long
+    number (an id, a reference) and never a card number.
+    """
+    if len(text) < _MIN_DIGITS:
         return False
     if "-" in text:
         text = _UUID.sub(" ", text)
-    for match in _CANDIDATE.finditer(text):
-        digits = match.group().replace(" ", "").replace("-", "")
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return True
+    for match in _RUN.finditer(text):
+        run = match.group()
+        if len(run) < _MIN_DIGITS:
+            continue
+        groups = _SEPARATOR.split(run)
+        for start in range(len(groups)):
+            count = 0
+            for end in range(start, len(groups)):
+                count += len(groups[end])
+                if count > _MAX_DIGITS:
+                    break
+                if count >= _MIN_DIGITS and luhn_valid("".join(groups[start : end + 1])):
+                    return True
     return False
 
 
@@ -69,25 +90,28 @@ def find_raw_card_data(value: object, path: str = "") -> str | None:
     """The path of the first field that holds raw card data, or ``None``.
 
     Looks through nested mappings and sequences: a field named like a card number or security
-    code (``card_number``, ``cvc``, ``cvv``, ...) whatever its value, and any string or integer
-    holding a Luhn-valid 13-19 digit number.
+    code (``card_number``, ``cvc``, ``cvv``, ...) whatever its value, a key or value (string or
+    integer) holding a Luhn-valid 13-19 digit number, and a ``number`` field holding one.
     """
+    if isinstance(value, str):
+        return (path or "body") if _looks_like_pan(value) else None
     if isinstance(value, Mapping):
         for key, item in value.items():
             name = str(key)
             where = f"{path}.{name}" if path else name
-            if name.lower() in FORBIDDEN_FIELDS and name.lower() != "number":
+            normalized = _NAME_NOISE.sub("", name.lower())
+            if normalized in _FORBIDDEN_NAMES and normalized != "number":
                 return where
-            if name.lower() == "number" and item is not None and _is_pan_like(item):
-                return where
+            if _is_pan_like(key):
+                return path or "body"  # the key itself is the card number: never echo it
             found = find_raw_card_data(item, where)
             if found is not None:
                 return found
         return None
-    if isinstance(value, str):
-        return path or "body" if _looks_like_pan(value) else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return path or "body" if _looks_like_pan(str(value)) else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return (path or "body") if _is_pan_like(value) else None
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         for i, item in enumerate(value):
             found = find_raw_card_data(item, f"{path}[{i}]")
@@ -97,6 +121,11 @@ def find_raw_card_data(value: object, path: str = "") -> str | None:
 
 
 def _is_pan_like(value: object) -> bool:
-    return (
-        isinstance(value, str | int) and not isinstance(value, bool) and _looks_like_pan(str(value))
-    )
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        # A number written as a float (4242424242424242.0): its integral digits.
+        if not value.is_integer():
+            return False
+        value = int(value)
+    return isinstance(value, str | int) and _looks_like_pan(str(value))

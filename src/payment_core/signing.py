@@ -69,10 +69,13 @@ def verify(
         raise WebhookSignatureError(reason="timestamp too old")
     if -age > tolerance_seconds:
         raise WebhookSignatureError(reason="timestamp in the future")
+    # Compared as bytes: compare_digest refuses str holding non-ASCII characters with a
+    # TypeError, and a forged header may hold anything.
+    candidates = [c.encode("utf-8", "replace") for c in signatures]
     matched = False
     for secret in secrets:
-        expected = sign(secret, timestamp, body)
-        for candidate in signatures:
+        expected = sign(secret, timestamp, body).encode("ascii")
+        for candidate in candidates:
             # Check every pair (no early exit), so timing says nothing about which matched.
             matched |= hmac.compare_digest(expected, candidate)
     if not matched:

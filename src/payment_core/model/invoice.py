@@ -134,6 +134,9 @@ def _check_lines(lines: Sequence[LineItem], currency: Currency) -> tuple[LineIte
     if len(lines) > MAX_LINE_ITEMS:
         raise ValidationError(field="line_items", reason=f"at most {MAX_LINE_ITEMS} items")
     items = tuple(lines)
+    for item in items:
+        if not isinstance(item, LineItem):
+            raise ValidationError(field="line_items", reason="must be line items")
     total = sum(i.amount + i.tax for i in items)
     if total > MAX_AMOUNT:
         raise ValidationError(

@@ -275,6 +275,7 @@ class Payment:
 
     def reverse_refund(self, *, now: datetime, amount: Money) -> None:
         """A completed refund failed later: give its amount back to the refundable remainder."""
+        _same_currency(self.amount, amount)
         if amount.amount > self.amount_refunded:
             raise ValidationError(field="amount", reason="reversal exceeds the refunded amount")
         self.amount_refunded -= amount.amount

@@ -144,15 +144,20 @@ class PaymentService:
     # ------------------------------------------------------------------ create
     def validate(self, command: CreatePayment) -> tuple[Money, str, dict[str, str]]:
         """Check a create command completely before anything happens."""
+        if command.metadata is not None and not isinstance(command.metadata, Mapping):
+            raise ValidationError(field="metadata", reason="must be an object")
         found = find_raw_card_data(
             {
                 "payment_method": command.payment_method,
                 "description": command.description,
-                "metadata": dict(command.metadata or {}),
+                "metadata": command.metadata or {},
             }
         )
         if found is not None:
             raise RawCardDataError(field=found)
+        for field in ("booking_id", "guest_id"):
+            if not isinstance(getattr(command, field), UUID):
+                raise ValidationError(field=field, reason="must be a UUID")
         amount = Money(check_amount_in_range(command.amount), Currency.of(command.currency))
         provider = command.provider or self._deps.config.default_provider
         self._deps.providers.get(provider)
@@ -228,9 +233,11 @@ class PaymentService:
     # ------------------------------------------------------------------ confirm
     async def confirm(self, payment_id: UUID, payment_method: str | None = None) -> Payment:
         """``PENDING -> PROCESSING``, ask the provider, and record what it said."""
-        _check_token(payment_method, "payment_method")
-        if payment_method is not None and find_raw_card_data({"pm": payment_method}):
+        # Card data first: a spaced card number is not a valid token either, but it must be
+        # refused as what it is (raw_card_data_forbidden), never echoed as a bad token.
+        if isinstance(payment_method, str) and find_raw_card_data(payment_method) is not None:
             raise RawCardDataError(field="payment_method")
+        _check_token(payment_method, "payment_method")
         deps = self._deps
 
         async def start() -> Payment:
@@ -389,10 +396,18 @@ class PaymentService:
             payment_id=payment.id,
         )
         # An open invoice that waits on this payment is paid now, in the same transaction.
-        for invoice in await uow.invoices.list_open_for_payment(payment.id):
-            if invoice.currency == payment.amount.currency:
-                invoice.mark_paid(now=deps.clock.now(), event_id=deps.ids.new_id())
-                await uow.invoices.update(invoice)
+        invoices = [
+            invoice
+            for invoice in await uow.invoices.list_open_for_payment(payment.id)
+            if invoice.currency == payment.amount.currency
+        ]
+        if invoices:
+            # Save the payment first: a unit of work collects events aggregate by aggregate in
+            # the order they were saved, and payment.completed must precede invoice.paid.
+            await uow.payments.update(payment)
+        for invoice in invoices:
+            invoice.mark_paid(now=deps.clock.now(), event_id=deps.ids.new_id())
+            await uow.invoices.update(invoice)
 
     # ------------------------------------------------------------------ cancel
     async def cancel(self, payment_id: UUID) -> Payment:
@@ -453,9 +468,12 @@ class PaymentService:
         async def run() -> tuple[Payment, str]:
             async with deps.uow() as uow:
                 current = await self._require(uow, payment.id, lock=True)
-                outcome = SettleOutcome.UNKNOWN
                 if reply is not None:
                     outcome = await self.apply_reply(uow, current, reply)
+                elif current.status is PaymentStatus.PROCESSING:
+                    outcome = SettleOutcome.UNKNOWN
+                else:
+                    outcome = SettleOutcome.UNCHANGED  # settled meanwhile (a webhook)
                 if current.status is PaymentStatus.PROCESSING:
                     current.schedule_reconciliation(
                         now=deps.clock.now(),

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from uuid import UUID
 
 import attrs
@@ -22,6 +22,7 @@ import attrs
 from payment_core import signing
 from payment_core.errors import (
     ProviderDeclinedError,
+    ProviderError,
     ProviderRejectedError,
     ProviderUnavailableError,
 )
@@ -44,6 +45,8 @@ from payment_core.stripe_events import translate_stripe_event
 
 __all__ = ["FAKE_TOKENS", "FakeProvider", "FakeToken"]
 
+T = TypeVar("T")
+
 SIGNATURE_HEADER: Final = "Fake-Signature"
 DEFAULT_WEBHOOK_SECRET: Final = "whsec_fake"  # noqa: S105 - the contract's documented default
 
@@ -59,6 +62,18 @@ class FakeToken:
 
 
 _EXP: Final = {"exp_month": 12, "exp_year": 2034}
+
+#: The operations whose calls are recorded and may be made to fail.
+_OPERATIONS: Final = frozenset(
+    {
+        "create_payment",
+        "confirm_payment",
+        "retrieve_payment",
+        "cancel_payment",
+        "refund",
+        "retrieve_refund",
+    }
+)
 
 FAKE_TOKENS: Final[Mapping[str, FakeToken]] = {
     "pm_card_visa": FakeToken("succeeded", Card("visa", "4242", **_EXP)),
@@ -80,6 +95,12 @@ _DECLINE_MESSAGES: Final = {
     "card_declined": "Your card was declined.",
     "insufficient_funds": "Your card has insufficient funds.",
 }
+
+
+@attrs.frozen(slots=True)
+class _Injected:
+    error: ProviderError
+    after_effect: bool
 
 
 @attrs.define(slots=True)
@@ -113,10 +134,45 @@ class FakeProvider:
         self._refunds: dict[str, ProviderRefund] = {}
         #: Every call, in order, with its idempotency key: tests assert retries reuse keys.
         self.calls: list[tuple[str, str | None]] = []
+        self._failures: dict[str, list[_Injected]] = {}
 
     @property
     def name(self) -> str:
         return self._name
+
+    # ------------------------------------------------------------------ failure injection
+    def inject_failure(
+        self,
+        operation: str,
+        error: ProviderError,
+        *,
+        times: int = 1,
+        after_effect: bool = False,
+    ) -> None:
+        """Make the next ``times`` calls of ``operation`` raise ``error``.
+
+        ``operation`` is a method name (``confirm_payment``, ``refund``, ...). With
+        ``after_effect`` the call does its work first and then raises, as a provider does when
+        the money moved but the answer was lost (a timeout): a retry with the same idempotency
+        key then gets the first answer, never a second charge or refund.
+        """
+        if operation not in _OPERATIONS:
+            raise ValueError(f"unknown operation {operation!r}; one of {sorted(_OPERATIONS)}")
+        if type(times) is not int or times < 1:
+            raise ValueError("times must be a positive int")
+        queue = self._failures.setdefault(operation, [])
+        queue.extend([_Injected(error, after_effect)] * times)
+
+    async def _call(self, operation: str, key: str | None, body: Callable[[], Awaitable[T]]) -> T:
+        self.calls.append((operation, key))
+        queue = self._failures.get(operation)
+        failure = queue.pop(0) if queue else None
+        if failure is not None and not failure.after_effect:
+            raise failure.error
+        result = await body()
+        if failure is not None:
+            raise failure.error
+        return result
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -177,14 +233,22 @@ class FakeProvider:
 
     # ------------------------------------------------------------------ payments
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
-        self.calls.append(("create_payment", request.idempotency_key))
+        return await self._call(
+            "create_payment", request.idempotency_key, lambda: self._create_payment(request)
+        )
+
+    async def _create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
         intent = self._intent_for(None, request.payment_id, request.amount)
         if request.payment_method is not None:
             intent.payment_method = request.payment_method
         return self._reply(intent)
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
-        self.calls.append(("confirm_payment", request.idempotency_key))
+        return await self._call(
+            "confirm_payment", request.idempotency_key, lambda: self._confirm_payment(request)
+        )
+
+    async def _confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
         token = self._token(request.payment_method)
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
         if intent.status in (ProviderPaymentStatus.SUCCEEDED, ProviderPaymentStatus.FAILED):
@@ -210,7 +274,9 @@ class FakeProvider:
         return self._reply(intent)
 
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
-        self.calls.append(("retrieve_payment", None))
+        return await self._call("retrieve_payment", None, lambda: self._retrieve_payment(request))
+
+    async def _retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
         if (
             intent.status is ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD
@@ -234,14 +300,22 @@ class FakeProvider:
         return self._reply(intent)
 
     async def cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
-        self.calls.append(("cancel_payment", idempotency_key))
+        return await self._call(
+            "cancel_payment",
+            idempotency_key,
+            lambda: self._cancel_payment(request, idempotency_key),
+        )
+
+    async def _cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
         if intent.status is not ProviderPaymentStatus.SUCCEEDED:
             intent.status = ProviderPaymentStatus.CANCELED
 
     # ------------------------------------------------------------------ refunds
     async def refund(self, request: RefundRequest) -> ProviderRefund:
-        self.calls.append(("refund", request.idempotency_key))
+        return await self._call("refund", request.idempotency_key, lambda: self._refund(request))
+
+    async def _refund(self, request: RefundRequest) -> ProviderRefund:
         existing = self._refunds.get(request.idempotency_key)
         if existing is not None:
             return existing  # same key, same answer: a retry never refunds twice
@@ -265,12 +339,16 @@ class FakeProvider:
         return refund
 
     async def retrieve_refund(self, request: RetrieveRefundRequest) -> ProviderRefund:
-        self.calls.append(("retrieve_refund", request.idempotency_key))
+        return await self._call(
+            "retrieve_refund", request.idempotency_key, lambda: self._retrieve_refund(request)
+        )
+
+    async def _retrieve_refund(self, request: RetrieveRefundRequest) -> ProviderRefund:
         existing = self._refunds.get(request.idempotency_key)
         if existing is not None:
             return existing
         # Unknown here: ask again with the same key, which is what retrieving by key means.
-        return await self.refund(
+        return await self._refund(
             RefundRequest(
                 refund_id=request.refund_id,
                 payment_id=UUID(int=0),
