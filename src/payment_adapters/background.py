@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from faststream.rabbit import RabbitBroker
 
     from payment_adapters.bootstrap import Runtime
-    from payment_adapters.messaging.consumer import BookingConsumer
+    from payment_adapters.messaging.consumer import BookingConsumer, BookingTopology
     from payment_adapters.settings import Settings
     from payment_adapters.sqlalchemy.outbox import PostgresOutboxListener, SqlOutbox
 
@@ -88,6 +88,7 @@ class BackgroundWork:
         relay_batch_size: int = 500,
         interval: float | None = None,
         retention_interval: float = RETENTION_INTERVAL,
+        topology: BookingTopology | None = None,
         consumer_options: dict[str, Any] | None = None,
     ) -> None:
         settings = runtime.settings
@@ -112,7 +113,7 @@ class BackgroundWork:
 
                 self.consumer = BookingConsumer(
                     runtime.services.bookings,
-                    topology=BookingTopology(exchange=settings.bookings_exchange),
+                    topology=topology or BookingTopology(exchange=settings.bookings_exchange),
                     **(consumer_options or {}),
                 )
                 self.consumer.register(self.broker)
@@ -278,7 +279,9 @@ class BackgroundWork:
                 await work()
             except Exception as exc:
                 failures += 1
-                delay = _backoff(interval, failures, cap=max(interval, 300.0))
+                # From a second or so, doubling up to a minute, whatever the interval: a
+                # database that comes back is noticed soon, even by the hourly retention.
+                delay = _backoff(min(interval, 1.0), failures, cap=60.0)
                 logger.warning(
                     "%s failed (%s); retrying in %.1f s", name, type(exc).__name__, delay
                 )

@@ -393,7 +393,7 @@ def render_markdown(settings: Settings | None = None) -> str:
         "- A message is **acknowledged only after that transaction committed**; a worker that",
         "  dies or stops before leaves it to be delivered again.",
         "- Not UTF-8, not JSON, not a CloudEvents 1.0 envelope, an unexpected `type`, `data` of",
-        "  the wrong shape (a missing field, `\"12\"` or `12.0` for an amount) or a request the",
+        '  the wrong shape (a missing field, `"12"` or `12.0` for an amount) or a request the',
         f"  domain rejects: **dead-lettered at once** to `{topology.dead_letter_queue}`.",
         "- A handler that fails otherwise (database unavailable, ...) is tried "
         f"{DEFAULT_ATTEMPTS} times in",
@@ -406,7 +406,7 @@ def render_markdown(settings: Settings | None = None) -> str:
         "",
         "With `RABBITMQ_URL` unset events stay in the outbox and are delivered in process to",
         "the subscribers of `payment_adapters.messaging.publishers.InProcessPublisher`",
-        "(`bus.subscribe(\"payment.*\", handler)`), in the same order and with the same",
+        '(`bus.subscribe("payment.*", handler)`), in the same order and with the same',
         "at-least-once rule; the in-memory harness (`payment_core.testing`) does the same.",
         "",
         "## Message shapes",

@@ -265,13 +265,19 @@ class BookingConsumer:
                 if _permanent(exc):
                     logger.warning(
                         "booking event %s (%s) cannot be handled (%s): dead-lettered",
-                        envelope.id[:64], envelope.type, type(exc).__name__,
+                        envelope.id[:64],
+                        envelope.type,
+                        type(exc).__name__,
                     )
                     return Outcome.DEAD_LETTER
                 self.stats.failures += 1
                 logger.warning(
                     "booking event %s (%s) failed, attempt %d of %d: %s",
-                    envelope.id[:64], envelope.type, attempt, self.attempts, type(exc).__name__,
+                    envelope.id[:64],
+                    envelope.type,
+                    attempt,
+                    self.attempts,
+                    type(exc).__name__,
                 )
                 if attempt < self.attempts:
                     await asyncio.sleep(self.retry_backoff * 2 ** (attempt - 1))
@@ -295,7 +301,8 @@ class BookingConsumer:
                 return
             logger.warning(
                 "booking event %s failed %d times: dead-lettered",
-                message.message_id[:64], redeliveries + 1,
+                message.message_id[:64],
+                redeliveries + 1,
             )
             outcome = Outcome.DEAD_LETTER
         if outcome is Outcome.DEAD_LETTER:

@@ -157,7 +157,6 @@ class FastStreamPublisher:
         await self.publish_message(message_from_event(event))
 
 
-
 # ====================================================================== in process
 
 

@@ -232,8 +232,11 @@ class OutboxRelay:
                 await _sleep_unless(stop, self.backoff_base)  # part went through: retry soon
                 continue
             if self._failures_in_a_row:
-                logger.info("%s: publishing again after %d failed rounds",
-                            self.name, self._failures_in_a_row)
+                logger.info(
+                    "%s: publishing again after %d failed rounds",
+                    self.name,
+                    self._failures_in_a_row,
+                )
             self._failures_in_a_row = 0
             if result.leased >= self.batch_size:
                 continue  # a backlog: next batch at once
@@ -284,4 +287,3 @@ async def _wait_any(stop: asyncio.Event, wakeups: Wakeups, seconds: float) -> No
     finally:
         for waiter in waiters:
             waiter.cancel()
-
