@@ -53,6 +53,7 @@ class Settings:
     rabbitmq_url: str | None = _secret()
     payments_exchange: str = "payments"
     bookings_exchange: str = "bookings"
+    bookings_queue: str = "payment-service.bookings"
     auto_refund_on_cancel: bool = True
     auto_migrate: bool = True
     idempotency_ttl_seconds: int = 86_400
@@ -211,6 +212,7 @@ _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
     "RABBITMQ_URL": _url("amqp", "amqps"),
     "PAYMENTS_EXCHANGE": _text,
     "BOOKINGS_EXCHANGE": _text,
+    "BOOKINGS_QUEUE": _text,
     "AUTO_REFUND_ON_CANCEL": _bool,
     "AUTO_MIGRATE": _bool,
     "IDEMPOTENCY_TTL_SECONDS": _int(86_400, 30 * 86_400),
