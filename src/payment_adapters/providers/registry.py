@@ -151,9 +151,7 @@ def build_providers(
     square = _square(settings, options)
     if square is not None:
         providers.append(square)
-    logger.info(
-        "payment providers: %s", ", ".join(provider.name for provider in providers)
-    )
+    logger.info("payment providers: %s", ", ".join(provider.name for provider in providers))
     return providers
 
 

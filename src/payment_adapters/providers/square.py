@@ -238,7 +238,13 @@ class SquareProvider:
         )
 
     async def _object(
-        self, operation: str, method: str, path: str, field: str, *, json_body: object = None,
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        field: str,
+        *,
+        json_body: object = None,
     ) -> Mapping[str, Any]:
         """``body[field]`` of a successful call, retried while the outcome is unknown."""
 
@@ -402,7 +408,10 @@ class SquareProvider:
     async def _complete(self, square_id: str) -> Mapping[str, Any]:
         try:
             return await self._object(
-                "confirm_payment", "POST", f"/v2/payments/{square_id}/complete", "payment",
+                "confirm_payment",
+                "POST",
+                f"/v2/payments/{square_id}/complete",
+                "payment",
                 json_body={},
             )
         except ProviderRejectedError:
@@ -413,9 +422,7 @@ class SquareProvider:
             raise
 
     async def _get_payment(self, square_id: str) -> Mapping[str, Any]:
-        return await self._object(
-            "retrieve_payment", "GET", f"/v2/payments/{square_id}", "payment"
-        )
+        return await self._object("retrieve_payment", "GET", f"/v2/payments/{square_id}", "payment")
 
     def _remember(self, placeholder: str | None, payment: Mapping[str, Any]) -> None:
         if placeholder and isinstance(payment.get("id"), str):
@@ -490,8 +497,11 @@ class SquareProvider:
             return  # never confirmed: there is nothing at Square to release
         if request.provider_payment_id:
             await self._object(
-                "cancel_payment", "POST", f"/v2/payments/{request.provider_payment_id}/cancel",
-                "payment", json_body={},
+                "cancel_payment",
+                "POST",
+                f"/v2/payments/{request.provider_payment_id}/cancel",
+                "payment",
+                json_body={},
             )
 
     # ------------------------------------------------------------------ refunds

@@ -372,7 +372,10 @@ class StripeProvider:
                 message="this payment was never set up at Stripe",
             )
         params = _refund_params(
-            intent_id, request.amount, request.refund_id, request.idempotency_key,
+            intent_id,
+            request.amount,
+            request.refund_id,
+            request.idempotency_key,
             payment_id=request.payment_id,
         )
         if request.reason in _REFUND_REASONS:
