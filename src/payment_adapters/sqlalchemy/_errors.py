@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
-__all__ = ["is_sqlite_busy", "unique_violation_table"]
+__all__ = ["unique_violation_table"]
 
 _PG_UNIQUE_VIOLATION = "23505"
 
@@ -26,8 +26,3 @@ def unique_violation_table(error: IntegrityError) -> str | None:
         detail = str(orig).partition(":")[2].strip()
         return detail.partition(".")[0] or "unknown"
     return None
-
-
-def is_sqlite_busy(error: DBAPIError) -> bool:
-    """SQLite could not take (or upgrade to) the write lock: SQLITE_BUSY and its variants."""
-    return str(getattr(error.orig, "sqlite_errorname", "")).startswith("SQLITE_BUSY")

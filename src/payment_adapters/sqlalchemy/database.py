@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from payment_adapters.sqlalchemy import _sqlite
 from payment_adapters.sqlalchemy.idempotency import SqlAlchemyIdempotencyStore
 from payment_adapters.sqlalchemy.migrations import upgrade
-from payment_adapters.sqlalchemy.unit_of_work import SQLITE_BEGIN_OPTION, SqlAlchemyUnitOfWork
+from payment_adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from payment_core.ports import Cipher
 
 __all__ = ["Database"]
 
 logger = logging.getLogger("payment_adapters.sqlalchemy")
 
-#: How long SQLite waits for another connection's write lock before giving up.
-SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
 #: PostgreSQL advisory lock held while migrating, so concurrently starting processes take turns.
 MIGRATION_LOCK_KEY: Final = 0x7061796D656E7473  # "payments"
 
@@ -54,29 +55,6 @@ def _normalise(url: str) -> URL:
     return parsed
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Take transaction control from the sqlite3 module (its legacy mode does not BEGIN before
-    # a SELECT, so reads would not be repeatable); our "begin" hook below emits BEGIN.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        # WAL: readers never block the writer nor the writer readers.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        # FULL (not NORMAL): a committed payment must survive a power cut.
-        cursor.execute("PRAGMA synchronous=FULL")
-    finally:
-        cursor.close()
-
-
-def _sqlite_on_begin(conn: Connection) -> None:
-    mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-    if mode not in ("DEFERRED", "IMMEDIATE"):  # pragma: no cover - our own option
-        raise ValueError(f"unknown SQLite transaction mode {mode!r}")
-    conn.exec_driver_sql(f"BEGIN {mode}")
-
-
 class Database:
     """PostgreSQL (asyncpg) or SQLite (aiosqlite) storage for the payment service.
 
@@ -89,7 +67,9 @@ class Database:
         self.engine = engine
         self.cipher = cipher
         self.dialect_name: str = engine.dialect.name
-        self.idempotency = SqlAlchemyIdempotencyStore(engine, cipher)
+        #: SQLite only: this process's writers, one at a time (see ``_sqlite.WriterQueue``).
+        self.sqlite_writers = _sqlite.WriterQueue() if self.dialect_name == "sqlite" else None
+        self.idempotency = SqlAlchemyIdempotencyStore(engine, cipher, self.sqlite_writers)
 
     @classmethod
     def from_url(
@@ -118,13 +98,22 @@ class Database:
             engine = create_async_engine(
                 parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size
             )
-            event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-            event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+            event.listen(engine.sync_engine, "connect", _sqlite.on_connect)
+            event.listen(engine.sync_engine, "begin", _sqlite.on_begin)
         return cls(engine, cipher)
 
     def uow(self) -> SqlAlchemyUnitOfWork:
         """A new unit of work (``payment_core.ports.UnitOfWorkFactory``)."""
-        return SqlAlchemyUnitOfWork(self.engine, self.cipher)
+        return SqlAlchemyUnitOfWork(self.engine, self.cipher, self.sqlite_writers)
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction for maintenance writes (committed on success).
+
+        On SQLite it waits its turn behind the unit-of-work writers and begins ``IMMEDIATE``.
+        """
+        async with _sqlite.write_transaction(self.engine, self.sqlite_writers) as conn:
+            yield conn
 
     async def ping(self) -> None:
         """Raise unless the database answers a query."""
@@ -133,16 +122,13 @@ class Database:
 
     async def migrate(self) -> None:
         """Upgrade the schema to the latest Alembic revision (safe to run from many processes)."""
-        async with self.engine.connect() as conn:
-            if self.dialect_name == "sqlite":
-                await conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-            async with conn.begin():
-                if self.dialect_name == "postgresql":
-                    # Transactional DDL: the lock and the migration commit together.
-                    await conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
-                    )
-                await conn.run_sync(upgrade)
+        async with self.write_transaction() as conn:
+            if self.dialect_name == "postgresql":
+                # Transactional DDL: the lock and the migration commit together.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            await conn.run_sync(upgrade)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -26,6 +26,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payment_adapters.sqlalchemy import mapping as m
+from payment_adapters.sqlalchemy._sqlite import WriterQueue, write_transaction
 from payment_adapters.sqlalchemy.repositories import dialect_insert
 from payment_adapters.sqlalchemy.tables import idempotency_keys as keys
 from payment_core.errors import IdempotencyKeyReusedError, IdempotencyRequestInProgressError
@@ -40,10 +41,13 @@ _MAX_ATTEMPTS: Final = 5
 class SqlAlchemyIdempotencyStore:
     """Idempotency keys in the ``idempotency_keys`` table."""
 
-    def __init__(self, engine: AsyncEngine, cipher: Cipher) -> None:
+    def __init__(
+        self, engine: AsyncEngine, cipher: Cipher, sqlite_writers: WriterQueue | None = None
+    ) -> None:
         self._engine = engine
         self._cipher = cipher
         self._dialect = engine.dialect.name
+        self._writers = sqlite_writers
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
@@ -52,11 +56,10 @@ class SqlAlchemyIdempotencyStore:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn
         else:
-            # SQLite: one short IMMEDIATE transaction (see database.py); in-process, no round trips.
-            async with self._engine.connect() as conn:
-                await conn.execution_options(payment_sqlite_begin="IMMEDIATE")
-                async with conn.begin():
-                    yield conn
+            # SQLite: one short write transaction, in turn with the units of work. In-process,
+            # so the extra statements cost no round trips.
+            async with write_transaction(self._engine, self._writers) as conn:
+                yield conn
 
     async def claim(
         self,

@@ -97,7 +97,7 @@ async def keyset_page(
     if page.after is not None:
         stmt = stmt.where(after_cursor(table, page.after))
     stmt = stmt.order_by(table.c.created_at, table.c.id).limit(page.limit + 1)
-    rows = (await uow.execute(stmt, write=False)).mappings().all()
+    rows = (await uow.execute(stmt)).mappings().all()
     items = [from_row(r) for r in rows[: page.limit]]
     next_cursor = None
     if len(rows) > page.limit:
@@ -136,7 +136,7 @@ class _AggregateRepository(Generic[A]):
             .where(self.table.c.id == aggregate.id, self.table.c.version == aggregate.version)
             .values(row)
         )
-        result = await self._uow.execute(stmt, write=True)
+        result = await self._uow.execute(stmt)
         if result.rowcount != 1:
             raise ConcurrencyError(entity=self.entity, entity_id=aggregate.id)
         aggregate.version += 1
@@ -147,17 +147,17 @@ class _AggregateRepository(Generic[A]):
         if for_update:
             # NO KEY UPDATE: as exclusive as FOR UPDATE against other writers of the row, but it
             # does not block inserts whose foreign key points at it (a refund of this payment).
-            # SQLite ignores it; there the transaction already holds the writer lock.
+            # SQLite ignores it; there the unit of work holds the database's writer lock.
             stmt = stmt.with_for_update(key_share=True)
-        row = (await self._uow.execute(stmt, write=for_update)).mappings().first()
+        row = (await self._uow.execute(stmt)).mappings().first()
         return None if row is None else self._from_row(row)
 
     async def _first(self, stmt: Select[Any]) -> A | None:
-        row = (await self._uow.execute(stmt.limit(1), write=False)).mappings().first()
+        row = (await self._uow.execute(stmt.limit(1))).mappings().first()
         return None if row is None else self._from_row(row)
 
     async def _all(self, stmt: Select[Any]) -> list[A]:
-        rows = (await self._uow.execute(stmt, write=False)).mappings().all()
+        rows = (await self._uow.execute(stmt)).mappings().all()
         return [self._from_row(r) for r in rows]
 
     def _ordered(self) -> tuple[Any, Any]:
@@ -320,15 +320,15 @@ class SqlAlchemyBillingRepository:
             lock = func.pg_advisory_xact_lock(
                 literal(BILLING_LOCK_NAMESPACE, Integer()), func.hashtext(str(booking_id))
             )
-            await self._uow.execute(select(lock), write=True)
+            await self._uow.execute(select(lock))
         stmt = (
             select(t.billing_records)
             .where(c.booking_id == booking_id)
             .order_by(c.sequence.desc())
             .limit(1)
         )
-        # On SQLite ``write=True`` begins IMMEDIATE: the writer lock serialises appends.
-        row = (await self._uow.execute(stmt, write=True)).mappings().first()
+        # On SQLite the unit of work holds the database's writer lock: appends are serial.
+        row = (await self._uow.execute(stmt)).mappings().first()
         return None if row is None else m.billing_from_row(row)
 
     async def add(self, record: BillingRecord) -> None:
@@ -355,7 +355,7 @@ class SqlAlchemyBillingRepository:
                     > tuple_(literal(last[0], Uuid()), literal(last[1], Integer()))
                 )
             stmt = stmt.order_by(c.booking_id, c.sequence).limit(batch_size)
-            rows = (await self._uow.execute(stmt, write=False)).mappings().all()
+            rows = (await self._uow.execute(stmt)).mappings().all()
             for row in rows:
                 yield m.billing_from_row(row)
             if len(rows) < batch_size:
@@ -380,7 +380,7 @@ class SqlAlchemyInvoiceNumberAllocator:
             index_elements=[counters.c.year],
             set_={"last_value": counters.c.last_value + 1},
         ).returning(counters.c.last_value)
-        value = (await self._uow.execute(stmt, write=True)).scalar_one()
+        value = (await self._uow.execute(stmt)).scalar_one()
         return int(value)
 
 
@@ -400,7 +400,7 @@ class SqlAlchemyInbox:
             .on_conflict_do_nothing(index_elements=[t.inbox.c.consumer, t.inbox.c.event_id])
             .returning(t.inbox.c.consumer)
         )
-        return (await self._uow.execute(stmt, write=True)).first() is not None
+        return (await self._uow.execute(stmt)).first() is not None
 
 
 class SqlAlchemyWebhookStore:
@@ -417,19 +417,19 @@ class SqlAlchemyWebhookStore:
             .on_conflict_do_nothing(index_elements=[w.provider, w.event_id])
             .returning(w.id)
         )
-        if (await self._uow.execute(stmt, write=True)).first() is not None:
+        if (await self._uow.execute(stmt)).first() is not None:
             return webhook
         known = select(t.webhooks).where(
             and_(w.provider == webhook.provider, w.event_id == webhook.event_id)
         )
-        row = (await self._uow.execute(known, write=True)).mappings().one()
+        row = (await self._uow.execute(known)).mappings().one()
         return m.webhook_from_row(row, self._uow.cipher)
 
     async def get(self, webhook_id: UUID) -> StoredWebhook | None:
         stmt = select(t.webhooks).where(t.webhooks.c.id == webhook_id)
-        row = (await self._uow.execute(stmt, write=False)).mappings().first()
+        row = (await self._uow.execute(stmt)).mappings().first()
         return None if row is None else m.webhook_from_row(row, self._uow.cipher)
 
     async def mark_processed(self, webhook_id: UUID, at: datetime) -> None:
         stmt = update(t.webhooks).where(t.webhooks.c.id == webhook_id).values(processed_at=at)
-        await self._uow.execute(stmt, write=True)
+        await self._uow.execute(stmt)

@@ -32,7 +32,7 @@ async def purge_published_outbox(database: Database, before: datetime, limit: in
         .order_by(outbox.c.sequence)
         .limit(limit)
     )
-    async with database.engine.begin() as conn:
+    async with database.write_transaction() as conn:
         result = await conn.execute(
             delete(outbox).where(outbox.c.sequence.in_(doomed.scalar_subquery()))
         )

@@ -25,7 +25,6 @@ from sqlalchemy import func, select, update
 from payment_adapters.crypto import FieldCipher, key_id_of
 from payment_adapters.sqlalchemy.mapping import associated_data
 from payment_adapters.sqlalchemy.tables import ENCRYPTED_COLUMNS
-from payment_adapters.sqlalchemy.unit_of_work import SQLITE_BEGIN_OPTION
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -61,27 +60,24 @@ async def _rotate_batch(
         stmt = stmt.where(key_column > after)
     stmt = stmt.limit(batch_size)
     rewritten = 0
-    async with database.engine.connect() as conn:
-        if database.dialect_name == "sqlite":
-            await conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-        async with conn.begin():
-            rows = (await conn.execute(stmt)).mappings().all()
-            for row in rows:
-                changes: dict[str, bytes] = {}
-                for column in columns:
-                    sealed = row[column]
-                    if sealed is None or key_id_of(bytes(sealed)) == cipher.primary_key_id:
-                        continue
-                    ad = associated_data(table.name, column, row[key])
-                    plaintext = cipher.decrypt(bytes(sealed), associated_data=ad)
-                    changes[column] = cipher.encrypt(plaintext, associated_data=ad)
-                if not changes:
+    async with database.write_transaction() as conn:
+        rows = (await conn.execute(stmt)).mappings().all()
+        for row in rows:
+            changes: dict[str, bytes] = {}
+            for column in columns:
+                sealed = row[column]
+                if sealed is None or key_id_of(bytes(sealed)) == cipher.primary_key_id:
                     continue
-                unchanged = [table.c[c].is_not_distinct_from(row[c]) for c in columns]
-                result = await conn.execute(
-                    update(table).where(key_column == row[key], *unchanged).values(changes)
-                )
-                rewritten += int(result.rowcount)
+                ad = associated_data(table.name, column, row[key])
+                plaintext = cipher.decrypt(bytes(sealed), associated_data=ad)
+                changes[column] = cipher.encrypt(plaintext, associated_data=ad)
+            if not changes:
+                continue
+            unchanged = [table.c[c].is_not_distinct_from(row[c]) for c in columns]
+            result = await conn.execute(
+                update(table).where(key_column == row[key], *unchanged).values(changes)
+            )
+            rewritten += int(result.rowcount)
     return len(rows), rewritten, rows[-1][key] if rows else after
 
 
