@@ -112,9 +112,6 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
     def provide_services() -> Services:
         return services
 
-    def provide_runtime() -> Runtime:
-        return runtime
-
     def provide_metrics() -> Metrics:
         return metrics
 
@@ -122,7 +119,6 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
         route_handlers=list(CONTROLLERS),
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
-            "runtime": Provide(provide_runtime, sync_to_thread=False, use_cache=True),
             "metrics": Provide(provide_metrics, sync_to_thread=False, use_cache=True),
         },
         middleware=[

@@ -43,7 +43,9 @@ __all__ = [
 
 MAX_DEPTH: Final = 16
 _AMOUNT_FIELDS: Final = frozenset({"amount", "unit_amount"})
-_MSGSPEC_PATH: Final = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_MSGSPEC_PATH: Final = re.compile(
+    r"^(?P<reason>.*?)(?: - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`)?$", re.DOTALL
+)
 _MISSING: Final = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$")
 _UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
 
@@ -174,6 +176,8 @@ def _validation_problem(exc: msgspec.ValidationError) -> HttpProblem:
     match = _MSGSPEC_PATH.match(text)
     reason = match.group("reason") if match else text
     path = match.group("path") if match else None
+    if match and match.group("key"):
+        reason = f"a key: {reason}"
     field = _field_of(path, reason)
     leaf = _leaf(field)
     missing = _MISSING.match(reason) is not None

@@ -45,7 +45,13 @@ from payment_http.body import (
 from payment_http.errors import HttpProblem
 from payment_http.metrics import Metrics
 
-__all__ = ["BODY_STATE_KEY", "IDEMPOTENCY_HEADER", "RequestPipelineMiddleware", "fingerprint"]
+__all__ = [
+    "BODY_STATE_KEY",
+    "IDEMPOTENCY_HEADER",
+    "RequestPipelineMiddleware",
+    "fingerprint",
+    "scoped_key",
+]
 
 logger = logging.getLogger("payment_http.idempotency")
 
@@ -68,7 +74,7 @@ def fingerprint(method: str, path: str, canonical_body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _scoped_key(api_key_id: str, key: str) -> str:
+def scoped_key(api_key_id: str, key: str) -> str:
     return hashlib.sha256(f"{api_key_id}\x00{key}".encode()).hexdigest()
 
 
@@ -182,7 +188,7 @@ class RequestPipelineMiddleware:
         store = self.runtime.idempotency
         clock = self.runtime.services.deps.clock
         state = scope.get("state", {})
-        scoped = _scoped_key(str(state.get("api_key_id", OPEN_KEY_ID)), key)
+        scoped = scoped_key(str(state.get("api_key_id", OPEN_KEY_ID)), key)
         print_ = fingerprint(scope["method"], scope["path"], canonical)
         claim = await store.claim(
             scoped, print_, now=clock.now(), ttl=self.ttl, lock_timeout=self.lock_timeout

@@ -105,6 +105,21 @@ def _shared_processors() -> list[Any]:
     ]
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record (not at start-up)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Route every log record of the process to stderr as JSON (or readable text for humans)."""
     renderer: Any = (
@@ -130,8 +145,11 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
+    # A record that fails to format would otherwise be dumped raw (arguments and all) on
+    # stderr by logging's last-resort error handler.
+    logging.raiseExceptions = False
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
@@ -143,6 +161,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         log.handlers.clear()
         log.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    if root.level > logging.DEBUG:
+        # Alembic announces every plugin it loads at INFO: noise on each start.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> Any:

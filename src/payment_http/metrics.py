@@ -17,6 +17,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 
@@ -34,6 +35,8 @@ class Metrics:
     """Every metric of the service, in one registry."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # The ``*_created`` series double every counter for no use here.
+        disable_created_metrics()
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_latency = Histogram(

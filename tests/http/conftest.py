@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from payment_adapters.bootstrap import Runtime, bootstrap_in_memory, service_config
+from payment_adapters.crypto import FieldCipher, generate_key
 from payment_adapters.settings import Settings
+from payment_adapters.sqlalchemy import Database
 from payment_core.services import Dependencies, ProviderRegistry, Services
 from payment_core.system import SystemClock, SystemIds
 from payment_core.testing import FakeProvider
@@ -36,7 +38,9 @@ BACKENDS = ["memory", "sqlite"]
 
 def settings(**overrides: Any) -> Settings:
     """Test settings: two API keys, everything else at the contract's defaults."""
-    return Settings(environment="test", api_keys=(API_KEY, OTHER_KEY), **overrides)
+    values: dict[str, Any] = {"environment": "test", "api_keys": (API_KEY, OTHER_KEY)}
+    values.update(overrides)
+    return Settings(**values)
 
 
 def new_id() -> str:
@@ -75,8 +79,6 @@ def invoice_body(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite database, made once; each test gets a copy."""
-    from payment_adapters.crypto import FieldCipher, generate_key
-    from payment_adapters.sqlalchemy import Database
 
     path = tmp_path_factory.mktemp("template") / "payments.db"
 
@@ -97,8 +99,6 @@ async def sqlite_runtime(
     template: Path, directory: Path, config: Settings, *, observer: Any = None
 ) -> Runtime:
     """A runtime over a copy of the template database, the fake provider and real time."""
-    from payment_adapters.crypto import FieldCipher, generate_key
-    from payment_adapters.sqlalchemy import Database
 
     path = directory / f"payments-{uuid.uuid4().hex[:8]}.db"
     shutil.copy(template, path)
@@ -107,9 +107,7 @@ async def sqlite_runtime(
     observer = observer or Metrics().observer
     deps = Dependencies(
         uow=database.uow,
-        providers=ProviderRegistry(
-            [FakeProvider(webhook_secrets=(config.fake_webhook_secret,))]
-        ),
+        providers=ProviderRegistry([FakeProvider(webhook_secrets=(config.fake_webhook_secret,))]),
         clock=SystemClock(),
         ids=SystemIds(),
         config=service_config(config),
@@ -154,7 +152,9 @@ class Api:
         assert response.status_code == 201, response.text
         return dict(response.json())
 
-    async def completed_payment(self, method: str = "pm_card_visa", **overrides: Any) -> dict[str, Any]:
+    async def completed_payment(
+        self, method: str = "pm_card_visa", **overrides: Any
+    ) -> dict[str, Any]:
         payment = await self.create_payment(**overrides)
         response = await self.client.post(
             f"/api/v1/payments/{payment['id']}/confirm",
@@ -211,4 +211,4 @@ async def mem(make_api: Callable[..., Any]) -> Api:
 @pytest.fixture
 def pan() -> Iterator[str]:
     """A Luhn-valid test card number."""
-    yield "4242424242424242"
+    return "4242424242424242"

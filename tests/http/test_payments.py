@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.http.conftest import AUTH, Api, new_id, payment_body
 
 PAYMENT_FIELDS = {
@@ -34,12 +33,14 @@ async def test_create_answers_201_with_the_full_view(api: Api) -> None:
     payment = response.json()
     assert set(payment) == PAYMENT_FIELDS
     assert payment["status"] == "PENDING"
-    assert payment["amount"] == 12500 and payment["currency"] == "EUR"
+    assert payment["amount"] == 12500
+    assert payment["currency"] == "EUR"
     assert payment["provider"] == "fake"
     assert payment["provider_payment_id"].startswith("pi_fake_")
     assert payment["reference"].startswith("pay_")
     assert payment["metadata"] == {"k": "v"}
-    assert payment["card"] is None and payment["next_action"] is None
+    assert payment["card"] is None
+    assert payment["next_action"] is None
     assert payment["created_at"].endswith("Z")
 
 

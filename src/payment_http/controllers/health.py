@@ -9,6 +9,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from litestar import Controller, Response, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
@@ -48,7 +49,7 @@ async def broker_ping(url: str) -> None:
             await writer.wait_closed()
 
 
-async def readiness(runtime: NamedDependency[Runtime]) -> dict[str, str]:
+async def readiness(runtime: Runtime) -> dict[str, str]:
     """``{"database": "ok" | "down", "broker": ...}`` (the broker only when configured)."""
     checks: dict[str, str] = {}
     database = runtime.database
@@ -93,8 +94,8 @@ class HealthController(Controller):
             )
         },
     )
-    async def ready(self, runtime: NamedDependency[Runtime]) -> Response[Health]:
-        checks = await readiness(runtime)
+    async def ready(self, state: State) -> Response[Health]:
+        checks = await readiness(state.runtime)
         down = sorted(name for name, state in checks.items() if state != "ok")
         if not down:
             return Response(Health(status="ok", checks=checks))
