@@ -8,6 +8,7 @@ from uuid import uuid4
 import pytest
 
 from payment_core.errors import ConcurrencyError
+from payment_core.pagination import PageRequest
 
 
 async def test_events_reach_the_outbox_only_on_commit(storage, build):
@@ -131,3 +132,20 @@ async def test_processing_payment_with_reconcile_time_survives_update(storage, b
     async with storage.uow() as uow:
         found = await uow.payments.get(payment.id)
     assert build.state(found) == build.state(loaded)
+
+
+async def test_a_large_unit_of_work_writes_every_row_and_event(storage, build):
+    booking = uuid4()
+    payments = [build.payment(booking_id=booking, now=build.at(n)) for n in range(40)]
+    records, previous = [], None
+    for _ in range(5):
+        previous = build.record(previous, booking_id=booking)
+        records.append(previous)
+    await storage.add(*payments, *records)
+    async with storage.uow() as uow:
+        page = await uow.payments.list_by_booking(booking, PageRequest(limit=100))
+        head = await uow.billing.head(booking)
+    assert [p.id for p in page.items] == [p.id for p in payments]
+    assert head == records[-1]
+    rows = await storage.outbox()
+    assert [r.stream_id for r in rows] == [p.id for p in payments]

@@ -71,6 +71,10 @@ __all__ = ["NOTIFY_CHANNEL", "SqlAlchemyUnitOfWork"]
 NOTIFY_CHANNEL: Final = "payments_outbox"
 
 _NIL: Final = UUID(int=0)
+#: Rows sent in one inline multi-row statement at most; more go by executemany. Small units
+#: of work (1-3 rows) are the rule; the bound also caps the distinct statement shapes that
+#: the prepared-statement cache has to hold.
+_MAX_INLINE_ROWS: Final = 16
 #: Insert order that satisfies the foreign keys (SQLite checks them per statement).
 _TABLE_ORDER: Final = {table.name: i for i, table in enumerate(t.metadata.sorted_tables)}
 
@@ -192,18 +196,23 @@ class SqlAlchemyUnitOfWork:
             groups["outbox"] = (t.outbox, outbox_rows)
         if not groups:
             return
-        if self.is_postgresql:
+        rows = sum(len(group_rows) for _, group_rows in groups.values())
+        if self.is_postgresql and rows <= _MAX_INLINE_ROWS:
             # One statement: every insert as a data-modifying CTE, and the notification.
             # Foreign keys are checked at the end of the statement, when every row is in.
             ctes = [
-                insert(table).values(rows).cte(f"ins_{table.name}")
-                for table, rows in groups.values()
+                insert(table).values(group_rows).cte(f"ins_{table.name}")
+                for table, group_rows in groups.values()
             ]
             probe = func.pg_notify(NOTIFY_CHANNEL, "") if outbox_rows else literal(1)
             await self._run(conn, select(probe).add_cte(*ctes), staged=staged)
             return
-        for table, rows in groups.values():
-            await self._run(conn, insert(table), rows, staged=staged)
+        # Many rows (a bulk import, a test): one executemany per table, which the drivers
+        # batch, instead of a statement with more parameters than PostgreSQL takes (32767).
+        for table, group_rows in groups.values():
+            await self._run(conn, insert(table), group_rows, staged=staged)
+        if outbox_rows and self.is_postgresql:
+            await self._run(conn, select(func.pg_notify(NOTIFY_CHANNEL, "")))
 
     async def commit(self) -> None:
         """Flush, write the collected events to the outbox and commit."""

@@ -1,0 +1,217 @@
+"""Round trips to PostgreSQL per operation, counted two ways.
+
+1. SQLAlchemy's events: every statement (``before_cursor_execute``) plus every ``BEGIN``
+   (``begin``) and ``COMMIT`` (``commit``), which asyncpg sends outside the cursor.
+2. On the wire: the connection goes through a TCP proxy that counts *turns*, the times the
+   client starts sending after the server has answered. A turn is one round trip whatever
+   the driver does (prepares, pipelining, hidden queries), so it checks count 1.
+
+Both are taken on a warm connection (pool of one, prepared statements cached), which is the
+steady state of a running service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from uuid import uuid4
+
+import attrs
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+
+from payment_adapters.crypto import FieldCipher, generate_key
+from payment_adapters.sqlalchemy import Database
+from payment_adapters.sqlalchemy.testing import create_database, drop_database
+from payment_core.ids import new_reference
+from payment_core.model.payment import Payment
+from payment_core.money import Currency, Money
+from payment_core.services import CreatePayment, Dependencies, ProviderRegistry, Services
+from payment_core.system import SystemClock, SystemIds
+from payment_core.testing import FakeProvider
+
+pytestmark = pytest.mark.integration
+
+CIPHER = FieldCipher.from_keys(generate_key("roundtrips"))
+
+
+class TurnCountingProxy:
+    """A TCP proxy to PostgreSQL that counts client turns (round trips)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self.turns = 0
+        self._last = ""
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer, "client"),
+            self._pipe(upstream_reader, writer, "server"),
+        )
+
+    async def _pipe(self, reader, writer, side: str) -> None:
+        try:
+            while data := await reader.read(65536):
+                if side == "client" and self._last != "client":
+                    self.turns += 1
+                self._last = side
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+
+@attrs.define
+class Counted:
+    database: Database
+    proxy: TurnCountingProxy
+    statements: list[str] = attrs.field(factory=list)
+    begins: int = 0
+    commits: int = 0
+
+    def reset(self) -> None:
+        self.statements.clear()
+        self.begins = self.commits = 0
+        self.proxy.turns = 0
+
+    @property
+    def round_trips(self) -> int:
+        return len(self.statements) + self.begins + self.commits
+
+
+@pytest.fixture
+async def counted() -> AsyncIterator[Counted]:
+    url = await create_database("payments_test_roundtrips")
+    parsed = make_url(url)
+    proxy = TurnCountingProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
+    await proxy.start()
+    # No TLS through the proxy, so that nothing but our traffic crosses it.
+    proxied = parsed.set(host="127.0.0.1", port=proxy.port, query={"ssl": "disable"})
+    database = Database.from_url(proxied.render_as_string(hide_password=False), cipher=CIPHER,
+                                 pool_size=1)
+    counted = Counted(database, proxy)
+    sync_engine = database.engine.sync_engine
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _statement(conn, cursor, statement, parameters, context, executemany):
+        counted.statements.append(statement)
+
+    @event.listens_for(sync_engine, "begin")
+    def _begin(conn):
+        counted.begins += 1
+
+    @event.listens_for(sync_engine, "commit")
+    def _commit(conn):
+        counted.commits += 1
+
+    try:
+        await database.migrate()
+        yield counted
+    finally:
+        await database.dispose()
+        await proxy.stop()
+        await drop_database(url)
+
+
+def _payment() -> Payment:
+    return Payment.initiate(
+        id=uuid4(), reference=new_reference("pay"), booking_id=uuid4(), guest_id=uuid4(),
+        amount=Money(12_500, Currency.of("EUR")), provider="fake",
+        now=SystemClock().now(), event_id=uuid4(), client_secret="pi_secret_x",
+        description="Room 12", metadata={"k": "v"},
+    )
+
+
+async def _create(database: Database, payment: Payment) -> None:
+    async with database.uow() as uow:
+        await uow.payments.add(payment)
+        await uow.commit()
+
+
+async def test_creating_a_payment_costs_three_round_trips(counted):
+    await _create(counted.database, _payment())  # warm up: connect, prepare
+    counted.reset()
+
+    await _create(counted.database, _payment())
+
+    # BEGIN; one statement (payment insert + outbox insert + NOTIFY); COMMIT.
+    assert counted.begins == 1
+    assert counted.commits == 1
+    assert len(counted.statements) == 1
+    statement = counted.statements[0]
+    assert "INSERT INTO payments" in statement
+    assert "INSERT INTO outbox" in statement
+    assert "pg_notify" in statement
+    assert counted.round_trips == 3
+    assert counted.proxy.turns == 3
+
+
+async def test_the_create_use_case_costs_three_round_trips(counted):
+    services = Services.build(Dependencies(
+        uow=counted.database.uow, providers=ProviderRegistry([FakeProvider()]),
+        clock=SystemClock(), ids=SystemIds(),
+    ))
+    command = CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR",
+                            description="Room 12", metadata={"k": "v"})
+    await services.payments.create(command)
+    counted.reset()
+
+    await services.payments.create(command)
+
+    assert counted.round_trips == 3
+    assert counted.proxy.turns == 3
+
+
+async def test_the_idempotency_claim_is_one_more_round_trip(counted):
+    store = counted.database.idempotency
+    now = SystemClock().now()
+    await store.claim("warm", "fp", now=now, ttl=timedelta(hours=1), lock_timeout=timedelta(1))
+    counted.reset()
+
+    await store.claim(f"key-{uuid4()}", "fp", now=now, ttl=timedelta(hours=1),
+                      lock_timeout=timedelta(seconds=30))
+
+    # Autocommit: the INSERT ... ON CONFLICT DO NOTHING RETURNING is atomic by itself.
+    # (SQLAlchemy still fires its logical "begin" event; asyncpg sends no BEGIN in autocommit,
+    # which the wire count shows.)
+    assert len(counted.statements) == 1
+    assert counted.commits == 0
+    assert counted.proxy.turns == 1
+
+
+async def test_several_events_are_one_outbox_insert(counted):
+    payment = _payment()
+    await _create(counted.database, payment)
+    counted.reset()
+
+    async with counted.database.uow() as uow:
+        loaded = await uow.payments.get(payment.id, for_update=True)
+        loaded.cancel(now=SystemClock().now(), event_id=uuid4())
+        await uow.payments.update(loaded)
+        other = _payment()
+        await uow.payments.add(other)
+        await uow.commit()
+
+    # SELECT ... FOR NO KEY UPDATE; UPDATE; one INSERT (payment + 2 outbox rows + NOTIFY).
+    inserts = [s for s in counted.statements if "INSERT INTO outbox" in s]
+    assert len(inserts) == 1
+    assert len(counted.statements) == 3
+    async with counted.database.engine.connect() as conn:
+        types = (await conn.execute(text("SELECT type FROM outbox ORDER BY sequence"))).all()
+    assert [t for (t,) in types] == ["payment.initiated", "payment.cancelled", "payment.initiated"]
