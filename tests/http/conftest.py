@@ -20,12 +20,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from payment_adapters.bootstrap import Runtime, bootstrap_in_memory, service_config
+from payment_adapters.bootstrap import Runtime, bootstrap, bootstrap_in_memory
 from payment_adapters.crypto import FieldCipher, generate_key
 from payment_adapters.settings import Settings
 from payment_adapters.sqlalchemy import Database
-from payment_core.services import Dependencies, ProviderRegistry, Services
-from payment_core.system import SystemClock, SystemIds
 from payment_core.testing import FakeProvider
 from payment_http.app import create_app
 from payment_http.metrics import Metrics
@@ -98,29 +96,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def sqlite_runtime(
     template: Path, directory: Path, config: Settings, *, observer: Any = None
 ) -> Runtime:
-    """A runtime over a copy of the template database, the fake provider and real time."""
-
+    """The real composition root over a copy of the template database."""
     path = directory / f"payments-{uuid.uuid4().hex[:8]}.db"
     shutil.copy(template, path)
-    cipher = FieldCipher.from_keys(generate_key("test"))
-    database = Database.from_url(f"sqlite+aiosqlite:///{path}", cipher=cipher, pool_size=4)
-    observer = observer or Metrics().observer
-    deps = Dependencies(
-        uow=database.uow,
-        providers=ProviderRegistry([FakeProvider(webhook_secrets=(config.fake_webhook_secret,))]),
-        clock=SystemClock(),
-        ids=SystemIds(),
-        config=service_config(config),
-        observer=observer,
+    config = attrs.evolve(
+        config,
+        database_url=f"sqlite+aiosqlite:///{path}",
+        encryption_keys=generate_key("test"),
+        db_pool_size=4,
     )
-    return Runtime(
-        settings=config,
-        services=Services.build(deps),
-        idempotency=database.idempotency,
-        observer=observer,
-        database=database,
-        cipher=cipher,
-    )
+    return await bootstrap(config, observer=observer, migrate=False)
 
 
 # ------------------------------------------------------------------ fixtures

@@ -37,7 +37,7 @@ AUTH: Final[list[dict[str, list[str]]]] = [{"BearerAuth": []}]
 PUBLIC: Final[dict[str, Any]] = {"public": True}
 
 _DESCRIPTIONS: Final[Mapping[int, str]] = {
-    400: "Malformed JSON, a malformed header (`malformed_json`, `invalid_idempotency_key`), "
+    400: "Malformed JSON or a malformed header (`malformed_json`, `invalid_idempotency_key`), "
     "or a bad webhook signature (`invalid_signature`).",
     401: "Missing or wrong API key (`unauthorized`).",
     402: "Declined by the payment provider (`provider_declined`).",
@@ -56,8 +56,9 @@ _DESCRIPTIONS: Final[Mapping[int, str]] = {
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """Problem-document responses for ``statuses`` (plus 500 and 503, which any call can get)."""
-    codes = sorted({*statuses, 500, 503})
+    """Problem-document responses for ``statuses`` (plus 400, 500 and 503, which any call can
+    get: a malformed header, a bug, a database outage)."""
+    codes = sorted({*statuses, 400, 500, 503})
     return {
         status: ResponseSpec(
             data_container=Problem,
