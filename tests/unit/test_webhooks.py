@@ -283,15 +283,27 @@ async def test_an_event_type_we_do_not_use_is_ignored(kit) -> None:
     assert result.outcome == "ignored"
 
 
-async def test_a_requires_action_webhook_keeps_processing_with_the_next_action(
-    kit, services
-) -> None:
+async def test_a_repeated_requires_action_webhook_changes_nothing(kit, services) -> None:
     payment = await kit.paid("pm_card_authenticationRequired")
     result = await kit.deliver(
         "payment_intent.requires_action", kit.intent(payment, status="requires_action")
     )
-    assert result.outcome == "unknown"
-    assert (await services.payments.get(payment.id)).status is PaymentStatus.PROCESSING
+    stored = await services.payments.get(payment.id)
+    assert result.outcome == "unchanged"
+    assert (stored.status, stored.next_action, stored.version) == (
+        PaymentStatus.PROCESSING,
+        payment.next_action,
+        payment.version,
+    )
+
+
+async def test_a_processing_webhook_for_a_processing_payment_saves_nothing(kit, services) -> None:
+    payment = await kit.paid("pm_card_timeout")
+    result = await kit.deliver(
+        "payment_intent.processing", kit.intent(payment, status="processing")
+    )
+    assert result.outcome == "unchanged"
+    assert (await services.payments.get(payment.id)).version == payment.version
 
 
 # ---------------------------------------------------------------------------- refunds

@@ -375,12 +375,18 @@ class PaymentService:
             )
             deps.observer.payment_outcome(payment.provider, payment.status.value)
             return SettleOutcome.SETTLED
-        if status is ProviderPaymentStatus.REQUIRES_ACTION and reply.next_action is not None:
-            payment.require_action(now=now, next_action=reply.next_action)
+        if status is ProviderPaymentStatus.REQUIRES_ACTION and (
+            (reply.next_action is not None and reply.next_action != payment.next_action)
+            or (reply.card is not None and reply.card != payment.card)
+        ):
+            if reply.next_action is not None:
+                payment.require_action(now=now, next_action=reply.next_action)
             if reply.card is not None:
                 payment.attach_card(now=now, card=reply.card)
             return SettleOutcome.UNKNOWN
-        return SettleOutcome.UNKNOWN
+        # Still in flight and nothing new: nothing to save (the caller must not bump the
+        # version for nothing, which would only make concurrent writers conflict).
+        return SettleOutcome.UNCHANGED
 
     async def _complete(self, uow: UnitOfWork, payment: Payment, card: Card | None) -> None:
         deps = self._deps

@@ -359,6 +359,14 @@ class FakeProvider:
             )
         )
 
+    def refunds_made(self, refund_id: UUID) -> list[ProviderRefund]:
+        """The refunds this provider made for one of our refunds (whatever the keys used).
+
+        More than one would mean money given back twice: tests assert it never happens.
+        """
+        provider_refund_id = f"re_fake_{_suffix(refund_id)}"
+        return [r for r in self._refunds.values() if r.provider_refund_id == provider_refund_id]
+
     # ------------------------------------------------------------------ webhooks
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, now: datetime

@@ -1,0 +1,530 @@
+"""A Hypothesis state machine over payments, refunds and invoices, driven through the services.
+
+The model below knows the contract (which moves are legal, what each fake token does) and
+nothing of the implementation. After every step: no illegal move succeeded and every legal one
+did, refunds never exceed the captured amount, the billing trail reconciles with payment and
+refund totals and its chains verify, and invoice numbers stay unique and gap-free per year.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Coroutine
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import attrs
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
+
+from payment_core import (
+    BillingRecordType,
+    CreateInvoice,
+    CreatePayment,
+    InvoiceStatus,
+    LineItem,
+    PaymentStatus,
+    RefundStatus,
+    UpdateInvoice,
+    verify_chain,
+)
+from payment_core.errors import (
+    InvalidTransitionError,
+    InvoiceNotEditableError,
+    ProviderUnavailableError,
+    RefundExceedsRefundableError,
+    ValidationError,
+)
+from payment_core.model.invoice import parse_invoice_number
+from payment_core.testing import FAKE_TOKENS, SettableClock, build_in_memory
+
+T = TypeVar("T")
+P, R, Inv = PaymentStatus, RefundStatus, InvoiceStatus
+
+# What confirming with each token does, by the contract (None: the default, visa).
+AFTER_CONFIRM = {
+    None: P.COMPLETED,
+    "pm_card_visa": P.COMPLETED,
+    "pm_card_mastercard": P.COMPLETED,
+    "pm_card_refundFail": P.COMPLETED,
+    "pm_card_chargeDeclined": P.FAILED,
+    "pm_card_chargeDeclinedInsufficientFunds": P.FAILED,
+    "pm_card_authenticationRequired": P.PROCESSING,
+    "pm_card_timeout": P.PROCESSING,
+    "pm_card_amountMismatch": P.PROCESSING,
+}
+# What the reconciliation sweep finds for a payment left PROCESSING.
+AFTER_SWEEP = {
+    "pm_card_timeout": P.COMPLETED,
+    "pm_card_authenticationRequired": P.PROCESSING,
+    "pm_card_amountMismatch": P.PROCESSING,
+}
+REFUND_MOVES = {
+    R.PENDING: {R.PENDING, R.PROCESSING, R.COMPLETED, R.FAILED},
+    R.PROCESSING: {R.PROCESSING, R.COMPLETED, R.FAILED, R.PENDING},
+    R.COMPLETED: {R.COMPLETED, R.FAILED},
+    R.FAILED: {R.FAILED},
+}
+MAX_ATTEMPTS = 8
+
+
+@attrs.define
+class PaymentModel:
+    amount: int
+    token: str | None
+    status: PaymentStatus = P.PENDING
+
+
+@attrs.define
+class RefundModel:
+    payment_id: UUID
+    amount: int
+    status: RefundStatus
+
+
+@attrs.define
+class InvoiceModel:
+    status: InvoiceStatus
+    has_lines: bool
+    payment_id: UUID | None
+
+
+line_items = st.lists(
+    st.builds(
+        LineItem,
+        description=st.sampled_from(["Room", "Breakfast", "City tax"]),
+        quantity=st.integers(min_value=1, max_value=5),
+        unit_amount=st.integers(min_value=0, max_value=50_000),
+        tax_rate_bps=st.sampled_from([0, 550, 1_000, 2_000]),
+    ),
+    max_size=3,
+)
+
+
+class PaymentsMachine(RuleBasedStateMachine):
+    payments = Bundle("payments")
+    refunds = Bundle("refunds")
+    invoices = Bundle("invoices")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        # Close to a year's end, so that steps of the clock cross into the next year.
+        self.clock = SettableClock(datetime(2026, 12, 31, 20, 0, tzinfo=UTC))
+        self.harness = build_in_memory(clock=self.clock)
+        self.services = self.harness.services
+        self.model_payments: dict[UUID, PaymentModel] = {}
+        self.model_refunds: dict[UUID, RefundModel] = {}
+        self.model_invoices: dict[UUID, InvoiceModel] = {}
+        self.webhook_ids: list[str] = []
+
+    def teardown(self) -> None:
+        self.loop.close()
+
+    def run(self, coro: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
+        return self.loop.run_until_complete(coro)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ model upkeep
+    def refresh(self) -> None:
+        """Fold what the services did by themselves (settling, auto-paying) into the model,
+        checking that each change was a legal one."""
+        store = self.harness.store
+        for pid, model in self.model_payments.items():
+            actual = store.payments[pid].status
+            if actual is not model.status:
+                assert (model.status, actual) in {
+                    (P.PENDING, P.COMPLETED),  # a webhook for a customer-confirmed payment
+                    (P.PROCESSING, P.COMPLETED),
+                    (P.PROCESSING, P.FAILED),
+                }, (model.status, actual)
+                model.status = actual
+        for rid, refund in self.model_refunds.items():
+            actual_r = store.refunds[rid].status
+            assert actual_r in REFUND_MOVES[refund.status], (refund.status, actual_r)
+            refund.status = actual_r
+        for iid, invoice in self.model_invoices.items():
+            actual_i = store.invoices[iid].status
+            if actual_i is not invoice.status:
+                linked = invoice.payment_id
+                assert actual_i is Inv.PAID, (invoice.status, actual_i)
+                assert invoice.status in (Inv.OPEN, Inv.UNCOLLECTIBLE)
+                assert linked is not None
+                assert store.payments[linked].status is P.COMPLETED
+                invoice.status = actual_i
+
+    def refundable(self, payment_id: UUID) -> int:
+        held = sum(
+            r.amount
+            for r in self.model_refunds.values()
+            if r.payment_id == payment_id and r.status is not R.FAILED
+        )
+        return self.model_payments[payment_id].amount - held
+
+    # ------------------------------------------------------------------ payments
+    @initialize(target=payments)
+    def first_payment(self) -> UUID:
+        return self.create_payment("pm_card_visa", 10_000)
+
+    @rule(
+        target=payments,
+        token=st.sampled_from(sorted(AFTER_CONFIRM, key=str)),
+        amount=st.integers(min_value=1, max_value=100_000),
+    )
+    def create_payment(self, token: str | None, amount: int) -> UUID:
+        payment = self.run(
+            self.services.payments.create(
+                CreatePayment(
+                    booking_id=uuid4(),
+                    guest_id=uuid4(),
+                    amount=amount,
+                    currency="EUR",
+                    payment_method=token,
+                )
+            )
+        )
+        assert payment.status is P.PENDING
+        self.model_payments[payment.id] = PaymentModel(amount, token)
+        return payment.id
+
+    @rule(payment_id=payments)
+    def confirm(self, payment_id: UUID) -> None:
+        model = self.model_payments[payment_id]
+        try:
+            payment = self.run(self.services.payments.confirm(payment_id))
+        except InvalidTransitionError as error:
+            assert model.status is not P.PENDING, "a legal confirm was refused"
+            # A rule may raise by design; pytest.raises cannot say "iff the model says so".
+            assert (error.current, error.requested) == (  # noqa: PT017
+                model.status.value,
+                "PROCESSING",
+            )
+            return
+        assert model.status is P.PENDING, f"confirmed a {model.status} payment"
+        assert payment.status is AFTER_CONFIRM[model.token]
+        model.status = payment.status
+        self.refresh()
+
+    @rule(payment_id=payments)
+    def cancel(self, payment_id: UUID) -> None:
+        model = self.model_payments[payment_id]
+        try:
+            payment = self.run(self.services.payments.cancel(payment_id))
+        except InvalidTransitionError:
+            assert model.status is not P.PENDING, "a legal cancel was refused"
+            return
+        assert model.status is P.PENDING, f"cancelled a {model.status} payment"
+        assert payment.status is P.CANCELLED
+        model.status = P.CANCELLED
+
+    # ------------------------------------------------------------------ refunds
+    @rule(
+        target=refunds,
+        payment_id=payments,
+        amount=st.one_of(st.none(), st.integers(min_value=1, max_value=120_000)),
+    )
+    def create_refund(self, payment_id: UUID, amount: int | None) -> Any:
+        model = self.model_payments[payment_id]
+        refundable = self.refundable(payment_id)
+        try:
+            refund = self.run(self.services.refunds.create(payment_id, amount))
+        except InvalidTransitionError:
+            assert model.status is not P.COMPLETED, "a refund of a completed payment was refused"
+            return multiple()
+        except RefundExceedsRefundableError as error:
+            assert model.status is P.COMPLETED
+            wanted = refundable if amount is None else amount
+            assert wanted > refundable or wanted == 0, "a refund within the remainder was refused"
+            assert error.refundable == refundable  # noqa: PT017 - as in confirm
+            return multiple()
+        assert model.status is P.COMPLETED, f"refunded a {model.status} payment"
+        expected = refundable if amount is None else amount
+        assert 0 < expected <= refundable, "a refund above the remainder was accepted"
+        assert refund.amount.amount == expected
+        assert refund.status in REFUND_MOVES[R.PENDING]
+        self.model_refunds[refund.id] = RefundModel(payment_id, expected, refund.status)
+        self.refresh()
+        return refund.id
+
+    @rule(refund_id=refunds)
+    def process_refund(self, refund_id: UUID) -> None:
+        model = self.model_refunds[refund_id]
+        try:
+            refund = self.run(self.services.refunds.process(refund_id))
+        except InvalidTransitionError:
+            assert model.status is R.FAILED, "processing a live refund was refused"
+            return
+        assert model.status is not R.FAILED, "processed a FAILED refund"
+        if model.status is R.COMPLETED:
+            assert refund.status is R.COMPLETED  # returned as it is
+        assert refund.status in REFUND_MOVES[model.status]
+        self.refresh()
+
+    @rule(after_effect=st.booleans())
+    def provider_times_out_on_next_refund(self, after_effect: bool) -> None:
+        self.harness.provider.inject_failure(
+            "refund", ProviderUnavailableError(message="timeout"), after_effect=after_effect
+        )
+
+    @rule(seconds=st.integers(min_value=1, max_value=4 * 3600))
+    def time_passes_and_due_refunds_run(self, seconds: int) -> None:
+        self.clock.advance(seconds=seconds)
+        self.run(self.services.refunds.process_due())
+        self.refresh()
+
+    @rule()
+    def reconciliation_sweeps(self) -> None:
+        before = {pid: m.status for pid, m in self.model_payments.items()}
+        self.clock.advance(minutes=5)
+        self.run(self.services.reconciliation.sweep())
+        self.refresh()
+        for pid, model in self.model_payments.items():
+            if before[pid] is P.PROCESSING and self.harness.store.payments[pid].reconcile_at:
+                continue  # not due yet, or still unknown at the provider
+            if before[pid] is P.PROCESSING and model.token in AFTER_SWEEP:
+                assert model.status in (AFTER_SWEEP[model.token], P.COMPLETED)
+
+    # ------------------------------------------------------------------ webhooks
+    @rule(payment_id=payments)
+    def payment_succeeded_webhook(self, payment_id: UUID) -> None:
+        model = self.model_payments[payment_id]
+        payment = self.harness.store.payments[payment_id]
+        obj = self.harness.provider.payment_intent_object(payment.provider_payment_id or "")
+        result = self.deliver("payment_intent.succeeded", obj)
+        self.refresh()
+        if model.status in (P.CANCELLED, P.FAILED) or result.duplicate:
+            assert self.harness.store.payments[payment_id].status is model.status
+
+    @rule(payment_id=payments)
+    def late_processing_webhook(self, payment_id: UUID) -> None:
+        before = self.harness.store.payments[payment_id]
+        obj = self.harness.provider.payment_intent_object(
+            before.provider_payment_id or "", status="processing"
+        )
+        self.deliver("payment_intent.processing", obj)
+        after = self.harness.store.payments[payment_id]
+        assert (after.status, after.version) == (before.status, before.version)
+
+    @rule(refund_id=refunds)
+    def refund_failed_webhook(self, refund_id: UUID) -> None:
+        model = self.model_refunds[refund_id]
+        refund = self.harness.store.refunds[refund_id]
+        if refund.provider_refund_id is None:
+            return
+        result = self.deliver(
+            "refund.failed",
+            {
+                "id": refund.provider_refund_id,
+                "object": "refund",
+                "status": "failed",
+                "amount": refund.amount.amount,
+                "currency": "eur",
+            },
+        )
+        self.refresh()
+        if model.status is R.COMPLETED and not result.duplicate:
+            assert result.outcome == "reversed"
+            assert model.status is R.FAILED
+
+    @precondition(lambda self: self.webhook_ids)
+    @rule(data=st.data())
+    def a_webhook_is_redelivered(self, data: st.DataObject) -> None:
+        published = len(self.harness.publisher.events)
+        event_id = data.draw(st.sampled_from(self.webhook_ids))
+        result = self.deliver("payment_intent.payment_failed", {"id": "pi_x"}, event_id=event_id)
+        assert result.duplicate
+        assert len(self.harness.publisher.events) == published
+
+    def deliver(self, event_type: str, obj: dict[str, Any], *, event_id: str | None = None) -> Any:
+        event_id = event_id or f"evt_{len(self.webhook_ids) + 1}"
+        body, headers = self.harness.provider.build_webhook(
+            event_type, obj, event_id=event_id, now=self.clock.now()
+        )
+        if event_id not in self.webhook_ids:
+            self.webhook_ids.append(event_id)
+        return self.run(self.services.webhooks.receive("fake", body, headers))
+
+    # ------------------------------------------------------------------ invoices
+    @rule(target=invoices, lines=line_items, link=st.booleans(), data=st.data())
+    def create_invoice(self, lines: list[LineItem], link: bool, data: st.DataObject) -> UUID:
+        payment_id = None
+        if link and self.model_payments:
+            payment_id = data.draw(st.sampled_from(sorted(self.model_payments)))
+        invoice = self.run(
+            self.services.invoices.create(
+                CreateInvoice(
+                    booking_id=uuid4(),
+                    guest_id=uuid4(),
+                    currency="EUR",
+                    line_items=lines,
+                    payment_id=payment_id,
+                )
+            )
+        )
+        assert (invoice.status, invoice.number) == (Inv.DRAFT, None)
+        self.model_invoices[invoice.id] = InvoiceModel(Inv.DRAFT, bool(lines), payment_id)
+        return invoice.id
+
+    @rule(invoice_id=invoices, lines=line_items)
+    def edit_invoice(self, invoice_id: UUID, lines: list[LineItem]) -> None:
+        model = self.model_invoices[invoice_id]
+        try:
+            self.run(self.services.invoices.update(invoice_id, UpdateInvoice(line_items=lines)))
+        except InvoiceNotEditableError:
+            assert model.status is not Inv.DRAFT, "editing a draft was refused"
+            return
+        assert model.status is Inv.DRAFT, f"edited a {model.status} invoice"
+        model.has_lines = bool(lines)
+
+    @rule(invoice_id=invoices, target_status=st.sampled_from([Inv.OPEN, Inv.VOID, Inv.PAID]))
+    def move_invoice(self, invoice_id: UUID, target_status: InvoiceStatus) -> None:
+        self._move_invoice(invoice_id, target_status)
+
+    @rule(invoice_id=invoices)
+    def invoice_uncollectible(self, invoice_id: UUID) -> None:
+        self._move_invoice(invoice_id, Inv.UNCOLLECTIBLE)
+
+    def _move_invoice(self, invoice_id: UUID, target_status: InvoiceStatus) -> None:
+        model = self.model_invoices[invoice_id]
+        legal = {
+            Inv.OPEN: {Inv.DRAFT, Inv.OPEN},
+            Inv.VOID: {Inv.DRAFT, Inv.OPEN, Inv.VOID},
+            Inv.PAID: {Inv.OPEN, Inv.UNCOLLECTIBLE, Inv.PAID},
+            Inv.UNCOLLECTIBLE: {Inv.OPEN, Inv.UNCOLLECTIBLE},
+        }[target_status]
+        issuing_empty = (
+            target_status is Inv.OPEN and model.status is Inv.DRAFT and not model.has_lines
+        )
+        try:
+            invoice = self.run(
+                self.services.invoices.update(invoice_id, UpdateInvoice(status=target_status))
+            )
+        except InvalidTransitionError:
+            assert model.status not in legal, f"{model.status} -> {target_status} was refused"
+            return
+        except ValidationError:
+            assert issuing_empty, "a valid issue was refused"
+            return
+        assert model.status in legal, f"moved a {model.status} invoice to {target_status}"
+        assert not issuing_empty, "issued an invoice without lines"
+        expected = target_status
+        linked = model.payment_id
+        if (
+            target_status is Inv.OPEN
+            and model.status is Inv.DRAFT
+            and linked is not None
+            and self.harness.store.payments[linked].status is P.COMPLETED
+        ):
+            expected = Inv.PAID  # issued while its payment is already completed
+        assert invoice.status is (model.status if model.status is target_status else expected)
+        model.status = invoice.status
+
+    # ------------------------------------------------------------------ invariants
+    @invariant()
+    def every_status_is_the_models(self) -> None:
+        store = self.harness.store
+        assert {pid: p.status for pid, p in store.payments.items()} == {
+            pid: m.status for pid, m in self.model_payments.items()
+        }
+        assert {iid: i.status for iid, i in store.invoices.items()} == {
+            iid: m.status for iid, m in self.model_invoices.items()
+        }
+
+    @invariant()
+    def refunds_never_exceed_the_payment(self) -> None:
+        store = self.harness.store
+        for payment in store.payments.values():
+            refunds = [r for r in store.refunds.values() if r.payment_id == payment.id]
+            live = sum(r.amount.amount for r in refunds if r.status is not R.FAILED)
+            completed = sum(r.amount.amount for r in refunds if r.status is R.COMPLETED)
+            in_flight = sum(
+                r.amount.amount for r in refunds if r.status in (R.PENDING, R.PROCESSING)
+            )
+            assert live <= payment.amount.amount
+            assert payment.amount_refunded == completed
+            assert payment.amount_refund_pending == in_flight
+            assert payment.refundable == payment.amount.amount - live >= 0
+            if refunds:
+                assert payment.status is P.COMPLETED
+
+    @invariant()
+    def the_provider_gives_each_refund_back_at_most_once(self) -> None:
+        for refund in self.harness.store.refunds.values():
+            made = len(self.harness.provider.refunds_made(refund.id))
+            assert made <= 1, f"refund {refund.id} was paid out {made} times"
+            if refund.status is R.COMPLETED:
+                assert made == 1
+
+    @invariant()
+    def billing_reconciles_with_payments_and_refunds(self) -> None:
+        store = self.harness.store
+        records = [r for chain in store.billing.values() for r in chain]
+        totals: dict[BillingRecordType, int] = defaultdict(int)
+        for record in records:
+            totals[record.type] += record.amount
+        completed = [p for p in store.payments.values() if p.status is P.COMPLETED]
+        assert totals[BillingRecordType.CHARGE] == sum(p.amount.amount for p in completed)
+        assert totals[BillingRecordType.REFUND] - totals[BillingRecordType.REFUND_REVERSED] == sum(
+            p.amount_refunded for p in store.payments.values()
+        )
+        charged = [r.payment_id for r in records if r.type is BillingRecordType.CHARGE]
+        assert sorted(map(str, charged)) == sorted(str(p.id) for p in completed)
+
+    @invariant()
+    def billing_chains_verify(self) -> None:
+        store = self.harness.store
+        ordered = [r for booking in sorted(store.billing, key=str) for r in store.billing[booking]]
+        assert verify_chain(ordered).ok
+        assert self.run(self.services.billing.verify()).ok
+
+    @invariant()
+    def invoice_numbers_are_unique_and_gap_free_per_year(self) -> None:
+        by_year: dict[int, list[int]] = defaultdict(list)
+        for invoice in self.harness.store.invoices.values():
+            if invoice.number is None:
+                assert invoice.issued_at is None
+                continue
+            parsed = parse_invoice_number(invoice.number)
+            assert parsed is not None
+            assert invoice.issued_at is not None
+            assert parsed[0] == invoice.issued_at.year
+            by_year[parsed[0]].append(parsed[1])
+        for numbers in by_year.values():
+            assert sorted(numbers) == list(range(1, len(numbers) + 1))
+
+    @invariant()
+    def each_payments_events_follow_its_state_machine(self) -> None:
+        story: dict[UUID, list[str]] = defaultdict(list)
+        for event in self.harness.publisher.events:
+            if event.type.startswith("payment."):
+                story[event.stream_id].append(event.type)
+        for types in story.values():
+            assert types[0] == "payment.initiated"
+            assert len(types) <= 2
+            assert all(
+                t in ("payment.completed", "payment.failed", "payment.cancelled") for t in types[1:]
+            )
+
+
+# max_examples comes from the loaded profile (100 by default, 200 with HYPOTHESIS_PROFILE=ci).
+PaymentsMachine.TestCase.settings = settings(
+    parent=settings.default,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestPaymentsMachine = PaymentsMachine.TestCase
+
+
+def test_the_model_knows_every_fake_token() -> None:
+    assert set(AFTER_CONFIRM) - {None} == set(FAKE_TOKENS)
