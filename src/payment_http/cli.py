@@ -233,8 +233,6 @@ async def _serve(settings: Settings, host: str, port: int, *, workers: bool) -> 
                 logger.error(  # noqa: TRY400 - no traceback in logs, by design
                     "background work ended with %s", type(exc).__name__
                 )
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
     finally:
         await runtime.aclose()
     logger.info("stopped")
