@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,7 +50,10 @@ def free_port() -> int:
 class Service:
     """One ``python -m payment_http serve`` process."""
 
-    def __init__(self, database_url: str, workdir: Path, **env: str) -> None:
+    def __init__(
+        self, database_url: str, workdir: Path, *, args: Sequence[str] = (), **env: str
+    ) -> None:
+        self.args = tuple(args)
         self.database_url = database_url
         self.workdir = workdir
         self.port = free_port()
