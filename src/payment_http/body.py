@@ -25,7 +25,7 @@ from typing import Any, Final
 import attrs
 import msgspec
 
-from payment_core.card_data import find_raw_card_data
+from payment_core.card_data import FORBIDDEN_FIELDS, find_raw_card_data
 from payment_core.errors import RawCardDataError
 from payment_core.services import Services
 from payment_http.errors import HttpProblem
@@ -46,6 +46,11 @@ _AMOUNT_FIELDS: Final = frozenset({"amount", "unit_amount"})
 _MSGSPEC_PATH: Final = re.compile(
     r"^(?P<reason>.*?)(?: - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`)?$", re.DOTALL
 )
+# A quick look at the raw bytes before the structural scan: a body with no run of 13 or more
+# digits, no \u escape (which could spell digits) and no field named like card data cannot
+# hold card data, and most bodies are like that. Anything else gets the full scan.
+_DIGIT_RUN: Final = re.compile(rb"(?:\d[ -]?){12,18}\d")
+_CARD_FIELD_NAMES: Final = tuple(f'"{name}"'.encode() for name in FORBIDDEN_FIELDS - {"number"})
 _MISSING: Final = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$")
 _UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
 
@@ -143,6 +148,13 @@ def _depth_ok(value: Any) -> bool:
     return True
 
 
+def _may_hold_card_data(body: bytes) -> bool:
+    if b"\\u" in body or _DIGIT_RUN.search(body):
+        return True
+    lowered = body.lower()
+    return any(name in lowered for name in _CARD_FIELD_NAMES)
+
+
 def _card_data_in_keys(value: Any, path: str = "") -> str | None:
     stack: list[tuple[Any, str]] = [(value, path)]
     while stack:
@@ -233,9 +245,10 @@ def decode_body(body: bytes, spec: BodySpec, services: Services) -> DecodedBody:
                 f"the body is nested deeper than {MAX_DEPTH} levels",
                 errors=[("body", "too deeply nested")],
             )
-        found = find_raw_card_data(value) or _card_data_in_keys(value)
-        if found is not None:
-            raise RawCardDataError(field=found)
+        if _may_hold_card_data(body):
+            found = find_raw_card_data(value) or _card_data_in_keys(value)
+            if found is not None:
+                raise RawCardDataError(field=found)
     try:
         struct = msgspec.convert(value, spec.type, strict=True)
     except msgspec.ValidationError as exc:

@@ -92,6 +92,19 @@ async def test_every_json_endpoint_refuses_card_data(
     assert response.json()["code"] == "raw_card_data_forbidden"
 
 
+async def test_a_card_number_spelled_with_json_escapes_is_refused(mem: Api) -> None:
+    spelled = "".join(f"\\u{ord(c):04x}" for c in "4242424242424242")
+    body = (
+        f'{{"booking_id":"{new_id()}","guest_id":"{new_id()}","amount":1,'
+        f'"currency":"EUR","description":"{spelled}"}}'
+    )
+    response = await mem.client.post(
+        "/api/v1/payments", content=body, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "raw_card_data_forbidden"
+
+
 async def test_a_refused_body_is_not_stored_not_even_for_idempotency(api: Api) -> None:
     booking = new_id()
     headers = {**AUTH, "Idempotency-Key": "card-data-1"}
