@@ -11,7 +11,6 @@ from payment_adapters.wire import payment_safe_view, payment_view
 from payment_core.errors import NotFoundError
 from payment_core.ids import is_reference
 from payment_core.model.payment import Payment
-from payment_core.money import Currency
 from payment_core.services import CreatePayment
 from payment_http.body import json_body
 from payment_http.controllers._common import (
