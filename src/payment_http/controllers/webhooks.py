@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar import Controller, Request, post
@@ -10,6 +11,8 @@ from payment_http.controllers._common import PUBLIC, PathText, ServicesDep, prob
 from payment_http.schemas import WebhookReceived
 
 __all__ = ["WebhookController"]
+
+logger = logging.getLogger("payment_http.webhooks")
 
 
 class WebhookController(Controller):
@@ -35,4 +38,11 @@ class WebhookController(Controller):
     ) -> WebhookReceived:
         body = await request.body()
         result = await services.webhooks.receive(provider, body, dict(request.headers))
+        logger.info(
+            "webhook %s from %s: event %s, %s",
+            result.webhook_id,
+            provider,
+            result.event_id[:255],
+            "duplicate" if result.duplicate else result.outcome,
+        )
         return WebhookReceived(received=True, duplicate=result.duplicate)
