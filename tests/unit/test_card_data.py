@@ -165,3 +165,7 @@ def test_a_uuid_is_never_flagged(value: uuid.UUID) -> None:
 @given(st.lists(st.uuids(), min_size=1, max_size=5))
 def test_text_made_of_uuids_is_never_flagged(values: list[uuid.UUID]) -> None:
     assert find_raw_card_data(" ".join(str(v) for v in values)) is None
+
+
+def test_keys_that_are_not_strings_are_looked_at_safely() -> None:
+    assert find_raw_card_data({True: "x", 7: "y", None: "z"}) is None

@@ -88,10 +88,3 @@ def copy_aggregate(aggregate: T) -> T:
 def snapshot(aggregate: T) -> T:
     """The aggregate as it is now, for an event: an isolated copy without pending events."""
     return copy_aggregate(aggregate)
-
-
-def pop_events(aggregate: Any) -> list[Any]:
-    """Take the aggregate's pending events, leaving it with none."""
-    events: list[Any] = aggregate.events
-    aggregate.events = []
-    return events

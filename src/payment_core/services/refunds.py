@@ -23,7 +23,7 @@ from payment_core.errors import (
     ValidationError,
 )
 from payment_core.model.billing import BillingRecordType
-from payment_core.model.payment import Payment
+from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import Refund, RefundStatus
 from payment_core.money import Money
 from payment_core.pagination import Page, PageRequest
@@ -82,14 +82,8 @@ class RefundService:
             raise ValidationError(field="amount", reason="must be a positive integer")
         now = deps.clock.now()
         value = payment.refundable if amount is None else amount
-        if value == 0:
-            if payment.status.value != "COMPLETED":
-                raise InvalidTransitionError(
-                    entity="payment",
-                    entity_id=payment.id,
-                    current=payment.status.value,
-                    requested="REFUNDED",
-                )
+        if value == 0 and payment.status is PaymentStatus.COMPLETED:
+            # Nothing is left to refund: say that, not "the amount must be positive".
             raise RefundExceedsRefundableError(payment_id=payment.id, requested=0, refundable=0)
         money = Money(value, payment.amount.currency)
         payment.reserve_refund(now=now, amount=money)
@@ -135,6 +129,11 @@ class RefundService:
         A ``COMPLETED`` or in-flight refund is returned as it is; a ``FAILED`` one raises
         :class:`InvalidTransitionError`.
         """
+        refund, _ = await self._process(refund_id, only_if_due=False)
+        return refund
+
+    async def _process(self, refund_id: UUID, *, only_if_due: bool) -> tuple[Refund, bool]:
+        """The refund after the attempt, and whether an attempt was made."""
         deps = self._deps
 
         async def start() -> tuple[Refund, Payment | None]:
@@ -149,7 +148,10 @@ class RefundService:
                     )
                 if refund.status is not RefundStatus.PENDING:
                     return refund, None
-                refund.start_attempt(now=deps.clock.now())
+                now = deps.clock.now()
+                if only_if_due and (refund.next_retry_at is None or refund.next_retry_at > now):
+                    return refund, None  # another worker attempted it meanwhile: keep its backoff
+                refund.start_attempt(now=now)
                 await uow.refunds.update(refund)
                 payment = await uow.payments.get(refund.payment_id)
                 await uow.commit()
@@ -157,8 +159,8 @@ class RefundService:
 
         refund, payment = await deps.retrying(start)
         if payment is None:
-            return refund
-        return await self._attempt(refund, payment)
+            return refund, False
+        return await self._attempt(refund, payment), True
 
     async def _attempt(self, refund: Refund, payment: Payment) -> Refund:
         deps = self._deps
@@ -300,10 +302,11 @@ class RefundService:
         attempted = 0
         for refund in due:
             try:
-                await self.process(refund.id)
-                attempted += 1
+                _, tried = await self._process(refund.id, only_if_due=True)
             except (InvalidTransitionError, NotFoundError):
-                continue  # another worker got there first
+                continue  # another worker failed it for good meanwhile
+            if tried:  # not when another worker took it first
+                attempted += 1
         return attempted
 
     async def reconcile(self, refund: Refund) -> tuple[Refund, str]:
