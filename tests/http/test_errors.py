@@ -6,11 +6,13 @@ import asyncio
 import logging
 from pathlib import Path
 
+import attrs
 import pytest
 from sqlalchemy.exc import OperationalError
 from tests.http.conftest import AUTH, Api, payment_body
 
 from payment_core import errors
+from payment_core.money import Money
 from payment_core.ports import CreatePaymentRequest, ProviderPayment
 from payment_core.testing import FakeProvider
 from payment_http.errors import DOMAIN_ERRORS, is_database_unavailable
@@ -26,6 +28,27 @@ class BrokenProvider(FakeProvider):
 
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
         raise RuntimeError(SECRET_SQL)
+
+
+class MismatchingProvider(FakeProvider):
+    """A provider that sets a payment up for another amount than it was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__(name="mismatching")
+
+    async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
+        reply = await super().create_payment(request)
+        return attrs.evolve(reply, amount=Money(reply.amount.amount + 1, reply.amount.currency))
+
+
+async def test_a_provider_rejection_on_create_is_a_422_and_nothing_is_kept(mem: Api) -> None:
+    mem.runtime.services.deps.providers.register(MismatchingProvider())
+    body = payment_body(provider="mismatching")
+    response = await mem.client.post("/api/v1/payments", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["code"] == "provider_rejected"
+    listed = await mem.client.get(f"/api/v1/payments/booking/{body['booking_id']}", headers=AUTH)
+    assert listed.json()["items"] == []
 
 
 async def test_an_unknown_path_is_a_404_problem(mem: Api) -> None:
