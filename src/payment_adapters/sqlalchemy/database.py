@@ -63,9 +63,11 @@ class Database:
     store; ``migrate`` brings the schema to the latest revision; ``dispose`` closes the pool.
     """
 
-    def __init__(self, engine: AsyncEngine, cipher: Cipher) -> None:
+    def __init__(self, engine: AsyncEngine, cipher: Cipher, *, notify: bool = True) -> None:
         self.engine = engine
         self.cipher = cipher
+        #: Whether a commit that wrote events notifies ``payments_outbox`` (PostgreSQL).
+        self.notify = notify
         self.dialect_name: str = engine.dialect.name
         #: SQLite only: this process's writers, one at a time (see ``_sqlite.WriterQueue``).
         self.sqlite_writers = _sqlite.WriterQueue() if self.dialect_name == "sqlite" else None
@@ -73,11 +75,19 @@ class Database:
 
     @classmethod
     def from_url(
-        cls, url: str, *, cipher: Cipher, pool_size: int = 10, echo: bool = False
+        cls,
+        url: str,
+        *,
+        cipher: Cipher,
+        pool_size: int = 10,
+        echo: bool = False,
+        notify: bool = True,
     ) -> Database:
         """An engine for ``url`` (``postgresql+asyncpg://...`` or ``sqlite+aiosqlite:///path``).
 
         Plain ``postgresql://`` and ``sqlite:///`` are accepted and given the async driver.
+        ``notify=False`` stops commits from notifying ``payments_outbox`` (see
+        ``unit_of_work``: it costs write throughput; the relay must then rely on polling).
         """
         parsed = _normalise(url)
         if parsed.drivername.startswith("postgresql"):
@@ -100,11 +110,13 @@ class Database:
             )
             event.listen(engine.sync_engine, "connect", _sqlite.on_connect)
             event.listen(engine.sync_engine, "begin", _sqlite.on_begin)
-        return cls(engine, cipher)
+        return cls(engine, cipher, notify=notify)
 
     def uow(self) -> SqlAlchemyUnitOfWork:
         """A new unit of work (``payment_core.ports.UnitOfWorkFactory``)."""
-        return SqlAlchemyUnitOfWork(self.engine, self.cipher, self.sqlite_writers)
+        return SqlAlchemyUnitOfWork(
+            self.engine, self.cipher, self.sqlite_writers, notify=self.notify
+        )
 
     @asynccontextmanager
     async def write_transaction(self) -> AsyncIterator[AsyncConnection]:

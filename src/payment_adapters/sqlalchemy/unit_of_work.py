@@ -27,19 +27,28 @@ runs the same assertions over both):
 
 Round trips. Inserts are staged and sent as late as possible: before the next statement of
 the unit of work, or at commit together with the outbox rows. On PostgreSQL one flush is a
-single statement, data-modifying CTEs for every table plus ``pg_notify``. So creating a
-payment is ``BEGIN``, one statement, ``COMMIT``: three round trips.
+single statement, data-modifying CTEs for every table plus ``pg_notify``. A unit of work that
+only inserts (creating a payment: the payment, its event) is that one statement, sent in
+autocommit mode, where PostgreSQL makes it atomic by itself: one round trip, not
+``BEGIN``, statement, ``COMMIT``.
+
+The notification has a price: PostgreSQL serialises the commits of notifying transactions
+(a global lock held through the commit), so they cannot share a WAL flush. pgbench on this
+machine ran the create 2.5-4.5 times faster without it (see bench/README.md). A service
+whose relay polls often enough can turn it off (``Database.from_url(..., notify=False)``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 from uuid import UUID
 
 import attrs
-from sqlalchemy import Table, func, insert, literal, select
+from sqlalchemy import Select, Table, bindparam, func, insert, literal, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -75,6 +84,9 @@ _NIL: Final = UUID(int=0)
 #: of work (1-3 rows) are the rule; the bound also caps the distinct statement shapes that
 #: the prepared-statement cache has to hold.
 _MAX_INLINE_ROWS: Final = 16
+#: The outbox columns the unit of work writes (``sequence`` is the identity; ``published_at``
+#: is the relay's).
+_OUTBOX_COLUMNS: Final = ("id", "type", "stream_id", "body", "created_at")
 #: Insert order that satisfies the foreign keys (SQLite checks them per statement).
 _TABLE_ORDER: Final = {table.name: i for i, table in enumerate(t.metadata.sorted_tables)}
 
@@ -95,10 +107,16 @@ class SqlAlchemyUnitOfWork:
     """
 
     def __init__(
-        self, engine: AsyncEngine, cipher: Cipher, sqlite_writers: WriterQueue | None = None
+        self,
+        engine: AsyncEngine,
+        cipher: Cipher,
+        sqlite_writers: WriterQueue | None = None,
+        *,
+        notify: bool = True,
     ) -> None:
         self.engine = engine
         self._writers = sqlite_writers
+        self._notify = notify and engine.dialect.name == "postgresql"
         self.cipher = cipher
         self.dialect_name: str = engine.dialect.name
         self.payments = SqlAlchemyPaymentRepository(self)
@@ -186,33 +204,57 @@ class SqlAlchemyUnitOfWork:
                 entity_id=culprit.ident if culprit else _NIL,
             ) from None
 
+    def _one_statement(self) -> bool:
+        """Whether the flush at commit is a single statement (PostgreSQL, few rows)."""
+        staged = len(self._staged)
+        return (
+            self.is_postgresql
+            and staged <= _MAX_INLINE_ROWS
+            and (staged > 0 or any(a.events for a in self._seen))
+        )
+
     async def _flush(self, conn: AsyncConnection, outbox_rows: list[dict[str, Any]]) -> None:
         """Send the staged inserts (and at commit the outbox rows) in the fewest statements."""
         staged, self._staged = self._staged, []
         groups: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
         for item in sorted(staged, key=lambda s: _TABLE_ORDER[s.table.name]):
             groups.setdefault(item.table.name, (item.table, []))[1].append(item.row)
+        if not self.is_postgresql:
+            # SQLite is in-process: statements cost no round trips. executemany keeps order.
+            if outbox_rows:
+                groups["outbox"] = (t.outbox, outbox_rows)
+            for table, group_rows in groups.values():
+                await self._run(conn, insert(table), group_rows, staged=staged)
+            return
+        inline = sum(len(group_rows) for _, group_rows in groups.values()) <= _MAX_INLINE_ROWS
+        if not inline:
+            # A bulk unit of work (an import, a test): one executemany per table, which asyncpg
+            # pipelines, rather than a statement over PostgreSQL's 32767 parameters.
+            for table, group_rows in groups.values():
+                await self._run(conn, insert(table), group_rows, staged=staged)
+            groups = {}
+        if not groups and not outbox_rows:
+            return
+        # One statement: each staged row as a data-modifying CTE, the outbox rows as one more
+        # (in event order), and the notification. Foreign keys are checked at the end of the
+        # statement, when every row is in.
+        shape = tuple(
+            (table.name, tuple(group_rows[0]), len(group_rows))
+            for table, group_rows in groups.values()
+        )
+        statement = _flush_statement(
+            shape, outbox=bool(outbox_rows), notify=self._notify and bool(outbox_rows)
+        )
+        parameters: dict[str, Any] = {
+            f"{table.name}_{i}_{column}": value
+            for table, group_rows in groups.values()
+            for i, row in enumerate(group_rows)
+            for column, value in row.items()
+        }
         if outbox_rows:
-            groups["outbox"] = (t.outbox, outbox_rows)
-        if not groups:
-            return
-        rows = sum(len(group_rows) for _, group_rows in groups.values())
-        if self.is_postgresql and rows <= _MAX_INLINE_ROWS:
-            # One statement: every insert as a data-modifying CTE, and the notification.
-            # Foreign keys are checked at the end of the statement, when every row is in.
-            ctes = [
-                insert(table).values(group_rows).cte(f"ins_{table.name}")
-                for table, group_rows in groups.values()
-            ]
-            probe = func.pg_notify(NOTIFY_CHANNEL, "") if outbox_rows else literal(1)
-            await self._run(conn, select(probe).add_cte(*ctes), staged=staged)
-            return
-        # Many rows (a bulk import, a test): one executemany per table, which the drivers
-        # batch, instead of a statement with more parameters than PostgreSQL takes (32767).
-        for table, group_rows in groups.values():
-            await self._run(conn, insert(table), group_rows, staged=staged)
-        if outbox_rows and self.is_postgresql:
-            await self._run(conn, select(func.pg_notify(NOTIFY_CHANNEL, "")))
+            for column in _OUTBOX_COLUMNS:
+                parameters[f"outbox_{column}"] = [row[column] for row in outbox_rows]
+        await self._run(conn, statement, parameters, staged=staged)
 
     async def commit(self) -> None:
         """Flush, write the collected events to the outbox and commit."""
@@ -220,11 +262,19 @@ class SqlAlchemyUnitOfWork:
             raise RuntimeError("this unit of work has already committed or rolled back")
         events: list[DomainEvent] = [e for a in self._seen for e in a.events]
         try:
-            if self._staged or events:
-                conn = await self._connection()
-                await self._flush(conn, _outbox_rows(events))
-            if self._conn is not None:
-                await self._conn.commit()
+            if self._conn is None and self._one_statement():
+                # Nothing was read or written before: the whole unit of work is the one
+                # statement below, which PostgreSQL runs atomically on its own. Sent in
+                # autocommit mode, without BEGIN and COMMIT, it is a single round trip.
+                async with self.engine.connect() as conn:
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await self._flush(conn, _outbox_rows(events))
+            else:
+                if self._staged or events:
+                    conn = await self._connection()
+                    await self._flush(conn, _outbox_rows(events))
+                if self._conn is not None:
+                    await self._conn.commit()
         except BaseException:
             await self.rollback()
             raise
@@ -269,6 +319,44 @@ class SqlAlchemyUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         await self.rollback()
+
+
+@functools.cache
+def _flush_statement(
+    shape: tuple[tuple[str, tuple[str, ...], int], ...], *, outbox: bool, notify: bool
+) -> Select[Any]:
+    """``WITH ins_payments_0 AS (INSERT ...), ins_outbox AS (INSERT ...) SELECT pg_notify(...)``.
+
+    Built once per shape (which tables and columns, how many rows) with named parameters
+    ``<table>_<row>_<column>``, one single-row ``INSERT`` per row: SQLAlchemy caches the
+    compiled form of those, but compiles a multi-row ``VALUES`` afresh on every execution
+    (measured: compiling was over half of a create's CPU time).
+
+    Sibling CTEs run in no set order, so the outbox rows, whose identity values must follow
+    the order of the events, are one ``INSERT ... SELECT`` over ``unnest`` of one array per
+    column ``WITH ORDINALITY ... ORDER BY`` it: in order, and one statement shape whatever
+    the number of events.
+    """
+    ctes = []
+    for name, columns, count in shape:
+        table = t.metadata.tables[name]
+        for i in range(count):
+            values = {c: bindparam(f"{name}_{i}_{c}", type_=table.c[c].type) for c in columns}
+            ctes.append(insert(table).values(values).cte(f"ins_{name}_{i}"))
+    if outbox:
+        arrays = [
+            bindparam(f"outbox_{c}", type_=postgresql.ARRAY(t.outbox.c[c].type))
+            for c in _OUTBOX_COLUMNS
+        ]
+        rows = (
+            func.unnest(*arrays)
+            .table_valued(*_OUTBOX_COLUMNS, with_ordinality="position")
+            .render_derived()
+        )
+        ordered = select(*(rows.c[c] for c in _OUTBOX_COLUMNS)).order_by(rows.c.position)
+        ctes.append(insert(t.outbox).from_select(list(_OUTBOX_COLUMNS), ordered).cte("ins_outbox"))
+    probe = func.pg_notify(NOTIFY_CHANNEL, "") if notify else literal(1)
+    return select(probe).add_cte(*ctes)
 
 
 def _outbox_rows(events: Iterable[DomainEvent]) -> list[dict[str, Any]]:
