@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+import asyncpg
 import attrs
 import pytest
 from sqlalchemy import delete, select, text
@@ -25,7 +26,7 @@ from sqlalchemy import delete, select, text
 from payment_adapters.crypto import FieldCipher, generate_key
 from payment_adapters.sqlalchemy import Database
 from payment_adapters.sqlalchemy import tables as t
-from payment_adapters.sqlalchemy.testing import create_database, drop_database
+from payment_adapters.sqlalchemy.testing import create_database, drop_database, server_url
 from payment_core.ids import new_reference
 from payment_core.model.billing import BillingRecord, BillingRecordType
 from payment_core.model.invoice import Invoice, LineItem
@@ -122,7 +123,11 @@ def run_aside(coroutine: Coroutine[Any, Any, T]) -> T:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    url = run_aside(create_database("payments_test"))
+    try:
+        url = run_aside(create_database("payments_test"))
+    except (OSError, asyncpg.PostgresError) as exc:
+        # Fail, never skip: a suite that silently skips its database tests proves nothing.
+        pytest.fail(f"PostgreSQL is not reachable at {server_url()}: {type(exc).__name__}: {exc}")
     try:
         run_aside(_migrate(url))
         yield url
