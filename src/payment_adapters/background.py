@@ -66,6 +66,7 @@ def build_broker(settings: Settings, *, graceful_timeout: float = 20.0) -> Rabbi
         # Connect fails at once when RabbitMQ is down; BackgroundWork retries with backoff.
         # Once connected, aio-pika's robust connection reconnects and restores consumers.
         fail_fast=True,
+        timeout=10.0,
         reconnect_interval=2.0,
         graceful_timeout=graceful_timeout,
         app_id="payment-service",
@@ -90,6 +91,7 @@ class BackgroundWork:
         retention_interval: float = RETENTION_INTERVAL,
         topology: BookingTopology | None = None,
         consumer_options: dict[str, Any] | None = None,
+        manage_broker: bool = True,
     ) -> None:
         settings = runtime.settings
         self.runtime = runtime
@@ -113,7 +115,10 @@ class BackgroundWork:
 
                 self.consumer = BookingConsumer(
                     runtime.services.bookings,
-                    topology=topology or BookingTopology(exchange=settings.bookings_exchange),
+                    topology=topology
+                    or BookingTopology(
+                        exchange=settings.bookings_exchange, queue=settings.bookings_queue
+                    ),
                     **(consumer_options or {}),
                 )
                 self.consumer.register(self.broker)
@@ -126,6 +131,8 @@ class BackgroundWork:
         self._outbox: SqlOutbox | None = None
         self._listener: PostgresOutboxListener | None = None
         self._broker_started = False
+        #: ``False`` when a FastStream app starts and stops the broker (the worker).
+        self.manage_broker = manage_broker
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -134,7 +141,7 @@ class BackgroundWork:
             return
         self._stop.clear()
         self._spawn("relay", self._relay_loop())
-        if self.broker is not None:
+        if self.broker is not None and self.manage_broker:
             self._spawn("broker", self._connect_broker())
         services = self.runtime.services
         self._spawn("refunds", self._periodic("refund retries", services.refunds.process_due))
@@ -147,11 +154,24 @@ class BackgroundWork:
                 self._periodic("retention", self._retention, every=self.retention_interval),
             )
 
+    def mark_broker_connected(self) -> None:
+        """The broker is up (called by the app that started it)."""
+        self._broker_started = True
+        self.broker_connected.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     async def stop(self, grace: float = STOP_GRACE) -> None:
-        """Finish the rounds in flight, stop consuming (in-flight messages settle), disconnect."""
+        """Finish the rounds in flight, stop consuming (in-flight messages settle), disconnect.
+
+        Safe to call more than once. With ``manage_broker=False`` the broker is left to the
+        app that owns it (FastStream stops its subscribers and connection after this).
+        """
         self._stop.set()
         consumer_stop: Awaitable[Any] | None = None
-        if self.broker is not None and self._broker_started:
+        if self.broker is not None and self._broker_started and self.manage_broker:
             # Stop taking messages while the other loops finish; handlers in flight complete
             # (and ack after their commit) within the broker's graceful timeout.
             consumer_stop = asyncio.gather(
@@ -165,13 +185,15 @@ class BackgroundWork:
             await asyncio.gather(*pending, return_exceptions=True)
         if consumer_stop is not None:
             await consumer_stop
-        if self.broker is not None:
+        if self.broker is not None and self.manage_broker:
             with contextlib.suppress(Exception):
                 await self.broker.stop()
         if self._listener is not None:
             await self._listener.close()
+            self._listener = None
         if self._outbox is not None:
             self._outbox.close()
+            self._outbox = None
         self._tasks.clear()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -190,8 +212,18 @@ class BackgroundWork:
         assert self.broker is not None
         delay = 0.5
         while not self._stop.is_set():
+            # aio-pika's robust connection turns a connect cancelled half-way into a reconnect
+            # loop that nothing stops: an attempt runs to its end (it is bounded by the
+            # connection timeout), even when this loop is cancelled.
+            attempt = asyncio.ensure_future(self.broker.start())
             try:
-                await self.broker.start()
+                await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await attempt
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                raise
             except Exception as exc:
                 logger.warning(
                     "RabbitMQ unavailable (%s); retrying in %.1f s", type(exc).__name__, delay
@@ -201,8 +233,7 @@ class BackgroundWork:
                 await _sleep_unless(self._stop, delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            self._broker_started = True
-            self.broker_connected.set()
+            self.mark_broker_connected()
             logger.info("connected to RabbitMQ")
             return
 

@@ -157,6 +157,17 @@ class RabbitAdmin:
                 return seen
             await asyncio.sleep(0.02)
 
+    async def exists(self, queue: str) -> bool:
+        """Whether ``queue`` is declared (a failed passive declare closes only its channel)."""
+        assert self._connection is not None
+        channel = await self._connection.channel()
+        try:
+            await channel.declare_queue(queue, passive=True)
+        except aio_pika.exceptions.ChannelClosed:
+            return False
+        await channel.close()
+        return True
+
     async def count(self, queue: str) -> int:
         q = await self.channel.declare_queue(queue, passive=True)
         return int(q.declaration_result.message_count or 0)

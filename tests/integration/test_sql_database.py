@@ -62,9 +62,14 @@ async def postgres() -> AsyncIterator[Database]:
 
 def _payment(**overrides) -> Payment:
     fields = {
-        "id": uuid7(), "reference": new_reference("pay"), "booking_id": uuid4(),
-        "guest_id": uuid4(), "amount": Money(1_000, Currency.of("EUR")), "provider": "fake",
-        "now": T0, "event_id": uuid4(),
+        "id": uuid7(),
+        "reference": new_reference("pay"),
+        "booking_id": uuid4(),
+        "guest_id": uuid4(),
+        "amount": Money(1_000, Currency.of("EUR")),
+        "provider": "fake",
+        "now": T0,
+        "event_id": uuid4(),
     }
     fields.update(overrides)
     return Payment.initiate(**fields)
@@ -138,9 +143,9 @@ async def test_timestamps_come_back_aware_utc_with_microseconds(database):
         await uow.payments.add(payment)
         await uow.commit()
     async with database.engine.connect() as conn:
-        stored = (await conn.execute(
-            select(t.payments.c.created_at).where(t.payments.c.id == payment.id)
-        )).scalar_one()
+        stored = (
+            await conn.execute(select(t.payments.c.created_at).where(t.payments.c.id == payment.id))
+        ).scalar_one()
     assert stored == moment
     assert stored.tzinfo is UTC
     assert stored.microsecond == 654321
@@ -149,9 +154,9 @@ async def test_timestamps_come_back_aware_utc_with_microseconds(database):
 async def test_a_naive_timestamp_is_refused(database):
     async with database.engine.begin() as conn:
         with pytest.raises(StatementError, match="timezone-aware"):
-            await conn.execute(insert(t.inbox).values(
-                consumer="c", event_id="e", handled_at=datetime(2026, 1, 1)
-            ))
+            await conn.execute(
+                insert(t.inbox).values(consumer="c", event_id="e", handled_at=datetime(2026, 1, 1))
+            )
 
 
 async def test_the_refund_invariant_is_also_a_database_constraint(database):
@@ -210,7 +215,8 @@ async def test_pages_read_the_composite_index_without_sorting(postgres):
     )
     async with postgres.engine.connect() as conn:
         plan = "\n".join(
-            r[0] for r in await conn.execute(
+            r[0]
+            for r in await conn.execute(
                 text(query), {"b": booking, "c": after.created_at, "i": after.id}
             )
         )
@@ -222,32 +228,41 @@ async def test_pages_read_the_composite_index_without_sorting(postgres):
 async def test_retention_purges_expired_keys_and_old_published_events_in_batches(database):
     now = T0 + timedelta(days=2)
     for n in range(7):
-        await database.idempotency.claim(f"old-{n}", "fp", now=T0, ttl=timedelta(hours=24),
-                                         lock_timeout=timedelta(seconds=30))
-    await database.idempotency.claim("fresh", "fp", now=now, ttl=timedelta(hours=24),
-                                     lock_timeout=timedelta(seconds=30))
+        await database.idempotency.claim(
+            f"old-{n}", "fp", now=T0, ttl=timedelta(hours=24), lock_timeout=timedelta(seconds=30)
+        )
+    await database.idempotency.claim(
+        "fresh", "fp", now=now, ttl=timedelta(hours=24), lock_timeout=timedelta(seconds=30)
+    )
     for _ in range(5):
         async with database.uow() as uow:
             await uow.payments.add(_payment())
             await uow.commit()
     async with database.engine.begin() as conn:
-        sequences = (await conn.execute(
-            select(t.outbox.c.sequence).order_by(t.outbox.c.sequence)
-        )).scalars().all()
+        sequences = (
+            (await conn.execute(select(t.outbox.c.sequence).order_by(t.outbox.c.sequence)))
+            .scalars()
+            .all()
+        )
         old, recent = sequences[:3], sequences[3:4]  # the last one stays unpublished
-        await conn.execute(t.outbox.update().where(t.outbox.c.sequence.in_(old))
-                           .values(published_at=T0))
-        await conn.execute(t.outbox.update().where(t.outbox.c.sequence.in_(recent))
-                           .values(published_at=now))
+        await conn.execute(
+            t.outbox.update().where(t.outbox.c.sequence.in_(old)).values(published_at=T0)
+        )
+        await conn.execute(
+            t.outbox.update().where(t.outbox.c.sequence.in_(recent)).values(published_at=now)
+        )
 
-    counts = await purge(database, now=now, outbox_published_before=now - timedelta(hours=1),
-                         batch_size=2)
+    counts = await purge(
+        database, now=now, outbox_published_before=now - timedelta(hours=1), batch_size=2
+    )
 
     assert counts == {"idempotency_keys": 7, "outbox": 3}
     async with database.engine.connect() as conn:
-        left = (await conn.execute(
-            select(t.outbox.c.sequence).order_by(t.outbox.c.sequence)
-        )).scalars().all()
+        left = (
+            (await conn.execute(select(t.outbox.c.sequence).order_by(t.outbox.c.sequence)))
+            .scalars()
+            .all()
+        )
         keys = (await conn.execute(select(t.idempotency_keys.c.key))).scalars().all()
     assert left == sequences[3:]
     assert keys == ["fresh"]

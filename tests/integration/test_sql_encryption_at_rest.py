@@ -93,8 +93,9 @@ class Dump:
     @classmethod
     def parse(cls, text: str) -> Dump:
         tables: dict[str, str] = {}
-        for match in re.finditer(r"^COPY public\.(\w+) .*?FROM stdin;\n(.*?)^\\\.$", text,
-                                 re.MULTILINE | re.DOTALL):
+        for match in re.finditer(
+            r"^COPY public\.(\w+) .*?FROM stdin;\n(.*?)^\\\.$", text, re.MULTILINE | re.DOTALL
+        ):
             tables[match.group(1)] = match.group(2)
         return cls(tables)
 
@@ -113,9 +114,7 @@ class Dump:
 
     def cards(self) -> dict[str, list[str]]:
         found = {
-            name: card_numbers(
-                "\n".join([text, *(b.decode("latin-1") for b in self.blobs(name))])
-            )
+            name: card_numbers("\n".join([text, *(b.decode("latin-1") for b in self.blobs(name))]))
             for name, text in self.tables.items()
         }
         return {name: numbers for name, numbers in found.items() if numbers}
@@ -124,9 +123,18 @@ class Dump:
 async def dump(url: str) -> Dump:
     parsed = make_url(url)
     process = await asyncio.create_subprocess_exec(
-        _pg_dump(), "--data-only", "--no-owner", "-h", parsed.host or "127.0.0.1",
-        "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres", parsed.database,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        _pg_dump(),
+        "--data-only",
+        "--no-owner",
+        "-h",
+        parsed.host or "127.0.0.1",
+        "-p",
+        str(parsed.port or 5432),
+        "-U",
+        parsed.username or "postgres",
+        parsed.database,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
@@ -155,10 +163,14 @@ async def url() -> AsyncIterator[str]:
 
 
 def _services(database: Database, provider: FakeProvider) -> Services:
-    return Services.build(Dependencies(
-        uow=database.uow, providers=ProviderRegistry([provider]), clock=SystemClock(),
-        ids=SystemIds(),
-    ))
+    return Services.build(
+        Dependencies(
+            uow=database.uow,
+            providers=ProviderRegistry([provider]),
+            clock=SystemClock(),
+            ids=SystemIds(),
+        )
+    )
 
 
 async def run_flow(database: Database) -> Flow:
@@ -169,15 +181,26 @@ async def run_flow(database: Database) -> Flow:
     guest_note = f"allergic to peanuts {marker}"
 
     with pytest.raises(RawCardDataError):
-        await services.payments.create(CreatePayment(
-            booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR",
-            metadata={"card": PAN},
-        ))
+        await services.payments.create(
+            CreatePayment(
+                booking_id=uuid4(),
+                guest_id=uuid4(),
+                amount=100,
+                currency="EUR",
+                metadata={"card": PAN},
+            )
+        )
 
-    payment = await services.payments.create(CreatePayment(
-        booking_id=uuid4(), guest_id=uuid4(), amount=25_000, currency="EUR",
-        description=description, metadata={"guest_note": guest_note},
-    ))
+    payment = await services.payments.create(
+        CreatePayment(
+            booking_id=uuid4(),
+            guest_id=uuid4(),
+            amount=25_000,
+            currency="EUR",
+            description=description,
+            metadata={"guest_note": guest_note},
+        )
+    )
     client_secret = payment.client_secret
     assert client_secret
     payment = await services.payments.confirm(payment.id, "pm_card_authenticationRequired")
@@ -194,18 +217,25 @@ async def run_flow(database: Database) -> Flow:
     await services.refunds.create(payment.id, 5_000, "requested_by_customer")
 
     notes = f"Invoice notes: VIP guest, door code 4711 {marker}"
-    invoice = await services.invoices.create(CreateInvoice(
-        booking_id=payment.booking_id, guest_id=payment.guest_id, currency="EUR",
-        line_items=[LineItem(description="Suite", quantity=2, unit_amount=10_000,
-                             tax_rate_bps=1000)],
-        notes=notes, payment_id=payment.id,
-    ))
+    invoice = await services.invoices.create(
+        CreateInvoice(
+            booking_id=payment.booking_id,
+            guest_id=payment.guest_id,
+            currency="EUR",
+            line_items=[
+                LineItem(description="Suite", quantity=2, unit_amount=10_000, tax_rate_bps=1000)
+            ],
+            notes=notes,
+            payment_id=payment.id,
+        )
+    )
     await services.invoices.issue(invoice.id)
 
     key = f"idem-{marker}"
     now = SystemClock().now()
-    await database.idempotency.claim(key, "fp", now=now, ttl=timedelta(hours=24),
-                                     lock_timeout=timedelta(seconds=30))
+    await database.idempotency.claim(
+        key, "fp", now=now, ttl=timedelta(hours=24), lock_timeout=timedelta(seconds=30)
+    )
     response = StoredResponse(201, f'{{"client_secret":"{client_secret}"}}'.encode())
     await database.idempotency.complete(key, response, now=now)
 
@@ -254,8 +284,11 @@ async def test_a_dump_shows_no_secret_and_rotation_reencrypts_every_row(url):
         # 2. Once published and past retention, nothing is left in plaintext anywhere.
         async with database.engine.begin() as conn:
             await conn.execute(t.outbox.update().values(published_at=SystemClock().now()))
-        deleted = await purge(database, now=SystemClock().now(),
-                              outbox_published_before=SystemClock().now() + timedelta(1))
+        deleted = await purge(
+            database,
+            now=SystemClock().now(),
+            outbox_published_before=SystemClock().now() + timedelta(1),
+        )
         assert deleted["outbox"] > 0
         after = await dump(url)
         for name, value in flow.secrets.items():
@@ -292,7 +325,10 @@ async def test_a_dump_shows_no_secret_and_rotation_reencrypts_every_row(url):
             webhook = await uow.webhooks.get(flow.webhook_id)
         assert webhook.body.decode() == flow.secrets["webhook body"]
         claim = await only_new.idempotency.claim(
-            flow.idempotency_key, "fp", now=SystemClock().now(), ttl=timedelta(hours=24),
+            flow.idempotency_key,
+            "fp",
+            now=SystemClock().now(),
+            ttl=timedelta(hours=24),
             lock_timeout=timedelta(seconds=30),
         )
         assert claim.replay == flow.response

@@ -229,7 +229,9 @@ def _documented_broker(settings: Settings) -> RabbitBroker:
         return handler
 
     declare_booking_subscribers(
-        broker, BookingTopology(exchange=settings.bookings_exchange), stand_in
+        broker,
+        BookingTopology(exchange=settings.bookings_exchange, queue=settings.bookings_queue),
+        stand_in,
     )
     exchange = RabbitExchange(settings.payments_exchange, type=ExchangeType.TOPIC, durable=True)
     for event_type in event_types():
@@ -316,7 +318,7 @@ def render_markdown(settings: Settings | None = None) -> str:
     settings = settings or Settings()
     document = specification_json(settings)
     schemas: Mapping[str, Any] = document["components"]["schemas"]
-    topology = BookingTopology(exchange=settings.bookings_exchange)
+    topology = BookingTopology(exchange=settings.bookings_exchange, queue=settings.bookings_queue)
     out: list[str] = [
         "# Events",
         "",

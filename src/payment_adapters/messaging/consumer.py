@@ -232,6 +232,7 @@ class BookingConsumer:
         self.prefetch = prefetch
         self.stats = ConsumerStats()
         self._broker: RabbitBroker | None = None
+        self._side_queues_declared = False
 
     def register(self, broker: RabbitBroker) -> list[RabbitSubscriber]:
         """Declare the topology on ``broker`` and subscribe; call before ``broker.start()``."""
@@ -291,6 +292,8 @@ class BookingConsumer:
     async def on_message(self, body: bytes, message: RabbitMessageType) -> None:
         """Handle, then settle the message: ack, retry later, or dead-letter."""
         outcome = await self.process(body)
+        if outcome in (Outcome.RETRY, Outcome.DEAD_LETTER):
+            await self._declare_side_queues()
         if outcome is Outcome.RETRY:
             redeliveries = _int_header(message.headers.get(REDELIVERIES_HEADER))
             if redeliveries < self.max_redeliveries and await self._retry_later(
@@ -314,6 +317,22 @@ class BookingConsumer:
         else:
             self.stats.handled += 1
         await message.ack()
+
+    async def _declare_side_queues(self) -> None:
+        """Make sure the DLQ and the retry queue exist before anything is routed to them.
+
+        The broker declares them when it starts, but in no guaranteed order with the
+        consumers; a message dead-lettered to a queue that does not exist yet is dropped.
+        """
+        if self._side_queues_declared or self._broker is None:
+            return
+        try:
+            await self._broker.declare_queue(self.topology.rabbit_dead_letter_queue())
+            await self._broker.declare_queue(self.topology.rabbit_retry_queue())
+        except Exception as exc:
+            logger.warning("could not declare the dead-letter queues: %s", type(exc).__name__)
+            return
+        self._side_queues_declared = True
 
     async def _retry_later(
         self, body: bytes, message: RabbitMessageType, redeliveries: int

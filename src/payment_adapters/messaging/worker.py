@@ -1,23 +1,27 @@
 """``payment-service worker``: the background work alone, as a FastStream app, no HTTP.
 
-The app runs :class:`~payment_adapters.background.BackgroundWork` (booking consumer, outbox
-relay, refund retries, reconciliation, retention) between its start-up and shut-down hooks.
-FastStream handles SIGINT/SIGTERM: the consumer stops taking messages, the messages in
-flight finish and are acknowledged after their transaction committed (a message whose
-transaction did not commit is never acknowledged, so RabbitMQ delivers it again), the relay
-marks what the broker confirmed, and the process exits.
+The app owns the RabbitMQ broker (the booking consumer's subscribers are registered on it)
+and runs :class:`~payment_adapters.background.BackgroundWork` (outbox relay, refund retries,
+reconciliation, retention) between its start-up and shut-down hooks. A worker started
+while RabbitMQ is down does its database work and waits for the broker instead of exiting.
 
-The broker is connected by the background work rather than by FastStream's own start-up, so
-a worker started while RabbitMQ is down keeps retrying (and keeps doing the database work)
-instead of exiting. Any number of workers and ``serve`` processes may run together.
+FastStream handles SIGINT/SIGTERM: the loops finish their round (the relay marks what the
+broker confirmed), then FastStream stops the consumer, waits for the messages in flight
+(each is acknowledged only after its transaction committed; one whose transaction did not
+commit is never acknowledged, so RabbitMQ delivers it again) and closes the connection.
+
+Any number of workers and ``serve`` processes may run together on one database and broker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from typing import TYPE_CHECKING, Any
 
-from payment_adapters.background import BackgroundWork
+from payment_adapters.background import BackgroundWork, run_background
 
 if TYPE_CHECKING:
     from faststream import FastStream
@@ -31,29 +35,110 @@ logger = logging.getLogger("payment_adapters.worker")
 
 
 def create_app(runtime: Runtime, **options: Any) -> FastStream:
-    """The worker's FastStream app over ``runtime`` (its AsyncAPI schema describes the broker)."""
+    """The worker's FastStream app over ``runtime`` (needs ``RABBITMQ_URL``).
+
+    ``options`` go to :class:`~payment_adapters.background.BackgroundWork`. The app's
+    AsyncAPI schema is the service's event document (``docs/events.md``).
+    """
+    app, _ = _build(runtime, **options)
+    return app
+
+
+def _build(runtime: Runtime, **options: Any) -> tuple[FastStream, BackgroundWork]:
     from faststream import FastStream  # noqa: PLC0415
 
     from payment_adapters.messaging.asyncapi import build_specification  # noqa: PLC0415
 
-    work = BackgroundWork(runtime, consume_bookings=True, **options)
+    url = runtime.settings.rabbitmq_url
+    if not url:
+        raise ValueError("RABBITMQ_URL: required by the worker app")
+    work = BackgroundWork(runtime, consume_bookings=True, manage_broker=False, **options)
+    assert work.broker is not None
+
+    async def start_background() -> None:
+        await work.start()
+        await _wait_for_rabbitmq(url, work)
+
+    async def broker_started() -> None:
+        work.mark_broker_connected()
+        logger.info("worker started")
+
+    async def stop_background() -> None:
+        await work.stop()
+
     app = FastStream(
+        work.broker,
         logger=logger,
-        on_startup=[work.start],
-        on_shutdown=[work.stop],
-        specification=build_specification(runtime.settings),
+        on_startup=[start_background],
+        after_startup=[broker_started],
+        on_shutdown=[stop_background],
     )
+    # The documented topology (typed messages) rather than the live broker's raw handlers.
+    app.schema = build_specification(runtime.settings)
     app.context.set_global("background", work)
-    return app
+    return app, work
+
+
+async def _wait_for_rabbitmq(url: str, work: BackgroundWork) -> None:
+    """Probe until RabbitMQ answers (the app then connects its broker) or we are stopping.
+
+    A plain, short-lived probe connection: cancelling it is clean, where cancelling the
+    broker's robust connection half-way would leave a reconnect loop behind.
+    """
+    import aio_pika  # noqa: PLC0415
+
+    delay = 0.5
+    while not work.stopping:
+        try:
+            connection = await aio_pika.connect(url, timeout=10)
+        except Exception as exc:
+            logger.warning(
+                "RabbitMQ unavailable (%s); retrying in %.1f s", type(exc).__name__, delay
+            )
+        else:
+            await connection.close()
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                while not work.stopping:  # noqa: ASYNC110 - the flag is set by a hook
+                    await asyncio.sleep(0.1)
+        delay = min(delay * 2, 30.0)
 
 
 async def run_worker(settings: Settings) -> None:
-    """Bootstrap (migrating when ``AUTO_MIGRATE``), run the worker until SIGTERM/SIGINT."""
+    """Bootstrap (migrating when ``AUTO_MIGRATE``) and run the worker until SIGTERM/SIGINT.
+
+    Without ``RABBITMQ_URL`` there is nothing to consume: the database work runs alone and
+    events go to in-process subscribers (none, in a worker).
+    """
     from payment_adapters.bootstrap import bootstrap  # noqa: PLC0415
 
     runtime = await bootstrap(settings)
     try:
-        app = create_app(runtime)
-        await app.run(log_level=logging.INFO)
+        if not settings.rabbitmq_url:
+            logger.warning("RABBITMQ_URL is unset: the worker consumes nothing")
+            await _run_until_signalled(runtime)
+            return
+        app, work = _build(runtime)
+        try:
+            await app.run(log_level=logging.INFO)
+        except Exception:
+            if not work.stopping:
+                raise
+        finally:
+            await work.stop()
     finally:
         await runtime.aclose()
+    logger.info("worker stopped")
+
+
+async def _run_until_signalled(runtime: Runtime) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_background(runtime, stop, consume_bookings=False)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

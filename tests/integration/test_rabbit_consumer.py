@@ -1,0 +1,328 @@
+"""The booking-event consumer under FastStream's TestRabbitBroker, in memory and against the
+real RabbitMQ (``with_real=True``): the same tests, both ways."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import attrs
+import pytest
+from faststream.rabbit import RabbitBroker, TestRabbitBroker
+
+from payment_adapters.messaging.consumer import (
+    REDELIVERIES_HEADER,
+    BookingConsumer,
+    BookingTopology,
+)
+from payment_core.errors import ConcurrencyError
+from payment_core.model.payment import PaymentStatus
+from payment_core.model.refund import RefundStatus
+from payment_core.pagination import PageRequest
+from payment_core.services import BookingEventHandler
+from payment_core.testing import Harness, build_in_memory
+
+from .conftest import RabbitAdmin, envelope, eventually
+
+pytestmark = pytest.mark.integration
+
+
+@attrs.define
+class Rig:
+    """A consumer on a broker under test, with the harness behind it."""
+
+    broker: TestRabbitBroker  # type: ignore[type-arg]
+    consumer: BookingConsumer
+    topology: BookingTopology
+    harness: Harness
+    rabbit: RabbitAdmin
+    real: bool
+
+    async def send(
+        self,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        payload = body if body is not None else envelope(event_type, data, event_id=event_id)
+        await self.broker.publish(
+            payload,
+            exchange=self.topology.rabbit_exchange(),
+            routing_key=event_type,
+            content_type="application/cloudevents+json",
+            persist=True,
+        )
+
+    async def settled(self, n: int) -> None:
+        """Wait until ``n`` messages were acked or dead-lettered (at once when in memory)."""
+        stats = self.consumer.stats
+
+        async def done() -> bool:
+            return stats.handled + stats.duplicates + stats.dead_lettered >= n
+
+        await eventually(done, within=15)
+
+    async def payments(self, booking_id: UUID) -> list[Any]:
+        async with self.harness.uow() as uow:
+            page = await uow.payments.list_by_booking(booking_id, PageRequest(limit=50))
+        return list(page.items)
+
+    async def dead_letters(self, n: int) -> list[bytes]:
+        if not self.real:
+            return []
+        return [
+            m.body
+            for m in await self.rabbit.take(self.topology.dead_letter_queue, at_least=n, settle=0.1)
+        ]
+
+
+def created(booking_id: UUID, **extra: Any) -> dict[str, Any]:
+    return {
+        "booking_id": str(booking_id),
+        "guest_id": str(uuid4()),
+        "amount": 12_500,
+        "currency": "EUR",
+        "payment_required": True,
+        **extra,
+    }
+
+
+async def _rig(
+    real: bool, rabbit: RabbitAdmin, handler: Any = None, **options: Any
+) -> AsyncIterator[Rig]:
+    harness = build_in_memory()
+    topology = BookingTopology(
+        exchange=rabbit.exchange("bookings"), queue=rabbit.queue("bookings"), retry_delay_ms=100
+    )
+    broker = RabbitBroker(rabbit.url, logger=None)
+    consumer = BookingConsumer(
+        handler or harness.services.bookings, topology=topology, retry_backoff=0.01, **options
+    )
+    consumer.register(broker)
+    async with TestRabbitBroker(broker, with_real=real) as test_broker:
+        yield Rig(test_broker, consumer, topology, harness, rabbit, real)
+
+
+@pytest.fixture(params=[False, True], ids=["in-memory", "real-rabbitmq"])
+async def rig(request: pytest.FixtureRequest, rabbit: RabbitAdmin) -> AsyncIterator[Rig]:
+    async for value in _rig(request.param, rabbit):
+        yield value
+
+
+# ====================================================================== both ways
+
+
+async def test_booking_created_creates_a_pending_payment(rig: Rig) -> None:
+    booking_id = uuid4()
+    await rig.send("booking.created", created(booking_id))
+    await rig.settled(1)
+    [payment] = await rig.payments(booking_id)
+    assert (payment.status, payment.amount.amount) == (PaymentStatus.PENDING, 12_500)
+
+
+async def test_booking_created_with_a_method_confirms_the_payment(rig: Rig) -> None:
+    booking_id = uuid4()
+    await rig.send("booking.created", created(booking_id, payment_method="pm_card_visa"))
+    await rig.settled(1)
+    [payment] = await rig.payments(booking_id)
+    assert payment.status is PaymentStatus.COMPLETED
+
+
+async def test_a_booking_without_payment_creates_nothing(rig: Rig) -> None:
+    booking_id = uuid4()
+    await rig.send("booking.created", created(booking_id, payment_required=False))
+    await rig.settled(1)
+    assert await rig.payments(booking_id) == []
+    assert rig.consumer.stats.handled == 1
+
+
+async def test_a_redelivered_event_is_acknowledged_and_ignored(rig: Rig) -> None:
+    booking_id = uuid4()
+    for _ in range(3):
+        await rig.send("booking.created", created(booking_id), event_id="evt-twice")
+    await rig.settled(3)
+    assert len(await rig.payments(booking_id)) == 1
+    assert (rig.consumer.stats.handled, rig.consumer.stats.duplicates) == (1, 2)
+
+
+async def test_booking_cancelled_cancels_pending_and_refunds_completed(rig: Rig) -> None:
+    pending, paid = uuid4(), uuid4()
+    await rig.send("booking.created", created(pending))
+    await rig.send("booking.created", created(paid, payment_method="pm_card_visa"))
+    await rig.settled(2)
+    await rig.send("booking.cancelled", {"booking_id": str(pending)})
+    await rig.send("booking.cancelled", {"booking_id": str(paid), "reason": "guest"})
+    await rig.settled(4)
+    [cancelled] = await rig.payments(pending)
+    assert cancelled.status is PaymentStatus.CANCELLED
+    [refunded] = await rig.payments(paid)
+    async with rig.harness.uow() as uow:
+        [refund] = await uow.refunds.list_by_booking(paid)
+    assert (refund.status, refund.amount.amount) == (RefundStatus.COMPLETED, 12_500)
+    assert refunded.amount_refunded == 12_500
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b'{"specversion": "1.0", "id": "x"}',
+        envelope("booking.created", {"booking_id": "nope"}),
+        envelope("booking.created", created(uuid4(), amount="12500")),
+        envelope("booking.created", created(uuid4(), currency="XXX")),
+    ],
+    ids=["not-json", "not-an-envelope", "missing-fields", "string-amount", "unknown-currency"],
+)
+async def test_what_can_never_be_handled_goes_to_the_dead_letter_queue(
+    rig: Rig, body: bytes
+) -> None:
+    await rig.send("booking.created", {}, body=body)
+    booking_id = uuid4()
+    await rig.send("booking.created", created(booking_id))  # the queue is not blocked
+    await rig.settled(2)
+    assert rig.consumer.stats.dead_lettered == 1
+    assert len(await rig.payments(booking_id)) == 1
+    if rig.real:
+        assert await rig.dead_letters(1) == [body]
+
+
+# ====================================================================== real broker only
+
+
+@attrs.define
+class Flaky:
+    """The real handler, behind ``failures`` transient errors."""
+
+    inner: BookingEventHandler
+    failures: int
+    calls: int = 0
+
+    async def booking_created(self, event_id: str, data: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ConcurrencyError(entity="payment", entity_id=uuid4())
+        return await self.inner.booking_created(event_id, data)
+
+    async def booking_cancelled(self, event_id: str, data: Any) -> Any:
+        return await self.inner.booking_cancelled(event_id, data)
+
+
+async def test_a_failure_that_outlasts_the_in_process_retries_is_retried_later(
+    rabbit: RabbitAdmin,
+) -> None:
+    async for rig in _rig(True, rabbit, attempts=2):
+        flaky = Flaky(rig.harness.services.bookings, failures=3)  # 2 in process + 1 more
+        rig.consumer.handler = flaky
+        booking_id = uuid4()
+        await rig.send("booking.created", created(booking_id))
+        await rig.settled(1)
+        assert len(await rig.payments(booking_id)) == 1
+        assert rig.consumer.stats.redelivered == 1  # one trip through the retry queue
+        assert flaky.calls == 4  # 2 failed, then 1 failed and 1 handled after the delay
+        assert await rabbit.count(rig.topology.dead_letter_queue) == 0
+
+
+async def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue(
+    rabbit: RabbitAdmin,
+) -> None:
+    async for rig in _rig(True, rabbit, attempts=2, max_redeliveries=2):
+        flaky = Flaky(rig.harness.services.bookings, failures=1_000)
+        rig.consumer.handler = flaky
+        await rig.send("booking.created", created(uuid4()), event_id="evt-poison")
+        await rig.settled(1)
+        assert flaky.calls == 2 * 3  # 2 attempts per delivery, 1 delivery + 2 retries
+        [dead] = await rabbit.take(rig.topology.dead_letter_queue, at_least=1)
+        assert dead.id == "evt-poison"
+        assert rig.consumer.stats.dead_lettered == 1
+
+
+async def test_retries_carry_a_redelivery_count(rabbit: RabbitAdmin) -> None:
+    seen: list[Any] = []
+
+    async for rig in _rig(True, rabbit, attempts=1, max_redeliveries=1):
+        flaky = Flaky(rig.harness.services.bookings, failures=1)
+        rig.consumer.handler = flaky
+        original = rig.consumer.on_message
+
+        async def spy(body: bytes, message: Any, original: Any = original) -> None:
+            seen.append(message.headers.get(REDELIVERIES_HEADER))
+            await original(body, message)
+
+        rig.consumer.on_message = spy  # type: ignore[method-assign]
+        await rig.send("booking.created", created(uuid4()))
+        await rig.settled(1)
+    assert seen == [None, 1]
+
+
+async def test_a_message_is_not_acknowledged_before_its_transaction_commits(
+    rabbit: RabbitAdmin,
+) -> None:
+    """The worker dies mid-handling: RabbitMQ delivers the message again, and it is handled
+    once (the inbox row and the payment were never committed the first time)."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    @attrs.define
+    class Stuck:
+        inner: BookingEventHandler
+
+        async def booking_created(self, event_id: str, data: Any) -> Any:
+            entered.set()
+            await release.wait()
+            return await self.inner.booking_created(event_id, data)
+
+        async def booking_cancelled(self, event_id: str, data: Any) -> Any:
+            raise AssertionError
+
+    harness = build_in_memory()
+    topology = BookingTopology(exchange=rabbit.exchange("bookings"), queue=rabbit.queue("bookings"))
+    first = RabbitBroker(rabbit.url, logger=None)
+    BookingConsumer(Stuck(harness.services.bookings), topology=topology).register(first)
+    await first.start()
+    booking_id = uuid4()
+    await rabbit.publish(
+        topology.exchange, "booking.created", envelope("booking.created", created(booking_id))
+    )
+    await asyncio.wait_for(entered.wait(), 10)
+    assert await rabbit.count(topology.queue) == 0  # delivered, not acknowledged yet
+    connection = first._connection
+    assert connection is not None
+    await connection.close()  # the process dies: its channel and its deliveries go
+    await eventually(lambda: _count_is(rabbit, topology.queue, 1))  # back in the queue
+
+    second = RabbitBroker(rabbit.url, logger=None)
+    consumer = BookingConsumer(harness.services.bookings, topology=topology)
+    consumer.register(second)
+    await second.start()
+    try:
+        await eventually(lambda: _true_if(consumer.stats.handled))
+        release.set()  # the first handler, had it survived, finds the event handled
+        await asyncio.sleep(0.05)
+    finally:
+        await second.stop()
+        await first.stop()
+    async with harness.uow() as uow:
+        page = await uow.payments.list_by_booking(booking_id, PageRequest(limit=50))
+    assert len(page.items) == 1
+    assert await rabbit.count(topology.queue) == 0
+
+
+async def _count_is(rabbit: RabbitAdmin, queue: str, n: int) -> bool:
+    return await rabbit.count(queue) == n
+
+
+async def _true_if(value: int) -> bool:
+    return value > 0
+
+
+async def test_the_service_declares_its_queues_durable(rabbit: RabbitAdmin) -> None:
+    async for rig in _rig(True, rabbit):
+        channel = rabbit.channel
+        for name in (rig.topology.queue, rig.topology.dead_letter_queue, rig.topology.retry_queue):
+            queue = await channel.declare_queue(name, passive=True)
+            assert queue.declaration_result is not None
+        # Declaring again with other arguments would fail: same name, durable, as declared.
+        await channel.declare_queue(rig.topology.dead_letter_queue, durable=True)
