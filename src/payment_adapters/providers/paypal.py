@@ -498,16 +498,38 @@ class PayPalProvider:
                 message="this payment has no PayPal order",
             )
         order = await self._get_order(order_id, "retrieve_payment")
-        if order["status"] == "APPROVED" and _last_capture(_first_unit(order)) is None:
-            # The buyer approved (or passed 3-D Secure) after our capture asked them to:
-            # finish what the confirm started, under a key of its own.
+        unit = _first_unit(order)
+        method = None
+        if _last_capture(unit) is None and request.payment_method:
+            if order["status"] == "APPROVED":
+                # The buyer approved (or passed 3-D Secure) after our capture asked them to.
+                method = APPROVAL_PAYMENT_METHOD
+            elif (
+                order["status"] in ("CREATED", "SAVED")
+                and request.payment_method != APPROVAL_PAYMENT_METHOD
+            ):
+                method = request.payment_method  # our capture never reached PayPal
+        if method is None:
+            return self._order_payment(order, expected_id=order_id, awaiting_payer=True)
+        # The services ask only about payments they are confirming: finish the capture. An
+        # order is captured at most once, so this can never charge twice.
+        logger.info("paypal order %s was never captured; capturing it now", order_id)
+        try:
             return await self._capture(
-                order_id,
-                APPROVAL_PAYMENT_METHOD,
-                f"payment-{request.payment_id}-capture-approved",
-                "retrieve_payment",
+                order_id, method, f"payment-{request.payment_id}-reconcile", "retrieve_payment"
             )
-        return self._order_payment(order, expected_id=order_id, awaiting_payer=True)
+        except ProviderDeclinedError as exc:
+            amount = _money(unit.get("amount"))
+            if amount is None:
+                raise
+            return ProviderPayment(
+                provider_payment_id=order_id,
+                status=ProviderPaymentStatus.FAILED,
+                amount=amount,
+                payment_id=parse_uuid(unit.get("custom_id")),
+                failure_code=exc.decline_code,
+                failure_message=exc.message,
+            )
 
     async def cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
         # An uncaptured CAPTURE order cannot be voided through the API; PayPal lets it expire.

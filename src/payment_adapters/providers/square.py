@@ -140,6 +140,11 @@ def square_key(key: str) -> str:
     return "h" + hashlib.sha256(key.encode()).hexdigest()[: _MAX_KEY - 1]
 
 
+def payment_key(payment_id: UUID) -> str:
+    """The idempotency key of the one Square payment we make for a payment of ours."""
+    return f"sq-pay-{payment_id.hex}"
+
+
 def placeholder_id(payment_id: UUID, amount: Money) -> str:
     """The provider id of a payment before Square has heard of it (see the module doc)."""
     return f"sqpending_{payment_id.hex}_{amount.amount}_{amount.currency.code}"
@@ -365,7 +370,9 @@ class SquareProvider:
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
         body: dict[str, Any] = {
-            "idempotency_key": square_key(request.idempotency_key),
+            # Derived from our payment id, not the confirm's key: reconciliation must be able
+            # to ask exactly the same question again (see retrieve_payment).
+            "idempotency_key": payment_key(request.payment_id),
             "source_id": request.payment_method,
             "amount_money": {
                 "amount": request.amount.amount,
@@ -480,13 +487,33 @@ class SquareProvider:
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
         payment = await self._find_payment(request.provider_payment_id)
         if payment is None:
-            # Square never saw the confirm: nothing happened (yet).
-            return ProviderPayment(
-                provider_payment_id=request.provider_payment_id or "",
-                status=ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD,
-                amount=request.amount,
-                payment_id=request.payment_id,
-            )
+            placeholder = request.provider_payment_id or ""
+            if not request.payment_method or _parse_placeholder(placeholder) is None:
+                return ProviderPayment(
+                    provider_payment_id=placeholder,
+                    status=ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD,
+                    amount=request.amount,
+                    payment_id=request.payment_id,
+                )
+            # Square never saw our confirm (every attempt was lost). The services ask only
+            # about payments they are confirming: make the payment now, under the very key
+            # the confirm used, so that a confirm still on its way cannot charge twice.
+            logger.info("square never saw payment %s; confirming it now", request.payment_id)
+            try:
+                return await self.confirm_payment(
+                    ConfirmPaymentRequest(
+                        payment_id=request.payment_id,
+                        provider_payment_id=placeholder,
+                        amount=request.amount,
+                        payment_method=request.payment_method,
+                        idempotency_key=payment_key(request.payment_id),
+                    )
+                )
+            except ProviderDeclinedError:
+                payment = await self._find_payment(placeholder)
+                if payment is None:
+                    raise
+                return self._payment(payment)
         if payment.get("status") == "APPROVED":
             # Authorised by the confirm whose answer was lost: finish what it started.
             payment = await self._complete(str(payment["id"]))

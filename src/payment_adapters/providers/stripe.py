@@ -345,12 +345,38 @@ class StripeProvider:
         return self._payment(intent.to_dict(), expected_id=intent_id, operation=operation)
 
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
-        if request.provider_payment_id is None:
+        """Where the intent stands; an intent our confirm never reached is confirmed now.
+
+        The services ask only about payments they are confirming (``PROCESSING``), so an intent
+        still waiting for confirmation means every attempt of our confirm was lost before
+        Stripe acted on it: confirming it now is what was asked for. An intent succeeds at most
+        once, so this can never charge twice.
+        """
+        intent_id = request.provider_payment_id
+        if intent_id is None:
             raise ProviderRejectedError(
                 reason_code="unknown_provider_payment",
                 message="this payment was never set up at Stripe",
             )
-        return await self._retrieve(request.provider_payment_id, "retrieve_payment")
+        payment = await self._retrieve(intent_id, "retrieve_payment")
+        if request.payment_method and payment.status in (
+            ProviderPaymentStatus.REQUIRES_CONFIRMATION,
+            ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD,
+        ):
+            logger.info("stripe intent %s was never confirmed; confirming it now", intent_id)
+            try:
+                return await self.confirm_payment(
+                    ConfirmPaymentRequest(
+                        payment_id=request.payment_id,
+                        provider_payment_id=intent_id,
+                        amount=request.amount,
+                        payment_method=request.payment_method,
+                        idempotency_key=reconcile_key(request.payment_id),
+                    )
+                )
+            except ProviderDeclinedError:
+                return await self._retrieve(intent_id, "retrieve_payment")
+        return payment
 
     async def cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
         intent_id = request.provider_payment_id
@@ -478,6 +504,11 @@ class StripeProvider:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def reconcile_key(payment_id: UUID) -> str:
+    """The key of a confirm that reconciliation makes for a confirm that never arrived."""
+    return f"payment-{payment_id}-reconcile"
 
 
 def _refund_params(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -84,18 +84,35 @@ def scan_for_secrets(records: list[logging.LogRecord], secrets: tuple[str, ...])
     return leaks
 
 
-@pytest.fixture(params=PROVIDERS)
-async def kit(
+KitFactory = Callable[..., Kit]
+
+
+@pytest.fixture
+async def kit_factory(
     request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
-) -> AsyncIterator[Kit]:
+) -> AsyncIterator[KitFactory]:
+    """Build kits by provider name; at teardown, close them and scan the logs for secrets."""
     caplog.set_level(logging.DEBUG)
-    kit = make_kit(request.param, request)
+    kits: list[Kit] = []
+
+    def build(name: str, **kwargs: object) -> Kit:
+        kit = make_kit(name, request, **kwargs)
+        kits.append(kit)
+        return kit
+
     try:
-        yield kit
+        yield build
     finally:
-        await kit.aclose()
-    leaks = scan_for_secrets(caplog.records, kit.secrets)
+        for kit in kits:
+            await kit.aclose()
+    secrets = tuple(s for kit in kits for s in kit.secrets)
+    leaks = scan_for_secrets(caplog.records, secrets)
     assert not leaks, f"secrets in the logs: {leaks}"
+
+
+@pytest.fixture(params=PROVIDERS)
+def kit(request: pytest.FixtureRequest, kit_factory: KitFactory) -> Kit:
+    return kit_factory(request.param)
 
 
 @pytest.fixture

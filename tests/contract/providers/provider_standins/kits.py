@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 import secrets
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -31,6 +33,8 @@ from .square import SquareStandIn
 from .stripe import StripeStandIn
 
 EventKind = Literal["succeeded", "processing", "failed"]
+Keys = dict[tuple[str, str], list[str | None]]
+_REFUND_KEY = re.compile(r"refund-(?P<id>[0-9a-f-]{36})-\d+")
 Delivery = tuple[bytes, dict[str, str]]
 
 STRIPE_WEBHOOK_SECRETS = ("whsec_contract_new_8d3f0a9c1b2e", "whsec_contract_old_77aa51e0c4d9")
@@ -99,6 +103,24 @@ class Kit:
     def refunded(self, payment: Payment) -> int:
         """Minor units the provider paid back on this payment (refunds not failed)."""
         raise NotImplementedError
+
+    def post_keys(self) -> Keys:
+        """Idempotency keys of every recorded POST, grouped by the operation it repeats."""
+        raise NotImplementedError
+
+    def payouts(self) -> Counter[str]:
+        """How many provider refunds (not failed) each of our refunds got."""
+        raise NotImplementedError
+
+
+def _operation(path: str, key: str | None) -> str:
+    """A confirm, or reconciliation finishing one that never arrived (its own operation)."""
+    return f"{path} (reconcile)" if (key or "").endswith("-reconcile") else path
+
+
+def refund_id_of(text: object) -> str:
+    match = _REFUND_KEY.search(str(text))
+    return match["id"] if match else "?"
 
 
 # ---------------------------------------------------------------------------- fake
@@ -231,6 +253,28 @@ class StripeKit(Kit):
         with self.stripe.lock:
             return self.stripe.refunded(payment.provider_payment_id or "")
 
+    def post_keys(self) -> Keys:
+        keys: Keys = defaultdict(list)
+        for r in self.stripe.find("POST"):
+            params = r.params or {}
+            metadata = params.get("metadata") or {}
+            if r.path == "/v1/payment_intents":
+                ident = ("create", str(metadata.get("payment_id")))
+            elif r.path == "/v1/refunds":
+                ident = ("refund", str(metadata.get("refund_id")))
+            else:
+                ident = ("intent", _operation(r.path, r.header("idempotency-key")))
+            keys[ident].append(r.header("idempotency-key"))
+        return keys
+
+    def payouts(self) -> Counter[str]:
+        with self.stripe.lock:
+            return Counter(
+                r.metadata.get("refund_id", "?")
+                for r in self.stripe.refunds.values()
+                if r.status != "failed"
+            )
+
 
 # ---------------------------------------------------------------------------- paypal
 
@@ -329,6 +373,29 @@ class PayPalKit(Kit):
             order = self.paypal.orders.get(payment.provider_payment_id or "")
             return self.paypal.refunded(order) if order else 0
 
+    def post_keys(self) -> Keys:
+        keys: Keys = defaultdict(list)
+        for r in self.paypal.find("POST"):
+            body = r.params or {}
+            if r.path == "/v1/oauth2/token":
+                continue
+            if r.path == "/v2/checkout/orders":
+                ident = ("create", str(body["purchase_units"][0].get("custom_id")))
+            elif r.path.endswith("/refund"):
+                ident = ("refund", refund_id_of(body.get("custom_id")))
+            else:
+                ident = ("order", _operation(r.path, r.header("paypal-request-id")))
+            keys[ident].append(r.header("paypal-request-id"))
+        return keys
+
+    def payouts(self) -> Counter[str]:
+        with self.paypal.lock:
+            return Counter(
+                refund_id_of(r.get("custom_id"))
+                for r in self.paypal.refunds.values()
+                if r["status"] != "FAILED"
+            )
+
 
 # ---------------------------------------------------------------------------- square
 
@@ -411,6 +478,27 @@ class SquareKit(Kit):
     def charges(self, payment: Payment) -> int:
         with self.square.lock:
             return self.square.charges_for(str(payment.id))
+
+    def post_keys(self) -> Keys:
+        keys: Keys = defaultdict(list)
+        for r in self.square.find("POST"):
+            body = r.params or {}
+            if r.path == "/v2/payments":
+                ident = ("payment", str(body.get("reference_id")))
+            elif r.path == "/v2/refunds":
+                ident = ("refund", refund_id_of(body.get("reason")))
+            else:
+                continue  # complete and cancel carry no key (they are idempotent by state)
+            keys[ident].append(body.get("idempotency_key"))
+        return keys
+
+    def payouts(self) -> Counter[str]:
+        with self.square.lock:
+            return Counter(
+                refund_id_of(r.get("reason"))
+                for r in self.square.refunds.values()
+                if r["status"] not in ("FAILED", "REJECTED")
+            )
 
     def refunded(self, payment: Payment) -> int:
         with self.square.lock:
