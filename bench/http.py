@@ -180,24 +180,34 @@ async def max_rate(
 
 # ------------------------------------------------------------------ open loop: latency
 class Pool:
-    """Idle connections; a new one whenever none is free (open-loop senders never wait)."""
+    """Idle connections; a new one whenever none is free (open-loop senders never wait).
+
+    A connection idle for longer than the server keeps it (uvicorn: 5 s) is dropped rather
+    than reused, as any HTTP client pool does.
+    """
+
+    MAX_IDLE = 4.0
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.idle: list[Connection] = []
+        self.idle: list[tuple[Connection, float]] = []
         self.opened = 0
 
     async def get(self) -> Connection:
-        if self.idle:
-            return self.idle.pop()
+        now = time.monotonic()
+        while self.idle:
+            conn, since = self.idle.pop()
+            if now - since < self.MAX_IDLE:
+                return conn
+            conn.close()
         self.opened += 1
         return await Connection.open(self.port)
 
     def put(self, conn: Connection) -> None:
-        self.idle.append(conn)
+        self.idle.append((conn, time.monotonic()))
 
     def close(self) -> None:
-        for conn in self.idle:
+        for conn, _ in self.idle:
             conn.close()
 
 
