@@ -34,7 +34,7 @@ autocommit mode, where PostgreSQL makes it atomic by itself: one round trip, not
 
 The notification has a price: PostgreSQL serialises the commits of notifying transactions
 (a global lock held through the commit), so they cannot share a WAL flush. pgbench on this
-machine ran the create 2.5-4.5 times faster without it (see bench/README.md). A service
+machine ran the create 2.5-6 times faster without it (see bench/README.md). A service
 whose relay polls often enough can turn it off (``Database.from_url(..., notify=False)``).
 """
 
