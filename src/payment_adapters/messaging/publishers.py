@@ -33,7 +33,6 @@ __all__ = [
     "InProcessPublisher",
     "MessagePublisher",
     "OutboxMessage",
-    "PublisherUnavailableError",
     "message_from_event",
     "topic_matches",
 ]
@@ -76,10 +75,6 @@ class MessagePublisher(Protocol):
         ...
 
 
-class PublisherUnavailableError(ConnectionError):
-    """The publisher cannot deliver right now (broker not connected yet, or gone)."""
-
-
 # ====================================================================== RabbitMQ
 
 
@@ -93,7 +88,7 @@ class FastStreamPublisher:
     relay keeps the row to publish it again.
 
     The broker's connection is owned by the caller (the worker app or the background runner):
-    until it is connected every publish raises :class:`PublisherUnavailableError` at once.
+    until it is connected every publish raises at once.
     """
 
     def __init__(
@@ -116,22 +111,14 @@ class FastStreamPublisher:
     def broker(self) -> RabbitBroker:
         return self._broker
 
-    @property
-    def connected(self) -> bool:
-        # FastStream sets the connection once connect() succeeded; a robust connection that
-        # is re-connecting keeps it and its closed channel makes a publish fail at once.
-        return self._broker._connection is not None
-
     async def declare(self) -> None:
         """Declare the exchange (durable, topic); idempotent, done before the first publish."""
-        if not self.connected:
-            raise PublisherUnavailableError("the broker is not connected")
         await self._broker.declare_exchange(self.exchange)
         self._declared = True
 
     async def publish_message(self, message: OutboxMessage) -> None:
-        if not self.connected:
-            raise PublisherUnavailableError("the broker is not connected")
+        # Not connected (yet, or any more): FastStream or aio-pika raise at once, and the
+        # relay keeps the row for a later round.
         try:
             if not self._declared:
                 await self.declare()

@@ -109,7 +109,7 @@ class OutboxBatch:
 
 
 # One relay at a time per SQLite database in this process (serve and worker may share one).
-_sqlite_locks: dict[str, asyncio.Lock] = {}
+_sqlite_locks: dict[tuple[str, int], asyncio.Lock] = {}
 
 
 class SqlOutbox:
@@ -194,7 +194,7 @@ class SqlOutbox:
 
     @contextlib.asynccontextmanager
     async def _lease_single(self, limit: int) -> AsyncIterator[OutboxBatch]:
-        key = str(self.engine.url)
+        key = (str(self.engine.url), id(asyncio.get_running_loop()))
         lock = _sqlite_locks.setdefault(key, asyncio.Lock())
         async with lock:
             if not self._acquire_file_lock():
