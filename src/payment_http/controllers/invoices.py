@@ -11,7 +11,7 @@ from litestar.params import JSONBody
 from payment_adapters.wire import invoice_view
 from payment_core.model.invoice import UNSET, Invoice, LineItem
 from payment_core.money import Currency
-from payment_core.services import CreateInvoice, UpdateInvoice
+from payment_core.services import CreateInvoice, Services, UpdateInvoice
 from payment_http.body import json_body
 from payment_http.controllers._common import (
     AUTH,
@@ -51,12 +51,12 @@ def _lines(items: list[LineItemRequest]) -> tuple[LineItem, ...]:
     )
 
 
-def _check_create(services: ServicesDep, body: Any) -> None:
+def _check_create(services: Services, body: Any) -> None:
     Currency.of(body.currency)
     _lines(body.line_items)
 
 
-def _check_update(services: ServicesDep, body: Any) -> None:
+def _check_update(services: Services, body: Any) -> None:
     if not isinstance(body.line_items, msgspec.UnsetType):
         _lines(body.line_items)
 

@@ -11,7 +11,8 @@ from payment_adapters.wire import payment_safe_view, payment_view
 from payment_core.errors import NotFoundError
 from payment_core.ids import is_reference
 from payment_core.model.payment import Payment
-from payment_core.services import CreatePayment
+from payment_core.money import Currency
+from payment_core.services import CreatePayment, Services
 from payment_http.body import json_body
 from payment_http.controllers._common import (
     AUTH,
@@ -52,9 +53,14 @@ def _command(body: CreatePaymentRequest) -> CreatePayment:
     )
 
 
-def _check_create(services: ServicesDep, body: Any) -> None:
-    """Everything the use case would refuse, refused before the idempotency key is claimed."""
-    services.payments.validate(_command(body))
+def _check_create(services: Services, body: Any) -> None:
+    """What the body's schema cannot say, refused before the idempotency key is claimed.
+
+    (Shape, lengths, ranges and card data were checked while decoding; the use case checks
+    everything again itself.)
+    """
+    Currency.of(body.currency)
+    services.deps.providers.get(body.provider or services.deps.config.default_provider)
 
 
 def _view(payment: Payment) -> PaymentView:
