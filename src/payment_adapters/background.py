@@ -263,6 +263,8 @@ class BackgroundWork:
             # Retry a broker that went away every few seconds at most: the lag after it
             # returns stays short, and a failed round costs two small queries.
             backoff_max=5.0,
+            # On PostgreSQL two rounds overlap: one leases while the other waits for confirms.
+            concurrency=2 if outbox.is_postgres else 1,
         )
         if self.broker is not None:
             await _wait_either(self.broker_connected, self._stop)
