@@ -17,7 +17,7 @@ import pytest
 from payment_adapters.background import BackgroundWork, run_background
 from payment_adapters.bootstrap import Runtime, bootstrap_in_memory
 from payment_adapters.messaging.codec import Envelope
-from payment_adapters.messaging.consumer import BookingConsumer, Outcome
+from payment_adapters.messaging.consumer import BookingConsumer, BookingTopology, Outcome
 from payment_adapters.messaging.publishers import (
     InProcessPublisher,
     OutboxMessage,
@@ -504,3 +504,8 @@ async def test_message_from_event_is_what_the_outbox_holds() -> None:
         7,
     )
     assert json.loads(built.body)["id"] == str(event.event_id)
+
+
+def test_retry_delays_double_up_to_a_cap() -> None:
+    topology = BookingTopology(retry_delay_ms=5_000, max_retry_delay_ms=30_000)
+    assert [topology.retry_delay(n) for n in range(1, 6)] == [5_000, 10_000, 20_000, 30_000, 30_000]

@@ -377,7 +377,8 @@ def render_markdown(settings: Settings | None = None) -> str:
         f"| `{topology.queue}` | "
         + ", ".join(f"`{k}`" for k in topology.routing_keys)
         + f" | dead-letter to `{topology.dead_letter_queue}` | the booking events |",
-        f"| `{topology.retry_queue}` | (default exchange) | TTL {topology.retry_delay_ms} ms, "
+        f"| `{topology.retry_queue}` | (default exchange) | per-message expiration "
+        f"({topology.retry_delay_ms // 1000} s, doubling), "
         f"then dead-letter back to `{topology.queue}` | delayed retries |",
         f"| `{topology.dead_letter_queue}` | (default exchange) | | what can never be "
         "handled, for an operator |",

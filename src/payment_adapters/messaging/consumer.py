@@ -15,8 +15,10 @@ What can never succeed (not UTF-8/JSON, not a CloudEvents envelope, an unexpecte
 ``data`` of the wrong shape, or a domain validation error) is rejected to the DLQ at once. A
 handler that fails otherwise (database down, a conflict that outlived the in-process
 retries) is tried ``attempts`` times in process, then sent through the retry queue (a
-delay, then back to the end of the main queue) up to ``max_redeliveries`` times, then
-dead-lettered: nothing blocks the queue, nothing loops forever.
+delay doubling from 5 s, then back to the end of the main queue) up to ``max_redeliveries``
+times, then dead-lettered: nothing blocks the queue, nothing loops forever. (RabbitMQ
+expires messages at the head of a queue only, so a delay can come out longer, never
+shorter.)
 
 One process handles one message at a time (``prefetch``, shared by both bindings), so the
 events of a booking are handled in the order the broker delivers them; scale out with more
@@ -29,6 +31,7 @@ import asyncio
 import enum
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Final, Protocol
 
 import attrs
@@ -90,8 +93,15 @@ class BookingTopology:
     exchange: str = "bookings"
     queue: str = BOOKINGS_QUEUE
     routing_keys: tuple[str, ...] = tuple(BOOKING_EVENT_TYPES)
-    #: How long a failed message waits in the retry queue before it is tried again.
+    #: How long a failed message first waits in the retry queue; doubled at each retry.
     retry_delay_ms: int = 5_000
+    #: The longest wait in the retry queue.
+    max_retry_delay_ms: int = 300_000
+
+    def retry_delay(self, redelivery: int) -> int:
+        """Milliseconds the ``redelivery``-th retry waits (1, 2, ...): 5 s, 10 s, 20 s, ..."""
+        doubled: int = self.retry_delay_ms << min(max(0, redelivery - 1), 20)
+        return min(self.max_retry_delay_ms, doubled)
 
     @property
     def dead_letter_queue(self) -> str:
@@ -122,8 +132,8 @@ class BookingTopology:
         return RabbitQueue(
             self.retry_queue,
             durable=True,
+            # Each message carries its own expiration (the backoff); expired, it goes back.
             arguments={
-                "x-message-ttl": self.retry_delay_ms,
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": self.queue,
             },
@@ -158,8 +168,8 @@ def declare_booking_subscribers(
         topology.rabbit_retry_queue(),
         title=topology.retry_queue,
         description=(
-            f"Failed booking events wait here {topology.retry_delay_ms} ms, then go back to "
-            f"{topology.queue}."
+            f"Failed booking events wait here ({topology.retry_delay_ms} ms, doubling at each "
+            f"retry), then go back to {topology.queue}."
         ),
     )
     channel = Channel(prefetch_count=prefetch, global_qos=True)
@@ -351,6 +361,7 @@ class BookingConsumer:
                 message_id=message.message_id,
                 persist=True,
                 mandatory=False,
+                expiration=timedelta(milliseconds=self.topology.retry_delay(redeliveries)),
             )
         except Exception as exc:
             logger.warning("could not schedule a retry: %s", type(exc).__name__)
