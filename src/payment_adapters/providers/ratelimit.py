@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable
 
 __all__ = ["TokenBucket"]
 
+_EPSILON = 1e-9
+_MIN_WAIT = 0.001
+
 
 class TokenBucket:
     """``await bucket.acquire()`` before each request; waiters are served in arrival order.
@@ -60,7 +63,8 @@ class TokenBucket:
         async with self._lock:
             while True:
                 self._refill()
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                # A hair of tolerance: float refills can land a rounding error short of 1.
+                if self._tokens >= 1.0 - _EPSILON:
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return
-                await self._sleep((1.0 - self._tokens) / self._rate)
+                await self._sleep(max((1.0 - self._tokens) / self._rate, _MIN_WAIT))
