@@ -378,3 +378,27 @@ async def test_a_crashed_lease_is_published_again(
     captured = await rabbit.take(env.capture, at_least=2 * len(rows))
     assert len(captured) == 2 * len(rows)
     assert_delivered_in_commit_order(captured, rows)
+
+
+async def test_a_service_started_while_rabbitmq_is_down_delivers_once_it_is_up(
+    env: Env, rabbit: RabbitAdmin, rabbit_proxy: TcpProxy
+) -> None:
+    await rabbit_proxy.stop()  # unreachable from the start
+    env.runtime.settings = attrs.evolve(env.settings, rabbitmq_url=rabbit_proxy.url)
+    stop = asyncio.Event()
+    background = asyncio.create_task(run_background(env.runtime, stop, consume_bookings=False))
+    try:
+        await make_history(env.runtime, 3)
+        await asyncio.sleep(1.0)
+        assert await unpublished(env.runtime) > 0
+        await rabbit_proxy.start()
+
+        async def all_published() -> bool:
+            return await unpublished(env.runtime) == 0
+
+        await eventually(all_published, within=40)
+    finally:
+        stop.set()
+        await background
+    rows = await outbox_rows(env.runtime)
+    assert_delivered_in_commit_order(await rabbit.take(env.capture, at_least=len(rows)), rows)

@@ -318,3 +318,26 @@ async def test_sigterm_stops_the_worker_cleanly(setup: Setup, rabbit: RabbitAdmi
     await eventually(handled, within=30)
     assert setup.worker.terminate() == 0, setup.worker.stderr_tail()
     await asyncio.sleep(0)
+
+
+async def test_a_worker_without_rabbitmq_does_the_database_work_and_stops_on_sigterm(
+    sqlite_url: str,
+) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_url,
+        "ENCRYPTION_KEYS": CIPHER_KEYS,
+        "ENVIRONMENT": "test",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("RABBITMQ_URL", None)
+    worker = Worker(env)
+    worker.start()
+    try:
+        await asyncio.sleep(3)
+        assert worker.process is not None
+        assert worker.process.poll() is None, worker.stderr_tail()
+        assert worker.terminate() == 0, worker.stderr_tail()
+    finally:
+        if worker.process is not None and worker.process.poll() is None:
+            worker.kill()
