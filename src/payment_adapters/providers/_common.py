@@ -22,7 +22,8 @@ from uuid import UUID
 
 import attrs
 
-from payment_core.errors import ProviderUnavailableError
+from payment_core.card_data import find_raw_card_data
+from payment_core.errors import ProviderRejectedError, ProviderUnavailableError
 
 __all__ = [
     "Backoff",
@@ -32,6 +33,8 @@ __all__ = [
     "parse_retry_after",
     "parse_rfc3339",
     "parse_uuid",
+    "redact_text",
+    "refuse_raw_card_data",
 ]
 
 T = TypeVar("T")
@@ -129,6 +132,27 @@ _KEY_PATTERNS: Final = (
     # Anything that could be a card number: 13 to 19 digits, maybe grouped.
     re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)"),
 )
+
+
+def redact_text(text: str) -> str:
+    """``text`` without anything shaped like a key, a bearer token or a card number."""
+    for pattern in _KEY_PATTERNS:
+        text = pattern.sub("[redacted]", text)
+    return text
+
+
+def refuse_raw_card_data(**values: str | None) -> None:
+    """Never send a provider anything that looks like a card number, whatever the caller did.
+
+    The services refuse raw card data at the edge already; this is the adapters' own guard, so
+    that a card number cannot reach a provider's request, its error message or an SDK's log.
+    """
+    found = find_raw_card_data({k: v for k, v in values.items() if v is not None})
+    if found is not None:
+        raise ProviderRejectedError(
+            reason_code="raw_card_data_forbidden",
+            message=f"{found}: raw card data is never sent to a provider; pass a token",
+        )
 
 
 class Redactor:

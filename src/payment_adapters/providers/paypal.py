@@ -49,6 +49,7 @@ from payment_adapters.providers._common import (
     parse_retry_after,
     parse_rfc3339,
     parse_uuid,
+    refuse_raw_card_data,
 )
 from payment_adapters.providers._http import HttpReply, JsonHttp
 from payment_adapters.providers.ratelimit import TokenBucket
@@ -478,6 +479,7 @@ class PayPalProvider:
         return self._order_payment(order, expected_id=order_id, awaiting_payer=True)
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
+        refuse_raw_card_data(payment_method=request.payment_method)
         if request.provider_payment_id is None:
             raise ProviderRejectedError(
                 reason_code="unknown_provider_payment",

@@ -49,6 +49,7 @@ from payment_adapters.providers._common import (
     parse_retry_after,
     parse_rfc3339,
     parse_uuid,
+    refuse_raw_card_data,
 )
 from payment_adapters.providers._http import HttpReply, JsonHttp
 from payment_adapters.providers.ratelimit import TokenBucket
@@ -369,6 +370,7 @@ class SquareProvider:
         )
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
+        refuse_raw_card_data(payment_method=request.payment_method)
         body: dict[str, Any] = {
             # Derived from our payment id, not the confirm's key: reconciliation must be able
             # to ask exactly the same question again (see retrieve_payment).

@@ -13,6 +13,7 @@ injectable backoff, the same as for the other providers.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -28,6 +29,8 @@ from payment_adapters.providers._common import (
     get_header,
     parse_retry_after,
     parse_uuid,
+    redact_text,
+    refuse_raw_card_data,
 )
 from payment_adapters.providers.ratelimit import TokenBucket
 from payment_core import signing
@@ -100,6 +103,31 @@ _REFUND_STATUS: Final[Mapping[str, ProviderRefundStatus]] = {
 }
 
 
+class _SdkLogScrubber(logging.Filter):
+    """Keeps request and response payloads out of the Stripe SDK's own log records.
+
+    At DEBUG the SDK logs every request's parameters and every response body (which holds the
+    intent's client secret); at INFO it logs provider error messages, which may quote what was
+    sent. Payloads are dropped and the rest is redacted; the record itself still goes through.
+    """
+
+    _PAYLOAD = re.compile(r"\b(post_data|body)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and not record.args:
+            record.msg = redact_text(self._PAYLOAD.sub(r"\1=[not logged]", record.msg))
+        return True
+
+
+_SCRUBBER: Final = _SdkLogScrubber()
+
+
+def _scrub_sdk_logs() -> None:
+    sdk_logger = logging.getLogger("stripe")
+    if _SCRUBBER not in sdk_logger.filters:
+        sdk_logger.addFilter(_SCRUBBER)
+
+
 class StripeProvider:
     """The ``PaymentProvider`` port over Stripe's PaymentIntents and Refunds.
 
@@ -125,6 +153,7 @@ class StripeProvider:
     ) -> None:
         if not api_key:
             raise ValueError("a Stripe API key is required")
+        _scrub_sdk_logs()
         self._name = name
         self._webhook_secrets = tuple(s for s in webhook_secrets if s)
         self._return_url = return_url
@@ -272,6 +301,7 @@ class StripeProvider:
 
     # ------------------------------------------------------------------ payments
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
+        refuse_raw_card_data(payment_method=request.payment_method)
         params: PaymentIntentCreateParams = {
             "amount": request.amount.amount,
             "currency": request.amount.currency.code.lower(),
@@ -293,6 +323,7 @@ class StripeProvider:
         return self._payment(intent.to_dict(), expected_id=None, operation="create_payment")
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
+        refuse_raw_card_data(payment_method=request.payment_method)
         intent_id = request.provider_payment_id
         if intent_id is None:
             # Never set up (not through the services): create and confirm in one call.

@@ -301,7 +301,10 @@ class PayPalStandIn(StandIn):
         token = FAKE_TOKENS.get(vault_id)
         if token is None:
             return self.error(
-                422, "UNPROCESSABLE_ENTITY", "The vault id is invalid.", "INVALID_PAYMENT_SOURCE"
+                422,
+                "UNPROCESSABLE_ENTITY",
+                f"The vault id {vault_id} is invalid.",
+                "INVALID_PAYMENT_SOURCE",
             )
         card = {
             "brand": token.card.brand.upper(),

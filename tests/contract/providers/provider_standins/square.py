@@ -191,7 +191,7 @@ class SquareStandIn(StandIn):
                 400,
                 "INVALID_REQUEST_ERROR",
                 "INVALID_CARD_DATA",
-                "Invalid source_id.",
+                f"Invalid source_id {body.get('source_id')}.",
                 field="source_id",
             )
         now = self.now()
