@@ -302,6 +302,18 @@ class BookingConsumer:
     async def on_message(self, body: bytes, message: RabbitMessageType) -> None:
         """Handle, then settle the message: ack, retry later, or dead-letter."""
         outcome = await self.process(body)
+        try:
+            await self._settle(outcome, body, message)
+        except Exception as exc:
+            # Never a traceback in the logs; RabbitMQ delivers an unsettled message again and
+            # the inbox makes the second handling a no-op.
+            logger.warning(
+                "booking event %s not settled (%s): it will be delivered again",
+                message.message_id[:64],
+                type(exc).__name__,
+            )
+
+    async def _settle(self, outcome: Outcome, body: bytes, message: RabbitMessageType) -> None:
         if outcome in (Outcome.RETRY, Outcome.DEAD_LETTER):
             await self._declare_side_queues()
         if outcome is Outcome.RETRY:
