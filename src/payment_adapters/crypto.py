@@ -145,9 +145,7 @@ class FieldCipher:
             kid, sep, encoded = entry.partition(":")
             kid = kid.strip()
             if not sep or not kid:
-                raise ValueError(
-                    f"{name}: entry {position} has no key id; expected kid:base64key"
-                )
+                raise ValueError(f"{name}: entry {position} has no key id; expected kid:base64key")
             _check_key_id(kid, name)
             if kid in seen:
                 raise ValueError(f"{name}: key id {kid!r} appears twice")

@@ -90,9 +90,7 @@ class SqlAlchemyIdempotencyStore:
             if inserted.first() is not None:
                 return IdempotencyClaim()
             for _ in range(_MAX_ATTEMPTS):
-                row = (
-                    (await conn.execute(select(keys).where(c.key == key))).mappings().first()
-                )
+                row = (await conn.execute(select(keys).where(c.key == key))).mappings().first()
                 if row is None:  # released or purged meanwhile: claim it afresh
                     inserted = await conn.execute(
                         dialect_insert(self._dialect, keys)

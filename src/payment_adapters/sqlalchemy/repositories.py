@@ -244,9 +244,7 @@ class SqlAlchemyRefundRepository(_AggregateRepository[Refund]):
 
     async def list_by_booking(self, booking_id: UUID) -> Sequence[Refund]:
         return await self._all(
-            select(t.refunds)
-            .where(t.refunds.c.booking_id == booking_id)
-            .order_by(*self._ordered())
+            select(t.refunds).where(t.refunds.c.booking_id == booking_id).order_by(*self._ordered())
         )
 
     async def list_due(self, now: datetime, limit: int) -> Sequence[Refund]:

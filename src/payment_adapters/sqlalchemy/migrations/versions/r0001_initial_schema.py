@@ -124,9 +124,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_refunds_payment_page", "refunds", ["payment_id", "created_at", "id"])
     op.create_index("ix_refunds_booking_page", "refunds", ["booking_id", "created_at", "id"])
-    op.create_index(
-        "ix_refunds_provider_refund_id", "refunds", ["provider", "provider_refund_id"]
-    )
+    op.create_index("ix_refunds_provider_refund_id", "refunds", ["provider", "provider_refund_id"])
     op.create_index(
         "ix_refunds_due", "refunds", ["next_retry_at", "id"], **_partial("status = 'PENDING'")
     )
@@ -159,9 +157,7 @@ def upgrade() -> None:
         sa.CheckConstraint("subtotal >= 0", name=op.f("ck_invoices_subtotal_non_negative")),
         sa.CheckConstraint("tax >= 0", name=op.f("ck_invoices_tax_non_negative")),
         sa.CheckConstraint("total >= 0", name=op.f("ck_invoices_total_non_negative")),
-        sa.CheckConstraint(
-            "amount_paid >= 0", name=op.f("ck_invoices_amount_paid_non_negative")
-        ),
+        sa.CheckConstraint("amount_paid >= 0", name=op.f("ck_invoices_amount_paid_non_negative")),
         sa.CheckConstraint(
             "status IN ('DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE')",
             name=op.f("ck_invoices_status_known"),
