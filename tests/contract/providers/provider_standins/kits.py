@@ -297,7 +297,12 @@ class PayPalKit(Kit):
             rate_limiter=TokenBucket(10_000),
             cert_origins=(standin.base_url,),
         )
-        self.secrets = (standin.client_id, standin.client_secret)
+        self._client_secrets = (standin.client_id, standin.client_secret)
+
+    @property  # type: ignore[override]
+    def secrets(self) -> tuple[str, ...]:
+        """The client credentials and every access token the stand-in issued."""
+        return (*self._client_secrets, *self.paypal.all_tokens)
 
     def customer_authenticates(self, payment: Payment) -> None:
         assert payment.provider_payment_id is not None

@@ -96,6 +96,7 @@ class PayPalStandIn(StandIn):
     def reset_state(self) -> None:
         self.tokens: set[str] = set()
         self.tokens_issued = 0
+        self.all_tokens: list[str] = []
         self.orders: dict[str, Order] = {}
         self.captures: dict[str, str] = {}  # capture id -> order id
         self.refunds: dict[str, dict[str, Any]] = {}
@@ -207,6 +208,7 @@ class PayPalStandIn(StandIn):
         token = "A21AA" + secrets.token_urlsafe(24)
         self.tokens.add(token)
         self.tokens_issued += 1
+        self.all_tokens.append(token)
         return Response(
             200,
             {
