@@ -28,6 +28,8 @@ _FORBIDDEN_NAMES: Final = frozenset(_NAME_NOISE.sub("", name) for name in FORBID
 # A run of digit groups joined by single spaces or dashes ("4242 4242-4242 4242", "4242").
 _RUN: Final = re.compile(r"\d+(?:[ -]\d+)*")
 _SEPARATOR: Final = re.compile(r"[ -]")
+# Thirteen digits in one run: without them there is no card number to look for.
+_ENOUGH_DIGITS: Final = re.compile(r"\d(?:[ -]?\d){12}")
 _MIN_DIGITS: Final = 13
 _MAX_DIGITS: Final = 19
 
@@ -66,8 +68,8 @@ def _looks_like_pan(text: str) -> bool:
     4242 4242 4242" although the run has 18 digits. A group of more than 19 digits is one long
     number (an id, a reference) and never a card number.
     """
-    if len(text) < _MIN_DIGITS:
-        return False
+    if len(text) < _MIN_DIGITS or _ENOUGH_DIGITS.search(text) is None:
+        return False  # the usual case, decided in one pass of C
     if "-" in text:
         text = _UUID.sub(" ", text)
     for match in _RUN.finditer(text):
@@ -95,11 +97,13 @@ def find_raw_card_data(value: object, path: str = "") -> str | None:
     """
     if isinstance(value, str):
         return (path or "body") if _looks_like_pan(value) else None
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         for key, item in value.items():
             name = str(key)
             where = f"{path}.{name}" if path else name
-            normalized = _NAME_NOISE.sub("", name.lower())
+            normalized = name.lower()
+            if not normalized.isalnum():
+                normalized = _NAME_NOISE.sub("", normalized)
             if normalized in _FORBIDDEN_NAMES and normalized != "number":
                 return where
             if _is_pan_like(key):

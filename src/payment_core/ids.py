@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from typing import Final, NewType
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 __all__ = [
     "BillingRecordId",
@@ -24,6 +24,7 @@ __all__ = [
     "is_reference",
     "new_reference",
     "uuid7",
+    "uuid_from_int",
 ]
 
 PaymentId = NewType("PaymentId", UUID)
@@ -32,6 +33,30 @@ InvoiceId = NewType("InvoiceId", UUID)
 BillingRecordId = NewType("BillingRecordId", UUID)
 BookingId = NewType("BookingId", UUID)
 GuestId = NewType("GuestId", UUID)
+
+
+def uuid_from_int(value: int) -> UUID:
+    """``UUID(int=value)``, without ``UUID.__init__``'s general argument handling.
+
+    Ids are made for every aggregate, event and record, and ``UUID.__init__`` spends most of
+    its time working out which of its five ways of being called was used.
+    """
+    if not 0 <= value < _UUID_LIMIT:
+        raise ValueError("int is out of range (need a 128-bit value)")
+    made = _object_new(UUID)
+    _object_setattr(made, "int", value)
+    _object_setattr(made, "is_safe", SafeUUID.unknown)
+    return made
+
+
+_UUID_LIMIT: Final = 1 << 128
+_object_new = object.__new__
+_object_setattr = object.__setattr__
+if uuid_from_int(0x1234) != UUID(int=0x1234) or str(uuid_from_int(7)) != str(UUID(int=7)):
+    # Another uuid implementation than CPython's: take the documented way.
+    def uuid_from_int(value: int) -> UUID:  # pragma: no cover
+        return UUID(int=value)
+
 
 _CROCKFORD: Final = "0123456789abcdefghjkmnpqrstvwxyz"
 _REFERENCE_CHARS: Final = 26  # 26 * 5 = 130 bits >= 128
@@ -84,7 +109,7 @@ def uuid7() -> UUID:
         if value <= _uuid7_last:
             value = _next_after(_uuid7_last)
         _uuid7_last = value
-    return UUID(int=value)
+    return uuid_from_int(value)
 
 
 def _next_after(value: int) -> int:

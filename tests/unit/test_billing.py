@@ -9,10 +9,12 @@ from uuid import UUID, uuid4
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from payment_core import BillingRecord, BillingRecordType, Currency, Money, verify_chain
 from payment_core.errors import ValidationError
-from payment_core.model.billing import GENESIS_HASH, ChainVerifier
+from payment_core.model.billing import GENESIS_HASH, ChainVerifier, compute_hash
 from payment_core.pagination import PageRequest
 
 NOW = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -254,3 +256,75 @@ async def test_records_are_listed_by_booking_and_by_guest(kit, services) -> None
     by_guest = await services.billing.list_by_guest(guest, PageRequest())
     assert [r.payment_id for r in by_booking.items] == [first.id]
     assert [r.payment_id for r in by_guest.items] == [first.id, second.id]
+
+
+def reference_hash(**fields: object) -> str:
+    """The canonical form by its definition: json.dumps of the field list, then SHA-256."""
+
+    def ident(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    created_at = fields["created_at"]
+    assert isinstance(created_at, datetime)
+    canonical = json.dumps(
+        [
+            "v1",
+            str(fields["id"]),
+            fields["type"].value,  # type: ignore[attr-defined]
+            str(fields["booking_id"]),
+            str(fields["guest_id"]),
+            fields["sequence"],
+            fields["amount"],
+            fields["currency"],
+            fields["description"],
+            created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            ident(fields["payment_id"]),
+            ident(fields["refund_id"]),
+            ident(fields["invoice_id"]),
+            fields["previous_hash"],
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@given(
+    description=st.text(),
+    currency=st.text(max_size=5),
+    previous_hash=st.text(max_size=70),
+    sequence=st.integers(min_value=1, max_value=2**40),
+    amount=st.integers(min_value=1, max_value=99_999_999_999),
+    created_at=st.datetimes(
+        min_value=datetime(1000, 1, 2),
+        timezones=st.timezones(),  # naive bounds, aware values
+    ),
+    ids=st.lists(st.one_of(st.none(), st.uuids()), min_size=3, max_size=3),
+    record_type=st.sampled_from(BillingRecordType),
+)
+def test_the_hash_is_exactly_that_of_the_canonical_json(
+    description: str,
+    currency: str,
+    previous_hash: str,
+    sequence: int,
+    amount: int,
+    created_at: datetime,
+    ids: list[UUID | None],
+    record_type: BillingRecordType,
+) -> None:
+    fields = {
+        "id": UUID(int=1),
+        "type": record_type,
+        "booking_id": UUID(int=2),
+        "guest_id": UUID(int=3),
+        "sequence": sequence,
+        "amount": amount,
+        "currency": currency,
+        "description": description,
+        "created_at": created_at,
+        "previous_hash": previous_hash,
+        "payment_id": ids[0],
+        "refund_id": ids[1],
+        "invoice_id": ids[2],
+    }
+    assert compute_hash(**fields) == reference_hash(**fields)  # type: ignore[arg-type]

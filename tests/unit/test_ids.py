@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from payment_core.ids import _next_after, is_reference, new_reference, uuid7
+from payment_core.ids import _next_after, is_reference, new_reference, uuid7, uuid_from_int
 from payment_core.system import SystemClock, SystemIds
 
 CROCKFORD = set("0123456789abcdefghjkmnpqrstvwxyz")
@@ -97,3 +97,20 @@ def test_the_next_uuid7_after_a_full_random_field_carries_into_the_next_millisec
     assert (nxt.version, nxt.int > full) == (7, True)
     half = (ms << 80) | (0x7 << 76) | (0x00A << 64) | (0b10 << 62) | 0x3FFF_FFFF_FFFF_FFFF
     assert (_next_after(half) >> 64) & 0xFFF == 0x00B
+
+
+@pytest.mark.parametrize("value", [0, 1, 0x1234, (1 << 128) - 1])
+def test_uuid_from_int_is_uuid_of_that_int(value: int) -> None:
+    made = uuid_from_int(value)
+    assert made == UUID(int=value)
+    assert (str(made), hash(made), made.is_safe) == (
+        str(UUID(int=value)),
+        hash(UUID(int=value)),
+        UUID(int=value).is_safe,
+    )
+
+
+@pytest.mark.parametrize("value", [-1, 1 << 128])
+def test_uuid_from_int_refuses_what_is_not_128_bits(value: int) -> None:
+    with pytest.raises(ValueError, match="128-bit"):
+        uuid_from_int(value)

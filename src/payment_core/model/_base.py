@@ -29,14 +29,6 @@ T = TypeVar("T")
 _COPIERS: dict[type, Callable[[Any], Any]] = {}
 
 
-def _container_copy(value: object) -> object:
-    if type(value) is dict:
-        return dict(value)
-    if type(value) is list:
-        return list(value)
-    return value
-
-
 def _make_copier(cls: type) -> Callable[[Any], Any]:
     """Compile a copy function for one attrs class (as attrs compiles its ``__init__``).
 
@@ -51,7 +43,9 @@ def _make_copier(cls: type) -> Callable[[Any], Any]:
         if name == "events":
             value = "[]"
         elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
-            value = f"container(src.{name})"
+            lines.append(f"    value = src.{name}")
+            lines.append("    kind = type(value)")
+            value = "dict(value) if kind is dict else list(value) if kind is list else value"
         else:
             value = f"src.{name}"
         lines.append(f"    dst.{name} = {value}" if direct else f"    set(dst, {name!r}, {value})")
@@ -60,7 +54,6 @@ def _make_copier(cls: type) -> Callable[[Any], Any]:
         "new": object.__new__,
         "cls": cls,
         "set": object.__setattr__,
-        "container": _container_copy,
     }
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from attrs field names only
     copier: Callable[[Any], Any] = namespace["copy"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 from uuid import UUID
@@ -43,17 +43,23 @@ class BillingRecordType(StrEnum):
 
 def _ts(value: datetime) -> str:
     # Microsecond precision, always UTC, so the text is the same after any database round trip
-    # (2026-01-01T12:00:00.000000Z). isoformat is several times faster than strftime and, with
-    # the offset removed, gives the same text for every four-digit year.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # (2026-01-01T12:00:00.000000Z). isoformat always writes a four-digit year, so the first
+    # 26 characters of a UTC time are exactly that text, offset left out.
+    if value.utcoffset() != _ZERO:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:26] + "Z"
 
 
-# One encoder for every hash: ``json.dumps`` with options builds a new encoder per call.
-_CANONICAL: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ZERO: Final = timedelta(0)
 
 
-def _opt(value: UUID | None) -> str | None:
-    return None if value is None else str(value)
+# How json.dumps(..., ensure_ascii=False) writes a string: quoted, with ", \\ and control
+# characters escaped (the C implementation).
+_quote: Final[Callable[[str], str]] = json.encoder.encode_basestring
+
+
+def _quoted_id(value: UUID | None) -> str:
+    return "null" if value is None else f'"{value}"'
 
 
 @attrs.frozen(slots=True)
@@ -167,24 +173,19 @@ def compute_hash(
     refund_id: UUID | None,
     invoice_id: UUID | None,
 ) -> str:
-    """SHA-256 over the canonical JSON of a record's content and the previous record's hash."""
-    canonical = _CANONICAL.encode(
-        [
-            "v1",
-            str(id),
-            type.value,
-            str(booking_id),
-            str(guest_id),
-            sequence,
-            amount,
-            currency,
-            description,
-            _ts(created_at),
-            _opt(payment_id),
-            _opt(refund_id),
-            _opt(invoice_id),
-            previous_hash,
-        ]
+    """SHA-256 over the canonical JSON of a record's content and the previous record's hash.
+
+    The canonical text is the compact JSON array (``json.dumps(..., ensure_ascii=False,
+    separators=(",", ":"))``) of ``["v1", id, type, booking_id, guest_id, sequence, amount,
+    currency, description, created_at, payment_id, refund_id, invoice_id, previous_hash]``.
+    It is written out directly, every string through the JSON encoder's own escaping, because
+    this runs for every billing record written or verified; a test holds it to ``json.dumps``.
+    """
+    canonical = (
+        f'["v1","{id}",{_quote(type.value)},"{booking_id}","{guest_id}",{int(sequence)},'
+        f'{int(amount)},{_quote(currency)},{_quote(description)},"{_ts(created_at)}",'
+        f"{_quoted_id(payment_id)},{_quoted_id(refund_id)},{_quoted_id(invoice_id)},"
+        f"{_quote(previous_hash)}]"
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -24,7 +24,7 @@ from uuid import UUID
 import attrs
 
 from payment_core.events import DomainEvent
-from payment_core.ids import new_reference
+from payment_core.ids import new_reference, uuid_from_int
 from payment_core.ports import EventPublisher
 from payment_core.services import Dependencies, ProviderRegistry, ServiceConfig, Services
 from payment_core.services._deps import Observer
@@ -81,7 +81,7 @@ class SequentialIds:
         self._next = start
 
     def new_id(self) -> UUID:
-        value = UUID(int=self._next)
+        value = uuid_from_int(self._next)
         self._next += 1
         return value
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar
 from uuid import UUID
@@ -163,13 +163,15 @@ class FakeProvider:
         queue = self._failures.setdefault(operation, [])
         queue.extend([_Injected(error, after_effect)] * times)
 
-    async def _call(self, operation: str, key: str | None, body: Callable[[], Awaitable[T]]) -> T:
+    def _call(self, operation: str, key: str | None, body: Callable[[], T]) -> T:
+        # The operations' bodies are plain functions: nothing in them waits, and a coroutine
+        # per layer would only cost time on every call.
         self.calls.append((operation, key))
         queue = self._failures.get(operation)
         failure = queue.pop(0) if queue else None
         if failure is not None and not failure.after_effect:
             raise failure.error
-        result = await body()
+        result = body()
         if failure is not None:
             raise failure.error
         return result
@@ -233,22 +235,22 @@ class FakeProvider:
 
     # ------------------------------------------------------------------ payments
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
-        return await self._call(
+        return self._call(
             "create_payment", request.idempotency_key, lambda: self._create_payment(request)
         )
 
-    async def _create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
+    def _create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
         intent = self._intent_for(None, request.payment_id, request.amount)
         if request.payment_method is not None:
             intent.payment_method = request.payment_method
         return self._reply(intent)
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
-        return await self._call(
+        return self._call(
             "confirm_payment", request.idempotency_key, lambda: self._confirm_payment(request)
         )
 
-    async def _confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
+    def _confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
         token = self._token(request.payment_method)
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
         if intent.status in (ProviderPaymentStatus.SUCCEEDED, ProviderPaymentStatus.FAILED):
@@ -274,9 +276,9 @@ class FakeProvider:
         return self._reply(intent)
 
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
-        return await self._call("retrieve_payment", None, lambda: self._retrieve_payment(request))
+        return self._call("retrieve_payment", None, lambda: self._retrieve_payment(request))
 
-    async def _retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
+    def _retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
         if (
             intent.status is ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD
@@ -300,22 +302,22 @@ class FakeProvider:
         return self._reply(intent)
 
     async def cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
-        return await self._call(
+        return self._call(
             "cancel_payment",
             idempotency_key,
             lambda: self._cancel_payment(request, idempotency_key),
         )
 
-    async def _cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
+    def _cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
         if intent.status is not ProviderPaymentStatus.SUCCEEDED:
             intent.status = ProviderPaymentStatus.CANCELED
 
     # ------------------------------------------------------------------ refunds
     async def refund(self, request: RefundRequest) -> ProviderRefund:
-        return await self._call("refund", request.idempotency_key, lambda: self._refund(request))
+        return self._call("refund", request.idempotency_key, lambda: self._refund(request))
 
-    async def _refund(self, request: RefundRequest) -> ProviderRefund:
+    def _refund(self, request: RefundRequest) -> ProviderRefund:
         existing = self._refunds.get(request.idempotency_key)
         if existing is not None:
             return existing  # same key, same answer: a retry never refunds twice
@@ -339,16 +341,16 @@ class FakeProvider:
         return refund
 
     async def retrieve_refund(self, request: RetrieveRefundRequest) -> ProviderRefund:
-        return await self._call(
+        return self._call(
             "retrieve_refund", request.idempotency_key, lambda: self._retrieve_refund(request)
         )
 
-    async def _retrieve_refund(self, request: RetrieveRefundRequest) -> ProviderRefund:
+    def _retrieve_refund(self, request: RetrieveRefundRequest) -> ProviderRefund:
         existing = self._refunds.get(request.idempotency_key)
         if existing is not None:
             return existing
         # Unknown here: ask again with the same key, which is what retrieving by key means.
-        return await self._refund(
+        return self._refund(
             RefundRequest(
                 refund_id=request.refund_id,
                 payment_id=UUID(int=0),

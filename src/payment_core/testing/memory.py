@@ -59,10 +59,6 @@ A = TypeVar("A", bound=_Aggregate)
 T = TypeVar("T")
 
 
-def _copy(aggregate: A) -> A:
-    return copy_aggregate(aggregate)
-
-
 def _page(
     items: Iterable[T], page: PageRequest, key: Callable[[T], tuple[datetime, UUID]]
 ) -> Page[T]:
@@ -103,7 +99,9 @@ class InMemoryStore:
         self._outbox_sequence = 0
         #: Index in ``outbox`` before which every entry is published.
         self._watermark = 0
-        self.locks: dict[tuple[str, object], asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: Row locks: the unit of work holding each locked key, and who waits for it.
+        self.lock_owners: dict[tuple[str, object], InMemoryUnitOfWork] = {}
+        self.lock_waiters: dict[tuple[str, object], list[asyncio.Future[None]]] = {}
         #: Called after every commit that wrote events (the harness delivers them).
         self.on_commit: list[Callable[[], None]] = []
         self.commits = 0
@@ -156,8 +154,8 @@ class _Repo(Generic[A]):
     async def _get(self, ident: UUID, for_update: bool) -> A | None:
         if for_update:
             await self._uow.lock((self.entity, ident))
-        found = self._current(ident)
-        return None if found is None else _copy(found)
+        found = self.staged.get(ident) or self._table.get(ident)
+        return None if found is None else copy_aggregate(found)
 
     def _all(self) -> list[A]:
         merged = dict(self._table)
@@ -167,7 +165,7 @@ class _Repo(Generic[A]):
     async def add(self, aggregate: A) -> None:
         if aggregate.id in self._table or aggregate.id in self.staged:
             raise ConcurrencyError(entity=self.entity, entity_id=aggregate.id)
-        self.staged[aggregate.id] = _copy(aggregate)
+        self.staged[aggregate.id] = copy_aggregate(aggregate)
         self.read_versions[aggregate.id] = -1
         self._uow.track(aggregate)
 
@@ -177,7 +175,7 @@ class _Repo(Generic[A]):
             raise ConcurrencyError(entity=self.entity, entity_id=aggregate.id)
         self.read_versions.setdefault(aggregate.id, aggregate.version)
         aggregate.version += 1
-        self.staged[aggregate.id] = _copy(aggregate)
+        self.staged[aggregate.id] = copy_aggregate(aggregate)
         self._uow.track(aggregate)
 
     def check(self) -> None:
@@ -200,12 +198,12 @@ class InMemoryPaymentRepository(_Repo[Payment]):
         return await self._get(payment_id, for_update)
 
     async def get_by_reference(self, reference: str) -> Payment | None:
-        return next((_copy(p) for p in self._all() if p.reference == reference), None)
+        return next((copy_aggregate(p) for p in self._all() if p.reference == reference), None)
 
     async def get_by_provider_id(self, provider: str, provider_payment_id: str) -> Payment | None:
         return next(
             (
-                _copy(p)
+                copy_aggregate(p)
                 for p in self._all()
                 if p.provider == provider and p.provider_payment_id == provider_payment_id
             ),
@@ -213,11 +211,11 @@ class InMemoryPaymentRepository(_Repo[Payment]):
         )
 
     async def list_by_booking(self, booking_id: UUID, page: PageRequest) -> Page[Payment]:
-        items = [_copy(p) for p in self._all() if p.booking_id == booking_id]
+        items = [copy_aggregate(p) for p in self._all() if p.booking_id == booking_id]
         return _page(items, page, lambda p: (p.created_at, p.id))
 
     async def list_by_guest(self, guest_id: UUID, page: PageRequest) -> Page[Payment]:
-        items = [_copy(p) for p in self._all() if p.guest_id == guest_id]
+        items = [copy_aggregate(p) for p in self._all() if p.guest_id == guest_id]
         return _page(items, page, lambda p: (p.created_at, p.id))
 
     async def list_due_for_reconciliation(self, now: datetime, limit: int) -> Sequence[Payment]:
@@ -229,7 +227,7 @@ class InMemoryPaymentRepository(_Repo[Payment]):
             and p.reconcile_at <= now
         ]
         due.sort(key=lambda p: (p.reconcile_at or now, p.id))
-        return [_copy(p) for p in due[:limit]]
+        return [copy_aggregate(p) for p in due[:limit]]
 
 
 class InMemoryRefundRepository(_Repo[Refund]):
@@ -239,12 +237,12 @@ class InMemoryRefundRepository(_Repo[Refund]):
         return await self._get(refund_id, for_update)
 
     async def get_by_reference(self, reference: str) -> Refund | None:
-        return next((_copy(r) for r in self._all() if r.reference == reference), None)
+        return next((copy_aggregate(r) for r in self._all() if r.reference == reference), None)
 
     async def get_by_provider_id(self, provider: str, provider_refund_id: str) -> Refund | None:
         return next(
             (
-                _copy(r)
+                copy_aggregate(r)
                 for r in self._all()
                 if r.provider == provider and r.provider_refund_id == provider_refund_id
             ),
@@ -252,11 +250,11 @@ class InMemoryRefundRepository(_Repo[Refund]):
         )
 
     async def list_by_payment(self, payment_id: UUID, page: PageRequest) -> Page[Refund]:
-        items = [_copy(r) for r in self._all() if r.payment_id == payment_id]
+        items = [copy_aggregate(r) for r in self._all() if r.payment_id == payment_id]
         return _page(items, page, lambda r: (r.created_at, r.id))
 
     async def list_by_booking(self, booking_id: UUID) -> Sequence[Refund]:
-        items = [_copy(r) for r in self._all() if r.booking_id == booking_id]
+        items = [copy_aggregate(r) for r in self._all() if r.booking_id == booking_id]
         return sorted(items, key=lambda r: (r.created_at, r.id))
 
     async def list_due(self, now: datetime, limit: int) -> Sequence[Refund]:
@@ -268,14 +266,14 @@ class InMemoryRefundRepository(_Repo[Refund]):
             and r.next_retry_at <= now
         ]
         due.sort(key=lambda r: (r.next_retry_at or now, r.id))
-        return [_copy(r) for r in due[:limit]]
+        return [copy_aggregate(r) for r in due[:limit]]
 
     async def list_stuck(self, before: datetime, limit: int) -> Sequence[Refund]:
         stuck = [
             r for r in self._all() if r.status is RefundStatus.PROCESSING and r.updated_at < before
         ]
         stuck.sort(key=lambda r: (r.updated_at, r.id))
-        return [_copy(r) for r in stuck[:limit]]
+        return [copy_aggregate(r) for r in stuck[:limit]]
 
 
 class InMemoryInvoiceRepository(_Repo[Invoice]):
@@ -285,15 +283,15 @@ class InMemoryInvoiceRepository(_Repo[Invoice]):
         return await self._get(invoice_id, for_update)
 
     async def get_by_number(self, number: str) -> Invoice | None:
-        return next((_copy(i) for i in self._all() if i.number == number), None)
+        return next((copy_aggregate(i) for i in self._all() if i.number == number), None)
 
     async def list_by_booking(self, booking_id: UUID, page: PageRequest) -> Page[Invoice]:
-        items = [_copy(i) for i in self._all() if i.booking_id == booking_id]
+        items = [copy_aggregate(i) for i in self._all() if i.booking_id == booking_id]
         return _page(items, page, lambda i: (i.created_at, i.id))
 
     async def list_open_for_payment(self, payment_id: UUID) -> Sequence[Invoice]:
         return [
-            _copy(i)
+            copy_aggregate(i)
             for i in self._all()
             if i.payment_id == payment_id
             and i.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
@@ -459,7 +457,7 @@ class InMemoryUnitOfWork:
         self._parts: list[_Part] = []
         #: Aggregates passed to add/update, by identity, in the order first seen.
         self._seen: dict[int, Any] = {}
-        self._held: dict[tuple[str, object], asyncio.Lock] = {}
+        self._held: list[tuple[str, object]] = []
         self._done = False
 
     # ------------------------------------------------------------------ repositories
@@ -524,15 +522,27 @@ class InMemoryUnitOfWork:
         self._seen.setdefault(id(aggregate), aggregate)
 
     async def lock(self, key: tuple[str, object]) -> None:
-        if key in self._held:
-            return
-        lock = self.store.locks[key]
-        await lock.acquire()
-        self._held[key] = lock
+        """Hold ``key`` until this unit of work ends, waiting while another one holds it."""
+        owners = self.store.lock_owners
+        owner = owners.get(key)
+        while owner is not None and owner is not self:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.store.lock_waiters.setdefault(key, []).append(waiter)
+            await waiter
+            owner = owners.get(key)
+        if owner is None:
+            owners[key] = self
+            self._held.append(key)
 
     def _release(self) -> None:
-        for lock in self._held.values():
-            lock.release()
+        # A plain dict of owners rather than an asyncio.Lock per row: an uncontended lock (the
+        # usual case) costs two dict operations, and released rows leave nothing behind.
+        owners, waiting = self.store.lock_owners, self.store.lock_waiters
+        for key in self._held:
+            del owners[key]
+            for waiter in waiting.pop(key, ()):
+                if not waiter.done():
+                    waiter.set_result(None)  # every waiter checks again; one gets it
         self._held.clear()
 
     async def __aenter__(self) -> Self:
