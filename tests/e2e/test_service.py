@@ -372,3 +372,37 @@ async def test_sigterm_finishes_in_flight_requests_and_exits_0(backend: Backend)
         assert len(stored) == len(accepted)  # nothing half-done either
     finally:
         assert again.terminate() == 0
+
+
+async def test_transport_errors_over_the_wire(client: httpx.AsyncClient) -> None:
+    async def chunks() -> Any:
+        yield b'{"description": "'
+        for _ in range(80):
+            yield b"x" * 1024
+        yield b'"}'
+
+    chunked = await client.post(
+        "/api/v1/payments", content=chunks(), headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert chunked.request.headers.get("transfer-encoding") == "chunked"
+    assert chunked.status_code == 413
+    assert chunked.json()["code"] == "payload_too_large"
+    declared = await client.post(
+        "/api/v1/payments",
+        content=b"x" * 70_000,
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert declared.status_code == 413
+    wrong_type = await client.post(
+        "/api/v1/payments", content=b"amount=1", headers={**AUTH, "Content-Type": "text/plain"}
+    )
+    assert wrong_type.status_code == 415
+    malformed = await client.post(
+        "/api/v1/payments", content=b"{", headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 400
+    assert (await client.delete("/api/v1/payments", headers=AUTH)).status_code == 405
+    unknown = await client.get("/nowhere", headers={"X-Request-Id": "e2e-trace-1"})
+    assert unknown.status_code == 404
+    assert unknown.headers["x-request-id"] == "e2e-trace-1"
+    assert unknown.headers["content-type"] == "application/problem+json"
