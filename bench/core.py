@@ -47,24 +47,25 @@ async def lifecycle(harness: Harness, n: int) -> None:
         raise SystemExit(f"lifecycle {n} did not complete: {payment.status} {refund.status}")
 
 
-async def one_round(lifecycles: int) -> float:
-    """Seconds for ``lifecycles`` lifecycles on a fresh harness."""
+async def one_round(lifecycles: int) -> tuple[float, float]:
+    """Wall-clock and CPU seconds for ``lifecycles`` lifecycles on a fresh harness."""
     # The refund is created PENDING and processed by the explicit call, so each step is one
     # use case doing its own work (the default config would attempt it inside create).
     harness = build_in_memory(config=ServiceConfig(process_refunds_immediately=False))
     # Warm the harness (first-call costs, lazily built tables) outside the measurement.
     await lifecycle(harness, -1)
     gc.collect()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for n in range(lifecycles):
         await lifecycle(harness, n)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     if len(harness.publisher.events) != 4 * (lifecycles + 1):
         raise SystemExit("events went missing")
     verdict = await harness.services.billing.verify()
     if not verdict.ok or verdict.records != 2 * (lifecycles + 1):
         raise SystemExit(f"billing chains do not verify: {verdict}")
-    return elapsed
+    return elapsed, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,17 +86,23 @@ def main(argv: list[str] | None = None) -> int:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         return 0
 
-    rates = []
+    rates, cpu_rates = [], []
     for i in range(args.rounds):
-        seconds = asyncio.run(one_round(args.lifecycles))
-        rate = args.lifecycles / seconds
-        rates.append(rate)
-        print(f"round {i + 1}: {args.lifecycles} lifecycles in {seconds:.3f} s = {rate:,.0f}/s")
-    median = statistics.median(rates)
+        seconds, cpu = asyncio.run(one_round(args.lifecycles))
+        rates.append(args.lifecycles / seconds)
+        cpu_rates.append(args.lifecycles / cpu)
+        print(
+            f"round {i + 1}: {args.lifecycles} lifecycles in {seconds:.3f} s wall "
+            f"({cpu:.3f} s CPU) = {rates[-1]:,.0f}/s"
+        )
+    median, cpu_median = statistics.median(rates), statistics.median(cpu_rates)
     print(
-        f"median of {args.rounds} rounds: {median:,.0f} lifecycles/s "
-        f"({1e6 / median:.1f} us each; Python {sys.version.split()[0]}, one core)"
+        f"median of {args.rounds} rounds: {median:,.0f} lifecycles/s wall-clock "
+        f"({1e6 / median:.1f} us each); {cpu_median:,.0f}/s per CPU second; "
+        f"Python {sys.version.split()[0]}, one process pinned to one core"
     )
+    # CPU time is what one core spends; wall time also counts waiting for the core when other
+    # processes share the machine. Both are printed; the verdict is on wall time.
     print(f"target {TARGET_PER_SECOND:,}/s: {'met' if median >= TARGET_PER_SECOND else 'MISSED'}")
     return 0 if median >= TARGET_PER_SECOND else 1
 

@@ -226,3 +226,25 @@ async def test_the_intent_object_carries_card_amount_currency_and_our_id() -> No
         "succeeded",
     )
     assert obj["payment_method_details"]["card"]["last4"] == "4242"
+
+
+async def test_the_fake_remembers_a_bounded_number_of_intents_refunds_and_calls() -> None:
+    fake = FakeProvider(max_remembered=3)
+    for n in range(10):
+        await fake.create_payment(CreatePaymentRequest(UUID(int=n), AMOUNT, f"k{n}"))
+        await fake.refund(
+            RefundRequest(UUID(int=n), UUID(int=n), None, AMOUNT, f"r{n}", None, "pm_card_visa")
+        )
+    assert len(fake._intents) <= 3
+    assert len(fake._refunds) <= 3
+    assert len(fake.calls) <= 3
+    assert fake.calls[-1] == ("refund", "r9")  # the newest are kept
+    # A forgotten intent is answered from its token, as a fresh process would.
+    forgotten = RetrievePaymentRequest(UUID(int=0), None, AMOUNT, "pm_card_visa")
+    assert (await fake.retrieve_payment(forgotten)).status is ProviderPaymentStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("limit", [0, -1, 2.5])
+def test_the_memory_bound_must_be_a_positive_int(limit: object) -> None:
+    with pytest.raises(ValueError, match="max_remembered"):
+        FakeProvider(max_remembered=limit)  # type: ignore[arg-type]

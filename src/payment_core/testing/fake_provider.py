@@ -47,6 +47,11 @@ __all__ = ["FAKE_TOKENS", "FakeProvider", "FakeToken"]
 
 T = TypeVar("T")
 
+#: How many intents, refunds and calls the fake keeps. It is the service's default provider, so
+#: a long demo must not grow without bound (about 0.6 KB per payment); an intent it has
+#: forgotten is answered from its token, as by a freshly started process.
+DEFAULT_MAX_REMEMBERED: Final = 50_000
+
 SIGNATURE_HEADER: Final = "Fake-Signature"
 DEFAULT_WEBHOOK_SECRET: Final = "whsec_fake"  # noqa: S105 - the contract's documented default
 
@@ -126,6 +131,7 @@ class FakeProvider:
         webhook_secrets: Sequence[str] = (DEFAULT_WEBHOOK_SECRET,),
         name: str = "fake",
         redirect_base: str = "https://fake-provider.test/3ds",
+        max_remembered: int = DEFAULT_MAX_REMEMBERED,
     ) -> None:
         self._name = name
         self._secrets = tuple(webhook_secrets)
@@ -135,6 +141,9 @@ class FakeProvider:
         #: Every call, in order, with its idempotency key: tests assert retries reuse keys.
         self.calls: list[tuple[str, str | None]] = []
         self._failures: dict[str, list[_Injected]] = {}
+        if type(max_remembered) is not int or max_remembered < 1:
+            raise ValueError("max_remembered must be a positive int")
+        self._max_remembered = max_remembered
 
     @property
     def name(self) -> str:
@@ -167,6 +176,8 @@ class FakeProvider:
         # The operations' bodies are plain functions: nothing in them waits, and a coroutine
         # per layer would only cost time on every call.
         self.calls.append((operation, key))
+        if len(self.calls) > self._max_remembered:
+            del self.calls[: len(self.calls) // 2]  # the oldest half; amortised O(1)
         queue = self._failures.get(operation)
         failure = queue.pop(0) if queue else None
         if failure is not None and not failure.after_effect:
@@ -231,6 +242,7 @@ class FakeProvider:
                 status=ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD,
             )
             self._intents[intent_id] = intent
+            _forget_oldest(self._intents, self._max_remembered)
         return intent
 
     # ------------------------------------------------------------------ payments
@@ -337,6 +349,7 @@ class FakeProvider:
             amount=request.amount,
         )
         self._refunds[request.idempotency_key] = refund
+        _forget_oldest(self._refunds, self._max_remembered)
         intent.refunded += request.amount.amount
         return refund
 
@@ -430,6 +443,12 @@ class FakeProvider:
         if token is not None:
             obj["payment_method_details"] = {"card": attrs.asdict(token.card)}
         return obj
+
+
+def _forget_oldest(memory: dict[str, Any], limit: int) -> None:
+    # Dicts keep insertion order: the first key is the oldest.
+    while len(memory) > limit:
+        del memory[next(iter(memory))]
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
