@@ -46,7 +46,6 @@ from payment_http.errors import HttpProblem
 from payment_http.metrics import Metrics
 
 __all__ = [
-    "BODY_STATE_KEY",
     "IDEMPOTENCY_HEADER",
     "RequestPipelineMiddleware",
     "fingerprint",
@@ -57,7 +56,6 @@ logger = logging.getLogger("payment_http.idempotency")
 
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = b"idempotent-replayed"
-BODY_STATE_KEY: Final = "body"
 _KEY_MAX: Final = 255
 _RETRYABLE_409: Final = frozenset({b"idempotency_request_in_progress", b"concurrent_modification"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
@@ -165,9 +163,8 @@ class RequestPipelineMiddleware:
         if body.strip():
             check_content_type(scope)
         key = _idempotency_key(scope)
+        # Validated strictly here; the handler gets the same values from Litestar's own decode.
         decoded = decode_body(body, spec, self.runtime.services)
-        state = scope.setdefault("state", {})
-        state[BODY_STATE_KEY] = decoded.value
         if key is None:
             await self.app(scope, _replaying_receive(body, receive), send)
             return
