@@ -49,6 +49,10 @@ class Runtime:
     harness: Harness | None = None
 
     async def aclose(self) -> None:
+        """Close provider clients and the database pool."""
+        from payment_adapters.providers import aclose_providers  # noqa: PLC0415
+
+        await aclose_providers(self.services.deps.providers.as_mapping().values())
         if self.database is not None:
             await self.database.dispose()
 
