@@ -8,6 +8,7 @@ copies). Tests that are about HTTP rather than storage use ``memory_runtime`` on
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,6 +18,7 @@ from typing import Any
 
 import attrs
 import pytest
+import structlog
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -26,6 +28,7 @@ from payment_adapters.settings import Settings
 from payment_adapters.sqlalchemy import Database
 from payment_core.testing import FakeProvider
 from payment_http.app import create_app
+from payment_http.logging import configure_logging
 from payment_http.metrics import Metrics
 
 API_KEY = "test-key-1"
@@ -197,3 +200,18 @@ async def mem(make_api: Callable[..., Any]) -> Api:
 def pan() -> Iterator[str]:
     """A Luhn-valid test card number."""
     return "4242424242424242"
+
+
+@pytest.fixture
+def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """The service's real log configuration, writing into ``capsys`` for this test only."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("DEBUG", json=True)
+    yield capsys
+    structlog.reset_defaults()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 from tests.http.conftest import AUTH, Api, new_id, payment_body
 
-from payment_http.logging import configure_logging, redact
+from payment_http.logging import redact
 
 PANS = ["4242424242424242", "4000 0566 5566 5556", "5555-5555-5555-4444", "378282246310005"]
 
@@ -128,21 +126,6 @@ async def test_luhn_invalid_digit_runs_and_uuids_are_not_card_data(mem: Api) -> 
     )
     response = await mem.client.post("/api/v1/payments", json=body, headers=AUTH)
     assert response.status_code == 201
-
-
-@pytest.fixture
-def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    """The service's real log configuration, writing into ``capsys`` for this test only."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    configure_logging("DEBUG", json=True)
-    yield capsys
-    structlog.reset_defaults()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved[0]:
-        root.addHandler(handler)
-    root.setLevel(saved[1])
 
 
 async def test_card_numbers_never_reach_a_log_line(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -147,3 +148,16 @@ async def test_problems_carry_the_request_id(mem: Api) -> None:
         "/api/v1/payments", json=payment_body(amount=0), headers={**AUTH, "X-Request-Id": "r-1"}
     )
     assert response.json()["request_id"] == "r-1"
+
+
+async def test_logs_are_json_lines_carrying_the_request_id(
+    mem: Api, json_logs: pytest.CaptureFixture[str]
+) -> None:
+    await mem.client.get("/health/live", headers={"X-Request-Id": "trace-42"})
+    lines = [json.loads(line) for line in json_logs.readouterr().err.splitlines() if line]
+    access = [line for line in lines if line.get("logger") == "payment_http.access"]
+    assert access, lines
+    assert access[-1]["request_id"] == "trace-42"
+    assert access[-1]["route"] == "/health/live"
+    assert access[-1]["status"] == 200
+    assert {"timestamp", "level", "event"} <= set(access[-1])
