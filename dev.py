@@ -58,7 +58,11 @@ def ensure_venv(extras: str) -> None:
 
 def serve(args: list[str]) -> int:
     ensure_venv(EXTRAS["serve"])
-    return _run(BIN / "payment-service", "serve", *args)
+    # Become the server, so that a SIGTERM sent to this process reaches it directly.
+    os.chdir(ROOT)
+    command = BIN / "payment-service"
+    os.execv(command, [str(command), "serve", *args])
+    return 1  # pragma: no cover - execv does not return
 
 
 def test(args: list[str]) -> int:
