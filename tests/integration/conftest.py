@@ -168,6 +168,17 @@ class RabbitAdmin:
         await channel.close()
         return True
 
+    async def consumers(self, queue: str) -> int:
+        """How many consumers ``queue`` has (0 when it does not exist yet)."""
+        assert self._connection is not None
+        channel = await self._connection.channel()
+        try:
+            declared = await channel.declare_queue(queue, passive=True)
+        except aio_pika.exceptions.ChannelClosed:
+            return 0
+        await channel.close()
+        return int(declared.declaration_result.consumer_count or 0)
+
     async def count(self, queue: str) -> int:
         q = await self.channel.declare_queue(queue, passive=True)
         return int(q.declaration_result.message_count or 0)

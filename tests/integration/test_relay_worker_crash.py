@@ -81,6 +81,7 @@ class Setup:
     bookings_exchange: str
     queue: str
     capture: str
+    rabbit: RabbitAdmin
     #: (booking events handled, outbox rows unpublished) right after each kill -9.
     kills: list[tuple[int, int]] = attrs.field(factory=list)
 
@@ -102,7 +103,7 @@ async def setup(postgres_url: str, rabbit: RabbitAdmin) -> AsyncIterator[Setup]:
         "ENVIRONMENT": "test",
         "AUTO_MIGRATE": "false",
         "PAYMENT_PROVIDER": "fake",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("TEST_WORKER_LOG_LEVEL", "WARNING"),
         "BACKGROUND_INTERVAL_SECONDS": "1",
         # A kill between "processing" and the provider's answer leaves a payment or a refund
         # PROCESSING until reconciliation asks the provider: soon, in this test.
@@ -112,7 +113,7 @@ async def setup(postgres_url: str, rabbit: RabbitAdmin) -> AsyncIterator[Setup]:
     database = Database.from_url(postgres_url, cipher=CIPHER, pool_size=2)
     worker = Worker(env)
     try:
-        yield Setup(database, worker, bookings_exchange, queue, capture)
+        yield Setup(database, worker, bookings_exchange, queue, capture, rabbit)
     finally:
         if worker.process is not None and worker.process.poll() is None:
             worker.process.kill()
@@ -141,7 +142,16 @@ async def kill_when(setup: Setup, ready: Any, *, within: float = 60.0) -> None:
         await eventually(ready, within=within, every=0.005)
     except TimeoutError:
         setup.worker.kill()
-        pytest.fail(f"the worker made no progress:\n{setup.worker.stderr_tail()}")
+        rabbit = setup.rabbit
+        queues = {
+            name: await rabbit.count(name) if await rabbit.exists(name) else None
+            for name in (setup.queue, f"{setup.queue}.retry", f"{setup.queue}.dlq")
+        }
+        pytest.fail(
+            f"the worker made no progress: inbox {await count(setup.database, INBOX)}, "
+            f"unpublished {await count(setup.database, UNPUBLISHED)}, queues {queues}, "
+            f"kills {setup.kills}\n{setup.worker.stderr_tail()}"
+        )
     setup.worker.kill()
     # What the dead worker left: events not yet published, refunds in flight.
     setup.kills.append(
@@ -157,7 +167,9 @@ async def test_kill_9_while_consuming_and_relaying_loses_and_repeats_nothing(
     setup.worker.start()
 
     async def queue_declared() -> bool:
-        return await rabbit.exists(setup.queue)
+        # A consumer per routing key: each starts after its binding, so both bindings exist
+        # (an event published to the exchange before that would be dropped by RabbitMQ).
+        return await rabbit.consumers(setup.queue) == 2
 
     await eventually(queue_declared, within=60, every=0.1)
 
@@ -293,7 +305,9 @@ async def test_sigterm_stops_the_worker_cleanly(setup: Setup, rabbit: RabbitAdmi
     setup.worker.start()
 
     async def queue_declared() -> bool:
-        return await rabbit.exists(setup.queue)
+        # A consumer per routing key: each starts after its binding, so both bindings exist
+        # (an event published to the exchange before that would be dropped by RabbitMQ).
+        return await rabbit.consumers(setup.queue) == 2
 
     await eventually(queue_declared, within=60, every=0.1)
     booking_id = uuid4()
