@@ -14,10 +14,11 @@ drains the queue all along, so confirms include RabbitMQ persisting each message
    2 alternate ``--runs`` times (medians);
 3. **lag at half load**: the relay runs as in ``serve`` (woken by ``LISTEN``, same process and
    event loop as the producers) while payments are created open-loop at half the measured
-   produce rate for ``--seconds``; for each event, the time from its commit (the create
-   call returning) to the broker's confirm: p50, p99, max.
+   produce rate (or ``--rate``, e.g. half of ``bench/http.py``'s create rate) for
+   ``--seconds``; for each event, the time from its commit (the create call returning) to
+   the broker's confirm: p50, p99, max.
 
-    .venv/bin/python bench/events.py [--seconds 10] [--clients 16] [--runs 3]
+    .venv/bin/python bench/events.py [--seconds 10] [--clients 16] [--runs 3] [--rate N]
 """
 
 # ruff: noqa: E402, ASYNC110 - sys.path is fixed before any import; polling counters is the point
@@ -165,6 +166,12 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--server", default=server_url(), help="PostgreSQL maintenance URL")
     parser.add_argument("--rabbitmq", default="amqp://guest:guest@127.0.0.1:5672/")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="events/s for the lag measurement (default: half the measured produce rate)",
+    )
     args = parser.parse_args()
 
     suffix = secrets.token_hex(4)
@@ -210,7 +217,7 @@ async def main() -> None:
         assert listener is not None
         await listener.start()
         relay.wakeups = listener
-        half = produce_rate / 2
+        half = args.rate or produce_rate / 2
         lags = await lag_at(services, relay, half, args.seconds)
         await listener.close()
         with contextlib.suppress(TimeoutError):
