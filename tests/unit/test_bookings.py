@@ -9,7 +9,8 @@ import pytest
 from payment_core import PaymentStatus, RefundStatus, ServiceConfig
 from payment_core.errors import ProviderError, ValidationError
 from payment_core.pagination import PageRequest
-from payment_core.services import BookingCancelled, BookingCreated
+from payment_core.services import BookingCancelled, BookingCreated, CreatePayment
+from payment_core.services.bookings import BOOKINGS_CONSUMER, EVENT_ID_METADATA
 from payment_core.testing import build_in_memory
 
 
@@ -186,3 +187,36 @@ async def test_a_refund_whose_processing_raises_on_cancel_is_kept_for_later(
     [refund] = handled.refunds
     stored = await services.refunds.get(refund.id)
     assert stored.status is RefundStatus.PROCESSING  # the sweep asks the provider later
+
+
+async def test_redelivery_confirms_a_payment_a_crash_left_pending(services, harness) -> None:
+    """The create committed (with its inbox row) but the process died before the confirm."""
+    data = created(method="pm_card_visa")
+    # Exactly what the handler commits before it confirms.
+    stalled = await services.payments.create(
+        CreatePayment(
+            booking_id=data.booking_id,
+            guest_id=data.guest_id,
+            amount=data.amount,
+            currency=data.currency,
+            payment_method=data.payment_method,
+            metadata={EVENT_ID_METADATA: "evt-crash"},
+        ),
+        inbox=(BOOKINGS_CONSUMER, "evt-crash"),
+    )
+    handled = await services.bookings.booking_created("evt-crash", data)
+    assert handled.duplicate is True
+    assert [p.id for p in handled.payments] == [stalled.id]
+    [payment] = await payments_of(services, data.booking_id)
+    assert payment.status is PaymentStatus.COMPLETED
+    assert [c for c, _ in harness.provider.calls].count("confirm_payment") == 1
+
+
+async def test_redelivery_after_a_complete_handling_confirms_nothing_again(
+    services, harness
+) -> None:
+    data = created(method="pm_card_visa")
+    await services.bookings.booking_created("evt-1", data)
+    again = await services.bookings.booking_created("evt-1", data)
+    assert (again.duplicate, again.payments) == (True, ())
+    assert [c for c, _ in harness.provider.calls].count("confirm_payment") == 1

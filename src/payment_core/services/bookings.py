@@ -12,7 +12,7 @@ from uuid import UUID
 
 import attrs
 
-from payment_core.errors import PaymentError, ValidationError
+from payment_core.errors import InvalidTransitionError, PaymentError, ValidationError
 from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import Refund
 from payment_core.pagination import PageRequest
@@ -23,6 +23,9 @@ from payment_core.services.refunds import RefundService
 __all__ = ["BOOKINGS_CONSUMER", "BookingCancelled", "BookingCreated", "BookingEventHandler"]
 
 logger = logging.getLogger("payment_core.bookings")
+
+#: Metadata key on a payment created for a booking event: the event's id.
+EVENT_ID_METADATA: Final = "booking_event_id"
 
 #: The inbox's name for this consumer.
 BOOKINGS_CONSUMER: Final = "payment-service.bookings"
@@ -88,14 +91,49 @@ class BookingEventHandler:
             currency=data.currency,
             payment_method=data.payment_method,
             description=f"Booking {data.booking_id}",
+            metadata={EVENT_ID_METADATA: event_id} if len(event_id) <= 500 else {},
         )
         try:
             payment = await self._payments.create(command, inbox=(BOOKINGS_CONSUMER, event_id))
         except DuplicateEventError:
-            return HandledEvent(duplicate=True)
+            if data.payment_method is None:
+                return HandledEvent(duplicate=True)
+            return await self._finish_confirm(event_id, data)
         if data.payment_method is not None:
             payment = await self._payments.confirm(payment.id, data.payment_method)
         return HandledEvent(duplicate=False, payments=(payment,))
+
+    async def _finish_confirm(self, event_id: str, data: BookingCreated) -> HandledEvent:
+        """A redelivery after the create committed: confirm it if the first try stopped short.
+
+        The create (with its inbox row) and the confirm are separate transactions; a process
+        that died between them left a ``PENDING`` payment that only this event knows to confirm.
+        """
+        assert data.payment_method is not None
+        page = PageRequest(limit=200)
+        async with self._deps.uow() as uow:
+            while True:
+                batch = await uow.payments.list_by_booking(data.booking_id, page)
+                stalled = next(
+                    (
+                        p
+                        for p in batch.items
+                        if p.status is PaymentStatus.PENDING
+                        and p.metadata.get(EVENT_ID_METADATA) == event_id
+                    ),
+                    None,
+                )
+                if stalled is not None or batch.next_cursor is None:
+                    break
+                page = PageRequest.parse(200, batch.next_cursor)
+        if stalled is None:
+            return HandledEvent(duplicate=True)
+        try:
+            payment = await self._payments.confirm(stalled.id, data.payment_method)
+        except InvalidTransitionError:  # another delivery is confirming it right now
+            return HandledEvent(duplicate=True)
+        logger.info("booking event %s: confirmed the payment a crash left pending", event_id)
+        return HandledEvent(duplicate=True, payments=(payment,))
 
     async def booking_cancelled(self, event_id: str, data: BookingCancelled) -> HandledEvent:
         """Cancel the booking's ``PENDING`` payments; refund ``COMPLETED`` ones when enabled."""
