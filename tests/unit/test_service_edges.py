@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -36,7 +36,7 @@ from payment_core.ports import (
     RefundRequest,
     RetrieveRefundRequest,
 )
-from payment_core.services import ProviderRegistry
+from payment_core.services import ProviderRegistry, ReconcileSchedule
 from payment_core.services.payments import validate_metadata
 from payment_core.testing import FakeProvider, build_in_memory
 
@@ -294,3 +294,46 @@ def test_metadata_validation_on_its_own() -> None:
     assert validate_metadata(None) == {}
     with pytest.raises(ValidationError):
         validate_metadata([("k", "v")])  # type: ignore[arg-type]
+
+
+async def test_a_stuck_refund_is_asked_about_on_a_growing_schedule(make_kit) -> None:
+    """Every 5 minutes for the first hour, then hourly: not at every sweep."""
+    harness = build_in_memory(provider=SlowRefunds())
+    payment = await make_kit(harness).paid()
+    refund = await harness.services.refunds.create(payment.id, 100)
+
+    async def asks_over(minutes: int) -> int:
+        before = [c for c, _ in harness.provider.calls].count("retrieve_refund")
+        for _ in range(minutes):
+            harness.clock.advance(minutes=1)
+            await harness.services.reconciliation.sweep()
+        return [c for c, _ in harness.provider.calls].count("retrieve_refund") - before
+
+    assert await asks_over(6) == 1  # stuck since creation: first asked after 5 minutes
+    assert await asks_over(54) == 10  # then every 5 minutes while under an hour
+    assert await asks_over(180) == 3  # then hourly
+    current = await harness.services.refunds.get(refund.id)
+    assert current.status is RefundStatus.PROCESSING
+    assert current.next_retry_at is not None
+    assert current.next_retry_at > harness.clock.now()
+
+
+def test_the_wait_grows_with_how_long_something_has_been_stuck() -> None:
+    schedule = ReconcileSchedule()
+    assert [
+        schedule.after_stuck(timedelta(minutes=m)) for m in (1, 5, 59, 60, 23 * 60, 24 * 60, 9999)
+    ] == [timedelta(minutes=5)] * 3 + [timedelta(hours=1)] * 2 + [timedelta(days=1)] * 2
+
+
+async def test_a_refund_unsettled_for_a_day_is_flagged_and_asked_daily(make_kit, caplog) -> None:
+    harness = build_in_memory(provider=SlowRefunds())
+    payment = await make_kit(harness).paid()
+    refund = await harness.services.refunds.create(payment.id, 100)
+    created = harness.clock.now()
+    for _ in range(26):
+        harness.clock.advance(hours=1)
+        await harness.services.reconciliation.sweep()
+    current = await harness.services.refunds.get(refund.id)
+    # Asked hourly until it had been stuck a day (hour 24); the next ask is a day later.
+    assert current.next_retry_at == created + timedelta(days=2)
+    assert any("unsettled for" in r.getMessage() for r in caplog.records)

@@ -54,7 +54,9 @@ class ReconciliationService:
         now = deps.clock.now()
         async with deps.uow() as uow:
             payments = await uow.payments.list_due_for_reconciliation(now, limit)
-            refunds = await uow.refunds.list_stuck(now - deps.config.reconcile_after, limit)
+            stuck = await uow.refunds.list_stuck(now - deps.config.reconcile_after, limit)
+        # A refund asked about before waits for its next turn (see RefundService.reconcile).
+        refunds = [r for r in stuck if r.next_retry_at is None or r.next_retry_at <= now]
         for payment in payments:
             _, outcome = await self._payments.reconcile(payment)
             report.count(outcome)

@@ -210,11 +210,13 @@ class RefundService:
                     await uow.commit()
                     return refund
                 if reply.status is ProviderRefundStatus.PENDING:
-                    # Accepted, not final yet: a webhook or reconciliation completes it.
-                    refund.provider_refund_id = reply.provider_refund_id
-                    refund.updated_at = deps.clock.now()
-                    await uow.refunds.update(refund)
-                    await uow.commit()
+                    # Accepted, not final yet: a webhook or reconciliation completes it. The
+                    # same answer again changes nothing (updated_at says since when it waits).
+                    if refund.provider_refund_id != reply.provider_refund_id:
+                        refund.provider_refund_id = reply.provider_refund_id
+                        refund.updated_at = deps.clock.now()
+                        await uow.refunds.update(refund)
+                        await uow.commit()
                     return refund
                 await self.complete_in(uow, refund, reply.provider_refund_id)
                 await uow.commit()
@@ -330,11 +332,40 @@ class RefundService:
             )
         except ProviderError as exc:
             logger.info("reconciliation of refund %s: %s", refund.id, exc)
-            return refund, "unknown"
+            return await self._ask_again_later(refund.id), "unknown"
         updated = await self.apply_reply(refund.id, reply)
         if updated.status is RefundStatus.PROCESSING:
-            return updated, "unknown"
+            return await self._ask_again_later(refund.id), "unknown"
         return updated, "settled"
+
+    async def _ask_again_later(self, refund_id: UUID) -> Refund:
+        """Set when reconciliation asks next about a refund still in flight (``next_retry_at``).
+
+        The wait grows with how long the refund has been stuck (5 minutes, then hourly, then
+        daily with the default schedule), so a provider that is down is not asked every sweep.
+        """
+        deps = self._deps
+
+        async def run() -> Refund:
+            async with deps.uow() as uow:
+                refund = await self._require(uow, refund_id, lock=True)
+                if refund.status is not RefundStatus.PROCESSING:
+                    return refund
+                now = deps.clock.now()
+                schedule = deps.config.reconcile_schedule
+                stuck_for = now - refund.updated_at
+                refund.next_retry_at = now + schedule.after_stuck(stuck_for)
+                if stuck_for >= max(schedule.steps):
+                    logger.warning(
+                        "refund %s unsettled for %s: the provider cannot say what became of it",
+                        refund.id,
+                        stuck_for,
+                    )
+                await uow.refunds.update(refund)
+                await uow.commit()
+                return refund
+
+        return await deps.retrying(run)
 
     # ------------------------------------------------------------------ late reversal
     async def reverse(self, refund_id: UUID, reason: str) -> Refund:

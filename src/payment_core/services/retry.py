@@ -81,6 +81,15 @@ class ReconcileSchedule:
         if not self.steps or any(s <= timedelta(0) for s in self.steps):
             raise ValidationError(field="steps", reason="needs at least one positive step")
 
+    def after_stuck(self, elapsed: timedelta) -> timedelta:
+        """The wait for something unsettled for ``elapsed``: the longest step not beyond it.
+
+        With the defaults: every 5 minutes for the first hour, hourly for the first day, then
+        daily. It needs no counter, only how long the thing has been stuck.
+        """
+        fitting = [s for s in self.steps if s <= elapsed]
+        return max(fitting) if fitting else min(self.steps)
+
     def after(self, attempts: int) -> timedelta:
         """The wait after ``attempts`` unanswered asks (0-based: the first wait is steps[0])."""
         return self.steps[min(max(attempts, 0), len(self.steps) - 1)]
