@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Developer entry point: everything needs only Python 3.11+ to start.
 
-    python3 dev.py serve     # the API on port 8005: SQLite file, fake provider, no other service
-    python3 dev.py test      # lint, types, import contracts and the whole test suite
-    python3 dev.py bench     # the benchmarks (see bench/README.md)
+    ./dev.py serve     # the API on port 8005: SQLite file, fake provider, no other service
+    ./dev.py test      # lint, types, import contracts and the whole test suite
+    ./dev.py bench     # the benchmarks (see bench/README.md)
 
 Each command first makes ``.venv`` and installs the project into it when needed (again only
 when pyproject.toml changed), so a fresh clone needs nothing else.

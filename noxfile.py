@@ -1,6 +1,6 @@
 """nox sessions: lint, typing, tests, integration, docs, bench.
 
-``python3 dev.py test`` runs the same checks in one reusable venv; these sessions give each its
+``./dev.py test`` runs the same checks in one reusable venv; these sessions give each its
 own fresh environment, as CI systems like.
 """
 
