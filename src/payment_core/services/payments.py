@@ -343,6 +343,10 @@ class PaymentService:
                 now=now, message="the provider's reply does not match this payment"
             )
             return SettleOutcome.MISMATCH
+        if reply.provider_payment_id and reply.provider_payment_id != payment.provider_payment_id:
+            # Some providers name a payment only once it is confirmed (Square): keep their id,
+            # so that their webhooks and later calls find it.
+            payment.provider_payment_id = reply.provider_payment_id
         status = reply.status
         if status in (ProviderPaymentStatus.SUCCEEDED, ProviderPaymentStatus.FAILED):
             if payment.status is PaymentStatus.PENDING:
