@@ -10,16 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final
 
 from payment_core.errors import WebhookSignatureError
 
-__all__ = ["DEFAULT_TOLERANCE_SECONDS", "sign", "signature_header", "verify"]
+__all__ = ["DEFAULT_TOLERANCE_SECONDS", "get_header", "sign", "signature_header", "verify"]
 
 DEFAULT_TOLERANCE_SECONDS: Final = 300
 _MAX_HEADER: Final = 4096
+
+
+def get_header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """A header by case-insensitive name (webhook frameworks differ in how they case them)."""
+    if not headers:
+        return None
+    direct = headers.get(name)
+    if direct is not None:
+        return direct
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

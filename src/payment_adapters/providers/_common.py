@@ -14,7 +14,7 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Final, TypeVar
@@ -24,6 +24,7 @@ import attrs
 
 from payment_core.card_data import find_raw_card_data
 from payment_core.errors import ProviderRejectedError, ProviderUnavailableError
+from payment_core.signing import get_header
 
 __all__ = [
     "Backoff",
@@ -179,20 +180,6 @@ class Redactor:
 
 
 # ---------------------------------------------------------------------------- small parsers
-
-
-def get_header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    """A header by case-insensitive name."""
-    if not headers:
-        return None
-    direct = headers.get(name)
-    if direct is not None:
-        return direct
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return None
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int | None:

@@ -386,7 +386,7 @@ class FakeProvider:
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> WebhookEvent:
-        header = _header(headers, SIGNATURE_HEADER)
+        header = signing.get_header(headers, SIGNATURE_HEADER)
         signing.verify(header, body, self._secrets, now=now)
         return self.translate_webhook(body)
 
@@ -449,11 +449,3 @@ def _forget_oldest(memory: dict[str, Any], limit: int) -> None:
     # Dicts keep insertion order: the first key is the oldest.
     while len(memory) > limit:
         del memory[next(iter(memory))]
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value
-    return None
