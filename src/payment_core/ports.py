@@ -175,8 +175,13 @@ class RefundRepository(Protocol):
         """``PENDING`` refunds whose ``next_retry_at`` has come, oldest due first."""
         ...
 
-    async def list_stuck(self, before: datetime, limit: int) -> Sequence[Refund]:
-        """``PROCESSING`` refunds last changed before ``before`` (an attempt that died)."""
+    async def list_stuck(
+        self, before: datetime, limit: int, *, due_by: datetime | None = None
+    ) -> Sequence[Refund]:
+        """``PROCESSING`` refunds last changed before ``before`` (an attempt that died).
+
+        With ``due_by``, only those whose next check (``next_retry_at``) is unset or not later.
+        """
         ...
 
 

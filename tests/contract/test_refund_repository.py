@@ -24,8 +24,9 @@ async def test_added_refund_reads_back_with_every_field(storage, build):
     payment = await _payment(storage, build)
     refund = build.refund(payment, amount=700)
     refund.start_attempt(now=build.at(1))
-    refund.retry_later(now=build.at(2), at=build.at(32), error="unavailable: timeout",
-                       definite=True)
+    refund.retry_later(
+        now=build.at(2), at=build.at(32), error="unavailable: timeout", definite=True
+    )
     refund.provider_refund_id = "re_fake_1"
     async with storage.uow() as uow:
         await uow.refunds.add(refund)
@@ -142,3 +143,21 @@ async def test_stuck_refunds_are_processing_since_before_the_cutoff(storage, bui
         boundary = await uow.refunds.list_stuck(build.at(1), 10)
     assert [r.id for r in stuck] == [old.id]
     assert boundary == []
+
+
+async def test_stuck_refunds_not_yet_due_for_a_check_are_left_out(storage, build):
+    payment = await _payment(storage, build)
+    unasked, asked_due, asked_later = (build.refund(payment) for _ in range(3))
+    for refund in (unasked, asked_due, asked_later):
+        refund.start_attempt(now=build.at(1))
+    asked_due.next_retry_at = build.at(400)
+    asked_later.next_retry_at = build.at(900)
+    async with storage.uow() as uow:
+        for refund in (unasked, asked_due, asked_later):
+            await uow.refunds.add(refund)
+        await uow.commit()
+    async with storage.uow() as uow:
+        due = await uow.refunds.list_stuck(build.at(600), 10, due_by=build.at(600))
+        everything = await uow.refunds.list_stuck(build.at(600), 10)
+    assert {r.id for r in due} == {unasked.id, asked_due.id}
+    assert {r.id for r in everything} == {unasked.id, asked_due.id, asked_later.id}

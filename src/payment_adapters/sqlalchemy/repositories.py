@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     func,
     literal,
+    or_,
     select,
     tuple_,
     update,
@@ -260,14 +261,16 @@ class SqlAlchemyRefundRepository(_AggregateRepository[Refund]):
             .limit(limit)
         )
 
-    async def list_stuck(self, before: datetime, limit: int) -> Sequence[Refund]:
+    async def list_stuck(
+        self, before: datetime, limit: int, *, due_by: datetime | None = None
+    ) -> Sequence[Refund]:
         c = t.refunds.c
-        return await self._all(
-            select(t.refunds)
-            .where(c.status == RefundStatus.PROCESSING.value, c.updated_at < before)
-            .order_by(c.updated_at, c.id)
-            .limit(limit)
+        query = select(t.refunds).where(
+            c.status == RefundStatus.PROCESSING.value, c.updated_at < before
         )
+        if due_by is not None:
+            query = query.where(or_(c.next_retry_at.is_(None), c.next_retry_at <= due_by))
+        return await self._all(query.order_by(c.updated_at, c.id).limit(limit))
 
 
 class SqlAlchemyInvoiceRepository(_AggregateRepository[Invoice]):

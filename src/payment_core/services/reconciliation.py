@@ -54,9 +54,10 @@ class ReconciliationService:
         now = deps.clock.now()
         async with deps.uow() as uow:
             payments = await uow.payments.list_due_for_reconciliation(now, limit)
-            stuck = await uow.refunds.list_stuck(now - deps.config.reconcile_after, limit)
-        # A refund asked about before waits for its next turn (see RefundService.reconcile).
-        refunds = [r for r in stuck if r.next_retry_at is None or r.next_retry_at <= now]
+            # A refund asked about before waits for its turn (see RefundService.reconcile).
+            refunds = await uow.refunds.list_stuck(
+                now - deps.config.reconcile_after, limit, due_by=now
+            )
         for payment in payments:
             _, outcome = await self._payments.reconcile(payment)
             report.count(outcome)

@@ -268,9 +268,15 @@ class InMemoryRefundRepository(_Repo[Refund]):
         due.sort(key=lambda r: (r.next_retry_at or now, r.id))
         return [copy_aggregate(r) for r in due[:limit]]
 
-    async def list_stuck(self, before: datetime, limit: int) -> Sequence[Refund]:
+    async def list_stuck(
+        self, before: datetime, limit: int, *, due_by: datetime | None = None
+    ) -> Sequence[Refund]:
         stuck = [
-            r for r in self._all() if r.status is RefundStatus.PROCESSING and r.updated_at < before
+            r
+            for r in self._all()
+            if r.status is RefundStatus.PROCESSING
+            and r.updated_at < before
+            and (due_by is None or r.next_retry_at is None or r.next_retry_at <= due_by)
         ]
         stuck.sort(key=lambda r: (r.updated_at, r.id))
         return [copy_aggregate(r) for r in stuck[:limit]]
