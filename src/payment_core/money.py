@@ -230,20 +230,21 @@ class Money:
         return self.amount < 0
 
     # ------------------------------------------------------------------ arithmetic
-    def _same_currency(self, other: Money) -> None:
+    def require_same_currency(self, other: Money) -> None:
+        """Raise :class:`CurrencyMismatchError` unless ``other`` is in this currency."""
         if self.currency != other.currency:
             raise CurrencyMismatchError(left=self.currency.code, right=other.currency.code)
 
     def __add__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same_currency(other)
+        self.require_same_currency(other)
         return Money(self.amount + other.amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same_currency(other)
+        self.require_same_currency(other)
         return Money(self.amount - other.amount, self.currency)
 
     def __neg__(self) -> Money:
@@ -269,25 +270,25 @@ class Money:
     def __lt__(self, other: Money) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same_currency(other)
+        self.require_same_currency(other)
         return self.amount < other.amount
 
     def __le__(self, other: Money) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same_currency(other)
+        self.require_same_currency(other)
         return self.amount <= other.amount
 
     def __gt__(self, other: Money) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same_currency(other)
+        self.require_same_currency(other)
         return self.amount > other.amount
 
     def __ge__(self, other: Money) -> bool:
         if not isinstance(other, Money):
             return NotImplemented
-        self._same_currency(other)
+        self.require_same_currency(other)
         return self.amount >= other.amount
 
     # ------------------------------------------------------------------ allocation

@@ -16,7 +16,6 @@ from uuid import UUID
 import attrs
 
 from payment_core.errors import (
-    CurrencyMismatchError,
     InvalidTransitionError,
     RefundExceedsRefundableError,
     ValidationError,
@@ -252,7 +251,7 @@ class Payment:
                 current=self.status.value,
                 requested="REFUNDED",
             )
-        _same_currency(self.amount, amount)
+        self.amount.require_same_currency(amount)
         if amount.amount <= 0:
             raise ValidationError(field="amount", reason="must be positive")
         if amount.amount > self.refundable:
@@ -275,14 +274,14 @@ class Payment:
 
     def reverse_refund(self, *, now: datetime, amount: Money) -> None:
         """A completed refund failed later: give its amount back to the refundable remainder."""
-        _same_currency(self.amount, amount)
+        self.amount.require_same_currency(amount)
         if amount.amount > self.amount_refunded:
             raise ValidationError(field="amount", reason="reversal exceeds the refunded amount")
         self.amount_refunded -= amount.amount
         self.updated_at = now
 
     def _release(self, amount: Money) -> None:
-        _same_currency(self.amount, amount)
+        self.amount.require_same_currency(amount)
         if amount.amount > self.amount_refund_pending:
             raise ValidationError(field="amount", reason="more than is held for refunds")
         self.amount_refund_pending -= amount.amount
@@ -292,8 +291,3 @@ class Payment:
             raise InvalidTransitionError(
                 entity="payment", entity_id=self.id, current=self.status.value, requested=requested
             )
-
-
-def _same_currency(ours: Money, theirs: Money) -> None:
-    if ours.currency != theirs.currency:
-        raise CurrencyMismatchError(left=ours.currency.code, right=theirs.currency.code)

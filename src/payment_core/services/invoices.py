@@ -182,18 +182,7 @@ class InvoiceService:
             else:
                 number = ""
             invoice.issue(now=now, number=number, event_id=deps.ids.new_id())
-            if invoice.total.is_positive:
-                await append_record(
-                    deps,
-                    uow,
-                    type=BillingRecordType.INVOICE_ISSUED,
-                    booking_id=invoice.booking_id,
-                    guest_id=invoice.guest_id,
-                    amount=invoice.total,
-                    description=f"Invoice {invoice.number}",
-                    payment_id=invoice.payment_id,
-                    invoice_id=invoice.id,
-                )
+            await self._record(uow, invoice, BillingRecordType.INVOICE_ISSUED, "")
             if invoice.payment_id is not None:
                 payment = await uow.payments.get(invoice.payment_id)
                 if payment is not None and payment.status is PaymentStatus.COMPLETED:
@@ -201,19 +190,26 @@ class InvoiceService:
         elif target is InvoiceStatus.VOID:
             was_issued = invoice.status is not InvoiceStatus.DRAFT
             invoice.void(now=now, event_id=deps.ids.new_id())
-            if was_issued and invoice.total.is_positive:
-                await append_record(
-                    deps,
-                    uow,
-                    type=BillingRecordType.INVOICE_VOIDED,
-                    booking_id=invoice.booking_id,
-                    guest_id=invoice.guest_id,
-                    amount=invoice.total,
-                    description=f"Invoice {invoice.number} voided",
-                    payment_id=invoice.payment_id,
-                    invoice_id=invoice.id,
-                )
+            if was_issued:
+                await self._record(uow, invoice, BillingRecordType.INVOICE_VOIDED, " voided")
         elif target is InvoiceStatus.PAID:
             invoice.mark_paid(now=now, event_id=deps.ids.new_id())
         else:
             invoice.mark_uncollectible(now=now, event_id=deps.ids.new_id())
+
+    async def _record(
+        self, uow: UnitOfWork, invoice: Invoice, kind: BillingRecordType, suffix: str
+    ) -> None:
+        """The invoice's line in its booking's audit trail (none for a zero total)."""
+        if invoice.total.is_positive:
+            await append_record(
+                self._deps,
+                uow,
+                type=kind,
+                booking_id=invoice.booking_id,
+                guest_id=invoice.guest_id,
+                amount=invoice.total,
+                description=f"Invoice {invoice.number}{suffix}",
+                payment_id=invoice.payment_id,
+                invoice_id=invoice.id,
+            )
