@@ -118,3 +118,44 @@ async def test_concurrent_starters_migrate_once(fresh):
         assert await conn.run_sync(current_revision) == "0001"
         versions = (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar()
     assert versions == 1
+
+
+async def test_concurrent_starters_on_a_new_sqlite_file_all_succeed(tmp_path):
+    """Starters racing to switch a brand-new file to WAL wait their turn instead of failing.
+
+    SQLite answers that race with an immediate "database is locked"; each round is a new file,
+    as only the first switch races.
+    """
+    for round_ in range(30):
+        url = f"sqlite+aiosqlite:///{tmp_path / f'new-{round_}.db'}"
+        starters = [Database.from_url(url, cipher=CIPHER) for _ in range(5)]
+        try:
+            await asyncio.gather(*(d.migrate() for d in starters))
+        finally:
+            for starter in starters:
+                await starter.dispose()
+        check = Database.from_url(url, cipher=CIPHER)
+        try:
+            async with check.engine.connect() as conn:
+                assert await conn.run_sync(current_revision) == "0001"
+                mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+        finally:
+            await check.dispose()
+        assert mode == "wal"
+
+
+async def test_several_databases_migrate_at_once_in_one_process(fresh, tmp_path):
+    """Migrations of different databases in one process do not run into each other."""
+    others = [
+        Database.from_url(f"sqlite+aiosqlite:///{tmp_path / f'other-{n}.db'}", cipher=CIPHER)
+        for n in range(3)
+    ]
+    try:
+        await asyncio.gather(*(d.migrate() for d in [fresh, *others]))
+        for database in [fresh, *others]:
+            async with database.engine.connect() as conn:
+                assert await conn.run_sync(current_revision) == "0001"
+                assert await conn.run_sync(_diffs) == []
+    finally:
+        for other in others:
+            await other.dispose()

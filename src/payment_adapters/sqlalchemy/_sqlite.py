@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import await_only
 
 __all__ = [
     "BEGIN_OPTION",
@@ -32,14 +34,36 @@ def on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        # WAL: readers never block the writer, nor the writer readers.
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+        # WAL: readers never block the writer, nor the writer readers.
+        _enable_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         # FULL (not NORMAL): a committed payment must survive a power cut.
         cursor.execute("PRAGMA synchronous=FULL")
     finally:
         cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another connection holds the database.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is
+    locked" at once, without its busy handler, when two connections race for it (several
+    processes starting on one new file). Waiting a little and asking again settles it.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    delay = 0.002
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception as error:  # the driver's OperationalError, whatever its module
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        else:
+            return
+        # The pool's connect hook runs in SQLAlchemy's greenlet: sleep without blocking the loop.
+        await_only(asyncio.sleep(delay))
+        delay = min(delay * 2, 0.1)
 
 
 def on_begin(conn: Connection) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
@@ -23,6 +25,22 @@ logger = logging.getLogger("payment_adapters.sqlalchemy")
 
 #: PostgreSQL advisory lock held while migrating, so concurrently starting processes take turns.
 MIGRATION_LOCK_KEY: Final = 0x7061796D656E7473  # "payments"
+
+#: One migration at a time per event loop: Alembic keeps the running migration in module
+#: globals, so two interleaved on one loop (two databases migrated at once) would run each
+#: other's operations. Keyed weakly by loop, as an ``asyncio.Lock`` belongs to one loop.
+_MIGRATION_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _migration_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _MIGRATION_LOCKS.get(loop)
+    if lock is None:
+        lock = _MIGRATION_LOCKS[loop] = asyncio.Lock()
+    return lock
+
 
 _DRIVERS: Final = {
     "postgresql": "postgresql+asyncpg",
@@ -133,8 +151,11 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def migrate(self) -> None:
-        """Upgrade the schema to the latest Alembic revision (safe to run from many processes)."""
-        async with self.write_transaction() as conn:
+        """Upgrade the schema to the latest Alembic revision.
+
+        Safe to run from many processes at once, and for several databases in one process.
+        """
+        async with _migration_lock(), self.write_transaction() as conn:
             if self.dialect_name == "postgresql":
                 # Transactional DDL: the lock and the migration commit together.
                 await conn.execute(
