@@ -75,9 +75,15 @@ def luhn_valid(digits: str) -> bool:
 _CANDIDATE = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
 
 
+# UUIDs (8-4-4-4-12 hex) are not card numbers, though one whose first groups happen to be all
+# digits looks like a grouped PAN: uuid7's first 12 digits are the time, so at some moments
+# every id made is such a candidate, and a tenth of those pass Luhn.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def card_numbers(text: str) -> list[str]:
     found = []
-    for match in _CANDIDATE.finditer(text):
+    for match in _CANDIDATE.finditer(_UUID.sub(" ", text)):
         digits = re.sub(r"[ -]", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_valid(digits):
             found.append(digits)
@@ -341,3 +347,5 @@ def test_the_card_number_scanner_finds_what_it_should():
     assert card_numbers("4111 1111 1111 1111") == [PAN]
     assert card_numbers("4111111111111112") == []  # not Luhn-valid
     assert card_numbers(f"\\\\xab{PAN}cd") == []  # inside a hex token: ciphertext, not a PAN
+    assert card_numbers("01937654-3210-7121-8abc-def012345678") == []  # a UUID
+    assert card_numbers("01937654-3210-7121") == ["0193765432107121"]  # its first groups would
