@@ -127,8 +127,9 @@ async def round_trips(url: str) -> tuple[int, list[str]]:
     """Round trips of one create on a warm connection: statements + BEGIN + COMMIT.
 
     SQLAlchemy fires its ``begin`` event for autocommit connections too, where asyncpg sends
-    no BEGIN; those are not counted. (tests/integration/test_sql_round_trips.py counts the
-    same on the wire, through a TCP proxy.)
+    no BEGIN; those are not counted. Listening to the statement events sends the create
+    SQLAlchemy's way rather than straight to asyncpg (the statement is the same);
+    tests/integration/test_sql_round_trips.py counts both on the wire, through a TCP proxy.
     """
     database = Database.from_url(url, cipher=CIPHER, pool_size=1)
     statements: list[str] = []

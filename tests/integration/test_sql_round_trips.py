@@ -251,3 +251,23 @@ async def test_several_events_are_one_outbox_insert(counted):
     async with counted.database.engine.connect() as conn:
         types = (await conn.execute(text("SELECT type FROM outbox ORDER BY sequence"))).all()
     assert [t for (t,) in types] == ["payment.initiated", "payment.cancelled", "payment.initiated"]
+
+
+async def test_creating_a_payment_on_the_direct_path_is_one_round_trip(counted):
+    # Nothing listens to this engine's statement events, so the create goes straight to
+    # asyncpg (``_driver``); only the wire can count it.
+    unwatched = Database.from_url(
+        counted.database.engine.url.render_as_string(hide_password=False),
+        cipher=CIPHER,
+        pool_size=1,
+    )
+    try:
+        await _create(unwatched, _payment())  # warm up: connect, prepare
+        counted.reset()
+
+        await _create(unwatched, _payment())
+
+        assert counted.statements == []  # not SQLAlchemy's execute path
+        assert counted.proxy.turns == 1
+    finally:
+        await unwatched.dispose()

@@ -17,9 +17,12 @@ def unique_violation_table(error: IntegrityError) -> str | None:
     """
     orig = error.orig
     if getattr(orig, "sqlstate", None) == _PG_UNIQUE_VIOLATION:
-        # SQLAlchemy's asyncpg adapter keeps asyncpg's exception (which knows the table) as cause.
-        cause = orig.__cause__ if orig is not None else None
-        return str(getattr(cause, "table_name", "") or "") or "unknown"
+        # asyncpg's exception knows the table: it is ``orig`` on the direct path (_driver.py);
+        # SQLAlchemy's asyncpg adapter keeps it as the cause of its own.
+        table = getattr(orig, "table_name", None) or getattr(
+            orig.__cause__ if orig is not None else None, "table_name", None
+        )
+        return str(table or "") or "unknown"
     name = getattr(orig, "sqlite_errorname", "")
     if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
         # "UNIQUE constraint failed: payments.id, ..."

@@ -55,6 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Executable
 
 from payment_adapters.messaging.codec import encode_event
+from payment_adapters.sqlalchemy import _driver
 from payment_adapters.sqlalchemy import tables as t
 from payment_adapters.sqlalchemy._errors import unique_violation_table
 from payment_adapters.sqlalchemy._sqlite import BEGIN_OPTION, WriterQueue
@@ -195,14 +196,10 @@ class SqlAlchemyUnitOfWork:
         try:
             return await conn.execute(statement, parameters)
         except IntegrityError as exc:
-            table = unique_violation_table(exc)
-            if table is None:
+            conflict = _concurrency_error(exc, staged)
+            if conflict is None:
                 raise
-            culprit = next((s for s in staged if s.table.name == table), None)
-            raise ConcurrencyError(
-                entity=culprit.entity if culprit else table,
-                entity_id=culprit.ident if culprit else _NIL,
-            ) from None
+            raise conflict from None
 
     def _one_statement(self) -> bool:
         """Whether the flush at commit is a single statement (PostgreSQL, few rows)."""
@@ -235,9 +232,17 @@ class SqlAlchemyUnitOfWork:
             groups = {}
         if not groups and not outbox_rows:
             return
-        # One statement: each staged row as a data-modifying CTE, the outbox rows as one more
-        # (in event order), and the notification. Foreign keys are checked at the end of the
-        # statement, when every row is in.
+        statement, parameters = self._one_flush_statement(groups, outbox_rows)
+        await self._run(conn, statement, parameters, staged=staged)
+
+    def _one_flush_statement(
+        self,
+        groups: dict[str, tuple[Table, list[dict[str, Any]]]],
+        outbox_rows: list[dict[str, Any]],
+    ) -> tuple[Select[Any], dict[str, Any]]:
+        """One statement: each staged row as a data-modifying CTE, the outbox rows as one more
+        (in event order), and the notification. Foreign keys are checked at the end of the
+        statement, when every row is in."""
         shape = tuple(
             (table.name, tuple(group_rows[0]), len(group_rows))
             for table, group_rows in groups.values()
@@ -254,7 +259,27 @@ class SqlAlchemyUnitOfWork:
         if outbox_rows:
             for column in _OUTBOX_COLUMNS:
                 parameters[f"outbox_{column}"] = [row[column] for row in outbox_rows]
-        await self._run(conn, statement, parameters, staged=staged)
+        return statement, parameters
+
+    async def _commit_alone(self, outbox_rows: list[dict[str, Any]]) -> None:
+        """The whole unit of work as one autocommit statement (PostgreSQL, nothing read)."""
+        if not _driver.driver_path_open(self.engine):
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await self._flush(conn, outbox_rows)
+            return
+        staged, self._staged = self._staged, []
+        groups: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
+        for item in sorted(staged, key=lambda s: _TABLE_ORDER[s.table.name]):
+            groups.setdefault(item.table.name, (item.table, []))[1].append(item.row)
+        statement, parameters = self._one_flush_statement(groups, outbox_rows)
+        try:
+            await _driver.fetchrow(self.engine, statement, parameters)
+        except IntegrityError as exc:
+            conflict = _concurrency_error(exc, staged)
+            if conflict is None:
+                raise
+            raise conflict from None
 
     async def commit(self) -> None:
         """Flush, write the collected events to the outbox and commit."""
@@ -266,9 +291,7 @@ class SqlAlchemyUnitOfWork:
                 # Nothing was read or written before: the whole unit of work is the one
                 # statement below, which PostgreSQL runs atomically on its own. Sent in
                 # autocommit mode, without BEGIN and COMMIT, it is a single round trip.
-                async with self.engine.connect() as conn:
-                    await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    await self._flush(conn, _outbox_rows(events))
+                await self._commit_alone(_outbox_rows(events))
             else:
                 if self._staged or events:
                     conn = await self._connection()
@@ -357,6 +380,18 @@ def _flush_statement(
         ctes.append(insert(t.outbox).from_select(list(_OUTBOX_COLUMNS), ordered).cte("ins_outbox"))
     probe = func.pg_notify(NOTIFY_CHANNEL, "") if notify else literal(1)
     return select(probe).add_cte(*ctes)
+
+
+def _concurrency_error(exc: IntegrityError, staged: Sequence[_Staged]) -> ConcurrencyError | None:
+    """A unique violation as ``ConcurrencyError`` naming the row; ``None`` for other errors."""
+    table = unique_violation_table(exc)
+    if table is None:
+        return None
+    culprit = next((s for s in staged if s.table.name == table), None)
+    return ConcurrencyError(
+        entity=culprit.entity if culprit else table,
+        entity_id=culprit.ident if culprit else _NIL,
+    )
 
 
 def _outbox_rows(events: Iterable[DomainEvent]) -> list[dict[str, Any]]:
