@@ -29,6 +29,7 @@ from payment_adapters.sqlalchemy.testing import create_database, drop_database
 from payment_core.ids import new_reference
 from payment_core.model.payment import Payment
 from payment_core.money import Currency, Money
+from payment_core.ports import StoredResponse
 from payment_core.services import CreatePayment, Dependencies, ProviderRegistry, Services
 from payment_core.system import SystemClock, SystemIds
 from payment_core.testing import FakeProvider
@@ -269,5 +270,34 @@ async def test_creating_a_payment_on_the_direct_path_is_one_round_trip(counted):
 
         assert counted.statements == []  # not SQLAlchemy's execute path
         assert counted.proxy.turns == 1
+    finally:
+        await unwatched.dispose()
+
+
+async def test_claiming_and_completing_a_key_on_the_direct_path_is_a_round_trip_each(counted):
+    unwatched = Database.from_url(
+        counted.database.engine.url.render_as_string(hide_password=False),
+        cipher=CIPHER,
+        pool_size=1,
+    )
+    store = unwatched.idempotency
+    now = SystemClock().now()
+    ttl, lock = timedelta(hours=1), timedelta(seconds=30)
+    try:
+        await store.claim("warm", "fp", now=now, ttl=ttl, lock_timeout=lock)
+        await store.complete("warm", StoredResponse(201, b"{}", "application/json"), now=now)
+        counted.reset()
+
+        key = f"key-{uuid4()}"
+        claim = await store.claim(key, "fp", now=now, ttl=ttl, lock_timeout=lock)
+        assert claim.replay is None
+        assert counted.proxy.turns == 1
+        response = StoredResponse(201, b'{"id": "pay_1"}', "application/json")
+        await store.complete(key, response, now=now)
+        assert counted.proxy.turns == 2
+        assert counted.statements == []  # neither went SQLAlchemy's execute path
+
+        again = await store.claim(key, "fp", now=now, ttl=ttl, lock_timeout=lock)
+        assert again.replay == response
     finally:
         await unwatched.dispose()

@@ -11,8 +11,9 @@ design on our own table. Every step is a single statement that decides on its ow
    conditional ``UPDATE`` that only one taker can win; a loser reads the row again.
 
 On PostgreSQL the statements run in autocommit mode: each is atomic by itself, so wrapping
-them in ``BEGIN``/``COMMIT`` would only add round trips (a first claim costs one). Response
-bodies are encrypted: they carry client secrets and personal data.
+them in ``BEGIN``/``COMMIT`` would only add round trips (a first claim costs one). The two
+that every request makes, the first claim and storing the response, go straight to asyncpg
+(``_driver``). Response bodies are encrypted: they carry client secrets and personal data.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payment_adapters.sqlalchemy import _driver
 from payment_adapters.sqlalchemy import mapping as m
 from payment_adapters.sqlalchemy._sqlite import WriterQueue, write_transaction
 from payment_adapters.sqlalchemy.repositories import dialect_insert
@@ -36,6 +39,37 @@ __all__ = ["SqlAlchemyIdempotencyStore"]
 
 #: A claim re-reads at most this often when it keeps losing races (it cannot loop forever).
 _MAX_ATTEMPTS: Final = 5
+
+_FRESH_COLUMNS: Final = (
+    "fingerprint",
+    "locked_at",
+    "response_status",
+    "response_body",
+    "response_content_type",
+    "created_at",
+    "expires_at",
+)
+
+#: PostgreSQL, built once (the direct path caches compiled statements by identity).
+_PG_CLAIM: Final = (
+    postgresql.insert(keys)
+    .values({c: bindparam(c, type_=keys.c[c].type) for c in ("key", *_FRESH_COLUMNS)})
+    .on_conflict_do_nothing(index_elements=[keys.c.key])
+    .returning(keys.c.key)
+)
+_PG_COMPLETE: Final = (
+    update(keys)
+    .where(keys.c.key == bindparam("p_key", type_=keys.c.key.type))
+    .values(
+        {
+            **{
+                c: bindparam(f"p_{c}", type_=keys.c[c].type)
+                for c in ("response_status", "response_body", "response_content_type")
+            },
+            "locked_at": None,
+        }
+    )
+)
 
 
 class SqlAlchemyIdempotencyStore:
@@ -80,15 +114,21 @@ class SqlAlchemyIdempotencyStore:
             "created_at": now,
             "expires_at": now + ttl,
         }
-        async with self._connection() as conn:
-            inserted = await conn.execute(
-                dialect_insert(self._dialect, keys)
-                .values(key=key, **fresh)
-                .on_conflict_do_nothing(index_elements=[c.key])
-                .returning(c.key)
-            )
-            if inserted.first() is not None:
+        direct = self._dialect == "postgresql" and _driver.driver_path_open(self._engine)
+        if direct:
+            row = await _driver.fetchrow(self._engine, _PG_CLAIM, {"key": key, **fresh})
+            if row is not None:
                 return IdempotencyClaim()
+        async with self._connection() as conn:
+            if not direct:
+                inserted = await conn.execute(
+                    dialect_insert(self._dialect, keys)
+                    .values(key=key, **fresh)
+                    .on_conflict_do_nothing(index_elements=[c.key])
+                    .returning(c.key)
+                )
+                if inserted.first() is not None:
+                    return IdempotencyClaim()
             for _ in range(_MAX_ATTEMPTS):
                 row = (await conn.execute(select(keys).where(c.key == key))).mappings().first()
                 if row is None:  # released or purged meanwhile: claim it afresh
@@ -138,6 +178,18 @@ class SqlAlchemyIdempotencyStore:
 
     async def complete(self, key: str, response: StoredResponse, *, now: datetime) -> None:
         body = m.seal_bytes(self._cipher, "idempotency_keys", "response_body", key, response.body)
+        if self._dialect == "postgresql" and _driver.driver_path_open(self._engine):
+            await _driver.fetchrow(
+                self._engine,
+                _PG_COMPLETE,
+                {
+                    "p_key": key,
+                    "p_response_status": response.status,
+                    "p_response_body": body,
+                    "p_response_content_type": response.content_type,
+                },
+            )
+            return
         async with self._connection() as conn:
             await conn.execute(
                 update(keys)
