@@ -283,7 +283,7 @@ class Server:
             "API_KEYS": API_KEY,
             "ENCRYPTION_KEYS": generate_key("bench"),
             "LOG_LEVEL": log_level,
-            "DB_POOL_SIZE": "20",
+            "DB_POOL_SIZE": os.environ.get("BENCH_DB_POOL_SIZE", "20"),
         }
         env.pop("RABBITMQ_URL", None)
         args = [
