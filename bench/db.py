@@ -18,6 +18,7 @@ the medians and their ratio are printed, with the round trips of one create (cou
 SQLAlchemy's events on a warm connection: statements, BEGIN and COMMIT).
 
     .venv/bin/python bench/db.py [--clients 16] [--seconds 10] [--runs 3]
+        [--processes 2] [--no-notify] [--compare-sqlalchemy-path]
 """
 
 from __future__ import annotations
@@ -74,9 +75,17 @@ def new_payment() -> Payment:
 
 
 # ------------------------------------------------------------------ ours
-async def _work(url: str, clients: int, start_at: float, stop_at: float, notify: bool) -> int:
+def _ignore_statement(conn, cursor, statement, parameters, context, executemany) -> None:
+    """A statement listener that does nothing: it sends commits SQLAlchemy's execute path."""
+
+
+async def _work(
+    url: str, clients: int, start_at: float, stop_at: float, notify: bool, via_sqlalchemy: bool
+) -> int:
     """One process: ``clients`` tasks creating payments between two wall-clock instants."""
     database = Database.from_url(url, cipher=CIPHER, pool_size=clients, notify=notify)
+    if via_sqlalchemy:
+        event.listen(database.engine.sync_engine, "before_cursor_execute", _ignore_statement)
     done = 0
 
     async def create() -> None:
@@ -100,12 +109,20 @@ async def _work(url: str, clients: int, start_at: float, stop_at: float, notify:
     return done
 
 
-def _worker(url: str, clients: int, start_at: float, stop_at: float, notify: bool) -> int:
-    return asyncio.run(_work(url, clients, start_at, stop_at, notify))
+def _worker(
+    url: str, clients: int, start_at: float, stop_at: float, notify: bool, via_sqlalchemy: bool
+) -> int:
+    return asyncio.run(_work(url, clients, start_at, stop_at, notify, via_sqlalchemy))
 
 
 async def run_ours(
-    url: str, clients: int, seconds: float, *, processes: int = 1, notify: bool = True
+    url: str,
+    clients: int,
+    seconds: float,
+    *,
+    processes: int = 1,
+    notify: bool = True,
+    via_sqlalchemy: bool = False,
 ) -> float:
     """Transactions per second: ``clients`` tasks spread over ``processes`` processes."""
     start_at = time.time() + 3.0  # time for the processes to start and warm up
@@ -116,7 +133,9 @@ async def run_ours(
     with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
         counts = await asyncio.gather(
             *(
-                loop.run_in_executor(pool, _worker, url, share, start_at, stop_at, notify)
+                loop.run_in_executor(
+                    pool, _worker, url, share, start_at, stop_at, notify, via_sqlalchemy
+                )
                 for share in shares
             )
         )
@@ -242,12 +261,15 @@ async def main() -> None:
                         help="spread the clients over this many processes (pgbench: -j 2)")
     parser.add_argument("--no-notify", action="store_true",
                         help="both sides without pg_notify (Database.from_url(notify=False))")
+    parser.add_argument("--compare-sqlalchemy-path", action="store_true",
+                        help="also run ours through SQLAlchemy's execute path, each run")
     args = parser.parse_args()
     notify = not args.no_notify
 
     url = await create_database("payments_bench", server=args.server)
     database = Database.from_url(url, cipher=CIPHER, pool_size=2)
     ours: list[float] = []
+    usual: list[float] = []
     theirs: list[float] = []
     try:
         await database.migrate()
@@ -258,8 +280,14 @@ async def main() -> None:
             for run in range(1, args.runs + 1):
                 ours.append(await run_ours(url, args.clients, args.seconds,
                                            processes=args.processes, notify=notify))
+                if args.compare_sqlalchemy_path:
+                    usual.append(await run_ours(url, args.clients, args.seconds,
+                                                processes=args.processes, notify=notify,
+                                                via_sqlalchemy=True))
                 theirs.append(await run_pgbench(url, script, args.clients, args.seconds))
-                print(f"run {run}: ours {ours[-1]:8.0f} tx/s   pgbench {theirs[-1]:8.0f} tx/s")
+                also = f"   via SQLAlchemy {usual[-1]:8.0f} tx/s" if usual else ""
+                print(f"run {run}: ours {ours[-1]:8.0f} tx/s{also}   "
+                      f"pgbench {theirs[-1]:8.0f} tx/s")
         async with database.engine.connect() as conn:
             rows = (await conn.execute(text("SELECT count(*) FROM payments"))).scalar()
     finally:
@@ -272,6 +300,9 @@ async def main() -> None:
           f"{args.seconds} s, {rows} payments written, notify {'on' if notify else 'off'}")
     print(f"round trips per create: {trips} ({' | '.join(shape)})")
     print(f"repositories (median): {mine:8.0f} tx/s")
+    if usual:
+        print(f"  via SQLAlchemy's execute path (median): {statistics.median(usual):8.0f} tx/s "
+              f"(ratio {statistics.median(usual) / statistics.median(theirs):.2f})")
     print(f"pgbench      (median): {bench:8.0f} tx/s")
     print(f"ratio: {mine / bench:.2f} (target >= 0.60)")
 
