@@ -31,11 +31,11 @@ def rfc3339(value: datetime | None) -> str | None:
     """``2026-11-28T10:00:00Z`` (microseconds only when there are some)."""
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}"
-    return text + "Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat leaves the microseconds out when there are none, as we do; about five times
+    # faster than strftime, and this runs three times for every event and every view.
+    return value.replace(tzinfo=None).isoformat() + "Z"
 
 
 def _id(value: UUID | None) -> str | None:

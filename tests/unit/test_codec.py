@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from payment_adapters.messaging import asyncapi
 from payment_adapters.messaging.codec import (
@@ -17,7 +20,7 @@ from payment_adapters.messaging.codec import (
     decode_envelope,
     encode_event,
 )
-from payment_adapters.wire import invoice_view, payment_view, refund_view
+from payment_adapters.wire import invoice_view, payment_view, refund_view, rfc3339
 from payment_core.events import event_types
 from payment_core.model.invoice import LineItem
 from payment_core.services import CreateInvoice, CreatePayment
@@ -248,3 +251,17 @@ def test_docs_events_md_is_generated_from_the_asyncapi_document() -> None:
 
 def test_content_type_is_cloudevents_json() -> None:
     assert CONTENT_TYPE == "application/cloudevents+json"
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1000, 1, 2), timezones=st.timezones(), allow_imaginary=False
+    )
+)
+def test_rfc3339_is_utc_with_microseconds_only_when_there_are_some(moment: datetime) -> None:
+    text = rfc3339(moment)
+    utc = moment.astimezone(UTC)
+    expected = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    expected += f".{utc.microsecond:06d}Z" if utc.microsecond else "Z"
+    assert text == expected
+    assert datetime.fromisoformat(text) == moment
