@@ -283,7 +283,9 @@ class Server:
             "API_KEYS": API_KEY,
             "ENCRYPTION_KEYS": generate_key("bench"),
             "LOG_LEVEL": log_level,
-            "DB_POOL_SIZE": os.environ.get("BENCH_DB_POOL_SIZE", "20"),
+            # Sized to the load (32 connections and the background work), as docs/operations.md
+            # advises: overflow connections are opened and closed per use.
+            "DB_POOL_SIZE": os.environ.get("BENCH_DB_POOL_SIZE", "40"),
         }
         env.pop("RABBITMQ_URL", None)
         args = [

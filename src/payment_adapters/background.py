@@ -53,6 +53,8 @@ STOP_GRACE: Final = 30.0
 #: Poll intervals of the relay: with LISTEN (a safety net), and without (SQLite, memory).
 POLL_WITH_LISTEN: Final = 1.0
 POLL_WITHOUT_LISTEN: Final = 0.1
+#: After a NOTIFY, how long the relay lets further commits arrive before it leases.
+RELAY_GATHER_SECONDS: Final = 0.01
 
 
 def build_broker(settings: Settings, *, graceful_timeout: float = 20.0) -> RabbitBroker:
@@ -265,6 +267,10 @@ class BackgroundWork:
             backoff_max=5.0,
             # On PostgreSQL two rounds overlap: one leases while the other waits for confirms.
             concurrency=2 if outbox.is_postgres else 1,
+            # Every commit notifies, and a round costs five statements: gathering the commits
+            # of 10 ms into one round cut the API's CPU per create by about a third at a few
+            # hundred creates a second (bench/README.md, HTTP), for 10 ms more event latency.
+            gather=RELAY_GATHER_SECONDS if outbox.is_postgres else 0.0,
         )
         if self.broker is not None:
             await _wait_either(self.broker_connected, self._stop)

@@ -226,6 +226,39 @@ async def test_an_idle_relay_waits_for_a_wakeup_not_a_busy_loop() -> None:
     await task
 
 
+async def test_a_burst_of_commits_is_published_in_one_round_by_one_loop() -> None:
+    outbox = ListOutbox([])
+    relay = OutboxRelay(outbox, Recorder(), poll_interval=10.0, gather=0.1, concurrency=2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await eventually(lambda: outbox.leases == 2)  # each loop's first round, then both idle
+    await asyncio.sleep(0.05)
+    stream = uuid4()
+    for sequence in range(1, 6):  # five commits, each notifying, within the gathering time
+        outbox.rows.append(message(sequence, stream))
+        relay.wakeups.notify()  # type: ignore[attr-defined]
+        await asyncio.sleep(0.005)
+    await eventually(lambda: outbox.published == {1, 2, 3, 4, 5}, within=2)
+    await asyncio.sleep(0.15)
+    # One round took all five; the second loop did not lease for the same notification.
+    assert outbox.leases == 3
+    stop.set()
+    await task
+
+
+async def test_without_gathering_a_wakeup_leases_at_once() -> None:
+    outbox = ListOutbox([])
+    relay = OutboxRelay(outbox, Recorder(), poll_interval=10.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await eventually(lambda: outbox.leases == 1)
+    outbox.rows.append(message(1, uuid4()))
+    relay.wakeups.notify()  # type: ignore[attr-defined]
+    await eventually(lambda: outbox.published == {1}, within=0.05)
+    stop.set()
+    await task
+
+
 # ====================================================================== in-process bus
 
 

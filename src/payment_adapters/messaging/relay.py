@@ -10,7 +10,8 @@ so a later event of a payment never overtakes an earlier one, even across retrie
 
 :meth:`OutboxRelay.run` repeats rounds: at once while there is a backlog, otherwise it sleeps
 until a commit wakes it (``LISTEN``/``NOTIFY`` on PostgreSQL) or a short poll interval
-passes; while the broker is down it backs off exponentially (with jitter) up to
+passes, and after a wake-up it can wait ``gather`` seconds more so that a burst of commits
+is published in one round; while the broker is down it backs off exponentially (with jitter) up to
 ``backoff_max`` and tries again. Stopping lets the round in flight finish: what the broker
 confirmed is marked published before ``run`` returns.
 """
@@ -175,6 +176,7 @@ class OutboxRelay:
         on_confirmed: ConfirmHook | None = None,
         name: str = "relay",
         concurrency: int = 1,
+        gather: float = 0.0,
     ) -> None:
         self.source = source
         self.publisher = publisher
@@ -188,6 +190,9 @@ class OutboxRelay:
         self.on_confirmed = on_confirmed
         self.name = name
         self.concurrency = max(1, concurrency)
+        #: After a wake-up, wait this long before leasing, so that the commits of a burst
+        #: (each notifies) are published in one round instead of one round each.
+        self.gather = gather
         self.stats = RelayStats()
         self._failures_in_a_row = 0
 
@@ -223,12 +228,15 @@ class OutboxRelay:
         connection): one leases new rows while another waits for the broker's confirms or
         its commit. They share the outbox like separate relays do, so per-stream order holds.
         """
+        # One idle round at a time waits for the next wake-up: a notification starts one
+        # round, not one per waiting loop (the others would lease nothing, at full cost).
+        waiting = asyncio.Lock()
         if self.concurrency == 1:
-            await self._loop(stop)
+            await self._loop(stop, waiting)
         else:
-            await asyncio.gather(*(self._loop(stop) for _ in range(self.concurrency)))
+            await asyncio.gather(*(self._loop(stop, waiting) for _ in range(self.concurrency)))
 
-    async def _loop(self, stop: asyncio.Event) -> None:
+    async def _loop(self, stop: asyncio.Event, waiting: asyncio.Lock) -> None:
         while not stop.is_set():
             self.wakeups.clear()
             try:
@@ -256,7 +264,12 @@ class OutboxRelay:
             if result.held_back:
                 await _sleep_unless(stop, self.held_back_wait)
                 continue
-            await _wait_any(stop, self.wakeups, self.poll_interval)
+            async with waiting:
+                woken = await _wait_any(stop, self.wakeups, self.poll_interval)
+                if woken and self.gather > 0:
+                    # Still the only waiter: the burst's notifications are this round's. (The
+                    # loop's next step, before any await, clears them and leases.)
+                    await _sleep_unless(stop, self.gather)
 
     def _record_failure(self, exc: BaseException) -> None:
         self.stats.failures += 1
@@ -289,15 +302,15 @@ async def _sleep_unless(stop: asyncio.Event, delay: float) -> None:
         pass
 
 
-async def _wait_any(stop: asyncio.Event, wakeups: Wakeups, seconds: float) -> None:
+async def _wait_any(stop: asyncio.Event, wakeups: Wakeups, seconds: float) -> bool:
+    """Wait for a wake-up, ``stop`` or ``seconds``; ``True`` when a wake-up came."""
     if stop.is_set():
-        return
-    waiters = [
-        asyncio.ensure_future(stop.wait()),
-        asyncio.ensure_future(wakeups.wait(seconds)),
-    ]
+        return False
+    stopped = asyncio.ensure_future(stop.wait())
+    woken = asyncio.ensure_future(wakeups.wait(seconds))
     try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((stopped, woken), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for waiter in waiters:
-            waiter.cancel()
+        stopped.cancel()
+        woken.cancel()
+    return woken.done() and not woken.cancelled() and woken.result() is True
