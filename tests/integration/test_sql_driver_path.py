@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import bindparam, event, func, literal, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
+from tests.integration.conftest import TcpProxy
 
 from payment_adapters.crypto import FieldCipher, generate_key
 from payment_adapters.sqlalchemy import Database, _driver
@@ -25,49 +26,6 @@ from payment_core.system import SystemClock
 pytestmark = pytest.mark.integration
 
 CIPHER = FieldCipher.from_keys(generate_key("driver"))
-
-
-class CuttableProxy:
-    """A TCP proxy to PostgreSQL that can cut every connection through it."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.port = 0
-        self._writers: list[asyncio.StreamWriter] = []
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    def cut(self) -> None:
-        for writer in self._writers:
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
-        self._writers += [writer, upstream_writer]
-        await asyncio.gather(
-            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
-        )
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except OSError:
-            pass
-        finally:
-            writer.close()
 
 
 @pytest.fixture
@@ -194,7 +152,7 @@ async def test_server_errors_come_out_as_sqlalchemy_errors_by_sqlstate(database)
 
 async def test_a_connection_cut_mid_statement_is_invalidated_and_the_next_works(url):
     parsed = make_url(url)
-    proxy = CuttableProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
+    proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
     await proxy.start()
     proxied = parsed.set(host="127.0.0.1", port=proxy.port, query={"ssl": "disable"})
     database = Database.from_url(
@@ -206,10 +164,11 @@ async def test_a_connection_cut_mid_statement_is_invalidated_and_the_next_works(
         slow = select(func.pg_sleep(bindparam("seconds", type_=t.payments.c.amount.type)))
         statement = asyncio.ensure_future(_driver.fetchrow(database.engine, slow, {"seconds": 5}))
         await asyncio.sleep(0.3)
-        proxy.cut()
+        await proxy.stop()  # drops the connection mid-statement
         with pytest.raises(sa_exc.OperationalError) as raised:
             await statement
         assert raised.value.connection_invalidated
+        await proxy.start()  # the database is reachable again
 
         # The pool holds one connection: had the broken one gone back, this would fail.
         payment = _payment()

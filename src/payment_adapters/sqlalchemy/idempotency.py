@@ -119,26 +119,23 @@ class SqlAlchemyIdempotencyStore:
             row = await _driver.fetchrow(self._engine, _PG_CLAIM, {"key": key, **fresh})
             if row is not None:
                 return IdempotencyClaim()
+
+        async def insert(conn: AsyncConnection) -> bool:
+            inserted = await conn.execute(
+                dialect_insert(self._dialect, keys)
+                .values(key=key, **fresh)
+                .on_conflict_do_nothing(index_elements=[c.key])
+                .returning(c.key)
+            )
+            return inserted.first() is not None
+
         async with self._connection() as conn:
-            if not direct:
-                inserted = await conn.execute(
-                    dialect_insert(self._dialect, keys)
-                    .values(key=key, **fresh)
-                    .on_conflict_do_nothing(index_elements=[c.key])
-                    .returning(c.key)
-                )
-                if inserted.first() is not None:
-                    return IdempotencyClaim()
+            if not direct and await insert(conn):
+                return IdempotencyClaim()
             for _ in range(_MAX_ATTEMPTS):
                 row = (await conn.execute(select(keys).where(c.key == key))).mappings().first()
                 if row is None:  # released or purged meanwhile: claim it afresh
-                    inserted = await conn.execute(
-                        dialect_insert(self._dialect, keys)
-                        .values(key=key, **fresh)
-                        .on_conflict_do_nothing(index_elements=[c.key])
-                        .returning(c.key)
-                    )
-                    if inserted.first() is not None:
+                    if await insert(conn):
                         return IdempotencyClaim()
                     continue
                 if row["expires_at"] <= now:
