@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from payment_adapters.messaging import asyncapi
@@ -258,10 +259,12 @@ def test_content_type_is_cloudevents_json() -> None:
         min_value=datetime(1000, 1, 2), timezones=st.timezones(), allow_imaginary=False
     )
 )
+@example(moment=datetime(1987, 9, 27, 2, 0, tzinfo=ZoneInfo("Asia/Dushanbe")))  # ambiguous
 def test_rfc3339_is_utc_with_microseconds_only_when_there_are_some(moment: datetime) -> None:
     text = rfc3339(moment)
     utc = moment.astimezone(UTC)
     expected = utc.strftime("%Y-%m-%dT%H:%M:%S")
     expected += f".{utc.microsecond:06d}Z" if utc.microsecond else "Z"
     assert text == expected
-    assert datetime.fromisoformat(text) == moment
+    assert datetime.fromisoformat(text) == utc  # the same instant (compared in UTC: an
+    # ambiguous local time never equals another zone's, PEP 495)
