@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payment_adapters.sqlalchemy import _driver
@@ -40,24 +39,18 @@ __all__ = ["SqlAlchemyIdempotencyStore"]
 #: A claim re-reads at most this often when it keeps losing races (it cannot loop forever).
 _MAX_ATTEMPTS: Final = 5
 
-_FRESH_COLUMNS: Final = (
-    "fingerprint",
-    "locked_at",
-    "response_status",
-    "response_body",
-    "response_content_type",
-    "created_at",
-    "expires_at",
-)
-
-#: PostgreSQL, built once (the direct path caches compiled statements by identity).
-_PG_CLAIM: Final = (
-    postgresql.insert(keys)
-    .values({c: bindparam(c, type_=keys.c[c].type) for c in ("key", *_FRESH_COLUMNS)})
+# Built once: SQLAlchemy caches their compiled form, and the direct path (``_driver``) caches
+# by identity.
+#: Claim a key: a row back means it is ours. One per dialect (``ON CONFLICT`` is theirs).
+_CLAIMS: Final = {
+    dialect: dialect_insert(dialect, keys)
+    .values({c.name: bindparam(c.name, type_=c.type) for c in keys.c})
     .on_conflict_do_nothing(index_elements=[keys.c.key])
     .returning(keys.c.key)
-)
-_PG_COMPLETE: Final = (
+    for dialect in ("postgresql", "sqlite")
+}
+#: Store the response and unlock.
+_COMPLETE: Final = (
     update(keys)
     .where(keys.c.key == bindparam("p_key", type_=keys.c.key.type))
     .values(
@@ -114,20 +107,13 @@ class SqlAlchemyIdempotencyStore:
             "created_at": now,
             "expires_at": now + ttl,
         }
-        direct = self._dialect == "postgresql" and _driver.driver_path_open(self._engine)
-        if direct:
-            row = await _driver.fetchrow(self._engine, _PG_CLAIM, {"key": key, **fresh})
-            if row is not None:
-                return IdempotencyClaim()
+        claim, claimed = _CLAIMS[self._dialect], {"key": key, **fresh}
+        direct = _driver.driver_path_open(self._engine)
+        if direct and await _driver.fetchrow(self._engine, claim, claimed) is not None:
+            return IdempotencyClaim()
 
         async def insert(conn: AsyncConnection) -> bool:
-            inserted = await conn.execute(
-                dialect_insert(self._dialect, keys)
-                .values(key=key, **fresh)
-                .on_conflict_do_nothing(index_elements=[c.key])
-                .returning(c.key)
-            )
-            return inserted.first() is not None
+            return (await conn.execute(claim, claimed)).first() is not None
 
         async with self._connection() as conn:
             if not direct and await insert(conn):
@@ -175,29 +161,17 @@ class SqlAlchemyIdempotencyStore:
 
     async def complete(self, key: str, response: StoredResponse, *, now: datetime) -> None:
         body = m.seal_bytes(self._cipher, "idempotency_keys", "response_body", key, response.body)
-        if self._dialect == "postgresql" and _driver.driver_path_open(self._engine):
-            await _driver.fetchrow(
-                self._engine,
-                _PG_COMPLETE,
-                {
-                    "p_key": key,
-                    "p_response_status": response.status,
-                    "p_response_body": body,
-                    "p_response_content_type": response.content_type,
-                },
-            )
+        parameters = {
+            "p_key": key,
+            "p_response_status": response.status,
+            "p_response_body": body,
+            "p_response_content_type": response.content_type,
+        }
+        if _driver.driver_path_open(self._engine):
+            await _driver.fetchrow(self._engine, _COMPLETE, parameters)
             return
         async with self._connection() as conn:
-            await conn.execute(
-                update(keys)
-                .where(keys.c.key == key)
-                .values(
-                    response_status=response.status,
-                    response_body=body,
-                    response_content_type=response.content_type,
-                    locked_at=None,
-                )
-            )
+            await conn.execute(_COMPLETE, parameters)
 
     async def release(self, key: str) -> None:
         async with self._connection() as conn:

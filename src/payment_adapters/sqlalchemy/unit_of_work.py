@@ -40,8 +40,9 @@ whose relay polls often enough can turn it off (``Database.from_url(..., notify=
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 from uuid import UUID
@@ -193,13 +194,8 @@ class SqlAlchemyUnitOfWork:
         parameters: Sequence[dict[str, Any]] | dict[str, Any] | None = None,
         staged: Sequence[_Staged] = (),
     ) -> CursorResult[Any]:
-        try:
+        with _unique_violations_as_conflicts(staged):
             return await conn.execute(statement, parameters)
-        except IntegrityError as exc:
-            conflict = _concurrency_error(exc, staged)
-            if conflict is None:
-                raise
-            raise conflict from None
 
     def _one_statement(self) -> bool:
         """Whether the flush at commit is a single statement (PostgreSQL, few rows)."""
@@ -213,9 +209,7 @@ class SqlAlchemyUnitOfWork:
     async def _flush(self, conn: AsyncConnection, outbox_rows: list[dict[str, Any]]) -> None:
         """Send the staged inserts (and at commit the outbox rows) in the fewest statements."""
         staged, self._staged = self._staged, []
-        groups: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
-        for item in sorted(staged, key=lambda s: _TABLE_ORDER[s.table.name]):
-            groups.setdefault(item.table.name, (item.table, []))[1].append(item.row)
+        groups = _grouped(staged)
         if not self.is_postgresql:
             # SQLite is in-process: statements cost no round trips. executemany keeps order.
             if outbox_rows:
@@ -237,7 +231,7 @@ class SqlAlchemyUnitOfWork:
 
     def _one_flush_statement(
         self,
-        groups: dict[str, tuple[Table, list[dict[str, Any]]]],
+        groups: _Groups,
         outbox_rows: list[dict[str, Any]],
     ) -> tuple[Select[Any], dict[str, Any]]:
         """One statement: each staged row as a data-modifying CTE, the outbox rows as one more
@@ -269,17 +263,9 @@ class SqlAlchemyUnitOfWork:
                 await self._flush(conn, outbox_rows)
             return
         staged, self._staged = self._staged, []
-        groups: dict[str, tuple[Table, list[dict[str, Any]]]] = {}
-        for item in sorted(staged, key=lambda s: _TABLE_ORDER[s.table.name]):
-            groups.setdefault(item.table.name, (item.table, []))[1].append(item.row)
-        statement, parameters = self._one_flush_statement(groups, outbox_rows)
-        try:
+        statement, parameters = self._one_flush_statement(_grouped(staged), outbox_rows)
+        with _unique_violations_as_conflicts(staged):
             await _driver.fetchrow(self.engine, statement, parameters)
-        except IntegrityError as exc:
-            conflict = _concurrency_error(exc, staged)
-            if conflict is None:
-                raise
-            raise conflict from None
 
     async def commit(self) -> None:
         """Flush, write the collected events to the outbox and commit."""
@@ -382,16 +368,32 @@ def _flush_statement(
     return select(probe).add_cte(*ctes)
 
 
-def _concurrency_error(exc: IntegrityError, staged: Sequence[_Staged]) -> ConcurrencyError | None:
-    """A unique violation as ``ConcurrencyError`` naming the row; ``None`` for other errors."""
-    table = unique_violation_table(exc)
-    if table is None:
-        return None
-    culprit = next((s for s in staged if s.table.name == table), None)
-    return ConcurrencyError(
-        entity=culprit.entity if culprit else table,
-        entity_id=culprit.ident if culprit else _NIL,
-    )
+_Groups = dict[str, tuple[Table, list[dict[str, Any]]]]
+
+
+def _grouped(staged: Sequence[_Staged]) -> _Groups:
+    """The staged rows by table, tables in an order that satisfies the foreign keys."""
+    groups: _Groups = {}
+    for item in sorted(staged, key=lambda s: _TABLE_ORDER[s.table.name]):
+        groups.setdefault(item.table.name, (item.table, []))[1].append(item.row)
+    return groups
+
+
+@contextlib.contextmanager
+def _unique_violations_as_conflicts(staged: Sequence[_Staged]) -> Iterator[None]:
+    """A unique violation (an id taken, a chain forked) as ``ConcurrencyError`` naming the row;
+    any other integrity error as it is."""
+    try:
+        yield
+    except IntegrityError as exc:
+        table = unique_violation_table(exc)
+        if table is None:
+            raise
+        culprit = next((s for s in staged if s.table.name == table), None)
+        raise ConcurrencyError(
+            entity=culprit.entity if culprit else table,
+            entity_id=culprit.ident if culprit else _NIL,
+        ) from None
 
 
 def _outbox_rows(events: Iterable[DomainEvent]) -> list[dict[str, Any]]:
