@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-__all__ = ["FORBIDDEN_FIELDS", "find_raw_card_data", "luhn_valid"]
+__all__ = ["DIGIT_RUN", "FORBIDDEN_FIELDS", "find_raw_card_data", "luhn_valid"]
 
 #: Field names that only ever hold raw card data.
 FORBIDDEN_FIELDS: Final = frozenset(
@@ -28,8 +28,10 @@ _FORBIDDEN_NAMES: Final = frozenset(_NAME_NOISE.sub("", name) for name in FORBID
 # A run of digit groups joined by single spaces or dashes ("4242 4242-4242 4242", "4242").
 _RUN: Final = re.compile(r"\d+(?:[ -]\d+)*")
 _SEPARATOR: Final = re.compile(r"[ -]")
-# Thirteen digits in one run: without them there is no card number to look for.
-_ENOUGH_DIGITS: Final = re.compile(r"\d(?:[ -]?\d){12}")
+#: Thirteen digits in one run (single spaces or dashes allowed between them): text without
+#: such a run holds no card number. A pattern, for callers that search bytes.
+DIGIT_RUN: Final = r"\d(?:[ -]?\d){12}"
+_ENOUGH_DIGITS: Final = re.compile(DIGIT_RUN)
 _MIN_DIGITS: Final = 13
 _MAX_DIGITS: Final = 19
 

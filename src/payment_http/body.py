@@ -25,7 +25,7 @@ from typing import Any, Final
 import attrs
 import msgspec
 
-from payment_core.card_data import FORBIDDEN_FIELDS, find_raw_card_data
+from payment_core.card_data import DIGIT_RUN, FORBIDDEN_FIELDS, find_raw_card_data
 from payment_core.errors import RawCardDataError
 from payment_core.services import Services
 from payment_http.errors import HttpProblem
@@ -49,7 +49,7 @@ _MSGSPEC_PATH: Final = re.compile(
 # A quick look at the raw bytes before the structural scan: a body with no run of 13 or more
 # digits, no \u escape (which could spell digits) and no field named like card data cannot
 # hold card data, and most bodies are like that. Anything else gets the full scan.
-_DIGIT_RUN: Final = re.compile(rb"(?:\d[ -]?){12,18}\d")
+_DIGIT_RUN: Final = re.compile(DIGIT_RUN.encode())
 _CARD_FIELD_NAME: Final = re.compile(
     b'"(?:'
     + b"|".join(re.escape(n.encode()) for n in sorted(FORBIDDEN_FIELDS - {"number"}))

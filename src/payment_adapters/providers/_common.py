@@ -173,9 +173,7 @@ class Redactor:
         out = text
         for secret in self._secrets:
             out = out.replace(secret, "[redacted]")
-        for pattern in _KEY_PATTERNS:
-            out = pattern.sub("[redacted]", out)
-        out = " ".join(out.split())
+        out = " ".join(redact_text(out).split())
         return out[:_MAX_MESSAGE] or default
 
 
