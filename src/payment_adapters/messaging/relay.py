@@ -11,9 +11,9 @@ so a later event of a payment never overtakes an earlier one, even across retrie
 :meth:`OutboxRelay.run` repeats rounds: at once while there is a backlog, otherwise it sleeps
 until a commit wakes it (``LISTEN``/``NOTIFY`` on PostgreSQL) or a short poll interval
 passes, and after a wake-up it can wait ``gather`` seconds more so that a burst of commits
-is published in one round; while the broker is down it backs off exponentially (with jitter) up to
-``backoff_max`` and tries again. Stopping lets the round in flight finish: what the broker
-confirmed is marked published before ``run`` returns.
+is published in one round. While the broker is down it backs off exponentially (with
+jitter) up to ``backoff_max`` and tries again. Stopping lets the round in flight finish:
+what the broker confirmed is marked published before ``run`` returns.
 """
 
 from __future__ import annotations
