@@ -136,13 +136,6 @@ class _StderrLogger:
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
 
-def _add_logger_name(logger: Any, _: str, event_dict: MutableMapping[str, Any]) -> Any:
-    name = getattr(logger, "name", None)
-    if name and "logger" not in event_dict:
-        event_dict["logger"] = name
-    return event_dict
-
-
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Route every log record of the process to stderr as JSON (or readable text for humans)."""
     renderer: Any = (
@@ -154,10 +147,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     # detour through the standard library's machinery would double their cost.
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            _add_logger_name,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *_shared_processors(),  # _StderrLogger has the name add_logger_name reads
             _scrub,
             renderer,
         ],
