@@ -27,6 +27,7 @@ from payment_core.pagination import Page, PageRequest
 
 __all__ = [
     "BillingRepository",
+    "BookingLocks",
     "Cipher",
     "Clock",
     "ConfirmPaymentRequest",
@@ -253,6 +254,26 @@ class Inbox(Protocol):
         ...
 
 
+class BookingLocks(Protocol):
+    """A row per booking whose events were handled, locked first by each of its handlers.
+
+    Locking it serialises a booking's ``booking.created`` and ``booking.cancelled`` across
+    workers, and it remembers the cancellation, so that a ``booking.created`` handled after its
+    booking's ``booking.cancelled`` (redelivered, or overtaken on another worker) creates no
+    payment.
+    """
+
+    async def lock(self, booking_id: UUID) -> datetime | None:
+        """Lock the booking until the transaction ends (recording it the first time); when it
+        was cancelled, or ``None``."""
+        ...
+
+    async def mark_cancelled(self, booking_id: UUID, at: datetime) -> None:
+        """Record that the booking, locked in this transaction, is cancelled (the first time
+        stays)."""
+        ...
+
+
 @attrs.frozen(slots=True)
 class StoredWebhook:
     """A provider webhook as it arrived, kept so that it can be replayed."""
@@ -308,6 +329,9 @@ class UnitOfWork(Protocol):
 
     @property
     def inbox(self) -> Inbox: ...
+
+    @property
+    def bookings(self) -> BookingLocks: ...
 
     @property
     def webhooks(self) -> WebhookStore: ...

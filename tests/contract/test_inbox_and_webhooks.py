@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from uuid import uuid4
 
 from payment_core.ports import StoredWebhook
@@ -66,8 +67,9 @@ async def test_a_known_event_id_returns_the_stored_webhook_unchanged(storage, bu
     async with storage.uow() as uow:
         assert await uow.webhooks.get(again.id) is None
         # the same id from another provider is another event
-        other = StoredWebhook(id=uuid4(), provider="stripe", event_id="evt_1", body=b"{}",
-                              received_at=build.at(0))
+        other = StoredWebhook(
+            id=uuid4(), provider="stripe", event_id="evt_1", body=b"{}", received_at=build.at(0)
+        )
         assert await uow.webhooks.add(other) == other
 
 
@@ -103,3 +105,63 @@ async def test_concurrent_deliveries_of_one_webhook_store_one(storage, build):
 
     stored = await asyncio.gather(*(deliver() for _ in range(storage.tasks)))
     assert len({s.id for s in stored}) == 1
+
+
+# ------------------------------------------------------------------------------ booking locks
+async def test_a_booking_is_recorded_once_and_remembers_its_cancellation(storage, build):
+    booking = uuid4()
+    async with storage.uow() as uow:
+        assert await uow.bookings.lock(booking) is None
+        assert await uow.bookings.lock(booking) is None  # again in the same unit of work
+        await uow.commit()
+    async with storage.uow() as uow:
+        assert await uow.bookings.lock(booking) is None
+        await uow.bookings.mark_cancelled(booking, build.at(10))
+        await uow.bookings.mark_cancelled(booking, build.at(20))  # the first time stays
+        assert await uow.bookings.lock(booking) == build.at(10)
+        await uow.commit()
+    async with storage.uow() as uow:
+        assert await uow.bookings.lock(booking) == build.at(10)
+        assert await uow.bookings.lock(uuid4()) is None
+
+
+async def test_a_cancellation_rolled_back_is_not_remembered(storage, build):
+    booking = uuid4()
+    async with storage.uow() as uow:
+        await uow.bookings.lock(booking)
+        await uow.bookings.mark_cancelled(booking, build.at(10))
+    async with storage.uow() as uow:
+        assert await uow.bookings.lock(booking) is None
+
+
+async def test_a_locked_booking_holds_off_other_handlers_until_commit(storage, build):
+    """What one handler saw and wrote under the lock is what the next one sees: never both
+    "not cancelled" once one of them cancels (a booking's created and cancelled, at once)."""
+    booking = uuid4()
+    order: list[str] = []
+
+    async def handler(name: str, cancel: bool) -> datetime | None:
+        async with storage.uow() as uow:
+            seen = await uow.bookings.lock(booking)
+            order.append(f"{name} locked")
+            await asyncio.sleep(0.01)
+            if cancel:
+                await uow.bookings.mark_cancelled(booking, build.at(10))
+            order.append(f"{name} done")
+            await uow.commit()
+            return seen
+
+    results = await asyncio.gather(
+        handler("cancel", True), *(handler(f"create{i}", False) for i in range(storage.tasks - 1))
+    )
+    # Each handler's work ran alone: no "locked" between another's "locked" and "done".
+    assert all(
+        order[i].endswith("locked") and order[i + 1].endswith("done")
+        for i in range(0, len(order), 2)
+    )
+    assert all(order[i].split()[0] == order[i + 1].split()[0] for i in range(0, len(order), 2))
+    cancel_slot = order.index("cancel locked") // 2
+    for i, seen in enumerate(results[1:]):
+        slot = order.index(f"create{i} locked") // 2
+        assert seen == (build.at(10) if slot > cancel_slot else None)
+    assert results[0] is None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from alembic import command
@@ -14,13 +16,17 @@ from sqlalchemy import inspect, text
 
 from payment_adapters.crypto import FieldCipher, generate_key
 from payment_adapters.sqlalchemy import Database
+from payment_adapters.sqlalchemy import tables as t
+from payment_adapters.sqlalchemy.mapping import payment_to_row
 from payment_adapters.sqlalchemy.migrations import alembic_config, current_revision
 from payment_adapters.sqlalchemy.tables import metadata
 from payment_adapters.sqlalchemy.testing import create_database, drop_database
+from payment_core import Currency, Money, Payment
 
 pytestmark = pytest.mark.integration
 
 CIPHER = FieldCipher.from_keys(generate_key("migrations"))
+HEAD_REVISION = "0002"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -83,7 +89,7 @@ async def test_migrating_again_changes_nothing(fresh):
     await fresh.migrate()
     await fresh.migrate()
     async with fresh.engine.connect() as conn:
-        assert await conn.run_sync(current_revision) == "0001"
+        assert await conn.run_sync(current_revision) == HEAD_REVISION
         assert await conn.run_sync(_diffs) == []
 
 
@@ -105,6 +111,53 @@ async def test_downgrade_removes_everything_and_upgrade_restores_it(fresh):
         assert await conn.run_sync(_diffs) == []
 
 
+def _to(revision: str, *, down: bool = False):
+    def run(sync_connection):
+        config = alembic_config()
+        config.attributes["connection"] = sync_connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+    return run
+
+
+async def test_upgrading_a_database_with_data_keeps_it(fresh):
+    """0001 -> 0002 on a database in use: its payments read back whole, not refund-marked."""
+    async with fresh.write_transaction() as conn:
+        await conn.run_sync(_to("0001"))
+    payment = Payment.initiate(
+        id=uuid4(),
+        reference="pay_upgrade",
+        booking_id=uuid4(),
+        guest_id=uuid4(),
+        amount=Money(12_500, Currency.of("EUR")),
+        provider="fake",
+        now=datetime(2026, 11, 28, 12, tzinfo=UTC),
+        event_id=uuid4(),
+        description="Room 12",
+    )
+    row = payment_to_row(payment, CIPHER)
+    del row["refund_on_completion"]  # not a column yet
+    async with fresh.write_transaction() as conn:
+        await conn.execute(t.payments.insert().values(row))
+    await fresh.migrate()
+    async with fresh.uow() as uow:
+        read = await uow.payments.get(payment.id)
+        assert await uow.bookings.lock(payment.booking_id) is None
+    assert read is not None
+    assert (read.amount, read.description, read.refund_on_completion) == (
+        payment.amount,
+        "Room 12",
+        False,
+    )
+    async with fresh.write_transaction() as conn:
+        await conn.run_sync(_to("0001", down=True))
+    async with fresh.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        count = (await conn.execute(text("SELECT count(*) FROM payments"))).scalar()
+    assert "bookings" not in tables
+    assert count == 1
+
+
 async def test_concurrent_starters_migrate_once(fresh):
     """Several processes starting at once (AUTO_MIGRATE) take turns and all succeed."""
     url = fresh.engine.url.render_as_string(hide_password=False)
@@ -115,7 +168,7 @@ async def test_concurrent_starters_migrate_once(fresh):
         for other in others:
             await other.dispose()
     async with fresh.engine.connect() as conn:
-        assert await conn.run_sync(current_revision) == "0001"
+        assert await conn.run_sync(current_revision) == HEAD_REVISION
         versions = (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar()
     assert versions == 1
 
@@ -137,7 +190,7 @@ async def test_concurrent_starters_on_a_new_sqlite_file_all_succeed(tmp_path):
         check = Database.from_url(url, cipher=CIPHER)
         try:
             async with check.engine.connect() as conn:
-                assert await conn.run_sync(current_revision) == "0001"
+                assert await conn.run_sync(current_revision) == HEAD_REVISION
                 mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
         finally:
             await check.dispose()
@@ -154,7 +207,7 @@ async def test_several_databases_migrate_at_once_in_one_process(fresh, tmp_path)
         await asyncio.gather(*(d.migrate() for d in [fresh, *others]))
         for database in [fresh, *others]:
             async with database.engine.connect() as conn:
-                assert await conn.run_sync(current_revision) == "0001"
+                assert await conn.run_sync(current_revision) == HEAD_REVISION
                 assert await conn.run_sync(_diffs) == []
     finally:
         for other in others:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from uuid import uuid4
 
 import pytest
@@ -127,6 +128,126 @@ async def test_booking_cancelled_leaves_other_payments_alone(kit, services) -> N
     assert (await services.payments.get(processing.id)).status is PaymentStatus.PROCESSING
     assert (await services.payments.get(failed.id)).status is PaymentStatus.FAILED
     assert (await services.payments.get(other.id)).status is PaymentStatus.PENDING
+
+
+async def refunds_of(services, payment_id):
+    return (await services.refunds.list_by_payment(payment_id, PageRequest())).items
+
+
+async def test_a_payment_in_flight_at_cancellation_is_refunded_in_full_once_it_completes(
+    kit, services, harness, clock
+) -> None:
+    booking = uuid4()
+    # The provider took the money but the answer was lost: PROCESSING until reconciliation.
+    payment = await kit.paid("pm_card_timeout", booking_id=booking, amount=20_000)
+    await services.bookings.booking_cancelled("evt-2", BookingCancelled(booking))
+    assert (await services.payments.get(payment.id)).refund_on_completion is True
+
+    clock.advance(minutes=5)
+    await services.reconciliation.sweep()
+    settled = await services.payments.get(payment.id)
+    [refund] = await refunds_of(services, payment.id)
+    assert (settled.status, settled.refundable, settled.amount_refund_pending) == (
+        PaymentStatus.COMPLETED,
+        0,
+        20_000,
+    )
+    assert (refund.status, refund.amount.amount, refund.reason) == (
+        RefundStatus.PENDING,
+        20_000,
+        "booking_cancelled",
+    )
+    # Opened in the completing transaction, due at once; the refund worker pays it back.
+    assert await services.refunds.process_due() == 1
+    assert (await services.refunds.get(refund.id)).status is RefundStatus.COMPLETED
+    assert (await services.payments.get(payment.id)).amount_refunded == 20_000
+    types = harness.published_types()
+    assert types.index("payment.completed") < types.index("refund.initiated")
+    assert types[-1] == "refund.completed"
+
+
+async def test_a_3ds_payment_completed_by_webhook_after_cancellation_is_refunded(
+    kit, services
+) -> None:
+    booking = uuid4()
+    payment = await kit.paid("pm_card_authenticationRequired", booking_id=booking)
+    assert payment.next_action is not None
+    await services.bookings.booking_cancelled("evt-2", BookingCancelled(booking))
+    # The guest finishes 3-D Secure anyway.
+    await kit.deliver("payment_intent.succeeded", kit.intent(payment))
+    [refund] = await refunds_of(services, payment.id)
+    assert (refund.amount.amount, refund.reason) == (payment.amount.amount, "booking_cancelled")
+    # A second copy of the success (or of the cancellation) opens nothing more.
+    await kit.deliver("payment_intent.succeeded", kit.intent(payment))
+    await services.bookings.booking_cancelled("evt-3", BookingCancelled(booking))
+    assert len(await refunds_of(services, payment.id)) == 1
+
+
+async def test_a_payment_in_flight_at_cancellation_that_fails_needs_no_refund(
+    kit, services
+) -> None:
+    booking = uuid4()
+    payment = await kit.paid("pm_card_authenticationRequired", booking_id=booking)
+    await services.bookings.booking_cancelled("evt-2", BookingCancelled(booking))
+    await kit.deliver(
+        "payment_intent.payment_failed", kit.intent(payment, status="requires_payment_method")
+    )
+    assert (await services.payments.get(payment.id)).status is PaymentStatus.FAILED
+    assert await refunds_of(services, payment.id) == []
+
+
+async def test_without_auto_refund_a_payment_in_flight_is_not_marked(make_kit) -> None:
+    harness = build_in_memory(config=ServiceConfig(auto_refund_on_cancel=False))
+    kit = make_kit(harness)
+    booking = uuid4()
+    payment = await kit.paid("pm_card_authenticationRequired", booking_id=booking)
+    await harness.services.bookings.booking_cancelled("e", BookingCancelled(booking))
+    await kit.deliver("payment_intent.succeeded", kit.intent(payment))
+    completed = await harness.services.payments.get(payment.id)
+    assert (completed.status, completed.refund_on_completion) == (PaymentStatus.COMPLETED, False)
+    assert await refunds_of(harness.services, payment.id) == []
+
+
+async def test_booking_created_after_its_cancellation_creates_nothing(
+    kit, services, harness
+) -> None:
+    data = created(method="pm_card_visa")
+    await services.bookings.booking_cancelled("evt-cancel", BookingCancelled(data.booking_id))
+    handled = await services.bookings.booking_created("evt-create", data)
+    assert (handled.duplicate, handled.payments) == (False, ())
+    assert await payments_of(services, data.booking_id) == []
+    # The intent set up at the provider before the booking was found cancelled is released,
+    # and nothing was confirmed.
+    assert len(kit.calls("create_payment")) == 1
+    assert len(kit.calls("cancel_payment")) == 1
+    assert kit.calls("confirm_payment") == []
+    assert (BOOKINGS_CONSUMER, "evt-create") in harness.store.inbox
+    assert (await services.bookings.booking_created("evt-create", data)).duplicate is True
+
+
+async def test_a_cancellation_waits_for_a_create_in_progress_and_then_cancels_it(
+    kit, services, harness
+) -> None:
+    """Handled at once (two workers): whichever takes the booking first, nothing is charged."""
+    data = created()
+    handled_create, _ = await asyncio.gather(
+        services.bookings.booking_created("evt-create", data),
+        services.bookings.booking_cancelled("evt-cancel", BookingCancelled(data.booking_id)),
+    )
+    payments = await payments_of(services, data.booking_id)
+    assert all(p.status is PaymentStatus.CANCELLED for p in payments)
+    assert len(payments) == len(handled_create.payments) <= 1
+
+
+async def test_a_redelivered_booking_created_releases_the_intent_it_set_up(kit, services) -> None:
+    data = created()
+    [payment] = (await services.bookings.booking_created("evt-1", data)).payments
+    await services.bookings.booking_created("evt-1", data)
+    assert len(kit.calls("create_payment")) == 2
+    # The second intent is released; the stored payment's is untouched.
+    assert len(kit.calls("cancel_payment")) == 1
+    assert kit.calls("cancel_payment") != [f"payment-{payment.id}-cancel"]
+    assert (await services.payments.get(payment.id)).status is PaymentStatus.PENDING
 
 
 async def test_booking_cancelled_does_not_refund_when_auto_refund_is_off(make_kit) -> None:

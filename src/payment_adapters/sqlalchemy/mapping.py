@@ -111,6 +111,7 @@ def payment_to_row(payment: Payment, cipher: Cipher) -> dict[str, Any]:
         "metadata": seal_text(cipher, "payments", "metadata", ident, metadata),
         "reconcile_at": payment.reconcile_at,
         "reconcile_attempts": payment.reconcile_attempts,
+        "refund_on_completion": payment.refund_on_completion,
         "created_at": payment.created_at,
         "updated_at": payment.updated_at,
         "version": payment.version,
@@ -152,6 +153,7 @@ def payment_from_row(row: Row, cipher: Cipher) -> Payment:
         metadata={} if metadata is None else json.loads(metadata),
         reconcile_at=row["reconcile_at"],
         reconcile_attempts=row["reconcile_attempts"],
+        refund_on_completion=row["refund_on_completion"],
         version=row["version"],
     )
 

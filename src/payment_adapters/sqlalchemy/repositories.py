@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SqlAlchemyBillingRepository",
+    "SqlAlchemyBookingLocks",
     "SqlAlchemyInbox",
     "SqlAlchemyInvoiceNumberAllocator",
     "SqlAlchemyInvoiceRepository",
@@ -402,6 +403,36 @@ class SqlAlchemyInbox:
             .returning(t.inbox.c.consumer)
         )
         return (await self._uow.execute(stmt)).first() is not None
+
+
+class SqlAlchemyBookingLocks:
+    """Bookings whose events were handled (``payment_core.ports.BookingLocks``).
+
+    ``lock`` is one upsert that always takes the row lock: a new row's insert holds it, and an
+    existing row is "updated" to itself. A concurrent handler of the same booking waits there.
+    """
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+        self._uow = uow
+
+    async def lock(self, booking_id: UUID) -> datetime | None:
+        b = t.bookings.c
+        stmt = dialect_insert(self._uow.dialect_name, t.bookings).values(
+            id=booking_id, seen_at=m.utc_now(), cancelled_at=None
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[b.id], set_={"cancelled_at": b.cancelled_at}
+        ).returning(b.cancelled_at)
+        cancelled_at: datetime | None = (await self._uow.execute(stmt)).scalar_one()
+        return cancelled_at
+
+    async def mark_cancelled(self, booking_id: UUID, at: datetime) -> None:
+        b = t.bookings.c
+        await self._uow.execute(
+            t.bookings.update()
+            .where(b.id == booking_id, b.cancelled_at.is_(None))
+            .values(cancelled_at=at)
+        )
 
 
 class SqlAlchemyWebhookStore:

@@ -25,6 +25,7 @@ from typing import Any, Final
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ColumnElement,
@@ -41,6 +42,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     literal_column,
 )
 from sqlalchemy.types import CHAR
@@ -51,6 +53,7 @@ __all__ = [
     "ENCRYPTED_COLUMNS",
     "NAMING_CONVENTION",
     "billing_records",
+    "bookings",
     "idempotency_keys",
     "inbox",
     "invoice_number_counters",
@@ -125,6 +128,8 @@ payments = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    # Added by revision 0002 (hence last, and a default for the rows that were there).
+    Column("refund_on_completion", Boolean, nullable=False, server_default=false()),
     CheckConstraint("amount > 0", name="amount_positive"),
     *_non_negative("amount_refunded", "amount_refund_pending"),
     # The refund invariant, held by the database too: never more out or on hold than came in.
@@ -291,6 +296,18 @@ inbox = Table(
     Column("consumer", String(64), primary_key=True),
     Column("event_id", String(255), primary_key=True),
     Column("handled_at", UTCDateTime, nullable=False),
+)
+
+# ------------------------------------------------------------------------------ bookings
+# One row per booking the booking-event consumer has handled: both of its handlers lock the
+# row first, so a booking's created and cancelled never interleave across workers, and a
+# booking.created that arrives after its booking.cancelled creates nothing.
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Column("cancelled_at", UTCDateTime),
 )
 
 # ------------------------------------------------------------------------------ invoice numbers

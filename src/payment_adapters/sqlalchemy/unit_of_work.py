@@ -63,6 +63,7 @@ from payment_adapters.sqlalchemy._sqlite import BEGIN_OPTION, WriterQueue
 from payment_adapters.sqlalchemy.mapping import utc_now
 from payment_adapters.sqlalchemy.repositories import (
     SqlAlchemyBillingRepository,
+    SqlAlchemyBookingLocks,
     SqlAlchemyInbox,
     SqlAlchemyInvoiceNumberAllocator,
     SqlAlchemyInvoiceRepository,
@@ -127,6 +128,7 @@ class SqlAlchemyUnitOfWork:
         self.billing = SqlAlchemyBillingRepository(self)
         self.invoice_numbers = SqlAlchemyInvoiceNumberAllocator(self)
         self.inbox = SqlAlchemyInbox(self)
+        self.bookings = SqlAlchemyBookingLocks(self)
         self.webhooks = SqlAlchemyWebhookStore(self)
         self._conn: AsyncConnection | None = None
         self._queued = False

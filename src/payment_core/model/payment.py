@@ -109,6 +109,8 @@ class Payment:
     #: When the reconciliation sweep should next ask the provider (PROCESSING only).
     reconcile_at: datetime | None = None
     reconcile_attempts: int = 0
+    #: Its booking was cancelled while it was in flight: refund it whole once it completes.
+    refund_on_completion: bool = False
     version: int = 0
     events: list[DomainEvent] = attrs.field(factory=list, repr=False)
 
@@ -235,6 +237,13 @@ class Payment:
         self._require(PaymentStatus.PROCESSING, "PROCESSING")
         self.reconcile_attempts += 1
         self.reconcile_at = now + after
+        self.updated_at = now
+
+    def refund_once_completed(self, *, now: datetime) -> None:
+        """Its booking is cancelled but the provider has not answered yet: should the money
+        be taken after all, it goes back in full (the completing transaction opens the refund)."""
+        self._require(PaymentStatus.PROCESSING, "PROCESSING")
+        self.refund_on_completion = True
         self.updated_at = now
 
     def attach_card(self, *, now: datetime, card: Card) -> None:

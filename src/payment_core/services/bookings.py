@@ -17,7 +17,12 @@ from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import Refund
 from payment_core.pagination import PageRequest
 from payment_core.services._deps import Dependencies
-from payment_core.services.payments import CreatePayment, DuplicateEventError, PaymentService
+from payment_core.services.payments import (
+    BookingCancelledError,
+    CreatePayment,
+    DuplicateEventError,
+    PaymentService,
+)
 from payment_core.services.refunds import RefundService
 
 __all__ = ["BOOKINGS_CONSUMER", "BookingCancelled", "BookingCreated", "BookingEventHandler"]
@@ -94,13 +99,33 @@ class BookingEventHandler:
             metadata={EVENT_ID_METADATA: event_id} if len(event_id) <= 500 else {},
         )
         try:
-            payment = await self._payments.create(command, inbox=(BOOKINGS_CONSUMER, event_id))
-        except DuplicateEventError:
+            payment = await self._payments.create(
+                command, inbox=(BOOKINGS_CONSUMER, event_id), unless_booking_cancelled=True
+            )
+        except DuplicateEventError as duplicate:
+            # A redelivery: the intent this attempt set up at the provider is not needed.
+            if duplicate.payment is not None:
+                await self._payments.release_at_provider(duplicate.payment)
             if data.payment_method is None:
                 return HandledEvent(duplicate=True)
             return await self._finish_confirm(event_id, data)
+        except BookingCancelledError as cancelled:
+            # Overtaken by its booking's cancellation (on another worker, or redelivered after
+            # it): no payment, and the intent set up at the provider is released.
+            logger.info(
+                "booking event %s: booking %s is cancelled already; no payment created",
+                event_id,
+                data.booking_id,
+            )
+            await self._payments.release_at_provider(cancelled.payment)
+            return HandledEvent(duplicate=False)
         if data.payment_method is not None:
-            payment = await self._payments.confirm(payment.id, data.payment_method)
+            try:
+                payment = await self._payments.confirm(payment.id, data.payment_method)
+            except InvalidTransitionError:
+                # Cancelled with its booking between the create and the confirm: nothing to
+                # charge. Read back what it is now.
+                payment = await self._payments.get(payment.id)
         return HandledEvent(duplicate=False, payments=(payment,))
 
     async def _finish_confirm(self, event_id: str, data: BookingCreated) -> HandledEvent:
@@ -136,7 +161,8 @@ class BookingEventHandler:
         return HandledEvent(duplicate=True, payments=(payment,))
 
     async def booking_cancelled(self, event_id: str, data: BookingCancelled) -> HandledEvent:
-        """Cancel the booking's ``PENDING`` payments; refund ``COMPLETED`` ones when enabled."""
+        """Cancel the booking's ``PENDING`` payments; refund ``COMPLETED`` ones when enabled,
+        and ``PROCESSING`` ones once they complete; remember the booking is cancelled."""
         deps = self._deps
 
         async def run() -> HandledEvent:
@@ -145,6 +171,12 @@ class BookingEventHandler:
             async with deps.uow() as uow:
                 if not await uow.inbox.add(BOOKINGS_CONSUMER, event_id):
                     return HandledEvent(duplicate=True)
+                # Locked before its payments are read: a booking.created being handled on
+                # another worker either committed its payment already (listed below) or
+                # waits, then sees the cancellation and creates nothing.
+                await uow.bookings.lock(data.booking_id)
+                await uow.bookings.mark_cancelled(data.booking_id, deps.clock.now())
+                refund_late = deps.config.auto_refund_on_cancel
                 page = PageRequest(limit=200)
                 while True:
                     batch = await uow.payments.list_by_booking(data.booking_id, page)
@@ -165,6 +197,15 @@ class BookingEventHandler:
                             await uow.payments.update(payment)
                             await uow.refunds.add(refund)
                             refunds.append(refund)
+                        elif (
+                            payment.status is PaymentStatus.PROCESSING
+                            and refund_late
+                            and not payment.refund_on_completion
+                        ):
+                            # The provider has it (3-D Secure, or no answer yet): should it
+                            # take the money after all, the completion refunds it in full.
+                            payment.refund_once_completed(now=now)
+                            await uow.payments.update(payment)
                     if batch.next_cursor is None:
                         break
                     page = PageRequest.parse(200, batch.next_cursor)

@@ -38,6 +38,7 @@ from payment_core.ports import (
     UnitOfWork,
 )
 from payment_core.services._deps import Dependencies
+from payment_core.services._refunding import open_refund
 from payment_core.services.billing import append_record
 
 __all__ = ["DEFAULT_PAYMENT_METHOD", "CreatePayment", "PaymentService", "SettleOutcome"]
@@ -171,14 +172,20 @@ class PaymentService:
         return amount, provider, validate_metadata(command.metadata)
 
     async def create(
-        self, command: CreatePayment, *, inbox: tuple[str, str] | None = None
+        self,
+        command: CreatePayment,
+        *,
+        inbox: tuple[str, str] | None = None,
+        unless_booking_cancelled: bool = False,
     ) -> Payment:
         """Create a ``PENDING`` payment and set it up at the provider.
 
         The provider is asked first (with a key derived from the new payment's id), then the
         payment and its ``payment.initiated`` event are committed together. With ``inbox`` =
-        ``(consumer, event_id)`` the consumed event is recorded in the same transaction; a
-        duplicate raises nothing and returns ``None``-free: the earlier payment is not looked up.
+        ``(consumer, event_id)`` the consumed event is recorded in the same transaction, and a
+        duplicate raises :class:`DuplicateEventError` with the payment that was not saved. With ``unless_booking_cancelled`` the
+        booking is locked in that transaction; when it is cancelled, only the inbox row is
+        committed and :class:`BookingCancelledError` carries the payment that was not saved.
         """
         amount, provider_name, metadata = self.validate(command)
         provider = self._deps.providers.get(provider_name)
@@ -224,7 +231,10 @@ class PaymentService:
         )
         async with deps.uow() as uow:
             if inbox is not None and not await uow.inbox.add(*inbox):
-                raise DuplicateEventError(event_id=inbox[1])
+                raise DuplicateEventError(event_id=inbox[1], payment=payment)
+            if unless_booking_cancelled and await uow.bookings.lock(command.booking_id):
+                await uow.commit()  # the event is handled: it creates nothing
+                raise BookingCancelledError(payment=payment)
             await uow.payments.add(payment)
             await uow.commit()
         deps.observer.payment_outcome(provider_name, payment.status.value)
@@ -405,6 +415,18 @@ class PaymentService:
             description=f"Payment {payment.reference}",
             payment_id=payment.id,
         )
+        if payment.refund_on_completion and payment.refundable > 0:
+            # Its booking was cancelled while the provider had it: the money goes straight
+            # back, in the transaction that records it came in (the refund is due at once).
+            # Saved first: payment.completed must precede refund.initiated in the outbox.
+            await uow.payments.update(payment)
+            refund = open_refund(deps, payment, None, "booking_cancelled")
+            await uow.refunds.add(refund)
+            logger.info(
+                "payment %s completed after its booking was cancelled: refund %s opened",
+                payment.id,
+                refund.id,
+            )
         # An open invoice that waits on this payment is paid now, in the same transaction.
         invoices = [
             invoice
@@ -501,6 +523,16 @@ class PaymentService:
 
 @attrs.frozen(auto_exc=True)
 class DuplicateEventError(Exception):
-    """A consumed event was handled before (internal signal of the booking handlers)."""
+    """A consumed event was handled before (internal signal of the booking handlers);
+    ``payment`` is the one set up at the provider for this attempt and never stored."""
 
     event_id: str
+    payment: Payment | None = None
+
+
+@attrs.frozen(auto_exc=True)
+class BookingCancelledError(Exception):
+    """The booking was cancelled before its payment could be saved (internal signal of the
+    booking handlers); ``payment`` was set up at the provider but never stored."""
+
+    payment: Payment

@@ -19,13 +19,10 @@ from payment_core.errors import (
     ProviderError,
     ProviderRejectedError,
     ProviderUnavailableError,
-    RefundExceedsRefundableError,
-    ValidationError,
 )
 from payment_core.model.billing import BillingRecordType
-from payment_core.model.payment import Payment, PaymentStatus
+from payment_core.model.payment import Payment
 from payment_core.model.refund import Refund, RefundStatus
-from payment_core.money import Money
 from payment_core.pagination import Page, PageRequest
 from payment_core.ports import (
     ProviderRefund,
@@ -35,6 +32,7 @@ from payment_core.ports import (
     UnitOfWork,
 )
 from payment_core.services._deps import Dependencies
+from payment_core.services._refunding import open_refund
 from payment_core.services.billing import append_record
 from payment_core.services.payments import PaymentService
 
@@ -77,28 +75,7 @@ class RefundService:
     # ------------------------------------------------------------------ create
     def open_refund(self, payment: Payment, amount: int | None, reason: str | None) -> Refund:
         """Hold the amount on ``payment`` and build its refund (inside the caller's transaction)."""
-        deps = self._deps
-        if amount is not None and (type(amount) is not int or amount <= 0):
-            raise ValidationError(field="amount", reason="must be a positive integer")
-        now = deps.clock.now()
-        value = payment.refundable if amount is None else amount
-        if value == 0 and payment.status is PaymentStatus.COMPLETED:
-            # Nothing is left to refund: say that, not "the amount must be positive".
-            raise RefundExceedsRefundableError(payment_id=payment.id, requested=0, refundable=0)
-        money = Money(value, payment.amount.currency)
-        payment.reserve_refund(now=now, amount=money)
-        return Refund.create(
-            id=deps.ids.new_id(),
-            reference=deps.ids.new_reference("re"),
-            payment_id=payment.id,
-            booking_id=payment.booking_id,
-            guest_id=payment.guest_id,
-            amount=money,
-            provider=payment.provider,
-            reason=reason,
-            now=now,
-            event_id=deps.ids.new_id(),
-        )
+        return open_refund(self._deps, payment, amount, reason)
 
     async def create(
         self, payment_id: UUID, amount: int | None = None, reason: str | None = None

@@ -93,6 +93,8 @@ class InMemoryStore:
         self.billing: dict[UUID, list[BillingRecord]] = defaultdict(list)
         self.invoice_counters: dict[int, int] = {}
         self.inbox: set[tuple[str, str]] = set()
+        #: Bookings whose events were handled, and when each was cancelled.
+        self.bookings: dict[UUID, datetime | None] = {}
         self.webhooks: dict[UUID, StoredWebhook] = {}
         self.webhook_keys: dict[tuple[str, str], UUID] = {}
         self.outbox: list[OutboxEntry] = []
@@ -409,6 +411,33 @@ class InMemoryInbox:
         self._store.inbox |= self.staged
 
 
+class InMemoryBookingLocks:
+    def __init__(self, uow: InMemoryUnitOfWork, store: InMemoryStore) -> None:
+        self._uow = uow
+        self._store = store
+        self.staged: dict[UUID, datetime | None] = {}
+
+    async def lock(self, booking_id: UUID) -> datetime | None:
+        await self._uow.lock(("booking", booking_id))
+        if booking_id in self.staged:
+            return self.staged[booking_id]
+        cancelled_at = self._store.bookings.get(booking_id)
+        self.staged[booking_id] = cancelled_at
+        return cancelled_at
+
+    async def mark_cancelled(self, booking_id: UUID, at: datetime) -> None:
+        if booking_id not in self.staged:
+            raise RuntimeError(f"booking {booking_id} is not locked in this unit of work")
+        if self.staged[booking_id] is None:
+            self.staged[booking_id] = at
+
+    def check(self) -> None:
+        return None  # held under the booking's lock: nothing can conflict at commit
+
+    def apply(self) -> None:
+        self._store.bookings.update(self.staged)
+
+
 class InMemoryWebhookStore:
     def __init__(self, uow: InMemoryUnitOfWork, store: InMemoryStore) -> None:
         self._uow = uow
@@ -459,6 +488,7 @@ class InMemoryUnitOfWork:
         self._billing: InMemoryBillingRepository | None = None
         self._invoice_numbers: InMemoryInvoiceNumbers | None = None
         self._inbox: InMemoryInbox | None = None
+        self._bookings: InMemoryBookingLocks | None = None
         self._webhooks: InMemoryWebhookStore | None = None
         self._parts: list[_Part] = []
         #: Aggregates passed to add/update, by identity, in the order first seen.
@@ -512,6 +542,14 @@ class InMemoryUnitOfWork:
         part = self._inbox
         if part is None:
             part = self._inbox = InMemoryInbox(self, self.store)
+            self._parts.append(part)
+        return part
+
+    @property
+    def bookings(self) -> InMemoryBookingLocks:
+        part = self._bookings
+        if part is None:
+            part = self._bookings = InMemoryBookingLocks(self, self.store)
             self._parts.append(part)
         return part
 

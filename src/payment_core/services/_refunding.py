@@ -1,0 +1,39 @@
+"""Opening a refund inside the caller's transaction (shared by refunds and payments)."""
+
+from __future__ import annotations
+
+from payment_core.errors import RefundExceedsRefundableError, ValidationError
+from payment_core.model.payment import Payment, PaymentStatus
+from payment_core.model.refund import Refund
+from payment_core.money import Money
+from payment_core.services._deps import Dependencies
+
+__all__ = ["open_refund"]
+
+
+def open_refund(
+    deps: Dependencies, payment: Payment, amount: int | None, reason: str | None
+) -> Refund:
+    """Hold the amount on ``payment`` (locked by the caller) and build its ``PENDING`` refund,
+    due now; ``amount`` ``None`` is the whole refundable remainder."""
+    if amount is not None and (type(amount) is not int or amount <= 0):
+        raise ValidationError(field="amount", reason="must be a positive integer")
+    now = deps.clock.now()
+    value = payment.refundable if amount is None else amount
+    if value == 0 and payment.status is PaymentStatus.COMPLETED:
+        # Nothing is left to refund: say that, not "the amount must be positive".
+        raise RefundExceedsRefundableError(payment_id=payment.id, requested=0, refundable=0)
+    money = Money(value, payment.amount.currency)
+    payment.reserve_refund(now=now, amount=money)
+    return Refund.create(
+        id=deps.ids.new_id(),
+        reference=deps.ids.new_reference("re"),
+        payment_id=payment.id,
+        booking_id=payment.booking_id,
+        guest_id=payment.guest_id,
+        amount=money,
+        provider=payment.provider,
+        reason=reason,
+        now=now,
+        event_id=deps.ids.new_id(),
+    )
