@@ -72,16 +72,21 @@ class Settings:
     stripe_api_key: str | None = _secret()
     stripe_webhook_secret: str | None = _secret()
     stripe_api_base: str | None = None
+    stripe_return_url: str | None = None
     paypal_client_id: str | None = None
     paypal_client_secret: str | None = _secret()
     paypal_webhook_id: str | None = None
     paypal_api_base: str | None = None
     paypal_environment: str = "sandbox"
+    paypal_return_url: str | None = None
+    paypal_cancel_url: str | None = None
     square_access_token: str | None = _secret()
     square_webhook_signature_key: str | None = _secret()
     square_notification_url: str | None = None
     square_api_base: str | None = None
     square_environment: str = "sandbox"
+    square_location_id: str | None = None
+    square_verification_url: str | None = None
     fake_webhook_secret: str = attrs.field(default="whsec_fake", repr=_secret_repr)
 
     @property
@@ -230,16 +235,21 @@ _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
     "STRIPE_API_KEY": _text,
     "STRIPE_WEBHOOK_SECRET": _text,
     "STRIPE_API_BASE": _url("http", "https"),
+    "STRIPE_RETURN_URL": _url("http", "https"),
     "PAYPAL_CLIENT_ID": _text,
     "PAYPAL_CLIENT_SECRET": _text,
     "PAYPAL_WEBHOOK_ID": _text,
     "PAYPAL_API_BASE": _url("http", "https"),
     "PAYPAL_ENVIRONMENT": _choice("sandbox", "live"),
+    "PAYPAL_RETURN_URL": _url("http", "https"),
+    "PAYPAL_CANCEL_URL": _url("http", "https"),
     "SQUARE_ACCESS_TOKEN": _text,
     "SQUARE_WEBHOOK_SIGNATURE_KEY": _text,
     "SQUARE_NOTIFICATION_URL": _url("http", "https"),
     "SQUARE_API_BASE": _url("http", "https"),
     "SQUARE_ENVIRONMENT": _choice("sandbox", "live"),
+    "SQUARE_LOCATION_ID": _text,
+    "SQUARE_VERIFICATION_URL": _url("http", "https"),
     "FAKE_WEBHOOK_SECRET": _text,
 }
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from types import SimpleNamespace
+from uuid import UUID
 
 import attrs
 import pytest
@@ -106,12 +108,64 @@ def test_live_environments_use_the_live_hosts() -> None:
             "SQUARE_NOTIFICATION_URL",
         ),
         (ProviderSettings(square_webhook_signature_key="k"), "SQUARE_ACCESS_TOKEN"),
+        (
+            ProviderSettings(stripe_api_key=STRIPE_KEY, stripe_return_url="/relative/back"),
+            "STRIPE_RETURN_URL",
+        ),
+        (
+            ProviderSettings(
+                paypal_client_id="c", paypal_client_secret="s", paypal_cancel_url="mailto:x@y"
+            ),
+            "PAYPAL_CANCEL_URL",
+        ),
+        (
+            ProviderSettings(square_access_token="t", square_verification_url="verify"),
+            "SQUARE_VERIFICATION_URL",
+        ),
     ],
 )
 def test_a_wrong_or_half_configuration_names_the_variable(settings: object, variable: str) -> None:
     with pytest.raises(ValidationError) as caught:
         build_providers(settings)
     assert caught.value.field == variable
+
+
+def test_return_urls_from_the_settings_reach_the_adapters() -> None:
+    """3-D Secure and buyer verification answer with a redirect only when these are set."""
+    settings = ProviderSettings(
+        stripe_api_key=STRIPE_KEY,
+        stripe_return_url="https://shop.example/payments/return",
+        paypal_client_id="client",
+        paypal_client_secret="secret",
+        paypal_return_url="https://shop.example/paypal/approved",
+        paypal_cancel_url="https://shop.example/paypal/cancelled",
+        square_access_token="EAAA-token",
+        square_location_id="L123",
+        square_verification_url="https://shop.example/verify/{payment_id}",
+    )
+    providers = {p.name: p for p in build_providers(settings)}
+    stripe, paypal, square = providers["stripe"], providers["paypal"], providers["square"]
+    assert stripe._return_url == "https://shop.example/payments/return"  # type: ignore[attr-defined]
+    assert (paypal._return_url, paypal._cancel_url) == (  # type: ignore[attr-defined]
+        "https://shop.example/paypal/approved",
+        "https://shop.example/paypal/cancelled",
+    )
+    assert square._location_id == "L123"  # type: ignore[attr-defined]
+    action = square._verify_buyer(UUID(int=7))  # type: ignore[attr-defined]
+    assert (action.type, action.url) == (
+        "redirect",
+        f"https://shop.example/verify/{UUID(int=7)}",
+    )
+
+
+def test_without_return_urls_the_start_says_what_3ds_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="payment_adapters.providers")
+    build_providers(ProviderSettings(stripe_api_key=STRIPE_KEY, square_access_token="t"))
+    text = caplog.text
+    assert "STRIPE_RETURN_URL is unset" in text
+    assert "SQUARE_VERIFICATION_URL is unset" in text
 
 
 def test_settings_never_show_their_secrets() -> None:

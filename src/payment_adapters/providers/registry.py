@@ -52,22 +52,28 @@ class ProviderSettings:
     stripe_api_key: str | None = attrs.field(default=None, repr=_secret_repr)
     stripe_webhook_secret: str | None = attrs.field(default=None, repr=_secret_repr)
     stripe_api_base: str | None = None
+    stripe_return_url: str | None = None
     paypal_client_id: str | None = None
     paypal_client_secret: str | None = attrs.field(default=None, repr=_secret_repr)
     paypal_webhook_id: str | None = None
     paypal_api_base: str | None = None
     paypal_environment: str | None = "sandbox"
+    paypal_return_url: str | None = None
+    paypal_cancel_url: str | None = None
     square_access_token: str | None = attrs.field(default=None, repr=_secret_repr)
     square_webhook_signature_key: str | None = attrs.field(default=None, repr=_secret_repr)
     square_notification_url: str | None = None
     square_api_base: str | None = None
     square_environment: str | None = "sandbox"
+    square_location_id: str | None = None
+    square_verification_url: str | None = None
     fake_webhook_secret: str | None = attrs.field(default="whsec_fake", repr=_secret_repr)
 
 
 @attrs.frozen(kw_only=True)
 class ProviderOptions:
-    """Tuning that is not configuration: timeouts, retries, rate limits, return URLs.
+    """Tuning that is not configuration: timeouts, retries, rate limits; return URLs for an
+    embedding application (the settings' ``*_RETURN_URL`` and friends win when set).
 
     The defaults suit production; tests pass short timeouts and a backoff that does not sleep.
     """
@@ -127,6 +133,17 @@ def _base_url(settings: object, name: str, *, live: bool) -> str | None:
     return value.rstrip("/")
 
 
+def _return_url(settings: object, name: str, default: str | None) -> str | None:
+    """Where a customer's browser is sent (back): an absolute http(s) URL."""
+    value = _get(settings, name)
+    if value is None:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(field=name.upper(), reason="must be an absolute http(s) URL")
+    return value
+
+
 #: How many intents, refunds and calls the served fake provider keeps (about 0.6 KB each).
 SERVED_FAKE_MEMORY = 5_000
 
@@ -170,11 +187,17 @@ def _stripe(settings: object, api_key: str, options: ProviderOptions) -> Payment
         raise ValidationError(
             field="STRIPE_API_KEY", reason="must be a secret or restricted key (sk_… or rk_…)"
         )
+    return_url = _return_url(settings, "stripe_return_url", options.stripe_return_url)
+    if return_url is None:
+        logger.warning(
+            "STRIPE_RETURN_URL is unset: a payment needing 3-D Secure gets next_action "
+            "use_stripe_sdk (finished in the browser with the client secret), not a redirect"
+        )
     return StripeProvider(
         api_key,
         webhook_secrets=_secrets(_get(settings, "stripe_webhook_secret")),
         api_base=_base_url(settings, "stripe_api_base", live=api_key.startswith("sk_live_")),
-        return_url=options.stripe_return_url,
+        return_url=return_url,
         timeout=options.timeout_seconds,
         backoff=options.backoff,
         rate_limiter=TokenBucket(options.stripe_requests_per_second),
@@ -206,8 +229,8 @@ def _paypal(settings: object, options: ProviderOptions) -> PaymentProvider | Non
         webhook_id=_get(settings, "paypal_webhook_id"),
         environment=environment,
         api_base=_base_url(settings, "paypal_api_base", live=environment == "live"),
-        return_url=options.paypal_return_url,
-        cancel_url=options.paypal_cancel_url,
+        return_url=_return_url(settings, "paypal_return_url", options.paypal_return_url),
+        cancel_url=_return_url(settings, "paypal_cancel_url", options.paypal_cancel_url),
         timeout=options.timeout_seconds,
         backoff=options.backoff,
         rate_limiter=TokenBucket(options.paypal_requests_per_second),
@@ -235,14 +258,22 @@ def _square(settings: object, options: ProviderOptions) -> PaymentProvider | Non
     from payment_adapters.providers.square import SquareProvider  # noqa: PLC0415
 
     environment = _environment(settings, "square_environment")
+    verification_url = _return_url(
+        settings, "square_verification_url", options.square_verification_url
+    )
+    if verification_url is None:
+        logger.warning(
+            "SQUARE_VERIFICATION_URL is unset: a payment needing buyer verification gets "
+            "next_action verify_buyer (run in the browser with Square's SDK), not a redirect"
+        )
     return SquareProvider(
         token,
         webhook_signature_keys=keys,
         notification_url=url,
         environment=environment,
         api_base=_base_url(settings, "square_api_base", live=environment == "live"),
-        location_id=options.square_location_id,
-        verification_url=options.square_verification_url,
+        location_id=_get(settings, "square_location_id") or options.square_location_id,
+        verification_url=verification_url,
         timeout=options.timeout_seconds,
         backoff=options.backoff,
         rate_limiter=TokenBucket(options.square_requests_per_second),

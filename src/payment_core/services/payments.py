@@ -183,9 +183,10 @@ class PaymentService:
         The provider is asked first (with a key derived from the new payment's id), then the
         payment and its ``payment.initiated`` event are committed together. With ``inbox`` =
         ``(consumer, event_id)`` the consumed event is recorded in the same transaction, and a
-        duplicate raises :class:`DuplicateEventError` with the payment that was not saved. With ``unless_booking_cancelled`` the
+        duplicate raises :class:`DuplicateEventError`. With ``unless_booking_cancelled`` the
         booking is locked in that transaction; when it is cancelled, only the inbox row is
-        committed and :class:`BookingCancelledError` carries the payment that was not saved.
+        committed and :class:`BookingCancelledError` is raised. Both errors carry the payment
+        that was set up at the provider and not saved.
         """
         amount, provider_name, metadata = self.validate(command)
         provider = self._deps.providers.get(provider_name)
