@@ -77,6 +77,12 @@ class Metrics:
             ["provider"],
             registry=r,
         )
+        self.state_conflicts = Counter(
+            "provider_state_conflicts_total",
+            "Provider reports that money moved for a payment or refund we settled otherwise.",
+            ["provider", "entity"],
+            registry=r,
+        )
         self.idempotent_replays = Counter(
             "idempotent_replays_total",
             "Responses replayed for a repeated Idempotency-Key.",
@@ -139,3 +145,6 @@ class PrometheusObserver:
 
     def amount_mismatch(self, provider: str) -> None:
         self._m.amount_mismatches.labels(provider).inc()
+
+    def state_conflict(self, provider: str, entity: str) -> None:
+        self._m.state_conflicts.labels(provider, entity).inc()

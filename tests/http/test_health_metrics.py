@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,26 @@ async def test_amount_mismatches_are_counted(mem: Api) -> None:
     assert confirmed.json()["failure_code"] == "provider_amount_mismatch"
     text = (await mem.client.get("/metrics")).text
     assert sample(text, "provider_amount_mismatches_total", provider="fake") == 1
+
+
+async def test_money_reported_moved_for_a_failed_payment_is_counted(mem: Api) -> None:
+    payment = await mem.create_payment()
+    failed = await mem.client.post(
+        f"/api/v1/payments/{payment['id']}/confirm",
+        json={"payment_method": "pm_card_chargeDeclined"},
+        headers=AUTH,
+    )
+    assert failed.json()["status"] == "FAILED"
+    obj = mem.provider.payment_intent_object(
+        failed.json()["provider_payment_id"], status="succeeded"
+    )
+    body, headers = mem.provider.build_webhook(
+        "payment_intent.succeeded", obj, event_id="evt_conflict", now=datetime.now(UTC)
+    )
+    delivered = await mem.client.post("/api/v1/webhooks/fake", content=body, headers=headers)
+    assert delivered.status_code == 200
+    text = (await mem.client.get("/metrics")).text
+    assert sample(text, "provider_state_conflicts_total", provider="fake", entity="payment") == 1
 
 
 async def test_refunds_are_counted_by_outcome(api: Api) -> None:

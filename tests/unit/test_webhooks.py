@@ -12,6 +12,7 @@ import pytest
 from payment_core import BillingRecordType, PaymentStatus, RefundStatus
 from payment_core.errors import NotFoundError, ValidationError, WebhookSignatureError
 from payment_core.ports import ProviderRefund, ProviderRefundStatus, RefundRequest
+from payment_core.services import NullObserver
 from payment_core.signing import signature_header
 from payment_core.testing import FakeProvider, build_in_memory
 
@@ -441,3 +442,78 @@ async def test_a_failed_refund_reply_is_retried_and_its_later_success_webhook_co
     done = await harness.services.refunds.get(refund.id)
     assert (done.status, done.attempts) == (RefundStatus.COMPLETED, 2)
     assert (await harness.services.payments.get(payment.id)).amount_refunded == 100
+
+
+# ---------------------------------------------------------------------------- reply checks
+
+
+class Counting(NullObserver):
+    """Counts what the metrics would."""
+
+    def __init__(self) -> None:
+        self.mismatches: list[str] = []
+        self.conflicts: list[tuple[str, str]] = []
+
+    def amount_mismatch(self, provider: str) -> None:
+        self.mismatches.append(provider)
+
+    def state_conflict(self, provider: str, entity: str) -> None:
+        self.conflicts.append((provider, entity))
+
+
+@pytest.fixture
+def counted(make_kit):
+    observer = Counting()
+    return observer, make_kit(build_in_memory(observer=observer))
+
+
+async def test_a_refund_webhook_with_another_amount_settles_nothing(counted, caplog) -> None:
+    observer, kit = counted
+    payment = await kit.paid(amount=10_000)
+    refund = await kit.services.refunds.create(payment.id, 4_000)
+    # A failure report for another amount must not reverse the refund that was paid.
+    result = await kit.deliver("refund.failed", refund_object(refund, "failed", amount=3_999))
+    assert result.outcome == "mismatch"
+    assert (await kit.services.refunds.get(refund.id)).status is RefundStatus.COMPLETED
+    assert (await kit.services.payments.get(payment.id)).amount_refunded == 4_000
+    assert observer.mismatches == ["fake"]
+    assert f"reports 3999 EUR for refund {refund.id}, expected 4000 EUR" in caplog.text
+
+
+async def test_money_reported_moved_for_a_failed_payment_is_flagged_not_applied(
+    counted, caplog
+) -> None:
+    observer, kit = counted
+    payment = await kit.paid("pm_card_chargeDeclined")
+    result = await kit.deliver("payment_intent.succeeded", kit.intent(payment))
+    assert result.outcome == "unchanged"
+    assert (await kit.services.payments.get(payment.id)).status is PaymentStatus.FAILED
+    assert observer.conflicts == [("fake", "payment")]
+    assert f"reports payment {payment.id} succeeded, but it is FAILED here" in caplog.text
+
+
+async def test_a_refund_reported_paid_after_it_failed_is_flagged_not_applied(
+    counted, caplog
+) -> None:
+    observer, kit = counted
+    payment = await kit.paid(amount=10_000)
+    refund = await kit.services.refunds.create(payment.id)
+    await kit.deliver("refund.failed", refund_object(refund, "failed"))  # reversed: FAILED
+    result = await kit.deliver("refund.updated", refund_object(refund, "succeeded"))
+    assert result.outcome == "conflict"
+    stored = await kit.services.payments.get(payment.id)
+    assert (stored.amount_refunded, stored.refundable) == (0, 10_000)
+    assert observer.conflicts == [("fake", "refund")]
+    assert f"refund {refund.id} succeeded, but it is FAILED here" in caplog.text
+
+
+async def test_a_mismatch_for_a_payment_not_yet_confirmed_is_counted(counted, caplog) -> None:
+    observer, kit = counted
+    payment = await kit.create()
+    intent = kit.intent(payment)
+    intent["amount"] = payment.amount.amount + 1
+    result = await kit.deliver("payment_intent.succeeded", intent)
+    assert result.outcome == "unchanged"
+    assert (await kit.services.payments.get(payment.id)).status is PaymentStatus.PENDING
+    assert observer.mismatches == ["fake"]
+    assert f"for payment {payment.id} (its own id), expected" in caplog.text

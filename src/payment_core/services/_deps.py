@@ -48,6 +48,10 @@ class Observer(Protocol):
 
     def amount_mismatch(self, provider: str) -> None: ...
 
+    def state_conflict(self, provider: str, entity: str) -> None:
+        """The provider reports money moved for a payment or refund we settled otherwise."""
+        ...
+
 
 class NullObserver:
     """Observes nothing."""
@@ -62,6 +66,9 @@ class NullObserver:
         return None
 
     def amount_mismatch(self, provider: str) -> None:
+        return None
+
+    def state_conflict(self, provider: str, entity: str) -> None:
         return None
 
 

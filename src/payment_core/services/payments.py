@@ -206,7 +206,9 @@ class PaymentService:
                 )
             ),
         )
-        if reply.amount != amount:
+        if reply.amount != amount or (
+            reply.payment_id is not None and reply.payment_id != payment_id
+        ):
             deps.observer.amount_mismatch(provider_name)
             logger.warning(
                 "provider %s created payment %s with another amount", provider_name, payment_id
@@ -334,22 +336,36 @@ class PaymentService:
         deps = self._deps
         now = deps.clock.now()
         if payment.is_settled:
+            if (
+                reply.status is ProviderPaymentStatus.SUCCEEDED
+                and payment.status is not PaymentStatus.COMPLETED
+            ):
+                # Never moved backwards, never silent: the money may have been taken for a
+                # payment we recorded as failed or cancelled. An operator must look.
+                deps.observer.state_conflict(payment.provider, "payment")
+                logger.error(
+                    "provider %s reports payment %s succeeded, but it is %s here",
+                    payment.provider,
+                    payment.id,
+                    payment.status.value,
+                )
             return SettleOutcome.UNCHANGED
         if reply.amount != payment.amount or (
             reply.payment_id is not None and reply.payment_id != payment.id
         ):
-            if payment.status is PaymentStatus.PENDING:
-                return SettleOutcome.UNCHANGED
             deps.observer.amount_mismatch(payment.provider)
             logger.warning(
-                "provider %s reported %s %s for payment %s, expected %s %s",
+                "provider %s reported %s %s for payment %s (%s), expected %s %s",
                 payment.provider,
                 reply.amount.amount,
                 reply.amount.currency.code,
                 payment.id,
+                "its own id" if reply.payment_id in (None, payment.id) else "another id",
                 payment.amount.amount,
                 payment.amount.currency.code,
             )
+            if payment.status is PaymentStatus.PENDING:
+                return SettleOutcome.UNCHANGED  # not confirmed yet: nothing to flag or save
             payment.flag_amount_mismatch(
                 now=now, message="the provider's reply does not match this payment"
             )
