@@ -109,6 +109,10 @@ class ProgressBar:
         self._tty = self.stream.isatty()
         self._last_shown = -1
 
+    def set_total(self, total: int) -> None:
+        """The total, once known (before the first ``advance``)."""
+        self.total = total
+
     def advance(self, n: int = 1) -> None:
         self.done += n
         self._show()
@@ -346,7 +350,7 @@ def _cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
         try:
             bar = ProgressBar(None, label="reconciling")
             report = await runtime.services.reconciliation.sweep(
-                limit=args.limit, progress=bar.advance
+                limit=args.limit, progress=bar.advance, total=bar.set_total
             )
             bar.finish()
         finally:
@@ -356,6 +360,7 @@ def _cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
                 [
                     ("settled", report.settled),
                     ("still unknown", report.still_unknown),
+                    ("flagged", report.flagged),
                     ("mismatches", report.mismatches),
                     ("examined", report.examined),
                 ]

@@ -126,8 +126,16 @@ async def test_reconcile_replay_and_rotate_keys_on_a_served_database(tmp_path: P
     }
     reconciled = await asyncio.to_thread(run, "reconcile", cwd=tmp_path, **env)
     assert reconciled.returncode == 0, reconciled.stderr
+    assert "reconciling [" in reconciled.stderr
+    assert "100% 1/1" in reconciled.stderr  # a bar with the sweep's total, not a counter
     table = dict(line.rsplit(None, 1) for line in reconciled.stdout.splitlines()[2:])
-    assert table == {"settled": "1", "still unknown": "0", "mismatches": "0", "examined": "1"}
+    assert table == {
+        "settled": "1",
+        "still unknown": "0",
+        "flagged": "0",
+        "mismatches": "0",
+        "examined": "1",
+    }
 
     with sqlite3.connect(tmp_path / "ops.db") as db:
         (webhook_id,) = db.execute("SELECT id FROM webhooks").fetchone()

@@ -62,6 +62,22 @@ async def test_the_schedule_grows_five_minutes_an_hour_then_daily(kit, services,
     assert (stored.status, stored.reconcile_attempts) == (PaymentStatus.PROCESSING, 5)
 
 
+async def test_a_payment_unknown_after_the_whole_schedule_is_flagged(
+    kit, services, clock, caplog
+) -> None:
+    payment = await kit.paid("pm_card_authenticationRequired")  # never settles by itself
+    flagged, totals = [], []
+    for _ in range(5):
+        stored = await services.payments.get(payment.id)
+        clock.set(stored.reconcile_at)
+        report = await services.reconciliation.sweep(total=totals.append)
+        flagged.append(report.flagged)
+    # Asked after 5 min, 5 min, 1 h and 1 day: unknown after the last step, it is flagged.
+    assert flagged == [0, 0, 0, 1, 1]
+    assert totals == [1] * 5
+    assert f"payment {payment.id} unsettled after 4 asks" in caplog.text
+
+
 async def test_a_provider_outage_during_the_sweep_keeps_it_processing(
     kit, services, clock, harness
 ) -> None:

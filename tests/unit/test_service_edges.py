@@ -337,3 +337,17 @@ async def test_a_refund_unsettled_for_a_day_is_flagged_and_asked_daily(make_kit,
     # Asked hourly until it had been stuck a day (hour 24); the next ask is a day later.
     assert current.next_retry_at == created + timedelta(days=2)
     assert any("unsettled for" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_sweep_report_counts_a_refund_stuck_a_day_as_flagged(make_kit) -> None:
+    harness = build_in_memory(provider=SlowRefunds())
+    payment = await make_kit(harness).paid()
+    await harness.services.refunds.create(payment.id, 100)
+    flagged = []
+    for _ in range(25):
+        harness.clock.advance(hours=1)
+        report = await harness.services.reconciliation.sweep()
+        if report.examined:
+            flagged.append(report.flagged)
+    # Hourly asks for the first day, unflagged; the ask once it has been stuck a day is.
+    assert flagged == [0] * 23 + [1]

@@ -524,12 +524,20 @@ class PaymentService:
                 else:
                     outcome = SettleOutcome.UNCHANGED  # settled meanwhile (a webhook)
                 if current.status is PaymentStatus.PROCESSING:
+                    schedule = deps.config.reconcile_schedule
                     current.schedule_reconciliation(
                         now=deps.clock.now(),
-                        after=deps.config.reconcile_schedule.after(current.reconcile_attempts),
+                        after=schedule.after(current.reconcile_attempts),
                     )
                     if outcome == SettleOutcome.UNCHANGED:
                         outcome = SettleOutcome.UNKNOWN
+                    if current.reconcile_attempts > len(schedule.steps):
+                        logger.warning(
+                            "payment %s unsettled after %d asks: the provider cannot say what "
+                            "became of it",
+                            current.id,
+                            current.reconcile_attempts,
+                        )
                 if outcome != SettleOutcome.UNCHANGED:
                     await uow.payments.update(current)
                     await uow.commit()

@@ -24,6 +24,8 @@ class ReconciliationReport:
     settled: int = 0
     still_unknown: int = 0
     mismatches: int = 0
+    #: Still unknown after a whole schedule (a day, by default): for a person to look into.
+    flagged: int = 0
 
     def count(self, outcome: str) -> None:
         self.examined += 1
@@ -46,34 +48,56 @@ class ReconciliationService:
         self._refunds = refunds
 
     async def sweep(
-        self, limit: int = 500, progress: Callable[[int], None] | None = None
+        self,
+        limit: int = 500,
+        progress: Callable[[int], None] | None = None,
+        *,
+        total: Callable[[int], None] | None = None,
     ) -> ReconciliationReport:
-        """One pass over every payment due for a check and every refund stuck in flight."""
+        """One pass over every payment due for a check and every refund stuck in flight.
+
+        ``total`` is told how many there are before the first is asked about; ``progress``
+        after each one.
+        """
         deps = self._deps
         report = ReconciliationReport()
         now = deps.clock.now()
+        schedule = deps.config.reconcile_schedule
         async with deps.uow() as uow:
             payments = await uow.payments.list_due_for_reconciliation(now, limit)
             # A refund asked about before waits for its turn (see RefundService.reconcile).
             refunds = await uow.refunds.list_stuck(
                 now - deps.config.reconcile_after, limit, due_by=now
             )
+        if total is not None:
+            total(len(payments) + len(refunds))
         for payment in payments:
-            _, outcome = await self._payments.reconcile(payment)
+            current, outcome = await self._payments.reconcile(payment)
             report.count(outcome)
+            # Past the last step of the schedule (asked daily, by default) and still unknown.
+            if outcome == SettleOutcome.UNKNOWN and current.reconcile_attempts > len(
+                schedule.steps
+            ):
+                report.flagged += 1
             if progress is not None:
                 progress(1)
         for refund in refunds:
-            _, outcome = await self._refunds.reconcile(refund)
+            current_refund, outcome = await self._refunds.reconcile(refund)
             report.count(outcome)
+            if outcome == SettleOutcome.UNKNOWN and current_refund.updated_at <= now - max(
+                schedule.steps
+            ):
+                report.flagged += 1
             if progress is not None:
                 progress(1)
         if report.examined:
-            logger.info(
-                "reconciliation: %d examined, %d settled, %d unknown, %d mismatches",
+            log = logger.warning if report.flagged else logger.info
+            log(
+                "reconciliation: %d examined, %d settled, %d unknown (%d flagged), %d mismatches",
                 report.examined,
                 report.settled,
                 report.still_unknown,
+                report.flagged,
                 report.mismatches,
             )
         return report
