@@ -94,6 +94,7 @@ class BackgroundWork:
         topology: BookingTopology | None = None,
         consumer_options: dict[str, Any] | None = None,
         manage_broker: bool = True,
+        relay: bool = True,
     ) -> None:
         settings = runtime.settings
         self.runtime = runtime
@@ -135,6 +136,8 @@ class BackgroundWork:
         self._broker_started = False
         #: ``False`` when a FastStream app starts and stops the broker (the worker).
         self.manage_broker = manage_broker
+        #: ``False``: committed events stay in the outbox for another process to deliver.
+        self.relays = relay
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -142,7 +145,8 @@ class BackgroundWork:
         if self._tasks:
             return
         self._stop.clear()
-        self._spawn("relay", self._relay_loop())
+        if self.relays:
+            self._spawn("relay", self._relay_loop())
         if self.broker is not None and self.manage_broker:
             self._spawn("broker", self._connect_broker())
         services = self.runtime.services
@@ -358,12 +362,14 @@ async def run_background(
     *,
     consume_bookings: bool,
     bus: InProcessPublisher | None = None,
+    relay: bool = True,
 ) -> None:
     """Run the background work of ``runtime`` until ``stop`` is set, then stop cleanly.
 
     ``consume_bookings`` consumes the booking service's events (only with ``RABBITMQ_URL``).
     Without ``RABBITMQ_URL`` committed events go to the subscribers of ``bus`` (an
-    :class:`InProcessPublisher`; a fresh one with no subscribers when not given).
+    :class:`InProcessPublisher`; a fresh one with no subscribers when not given). With
+    ``relay=False`` they are not relayed at all: they stay in the outbox.
     """
-    work = BackgroundWork(runtime, consume_bookings=consume_bookings, bus=bus)
+    work = BackgroundWork(runtime, consume_bookings=consume_bookings, bus=bus, relay=relay)
     await work.run(stop)

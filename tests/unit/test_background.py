@@ -464,6 +464,21 @@ async def test_background_delivers_the_in_memory_outbox_to_in_process_subscriber
     assert seen == ["payment.initiated", "payment.completed"]
 
 
+async def test_without_the_relay_events_stay_in_the_outbox() -> None:
+    """A worker without RABBITMQ_URL: nothing to publish to, so nothing is marked delivered."""
+    runtime = memory_runtime(auto_deliver=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_background(runtime, stop, consume_bookings=False, relay=False))
+    await runtime.services.payments.create(
+        CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR")
+    )
+    await asyncio.sleep(0.3)  # several rounds of the other loops
+    stop.set()
+    await task
+    assert runtime.harness is not None
+    assert [e.event.type for e in runtime.harness.store.unpublished()] == ["payment.initiated"]
+
+
 async def test_background_retries_due_refunds() -> None:
     settings = Settings(environment="test", refund_retry_base_seconds=1, refund_max_attempts=2)
     runtime = bootstrap_in_memory(settings)

@@ -108,15 +108,20 @@ async def _wait_for_rabbitmq(url: str, work: BackgroundWork) -> None:
 async def run_worker(settings: Settings) -> None:
     """Bootstrap (migrating when ``AUTO_MIGRATE``) and run the worker until SIGTERM/SIGINT.
 
-    Without ``RABBITMQ_URL`` there is nothing to consume: the database work runs alone and
-    events go to in-process subscribers (none, in a worker).
+    Without ``RABBITMQ_URL`` there is nothing to consume and nowhere to publish: the refund
+    retries and sweeps run alone, and committed events stay in the outbox (a worker has no
+    in-process subscribers; marking them delivered would lose them for a ``serve`` that has
+    some, or for a broker configured later).
     """
     from payment_adapters.bootstrap import bootstrap  # noqa: PLC0415
 
     runtime = await bootstrap(settings)
     try:
         if not settings.rabbitmq_url:
-            logger.warning("RABBITMQ_URL is unset: the worker consumes nothing")
+            logger.warning(
+                "RABBITMQ_URL is unset: the worker consumes nothing and publishes nothing "
+                "(events stay in the outbox)"
+            )
             await _run_until_signalled(runtime)
             return
         app, work = _build(runtime)
@@ -138,7 +143,7 @@ async def _run_until_signalled(runtime: Runtime) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await run_background(runtime, stop, consume_bookings=False)
+        await run_background(runtime, stop, consume_bookings=False, relay=False)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
