@@ -224,7 +224,8 @@ def _documented_broker(settings: Settings) -> RabbitBroker:
             "when `payment_method` is given)."
             if key == "booking.created"
             else "`PENDING` payments of the booking are cancelled; with "
-            "`AUTO_REFUND_ON_CANCEL` (default) every `COMPLETED` one is refunded in full."
+            "`AUTO_REFUND_ON_CANCEL` (default) every `COMPLETED` one is refunded in full, and "
+            "a `PROCESSING` one is refunded in full if it completes later."
         )
         return handler
 
@@ -390,8 +391,13 @@ def render_markdown(settings: Settings | None = None) -> str:
         "when `payment_method` is given |",
         "| `booking.cancelled` | [BookingCancelledData](#bookingcancelleddata) | `PENDING` "
         "payments of the booking are cancelled; with `AUTO_REFUND_ON_CANCEL=true` (default) "
-        "every `COMPLETED` payment is refunded for its whole refundable remainder |",
+        "every `COMPLETED` payment is refunded for its whole refundable remainder, and a "
+        "`PROCESSING` one (3-D Secure, unknown outcome) is refunded in full if it completes "
+        "later |",
         "",
+        "- A booking's two events never interleave: both handlers lock the booking first, and",
+        "  a `booking.created` handled after its `booking.cancelled` (redelivered, overtaken on",
+        "  another worker) creates no payment.",
         "- Each event `id` is handled **at most once**: it is written to the inbox in the",
         "  transaction of its effects; a redelivery is acknowledged and ignored.",
         "- A message is **acknowledged only after that transaction committed**; a worker that",
