@@ -4,27 +4,37 @@ real RabbitMQ (``with_real=True``): the same tests, both ways."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
+import aio_pika
 import attrs
 import pytest
-from faststream.rabbit import RabbitBroker, TestRabbitBroker
+from faststream.rabbit import (
+    ExchangeType,
+    RabbitBroker,
+    RabbitExchange,
+    RabbitQueue,
+    TestRabbitBroker,
+)
 
+from payment_adapters.background import BackgroundWork
 from payment_adapters.messaging.consumer import (
     REDELIVERIES_HEADER,
     BookingConsumer,
     BookingTopology,
 )
+from payment_adapters.settings import Settings
 from payment_core.errors import ConcurrencyError
 from payment_core.model.payment import PaymentStatus
 from payment_core.model.refund import RefundStatus
 from payment_core.pagination import PageRequest
 from payment_core.services import BookingEventHandler
+from payment_core.services.payments import CreatePayment
 from payment_core.testing import Harness, build_in_memory
 
-from .conftest import RabbitAdmin, envelope, eventually
+from .conftest import RabbitAdmin, envelope, eventually, make_runtime
 
 pytestmark = pytest.mark.integration
 
@@ -318,11 +328,110 @@ async def _true_if(value: int) -> bool:
     return value > 0
 
 
-async def test_the_service_declares_its_queues_durable(rabbit: RabbitAdmin) -> None:
+async def assert_durable(
+    rabbit: RabbitAdmin,
+    exchanges: Sequence[RabbitExchange] = (),
+    queues: Sequence[RabbitQueue] = (),
+) -> None:
+    """Each exchange and queue exists on the broker and is durable.
+
+    A passive declare proves it exists (it never creates one); declaring it again durable,
+    with the arguments the service uses, succeeds only if what the broker holds is
+    equivalent: one declared transient fails with PRECONDITION_FAILED. Each check has its own
+    channel (a failed declare closes its channel).
+    """
+    connection = await aio_pika.connect(rabbit.url, timeout=5)
+    try:
+        for exchange in exchanges:
+            channel = await connection.channel()
+            await channel.declare_exchange(exchange.name, passive=True)
+            await channel.declare_exchange(
+                exchange.name, aio_pika.ExchangeType(exchange.type.value), durable=True
+            )
+            await channel.close()
+        for queue in queues:
+            channel = await connection.channel()
+            await channel.declare_queue(queue.name, passive=True)
+            await channel.declare_queue(queue.name, durable=True, arguments=queue.arguments)
+            await channel.close()
+    finally:
+        await connection.close()
+
+
+async def test_the_durability_check_fails_on_what_is_not_durable(rabbit: RabbitAdmin) -> None:
+    exchange = RabbitExchange(rabbit.exchange("transient"), type=ExchangeType.TOPIC)
+    queue = RabbitQueue(rabbit.queue("transient"))
+    await rabbit.channel.declare_exchange(exchange.name, aio_pika.ExchangeType.TOPIC, durable=False)
+    await rabbit.channel.declare_queue(queue.name, durable=False)
+    with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
+        await assert_durable(rabbit, exchanges=[exchange])
+    with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
+        await assert_durable(rabbit, queues=[queue])
+    with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):  # never created by it
+        await assert_durable(rabbit, queues=[RabbitQueue(f"{queue.name}.missing")])
+
+
+async def test_the_consumer_declares_its_queues_durable(rabbit: RabbitAdmin) -> None:
     async for rig in _rig(True, rabbit):
-        channel = rabbit.channel
-        for name in (rig.topology.queue, rig.topology.dead_letter_queue, rig.topology.retry_queue):
-            queue = await channel.declare_queue(name, passive=True)
-            assert queue.declaration_result is not None
-        # Declaring again with other arguments would fail: same name, durable, as declared.
-        await channel.declare_queue(rig.topology.dead_letter_queue, durable=True)
+        topology = rig.topology
+        await assert_durable(
+            rabbit,
+            exchanges=[topology.rabbit_exchange()],
+            queues=[
+                topology.rabbit_queue(topology.routing_keys[0]),
+                topology.rabbit_retry_queue(),
+                topology.rabbit_dead_letter_queue(),
+            ],
+        )
+
+
+async def test_the_worker_declares_its_exchanges_and_queues_durable(
+    rabbit: RabbitAdmin, sqlite_url: str
+) -> None:
+    """What ``payment-service worker`` runs (BackgroundWork) declares the bookings exchange,
+    the queue, its retry queue and DLQ, and the payments exchange: all durable on the broker.
+    The test declares none of them (its own declares would make them durable)."""
+    settings = Settings(
+        environment="test",
+        database_url=sqlite_url,
+        rabbitmq_url=rabbit.url,
+        payments_exchange=rabbit.exchange("payments"),
+        bookings_exchange=rabbit.exchange("bookings"),
+        bookings_queue=rabbit.queue("bookings"),
+    )
+    runtime = make_runtime(sqlite_url, settings)
+    work = BackgroundWork(runtime, consume_bookings=True)
+    await work.start()
+    try:
+        await asyncio.wait_for(work.broker_connected.wait(), 15)
+        assert work.consumer is not None
+        topology = work.consumer.topology
+        assert (topology.exchange, topology.queue) == (
+            settings.bookings_exchange,
+            settings.bookings_queue,
+        )
+        await assert_durable(
+            rabbit,
+            exchanges=[topology.rabbit_exchange()],
+            queues=[
+                topology.rabbit_queue(topology.routing_keys[0]),
+                topology.rabbit_retry_queue(),
+                topology.rabbit_dead_letter_queue(),
+            ],
+        )
+        # The payments exchange is declared before the first event is published: make one.
+        await runtime.services.payments.create(
+            CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR")
+        )
+
+        async def published() -> bool:
+            return work.relay is not None and work.relay.stats.published >= 1
+
+        await eventually(published, within=15)
+        await assert_durable(
+            rabbit,
+            exchanges=[RabbitExchange(settings.payments_exchange, type=ExchangeType.TOPIC)],
+        )
+    finally:
+        await work.stop()
+        await runtime.aclose()

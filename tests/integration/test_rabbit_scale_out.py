@@ -17,6 +17,7 @@ from payment_adapters.bootstrap import Runtime
 from payment_adapters.messaging.consumer import BookingTopology
 from payment_adapters.settings import Settings
 from payment_adapters.sqlalchemy import tables as t
+from payment_core.testing import FakeProvider
 
 from .conftest import RabbitAdmin, envelope, eventually, first_occurrences, make_runtime
 
@@ -30,6 +31,7 @@ class Cluster:
     capture: str
     runtimes: list[Runtime]
     works: list[BackgroundWork]
+    providers: list[FakeProvider]
 
 
 @pytest.fixture
@@ -48,8 +50,11 @@ async def cluster(postgres_url: str, rabbit: RabbitAdmin) -> AsyncIterator[Clust
         payments_exchange=payments,
         bookings_exchange=topology.exchange,
         bookings_queue=topology.queue,
+        # A charge whose answer was lost is settled by reconciliation a second later.
+        reconcile_after_seconds=1,
     )
-    runtimes = [make_runtime(postgres_url, settings) for _ in range(2)]
+    providers = [FakeProvider() for _ in range(2)]
+    runtimes = [make_runtime(postgres_url, settings, provider=p) for p in providers]
     works = [
         BackgroundWork(runtime, consume_bookings=True, topology=topology, relay_batch_size=10)
         for runtime in runtimes
@@ -59,7 +64,7 @@ async def cluster(postgres_url: str, rabbit: RabbitAdmin) -> AsyncIterator[Clust
     try:
         for work in works:
             await asyncio.wait_for(work.broker_connected.wait(), 15)
-        yield Cluster(settings, topology, capture, runtimes, works)
+        yield Cluster(settings, topology, capture, runtimes, works, providers)
     finally:
         for work in works:
             await work.stop()
@@ -158,6 +163,138 @@ async def test_two_workers_share_the_queue_and_the_outbox(
     assert _streams([(m.id, UUID(str(m.subject))) for m in captured]) == _streams(
         [(str(i), s) for i, s in outbox]
     ), "each payment's events in commit order"
+
+
+async def test_cancellations_racing_their_bookings_across_workers_leave_no_money_behind(
+    cluster: Cluster, rabbit: RabbitAdmin
+) -> None:
+    """booking.created and booking.cancelled of one booking published back to back (for a
+    third of the bookings the cancellation first): the two workers take one each at the same
+    time. Whatever the order, no money is kept for a cancelled booking, and nothing is left
+    in flight."""
+    runtime = cluster.runtimes[0]
+    bookings = [uuid4() for _ in range(60)]
+    # Charged at once; with no method (a PENDING payment); charged with the answer lost
+    # (PROCESSING until reconciliation completes it).
+    methods = ["pm_card_visa", None, "pm_card_visa", "pm_card_timeout"]
+    amounts = {b: 20_000 + i for i, b in enumerate(bookings)}
+    sent: set[str] = set()
+
+    async def send(event_type: str, data: dict[str, Any], event_id: str) -> None:
+        sent.add(event_id)
+        body = envelope(event_type, data, event_id=event_id)
+        await rabbit.publish(cluster.topology.exchange, event_type, body)
+
+    for i, booking_id in enumerate(bookings):
+        created: dict[str, Any] = {
+            "booking_id": str(booking_id),
+            "guest_id": str(uuid4()),
+            "amount": amounts[booking_id],
+            "currency": "EUR",
+            "payment_required": True,
+        }
+        if (method := methods[i % len(methods)]) is not None:
+            created["payment_method"] = method
+        events = [
+            ("booking.created", created, f"created-{booking_id}"),
+            ("booking.cancelled", {"booking_id": str(booking_id)}, f"cancelled-{booking_id}"),
+        ]
+        if i % 3 == 2:
+            events.reverse()
+        for event in events:
+            await send(*event)
+
+    state: dict[str, Any] = {}
+
+    async def settled() -> bool:
+        state["inbox"] = await scalar(runtime, select(func.count()).select_from(t.inbox))
+        state["payments in flight"] = await scalar(
+            runtime,
+            select(func.count())
+            .select_from(t.payments)
+            .where(t.payments.c.status.in_(["PENDING", "PROCESSING"])),
+        )
+        state["refunds in flight"] = await scalar(
+            runtime,
+            select(func.count())
+            .select_from(t.refunds)
+            .where(t.refunds.c.status.in_(["PENDING", "PROCESSING"])),
+        )
+        state["unpublished"] = await scalar(
+            runtime,
+            select(func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None)),
+        )
+        return list(state.values()) == [len(sent), 0, 0, 0]
+
+    try:
+        await eventually(settled, within=45, every=0.1)
+    except TimeoutError:
+        pytest.fail(f"not settled: {state}")
+
+    # Each booking event handled once, by one of the workers; none redelivered or dead.
+    consumers = [w.consumer for w in cluster.works]
+    assert all(c is not None and c.stats.handled > 0 for c in consumers), "both consumed"
+    stats = [c.stats for c in consumers if c is not None]
+    assert sum(s.handled for s in stats) == len(sent)
+    assert sum(s.duplicates + s.dead_lettered for s in stats) == 0
+    inbox = {r[0] for r in await _rows(runtime, select(t.inbox.c.event_id))}
+    assert inbox == sent
+    assert await rabbit.count(cluster.topology.dead_letter_queue) == 0
+
+    payments: dict[UUID, list[Any]] = {}
+    for row in await _rows(
+        runtime,
+        select(
+            t.payments.c.booking_id,
+            t.payments.c.id,
+            t.payments.c.status,
+            t.payments.c.amount,
+            t.payments.c.amount_refunded,
+            t.payments.c.amount_refund_pending,
+        ),
+    ):
+        payments.setdefault(row[0], []).append(row[1:])
+    refunds: dict[UUID, list[Any]] = {}
+    for row in await _rows(
+        runtime,
+        select(t.refunds.c.payment_id, t.refunds.c.id, t.refunds.c.status, t.refunds.c.amount),
+    ):
+        refunds.setdefault(row[0], []).append(row[1:])
+    outcomes: dict[str, int] = {}
+    for i, booking_id in enumerate(bookings):
+        found = payments.pop(booking_id, [])
+        assert len(found) <= 1, f"booking {booking_id}: {found}"
+        if not found:
+            outcome = "no payment"  # the cancellation came first
+        else:
+            [(payment_id, status, amount, refunded, pending)] = found
+            assert amount == amounts[booking_id]
+            assert status in ("CANCELLED", "COMPLETED"), f"booking {booking_id}: {status}"
+            paid_back = refunds.pop(payment_id, [])
+            if status == "COMPLETED":
+                # Charged: refunded in full, by one refund.
+                assert [(s, a) for _, s, a in paid_back] == [("COMPLETED", amount)], booking_id
+                assert (refunded, pending) == (amount, 0), booking_id
+                outcome = "charged, refunded"
+            else:
+                assert (paid_back, refunded, pending) == ([], 0, 0), booking_id
+                outcome = "cancelled"
+        order = "cancelled first" if i % 3 == 2 else "created first"
+        outcome = f"{methods[i % len(methods)]}, {order}: {outcome}"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    assert payments == {}, "payments of bookings never sent"
+    assert refunds == {}, "refunds of payments of no booking"
+    print("outcomes:", outcomes)
+    assert any(o.endswith("charged, refunded") for o in outcomes), outcomes
+
+    # At the provider: each payment charged under one key, each refund paid once.
+    calls = [call for p in cluster.providers for call in p.calls]
+    confirms = [key for operation, key in calls if operation == "confirm_payment"]
+    assert len(confirms) == len(set(confirms)), "a payment confirmed twice"
+    refund_ids = [r[0] for r in await _rows(runtime, select(t.refunds.c.id))]
+    for refund_id in refund_ids:
+        made = [r for p in cluster.providers for r in p.refunds_made(refund_id)]
+        assert len(made) == 1, f"refund {refund_id} paid {len(made)} times"
 
 
 async def _rows(runtime: Runtime, query: Any) -> list[Any]:
