@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from tests import _leakscan
 
 from payment_adapters.crypto import generate_key
 from payment_adapters.sqlalchemy.testing import create_database, drop_database
@@ -33,6 +34,7 @@ API_KEY = "e2e-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 WEBHOOK_SECRET = "whsec_e2e"
 START_TIMEOUT = 60.0
+_leakscan.register_secret(API_KEY, WEBHOOK_SECRET)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -69,6 +71,7 @@ class Service:
             **env,
         }
         self.env.pop("RABBITMQ_URL", None)
+        _leakscan.register_env(self.env)  # keys a test passes in too
         self.process: subprocess.Popen[bytes] | None = None
         self.signalled = False
         self.log = workdir / f"service-{self.port}.log"
@@ -78,6 +81,8 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Service:
+        # What the process writes (stdout and stderr both go to the file) is scanned as it grows.
+        _leakscan.watch_file(self.log)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -133,6 +138,7 @@ class Service:
             base_url=self.url,
             timeout=30,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            event_hooks={"response": [_leakscan.scan_response]},  # every answer is scanned
         )
 
 

@@ -21,6 +21,7 @@ import pytest
 import structlog
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from tests import _leakscan
 
 from payment_adapters.bootstrap import Runtime, bootstrap, bootstrap_in_memory
 from payment_adapters.crypto import FieldCipher, generate_key
@@ -41,7 +42,10 @@ def settings(**overrides: Any) -> Settings:
     """Test settings: two API keys, everything else at the contract's defaults."""
     values: dict[str, Any] = {"environment": "test", "api_keys": (API_KEY, OTHER_KEY)}
     values.update(overrides)
-    return Settings(**values)
+    config = Settings(**values)
+    # Its keys and webhook secret (the fake's default, whsec_fake) must never be logged.
+    _leakscan.register_settings(config)
+    return config
 
 
 def new_id() -> str:
@@ -108,6 +112,7 @@ async def sqlite_runtime(
         encryption_keys=generate_key("test"),
         db_pool_size=4,
     )
+    _leakscan.register_settings(config)
     return await bootstrap(config, observer=observer, migrate=False)
 
 
@@ -173,6 +178,11 @@ async def make_api(
             runtime = await sqlite_runtime(template, tmp_path, config, observer=metrics.observer)
         app = create_app(runtime, metrics=metrics)
         client: AsyncTestClient[Litestar] = AsyncTestClient(app)
+        # Every response is scanned: a refused card number must not come back, nor any key.
+        client.event_hooks = {
+            **client.event_hooks,
+            "response": [*client.event_hooks["response"], _leakscan.scan_response],
+        }
         await client.__aenter__()
         api = Api(runtime, app, client, metrics)
         opened.append((api, client))

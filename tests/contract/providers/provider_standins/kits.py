@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from tests import _leakscan
+
 from payment_adapters.providers import Backoff
 from payment_adapters.providers.paypal import PayPalProvider
 from payment_adapters.providers.ratelimit import TokenBucket
@@ -80,11 +82,14 @@ class Kit:
         self.sleep = RecordingSleep()
         self.backoff = fast_backoff(self.sleep, attempts)
         self.timeout = timeout
+        # Read at each scan: PayPal's access tokens are issued while the kit is in use.
+        _leakscan.SCANNER.add_source(self, lambda: self.secrets)
 
     async def aclose(self) -> None:
         close: Callable[[], Awaitable[None]] | None = getattr(self.provider, "aclose", None)
         if close is not None:
             await close()
+        _leakscan.SCANNER.retire_source(self)
 
     def customer_authenticates(self, payment: Payment) -> None:
         """The customer passes 3-D Secure / approves; the provider takes the money."""
