@@ -6,17 +6,19 @@ A new provider passes when it passes this file (add a kit in ``provider_standins
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from uuid import uuid4
 
+import attrs
 import pytest
 from provider_standins.kits import Kit
 
 from payment_core.errors import RefundExceedsRefundableError, WebhookSignatureError
 from payment_core.model.payment import Card, Payment, PaymentStatus
 from payment_core.model.refund import RefundStatus
-from payment_core.services import CreatePayment
-from payment_core.testing import Harness
+from payment_core.services import CreatePayment, ServiceConfig
+from payment_core.testing import Harness, build_in_memory
 
 
 async def pay(harness: Harness, method: str, amount: int = 12500, currency: str = "EUR") -> Payment:
@@ -267,3 +269,23 @@ async def test_a_webhook_completes_a_payment_whose_confirm_timed_out(
     await deliver(harness, kit, kit.event(payment, "succeeded", harness.clock.now()))
 
     assert (await harness.services.payments.get(payment.id)).status is PaymentStatus.COMPLETED
+
+
+@pytest.mark.parametrize("name", ["stripe", "paypal", "square"])
+async def test_every_request_waits_for_the_client_side_rate_limit(
+    name: str, kit_factory: Callable[..., Kit], config: ServiceConfig
+) -> None:
+    """At 5 requests a second (burst 5), each request past the burst waits 1/5 s: every call
+    the adapter sends, retries and token fetches included, takes a token first."""
+    kit = kit_factory(name, rate=5.0)
+    harness = build_in_memory(
+        provider=kit.provider,  # type: ignore[arg-type]
+        config=attrs.evolve(config, default_provider=kit.name),
+        randbelow=lambda n: 0,
+    )
+    for _ in range(3):
+        await pay(harness, "pm_card_visa")  # created and confirmed
+    assert kit.standin is not None
+    sent = len(kit.standin.requests)
+    assert sent > 5
+    assert kit.pace.waited == pytest.approx((sent - 5) / 5)

@@ -69,6 +69,21 @@ def _iso(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class VirtualPace:
+    """A clock that moves only when a token bucket sleeps, and how long it slept in all."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waited = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.waited += seconds
+
+
 class Kit:
     """A provider under test, with what its contract tests need around it."""
 
@@ -78,10 +93,13 @@ class Kit:
     #: Everything that must never be logged or put in an error message.
     secrets: tuple[str, ...] = ()
 
-    def __init__(self, timeout: float = 0.25, attempts: int = 3) -> None:
+    def __init__(self, timeout: float = 0.25, attempts: int = 3, rate: float = 10_000) -> None:
         self.sleep = RecordingSleep()
         self.backoff = fast_backoff(self.sleep, attempts)
         self.timeout = timeout
+        # The adapters' client-side rate limit, in virtual time: pacing is observed, not waited.
+        self.pace = VirtualPace()
+        self.limiter = TokenBucket(rate, clock=self.pace.clock, sleep=self.pace.sleep)
         # Read at each scan: PayPal's access tokens are issued while the kit is in use.
         _leakscan.SCANNER.add_source(self, lambda: self.secrets)
 
@@ -193,7 +211,7 @@ class StripeKit(Kit):
             return_url=RETURN_URL,
             timeout=self.timeout,
             backoff=self.backoff,
-            rate_limiter=TokenBucket(10_000),
+            rate_limiter=self.limiter,
         )
         self.secrets = (standin.api_key, *STRIPE_WEBHOOK_SECRETS)
 
@@ -299,7 +317,7 @@ class PayPalKit(Kit):
             api_base=standin.base_url,
             timeout=self.timeout,
             backoff=self.backoff,
-            rate_limiter=TokenBucket(10_000),
+            rate_limiter=self.limiter,
             cert_origins=(standin.base_url,),
         )
         self._client_secrets = (standin.client_id, standin.client_secret)
@@ -426,7 +444,7 @@ class SquareKit(Kit):
             verification_url=VERIFY_URL,
             timeout=self.timeout,
             backoff=self.backoff,
-            rate_limiter=TokenBucket(10_000),
+            rate_limiter=self.limiter,
         )
         self.secrets = (standin.access_token, SQUARE_SIGNATURE_KEY)
 
