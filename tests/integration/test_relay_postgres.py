@@ -259,6 +259,36 @@ async def test_a_stream_whose_earlier_event_is_leased_elsewhere_is_held_back(
             assert second.held_back == 1  # payment.completed waits for payment.initiated
 
 
+async def test_a_stream_split_between_two_leases_stops_at_the_row_held_elsewhere(
+    env: Env,
+) -> None:
+    """Two relays locking at once skip each other's rows, so one can hold events 1, 3 and 4
+    of a payment and the other event 2: events 3 and 4 must wait for 2, not only 2 for 1."""
+    assert env.runtime.database is not None
+    services = env.runtime.services
+    payment = await services.payments.create(
+        CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR")
+    )
+    await services.payments.confirm(payment.id, "pm_card_visa")
+    await services.refunds.create(payment.id, 10)
+    rows = [r for r in await outbox_rows(env.runtime) if r[2] == str(payment.id)]
+    assert len(rows) == 4  # initiated, completed, refund initiated, refund completed
+    engine = env.runtime.database.engine
+    outbox = SqlOutbox(engine)
+    async with engine.connect() as other, other.begin():
+        # The other relay's lease holds event 2 only.
+        await other.execute(
+            select(t.outbox.c.sequence)
+            .where(t.outbox.c.sequence == rows[1][0])
+            .with_for_update()
+        )
+        async with outbox.lease(10) as lease:
+            assert [m.sequence for m in lease.messages] == [rows[0][0]]
+            assert lease.held_back == 2
+    async with outbox.lease(10) as lease:  # event 2 released: the whole stream, in order
+        assert [m.sequence for m in lease.messages] == [r[0] for r in rows]
+
+
 async def test_listen_notify_wakes_the_relay_at_once(
     env: Env, broker: RabbitBroker, rabbit: RabbitAdmin
 ) -> None:

@@ -29,7 +29,7 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
@@ -158,7 +158,7 @@ class SqlOutbox:
     @contextlib.asynccontextmanager
     async def _lease_postgres(self, limit: int) -> AsyncIterator[OutboxBatch]:
         t = self.table
-        # One statement: lock a batch, and read the lowest unpublished sequence of each of its
+        # One statement: lock a batch, and read every unpublished sequence of each of its
         # streams (all in one snapshot; a row another relay holds counts as unpublished).
         batch = (
             select(*self._columns())
@@ -168,15 +168,15 @@ class SqlOutbox:
             .with_for_update(skip_locked=True)
             .cte("batch")
         )
-        heads = (
-            select(t.c.stream_id, func.min(t.c.sequence).label("head"))
+        pending = (
+            select(t.c.stream_id, func.array_agg(t.c.sequence).label("pending"))
             .where(t.c.published_at.is_(None), t.c.stream_id.in_(select(batch.c.stream_id)))
             .group_by(t.c.stream_id)
-            .cte("heads")
+            .cte("pending")
         )
         statement = (
-            select(batch, heads.c.head)
-            .join(heads, heads.c.stream_id == batch.c.stream_id)
+            select(batch, pending.c.pending)
+            .join(pending, pending.c.stream_id == batch.c.stream_id)
             .order_by(batch.c.sequence)
         )
         async with self.engine.connect() as conn, conn.begin():
@@ -184,16 +184,26 @@ class SqlOutbox:
             # this commit in a crash, the rows are published again (at least once anyway).
             await conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
             rows = (await conn.execute(statement)).all()
-            first: dict[UUID, int] = {}
-            blocked: set[UUID] = set()
-            messages = []
+            # Publishable: each stream's leased rows up to the first unpublished row of that
+            # stream this lease does not hold. Two relays locking concurrently (each skipping
+            # the other's rows) can split one stream, rows 1 and 3 here, 2 there: row 3 must
+            # wait for row 2, not only row 2 for row 1.
+            expected: dict[UUID, Iterator[int]] = {}
+            gap: set[UUID] = set()
+            kept = []
             for row in rows:
                 message = self._message(row)
-                if first.setdefault(message.stream_id, message.sequence) > row.head:
-                    blocked.add(message.stream_id)
-                messages.append(message)
-            kept = [m for m in messages if m.stream_id not in blocked]
-            yield OutboxBatch(kept, len(messages) - len(kept), conn, None, t)
+                stream = message.stream_id
+                if stream in gap:
+                    continue
+                order = expected.get(stream)
+                if order is None:
+                    order = expected[stream] = iter(sorted(row.pending))
+                if next(order, None) == message.sequence:
+                    kept.append(message)
+                else:
+                    gap.add(stream)
+            yield OutboxBatch(kept, len(rows) - len(kept), conn, None, t)
 
     @contextlib.asynccontextmanager
     async def _lease_single(self, limit: int) -> AsyncIterator[OutboxBatch]:
