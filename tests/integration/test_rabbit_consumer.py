@@ -371,18 +371,23 @@ async def test_the_durability_check_fails_on_what_is_not_durable(rabbit: RabbitA
         await assert_durable(rabbit, queues=[RabbitQueue(f"{queue.name}.missing")])
 
 
+async def assert_topology_durable(rabbit: RabbitAdmin, topology: BookingTopology) -> None:
+    """The bookings exchange, the queue, its retry queue and its DLQ."""
+    await assert_durable(
+        rabbit,
+        exchanges=[topology.rabbit_exchange()],
+        queues=[
+            topology.rabbit_queue(topology.routing_keys[0]),
+            topology.rabbit_retry_queue(),
+            topology.rabbit_dead_letter_queue(),
+        ],
+    )
+
+
 async def test_the_consumer_declares_its_queues_durable(rabbit: RabbitAdmin) -> None:
     async for rig in _rig(True, rabbit):
         topology = rig.topology
-        await assert_durable(
-            rabbit,
-            exchanges=[topology.rabbit_exchange()],
-            queues=[
-                topology.rabbit_queue(topology.routing_keys[0]),
-                topology.rabbit_retry_queue(),
-                topology.rabbit_dead_letter_queue(),
-            ],
-        )
+        await assert_topology_durable(rabbit, topology)
 
 
 async def test_the_worker_declares_its_exchanges_and_queues_durable(
@@ -410,15 +415,7 @@ async def test_the_worker_declares_its_exchanges_and_queues_durable(
             settings.bookings_exchange,
             settings.bookings_queue,
         )
-        await assert_durable(
-            rabbit,
-            exchanges=[topology.rabbit_exchange()],
-            queues=[
-                topology.rabbit_queue(topology.routing_keys[0]),
-                topology.rabbit_retry_queue(),
-                topology.rabbit_dead_letter_queue(),
-            ],
-        )
+        await assert_topology_durable(rabbit, topology)
         # The payments exchange is declared before the first event is published: make one.
         await runtime.services.payments.create(
             CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR")

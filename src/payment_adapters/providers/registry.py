@@ -116,13 +116,22 @@ def _environment(settings: object, name: str) -> str:
     return value
 
 
-def _base_url(settings: object, name: str, *, live: bool) -> str | None:
+def _http_url(settings: object, name: str) -> str | None:
+    """An absolute http(s) URL, or ``None`` when unset."""
     value = _get(settings, name)
     if value is None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(field=name.upper(), reason="must be an http(s) URL")
+        raise ValidationError(field=name.upper(), reason="must be an absolute http(s) URL")
+    return value
+
+
+def _base_url(settings: object, name: str, *, live: bool) -> str | None:
+    value = _http_url(settings, name)
+    if value is None:
+        return None
+    parts = urlsplit(value)
     if parts.scheme == "http":
         if live:
             raise ValidationError(
@@ -134,14 +143,8 @@ def _base_url(settings: object, name: str, *, live: bool) -> str | None:
 
 
 def _return_url(settings: object, name: str, default: str | None) -> str | None:
-    """Where a customer's browser is sent (back): an absolute http(s) URL."""
-    value = _get(settings, name)
-    if value is None:
-        return default
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(field=name.upper(), reason="must be an absolute http(s) URL")
-    return value
+    """Where a customer's browser is sent (back); ``default`` (the options') when unset."""
+    return _http_url(settings, name) or default
 
 
 #: How many intents, refunds and calls the served fake provider keeps (about 0.6 KB each).
