@@ -17,6 +17,7 @@ from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import Refund
 from payment_core.pagination import PageRequest
 from payment_core.services._deps import Dependencies
+from payment_core.services._refunding import open_refund
 from payment_core.services.payments import (
     BookingCancelledError,
     CreatePayment,
@@ -193,7 +194,7 @@ class BookingEventHandler:
                             and deps.config.auto_refund_on_cancel
                             and payment.refundable > 0
                         ):
-                            refund = self._refunds.open_refund(payment, None, "booking_cancelled")
+                            refund = open_refund(deps, payment, None, "booking_cancelled")
                             await uow.payments.update(payment)
                             await uow.refunds.add(refund)
                             refunds.append(refund)

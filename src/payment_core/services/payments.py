@@ -432,28 +432,31 @@ class PaymentService:
             description=f"Payment {payment.reference}",
             payment_id=payment.id,
         )
-        if payment.refund_on_completion and payment.refundable > 0:
-            # Its booking was cancelled while the provider had it: the money goes straight
-            # back, in the transaction that records it came in (the refund is due at once).
-            # Saved first: payment.completed must precede refund.initiated in the outbox.
-            await uow.payments.update(payment)
-            refund = open_refund(deps, payment, None, "booking_cancelled")
-            await uow.refunds.add(refund)
-            logger.info(
-                "payment %s completed after its booking was cancelled: refund %s opened",
-                payment.id,
-                refund.id,
-            )
+        # Its booking was cancelled while the provider had it: the money goes straight back,
+        # in the transaction that records it came in (the refund is due at once).
+        refund = (
+            open_refund(deps, payment, None, "booking_cancelled")
+            if payment.refund_on_completion and payment.refundable > 0
+            else None
+        )
         # An open invoice that waits on this payment is paid now, in the same transaction.
         invoices = [
             invoice
             for invoice in await uow.invoices.list_open_for_payment(payment.id)
             if invoice.currency == payment.amount.currency
         ]
-        if invoices:
+        if refund is not None or invoices:
             # Save the payment first: a unit of work collects events aggregate by aggregate in
-            # the order they were saved, and payment.completed must precede invoice.paid.
+            # the order they were saved, and payment.completed must precede refund.initiated
+            # and invoice.paid.
             await uow.payments.update(payment)
+        if refund is not None:
+            await uow.refunds.add(refund)
+            logger.info(
+                "payment %s completed after its booking was cancelled: refund %s opened",
+                payment.id,
+                refund.id,
+            )
         for invoice in invoices:
             invoice.mark_paid(now=deps.clock.now(), event_id=deps.ids.new_id())
             await uow.invoices.update(invoice)

@@ -73,10 +73,6 @@ class RefundService:
             return await uow.refunds.list_by_payment(payment_id, page)
 
     # ------------------------------------------------------------------ create
-    def open_refund(self, payment: Payment, amount: int | None, reason: str | None) -> Refund:
-        """Hold the amount on ``payment`` and build its refund (inside the caller's transaction)."""
-        return open_refund(self._deps, payment, amount, reason)
-
     async def create(
         self, payment_id: UUID, amount: int | None = None, reason: str | None = None
     ) -> Refund:
@@ -88,7 +84,7 @@ class RefundService:
                 payment = await uow.payments.get(payment_id, for_update=True)
                 if payment is None:
                     raise NotFoundError(entity="payment", key=str(payment_id))
-                refund = self.open_refund(payment, amount, reason)
+                refund = open_refund(deps, payment, amount, reason)
                 await uow.payments.update(payment)
                 await uow.refunds.add(refund)
                 await uow.commit()
