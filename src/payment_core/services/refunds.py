@@ -23,6 +23,7 @@ from payment_core.errors import (
 from payment_core.model.billing import BillingRecordType
 from payment_core.model.payment import Payment
 from payment_core.model.refund import Refund, RefundStatus
+from payment_core.money import Money
 from payment_core.pagination import Page, PageRequest
 from payment_core.ports import (
     ProviderRefund,
@@ -176,10 +177,7 @@ class RefundService:
                 if refund.status is not RefundStatus.PROCESSING:
                     return refund
                 if reply.amount != refund.amount:
-                    deps.observer.amount_mismatch(refund.provider)
-                    logger.warning("provider refund amount differs for refund %s", refund.id)
-                    refund.last_error = "provider_amount_mismatch"
-                    await uow.refunds.update(refund)
+                    await self.mismatch_in(uow, refund, reply.amount)
                     await uow.commit()
                     return refund
                 if reply.status is ProviderRefundStatus.PENDING:
@@ -196,6 +194,24 @@ class RefundService:
                 return refund
 
         return await deps.retrying(run)
+
+    async def mismatch_in(self, uow: UnitOfWork, refund: Refund, reported: Money) -> None:
+        """The provider reports another amount for ``refund``: counted and logged, never
+        settled; a refund still in flight says so in ``last_error`` (in the caller's
+        transaction)."""
+        self._deps.observer.amount_mismatch(refund.provider)
+        logger.warning(
+            "provider %s reports %s %s for refund %s, expected %s %s",
+            refund.provider,
+            reported.amount,
+            reported.currency.code,
+            refund.id,
+            refund.amount.amount,
+            refund.amount.currency.code,
+        )
+        if refund.status in (RefundStatus.PENDING, RefundStatus.PROCESSING):
+            refund.last_error = "provider_amount_mismatch"
+            await uow.refunds.update(refund)
 
     async def complete_in(
         self, uow: UnitOfWork, refund: Refund, provider_refund_id: str | None

@@ -148,27 +148,14 @@ class WebhookService:
             return "unknown_refund"
         refund = await uow.refunds.get(refund.id, for_update=True)
         assert refund is not None
-        deps = self._deps
         if event.amount is not None and event.amount != refund.amount:
             # The same reply check as an attempt's own answer: a mismatch never settles it.
-            deps.observer.amount_mismatch(provider)
-            logger.warning(
-                "webhook %s reports %s %s for refund %s, expected %s %s",
-                event.id,
-                event.amount.amount,
-                event.amount.currency.code,
-                refund.id,
-                refund.amount.amount,
-                refund.amount.currency.code,
-            )
-            if refund.status in (RefundStatus.PENDING, RefundStatus.PROCESSING):
-                refund.last_error = "provider_amount_mismatch"
-                await uow.refunds.update(refund)
+            await self._refunds.mismatch_in(uow, refund, event.amount)
             return "mismatch"
         if event.kind is WebhookKind.REFUND_SUCCEEDED and refund.status is RefundStatus.FAILED:
             # Recorded failed (its amount is refundable again), yet the provider paid it out:
             # never moved back silently; an operator must look before refunding again.
-            deps.observer.state_conflict(provider, "refund")
+            self._deps.observer.state_conflict(provider, "refund")
             logger.error(
                 "webhook %s reports refund %s succeeded, but it is FAILED here", event.id, refund.id
             )
