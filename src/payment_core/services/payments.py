@@ -72,6 +72,8 @@ class SettleOutcome:
 
     SETTLED: Final = "settled"
     UNKNOWN: Final = "unknown"
+    #: Still unknown after the whole reconciliation schedule: for a person to look into.
+    FLAGGED: Final = "flagged"
     MISMATCH: Final = "mismatch"
     UNCHANGED: Final = "unchanged"
 
@@ -534,7 +536,10 @@ class PaymentService:
                     )
                     if outcome == SettleOutcome.UNCHANGED:
                         outcome = SettleOutcome.UNKNOWN
-                    if current.reconcile_attempts > len(schedule.steps):
+                    if outcome == SettleOutcome.UNKNOWN and current.reconcile_attempts > len(
+                        schedule.steps
+                    ):
+                        outcome = SettleOutcome.FLAGGED
                         logger.warning(
                             "payment %s unsettled after %d asks: the provider cannot say what "
                             "became of it",

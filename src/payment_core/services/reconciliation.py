@@ -35,6 +35,8 @@ class ReconciliationReport:
             self.mismatches += 1
         else:
             self.still_unknown += 1
+            if outcome == SettleOutcome.FLAGGED:
+                self.flagged += 1
 
 
 class ReconciliationService:
@@ -62,7 +64,6 @@ class ReconciliationService:
         deps = self._deps
         report = ReconciliationReport()
         now = deps.clock.now()
-        schedule = deps.config.reconcile_schedule
         async with deps.uow() as uow:
             payments = await uow.payments.list_due_for_reconciliation(now, limit)
             # A refund asked about before waits for its turn (see RefundService.reconcile).
@@ -72,22 +73,13 @@ class ReconciliationService:
         if total is not None:
             total(len(payments) + len(refunds))
         for payment in payments:
-            current, outcome = await self._payments.reconcile(payment)
+            _, outcome = await self._payments.reconcile(payment)
             report.count(outcome)
-            # Past the last step of the schedule (asked daily, by default) and still unknown.
-            if outcome == SettleOutcome.UNKNOWN and current.reconcile_attempts > len(
-                schedule.steps
-            ):
-                report.flagged += 1
             if progress is not None:
                 progress(1)
         for refund in refunds:
-            current_refund, outcome = await self._refunds.reconcile(refund)
+            _, outcome = await self._refunds.reconcile(refund)
             report.count(outcome)
-            if outcome == SettleOutcome.UNKNOWN and current_refund.updated_at <= now - max(
-                schedule.steps
-            ):
-                report.flagged += 1
             if progress is not None:
                 progress(1)
         if report.examined:

@@ -35,7 +35,7 @@ from payment_core.ports import (
 from payment_core.services._deps import Dependencies
 from payment_core.services._refunding import open_refund
 from payment_core.services.billing import append_record
-from payment_core.services.payments import PaymentService
+from payment_core.services.payments import PaymentService, SettleOutcome
 
 __all__ = ["RefundService"]
 
@@ -321,30 +321,33 @@ class RefundService:
             )
         except ProviderError as exc:
             logger.info("reconciliation of refund %s: %s", refund.id, exc)
-            return await self._ask_again_later(refund.id), "unknown"
+            return await self._ask_again_later(refund.id)
         updated = await self.apply_reply(refund.id, reply)
         if updated.status is RefundStatus.PROCESSING:
-            return await self._ask_again_later(refund.id), "unknown"
-        return updated, "settled"
+            return await self._ask_again_later(refund.id)
+        return updated, SettleOutcome.SETTLED
 
-    async def _ask_again_later(self, refund_id: UUID) -> Refund:
+    async def _ask_again_later(self, refund_id: UUID) -> tuple[Refund, str]:
         """Set when reconciliation asks next about a refund still in flight (``next_retry_at``).
 
         The wait grows with how long the refund has been stuck (5 minutes, then hourly, then
         daily with the default schedule), so a provider that is down is not asked every sweep.
+        The outcome is ``flagged`` once it has been stuck the longest step, else ``unknown``.
         """
         deps = self._deps
 
-        async def run() -> Refund:
+        async def run() -> tuple[Refund, str]:
             async with deps.uow() as uow:
                 refund = await self._require(uow, refund_id, lock=True)
                 if refund.status is not RefundStatus.PROCESSING:
-                    return refund
+                    return refund, SettleOutcome.UNKNOWN
                 now = deps.clock.now()
                 schedule = deps.config.reconcile_schedule
                 stuck_for = now - refund.updated_at
                 refund.next_retry_at = now + schedule.after_stuck(stuck_for)
+                outcome = SettleOutcome.UNKNOWN
                 if stuck_for >= max(schedule.steps):
+                    outcome = SettleOutcome.FLAGGED
                     logger.warning(
                         "refund %s unsettled for %s: the provider cannot say what became of it",
                         refund.id,
@@ -352,7 +355,7 @@ class RefundService:
                     )
                 await uow.refunds.update(refund)
                 await uow.commit()
-                return refund
+                return refund, outcome
 
         return await deps.retrying(run)
 
