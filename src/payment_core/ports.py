@@ -269,8 +269,8 @@ class BookingLocks(Protocol):
         ...
 
     async def mark_cancelled(self, booking_id: UUID, at: datetime) -> None:
-        """Record that the booking, locked in this transaction, is cancelled (the first time
-        stays)."""
+        """Lock the booking as :meth:`lock` does and record that it is cancelled (the first
+        time stays)."""
         ...
 
 

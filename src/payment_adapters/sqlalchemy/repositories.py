@@ -408,31 +408,33 @@ class SqlAlchemyInbox:
 class SqlAlchemyBookingLocks:
     """Bookings whose events were handled (``payment_core.ports.BookingLocks``).
 
-    ``lock`` is one upsert that always takes the row lock: a new row's insert holds it, and an
-    existing row is "updated" to itself. A concurrent handler of the same booking waits there.
+    ``lock`` and ``mark_cancelled`` are each one upsert that always takes the row lock: a new
+    row's insert holds it, and an existing row is updated (to itself, unless this is its first
+    cancellation). A concurrent handler of the same booking waits there.
     """
 
     def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
         self._uow = uow
 
     async def lock(self, booking_id: UUID) -> datetime | None:
-        b = t.bookings.c
-        stmt = dialect_insert(self._uow.dialect_name, t.bookings).values(
-            id=booking_id, seen_at=m.utc_now(), cancelled_at=None
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[b.id], set_={"cancelled_at": b.cancelled_at}
-        ).returning(b.cancelled_at)
-        cancelled_at: datetime | None = (await self._uow.execute(stmt)).scalar_one()
-        return cancelled_at
+        return await self._upsert(booking_id, None)
 
     async def mark_cancelled(self, booking_id: UUID, at: datetime) -> None:
+        await self._upsert(booking_id, at)
+
+    async def _upsert(self, booking_id: UUID, cancelled_at: datetime | None) -> datetime | None:
         b = t.bookings.c
-        await self._uow.execute(
-            t.bookings.update()
-            .where(b.id == booking_id, b.cancelled_at.is_(None))
-            .values(cancelled_at=at)
+        stmt = dialect_insert(self._uow.dialect_name, t.bookings).values(
+            id=booking_id, seen_at=m.utc_now(), cancelled_at=cancelled_at
         )
+        # Always an update on conflict, so the row is locked either way; the first
+        # cancellation stays.
+        keep = func.coalesce(b.cancelled_at, stmt.excluded.cancelled_at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[b.id], set_={"cancelled_at": keep}
+        ).returning(b.cancelled_at)
+        found: datetime | None = (await self._uow.execute(stmt)).scalar_one()
+        return found
 
 
 class SqlAlchemyWebhookStore:

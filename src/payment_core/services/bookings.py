@@ -175,9 +175,8 @@ class BookingEventHandler:
                 # Locked before its payments are read: a booking.created being handled on
                 # another worker either committed its payment already (listed below) or
                 # waits, then sees the cancellation and creates nothing.
-                await uow.bookings.lock(data.booking_id)
                 await uow.bookings.mark_cancelled(data.booking_id, deps.clock.now())
-                refund_late = deps.config.auto_refund_on_cancel
+                auto_refund = deps.config.auto_refund_on_cancel
                 page = PageRequest(limit=200)
                 while True:
                     batch = await uow.payments.list_by_booking(data.booking_id, page)
@@ -191,7 +190,7 @@ class BookingEventHandler:
                             cancelled.append(payment)
                         elif (
                             payment.status is PaymentStatus.COMPLETED
-                            and deps.config.auto_refund_on_cancel
+                            and auto_refund
                             and payment.refundable > 0
                         ):
                             refund = open_refund(deps, payment, None, "booking_cancelled")
@@ -200,7 +199,7 @@ class BookingEventHandler:
                             refunds.append(refund)
                         elif (
                             payment.status is PaymentStatus.PROCESSING
-                            and refund_late
+                            and auto_refund
                             and not payment.refund_on_completion
                         ):
                             # The provider has it (3-D Secure, or no answer yet): should it

@@ -426,9 +426,7 @@ class InMemoryBookingLocks:
         return cancelled_at
 
     async def mark_cancelled(self, booking_id: UUID, at: datetime) -> None:
-        if booking_id not in self.staged:
-            raise RuntimeError(f"booking {booking_id} is not locked in this unit of work")
-        if self.staged[booking_id] is None:
+        if await self.lock(booking_id) is None:
             self.staged[booking_id] = at
 
     def check(self) -> None:
