@@ -137,7 +137,7 @@ class BackgroundWork:
         #: ``False`` when a FastStream app starts and stops the broker (the worker).
         self.manage_broker = manage_broker
         #: ``False``: committed events stay in the outbox for another process to deliver.
-        self.relays = relay
+        self.relay_enabled = relay
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -145,7 +145,7 @@ class BackgroundWork:
         if self._tasks:
             return
         self._stop.clear()
-        if self.relays:
+        if self.relay_enabled:
             self._spawn("relay", self._relay_loop())
         if self.broker is not None and self.manage_broker:
             self._spawn("broker", self._connect_broker())
