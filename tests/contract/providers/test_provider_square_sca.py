@@ -14,13 +14,17 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from litestar.testing import AsyncTestClient
 from provider_standins._server import Faults, Recorded
 from provider_standins.kits import VERIFY_URL, Kit, SquareKit, StripeKit
 
+from payment_adapters.bootstrap import bootstrap_in_memory
+from payment_adapters.settings import Settings
 from payment_core.errors import InvalidTransitionError, ValidationError
 from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.services import CreatePayment, ServiceConfig
 from payment_core.testing import Harness, build_in_memory
+from payment_http.app import create_app
 
 SCA = "pm_card_authenticationRequired"
 
@@ -164,3 +168,35 @@ async def test_a_verification_token_is_refused_for_a_provider_that_takes_none(
     assert refused.value.field == "verification_token"
     assert (await harness.services.payments.get(payment.id)).status is PaymentStatus.PENDING
     assert stripe.stripe.find("POST", "/v1/payment_intents/") == []
+
+
+async def test_the_confirm_body_carries_the_verification_token(kit: SquareKit) -> None:
+    """Over HTTP: ``POST /api/v1/payments/{id}/confirm`` with ``verification_token``."""
+    runtime = bootstrap_in_memory(Settings(environment="test"))
+    runtime.services.deps.providers.register(kit.provider)
+    try:
+        async with AsyncTestClient(create_app(runtime)) as client:
+            created = await client.post(
+                "/api/v1/payments",
+                json={
+                    "booking_id": str(uuid4()),
+                    "guest_id": str(uuid4()),
+                    "amount": 2500,
+                    "currency": "EUR",
+                    "provider": "square",
+                },
+            )
+            assert created.status_code == 201, created.text
+            confirm = f"/api/v1/payments/{created.json()['id']}/confirm"
+            waiting = await client.post(confirm, json={"payment_method": SCA})
+            paid = await client.post(
+                confirm,
+                json={"payment_method": SCA, "verification_token": kit.square.verify_buyer()},
+            )
+    finally:
+        await runtime.aclose()
+
+    assert waiting.json()["status"] == "PROCESSING"
+    assert waiting.json()["next_action"]["type"] == "redirect"
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["status"] == "COMPLETED"
