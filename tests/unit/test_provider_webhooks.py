@@ -544,6 +544,23 @@ async def test_paypal_never_fetches_a_certificate_from_elsewhere(
     assert fetcher.fetched == []
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        paypal_headers(PAYPAL_BODY, when=NOW - timedelta(days=5)),
+        paypal_headers(PAYPAL_BODY, when=NOW + timedelta(minutes=10)),
+        {**paypal_headers(PAYPAL_BODY), "PAYPAL-AUTH-ALGO": "SHA1withRSA"},
+    ],
+    ids=["too old", "from the future", "other algorithm"],
+)
+async def test_paypal_fetches_no_certificate_for_a_delivery_it_refuses_anyway(
+    fetcher: CertFetcher, headers: dict[str, str]
+) -> None:
+    with pytest.raises(WebhookSignatureError):
+        await verified(paypal_provider(fetcher), PAYPAL_BODY, headers)
+    assert fetcher.fetched == []
+
+
 async def test_paypal_refuses_an_expired_certificate() -> None:
     key, pem = _key_and_cert(NOW - timedelta(days=400), NOW - timedelta(days=1))
     provider = paypal_provider(CertFetcher(pem))

@@ -645,10 +645,20 @@ class PayPalProvider:
         """Fetch the delivery's signing certificate, if it is a PayPal one not cached yet.
 
         Never raises: a certificate that cannot be had makes :meth:`parse_webhook` refuse the
-        delivery. Deliveries naming one URL wait for a single fetch.
+        delivery. Deliveries naming one URL wait for a single fetch; one that verification
+        would refuse anyway (no webhook id, another algorithm, a time out of the window)
+        fetches nothing.
         """
         url = get_header(headers, "PAYPAL-CERT-URL")
         if not url or len(url) > 500 or not self._allowed_cert_url(url) or url in self._certs:
+            return
+        sent = parse_rfc3339(get_header(headers, "PAYPAL-TRANSMISSION-TIME"))
+        if (
+            not self._webhook_id
+            or get_header(headers, "PAYPAL-AUTH-ALGO") != _AUTH_ALGO
+            or sent is None
+            or self._stale(sent, now) is not None
+        ):
             return
         lock = self._cert_locks.get(url)
         if lock is None:
@@ -712,11 +722,9 @@ class PayPalProvider:
         sent = parse_rfc3339(transmission_time)
         if sent is None:
             raise WebhookSignatureError(reason="malformed timestamp")
-        age = (now - sent).total_seconds()
-        if age > self._max_age.total_seconds():
-            raise WebhookSignatureError(reason="timestamp too old")
-        if -age > self._tolerance:
-            raise WebhookSignatureError(reason="timestamp in the future")
+        stale = self._stale(sent, now)
+        if stale is not None:
+            raise WebhookSignatureError(reason=stale)
         try:
             raw_signature = base64.b64decode(signature, validate=True)
         except (binascii.Error, ValueError):
@@ -730,6 +738,16 @@ class PayPalProvider:
             key.verify(raw_signature, message.encode(), padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature:
             raise WebhookSignatureError(reason="no signature matches") from None
+
+    def _stale(self, sent: datetime, now: datetime) -> str | None:
+        """Why a transmission time is refused: older than PayPal's redeliveries, or ahead of
+        our clock by more than the tolerance; ``None`` when it is fine."""
+        age = (now - sent).total_seconds()
+        if age > self._max_age.total_seconds():
+            return "timestamp too old"
+        if -age > self._tolerance:
+            return "timestamp in the future"
+        return None
 
     def _certificate(self, url: str, now: datetime) -> x509.Certificate:
         """The signing certificate at ``url`` as :meth:`prepare_webhook` fetched it."""
