@@ -225,6 +225,7 @@ class InvoicesOfOneBooking(RuleBasedStateMachine):
         self.services = self.harness.services
         self.booking, self.guest = uuid4(), uuid4()
         self.amounts: dict[UUID, int] = {}
+        self.tokens: dict[UUID, str] = {}
         self.bills: dict[UUID, Bill] = {}
 
     def teardown(self) -> None:
@@ -247,14 +248,16 @@ class InvoicesOfOneBooking(RuleBasedStateMachine):
     # ------------------------------------------------------------------ payments and refunds
     @initialize(target=payments)
     def first_payment(self) -> UUID:
-        return self.new_payment(10_000, complete=True)
+        return self.new_payment(10_000, complete=True, token="pm_card_visa")
 
     @rule(
         target=payments,
         amount=st.sampled_from([1, 5_000, 10_000, 15_000]),
         complete=st.booleans(),
+        # refundFail: its refunds stay in flight (holding their amount) until they fail.
+        token=st.sampled_from(["pm_card_visa", "pm_card_refundFail"]),
     )
-    def new_payment(self, amount: int, complete: bool) -> UUID:
+    def new_payment(self, amount: int, complete: bool, token: str) -> UUID:
         payment = self.run(
             self.services.payments.create(
                 CreatePayment(
@@ -263,6 +266,7 @@ class InvoicesOfOneBooking(RuleBasedStateMachine):
             )
         )
         self.amounts[payment.id] = amount
+        self.tokens[payment.id] = token
         if complete:
             self.complete(payment.id)
         return payment.id
@@ -278,7 +282,7 @@ class InvoicesOfOneBooking(RuleBasedStateMachine):
                 if b.payment_id == payment_id and b.status in (Inv.OPEN, Inv.UNCOLLECTIBLE)
             ),
         )
-        self.run(self.services.payments.confirm(payment_id, "pm_card_visa"))
+        self.run(self.services.payments.confirm(payment_id, self.tokens[payment_id]))
         for _, iid in waiting:  # oldest first, each what is left
             bill = self.bills[iid]
             self.take(bill)
@@ -290,6 +294,13 @@ class InvoicesOfOneBooking(RuleBasedStateMachine):
         # Not completed, or nothing left to refund: the model reads the payment as it is.
         with contextlib.suppress(InvalidTransitionError, RefundExceedsRefundableError):
             self.run(self.services.refunds.create(payment_id, amount))
+
+    @rule()
+    def time_passes_and_due_refunds_run(self) -> None:
+        """Refunds in flight are retried; those the provider keeps refusing fail for good and
+        give their hold back to the payment (nothing is paid again by that alone)."""
+        self.harness.clock.advance(hours=12)
+        self.run(self.services.refunds.process_due())
 
     # ------------------------------------------------------------------ invoices
     @rule(target=invoices, payment_id=payments, total=AMOUNTS)
