@@ -213,6 +213,10 @@ class InvoiceRepository(Protocol):
         """``OPEN`` and ``UNCOLLECTIBLE`` invoices linked to a payment (paid when it completes)."""
         ...
 
+    async def amount_applied_from(self, payment_id: UUID) -> int:
+        """The sum of ``amount_applied`` over the invoices linked to a payment: what it paid."""
+        ...
+
 
 class BillingRepository(Protocol):
     """The append-only audit trail. There is no update and no delete."""

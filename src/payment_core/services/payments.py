@@ -41,6 +41,7 @@ from payment_core.ports import (
 from payment_core.services._deps import Dependencies
 from payment_core.services._refunding import open_refund
 from payment_core.services.billing import append_record
+from payment_core.services.invoices import pay_invoices
 
 __all__ = [
     "DEFAULT_PAYMENT_METHOD",
@@ -498,12 +499,11 @@ class PaymentService:
             if payment.refund_on_completion and payment.refundable > 0
             else None
         )
-        # An open invoice that waits on this payment is paid now, in the same transaction.
-        invoices = [
-            invoice
-            for invoice in await uow.invoices.list_open_for_payment(payment.id)
-            if invoice.currency == payment.amount.currency
-        ]
+        # Open invoices that wait on this payment take what it holds now, in this transaction
+        # (nothing if the refund above takes it all back).
+        invoices = await pay_invoices(
+            deps, uow, payment, await uow.invoices.list_open_for_payment(payment.id)
+        )
         if refund is not None or invoices:
             # Save the payment first: a unit of work collects events aggregate by aggregate in
             # the order they were saved, and payment.completed must precede refund.initiated
@@ -517,7 +517,6 @@ class PaymentService:
                 refund.id,
             )
         for invoice in invoices:
-            invoice.mark_paid(now=deps.clock.now(), event_id=deps.ids.new_id())
             await uow.invoices.update(invoice)
 
     # ------------------------------------------------------------------ cancel
