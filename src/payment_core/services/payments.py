@@ -17,6 +17,8 @@ import attrs
 
 from payment_core.card_data import find_raw_card_data
 from payment_core.errors import (
+    ConcurrencyError,
+    IdempotencyKeyReusedError,
     NotFoundError,
     ProviderDeclinedError,
     ProviderError,
@@ -25,6 +27,7 @@ from payment_core.errors import (
     RawCardDataError,
     ValidationError,
 )
+from payment_core.ids import id_for_request
 from payment_core.model.billing import BillingRecordType
 from payment_core.model.payment import Card, Payment, PaymentStatus
 from payment_core.money import Currency, Money, check_amount_in_range
@@ -177,13 +180,19 @@ class PaymentService:
         self,
         command: CreatePayment,
         *,
+        idempotency_key: str | None = None,
         inbox: tuple[str, str] | None = None,
         unless_booking_cancelled: bool = False,
     ) -> Payment:
         """Create a ``PENDING`` payment and set it up at the provider.
 
         The provider is asked first (with a key derived from the new payment's id), then the
-        payment and its ``payment.initiated`` event are committed together. With ``inbox`` =
+        payment and its ``payment.initiated`` event are committed together. With
+        ``idempotency_key`` the payment's id is derived from it
+        (:func:`~payment_core.ids.id_for_request`): a retry under the same key returns the
+        payment the first call made (the provider, if asked again, sees the same key), and the
+        same key for another booking, guest, amount or provider raises
+        :class:`~payment_core.errors.IdempotencyKeyReusedError`. With ``inbox`` =
         ``(consumer, event_id)`` the consumed event is recorded in the same transaction, and a
         duplicate raises :class:`DuplicateEventError`. With ``unless_booking_cancelled`` the
         booking is locked in that transaction; when it is cancelled, only the inbox row is
@@ -193,7 +202,13 @@ class PaymentService:
         amount, provider_name, metadata = self.validate(command)
         provider = self._deps.providers.get(provider_name)
         deps = self._deps
-        payment_id = deps.ids.new_id()
+        if idempotency_key is None:
+            payment_id = deps.ids.new_id()
+        else:
+            payment_id = id_for_request("payment.create", idempotency_key)
+            made = await self._made_by(payment_id, command, amount, provider_name, idempotency_key)
+            if made is not None:
+                return made
         reply = await self._deps.call_provider(
             provider,
             "create_payment",
@@ -234,41 +249,91 @@ class PaymentService:
             description=command.description,
             metadata=metadata,
         )
-        async with deps.uow() as uow:
-            if inbox is not None and not await uow.inbox.add(*inbox):
-                raise DuplicateEventError(event_id=inbox[1], payment=payment)
-            if unless_booking_cancelled and await uow.bookings.lock(command.booking_id):
-                await uow.commit()  # the event is handled: it creates nothing
-                raise BookingCancelledError(payment=payment)
-            await uow.payments.add(payment)
-            await uow.commit()
+        try:
+            async with deps.uow() as uow:
+                if inbox is not None and not await uow.inbox.add(*inbox):
+                    raise DuplicateEventError(event_id=inbox[1], payment=payment)
+                if unless_booking_cancelled and await uow.bookings.lock(command.booking_id):
+                    await uow.commit()  # the event is handled: it creates nothing
+                    raise BookingCancelledError(payment=payment)
+                await uow.payments.add(payment)
+                await uow.commit()
+        except ConcurrencyError:
+            # The same key twice at once (a retry that took over a slow first attempt): the
+            # other one saved it first.
+            made = None
+            if idempotency_key is not None:
+                made = await self._made_by(
+                    payment_id, command, amount, provider_name, idempotency_key
+                )
+            if made is None:
+                raise
+            return made
         deps.observer.payment_outcome(provider_name, payment.status.value)
         return payment
 
+    async def _made_by(
+        self, payment_id: UUID, command: CreatePayment, amount: Money, provider: str, key: str
+    ) -> Payment | None:
+        """The payment an earlier create under ``key`` made, if it made one."""
+        async with self._deps.uow() as uow:
+            made = await uow.payments.get(payment_id)
+        if made is None:
+            return None
+        if (made.booking_id, made.guest_id, made.amount, made.provider) != (
+            command.booking_id,
+            command.guest_id,
+            amount,
+            provider,
+        ):
+            raise IdempotencyKeyReusedError(key=key)
+        return made
+
     # ------------------------------------------------------------------ confirm
-    async def confirm(self, payment_id: UUID, payment_method: str | None = None) -> Payment:
-        """``PENDING -> PROCESSING``, ask the provider, and record what it said."""
+    async def confirm(
+        self,
+        payment_id: UUID,
+        payment_method: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Payment:
+        """``PENDING -> PROCESSING``, ask the provider, and record what it said.
+
+        With ``idempotency_key``, the same confirm again (its answer lost) answers as the
+        first did: the payment as that confirm left it, asking the provider again (under the
+        same provider key) if it had not answered; not ``InvalidTransitionError``.
+        """
         # Card data first: a spaced card number is not a valid token either, but it must be
         # refused as what it is (raw_card_data_forbidden), never echoed as a bad token.
         if isinstance(payment_method, str) and find_raw_card_data(payment_method) is not None:
             raise RawCardDataError(field="payment_method")
         _check_token(payment_method, "payment_method")
         deps = self._deps
+        request_id = (
+            None if idempotency_key is None else id_for_request("payment.confirm", idempotency_key)
+        )
 
-        async def start() -> Payment:
+        async def start() -> tuple[Payment, bool]:
             async with deps.uow() as uow:
                 payment = await self._require(uow, payment_id, lock=True)
+                if request_id is not None and payment.moved_by_request == request_id:
+                    if payment_method not in (None, payment.payment_method):
+                        raise IdempotencyKeyReusedError(key=idempotency_key or "")
+                    return payment, payment.status is PaymentStatus.PROCESSING
                 method = payment_method or payment.payment_method or DEFAULT_PAYMENT_METHOD
                 payment.start_processing(
                     now=deps.clock.now(),
                     payment_method=method,
                     reconcile_after=deps.config.reconcile_after,
+                    request=request_id,
                 )
                 await uow.payments.update(payment)
                 await uow.commit()
-                return payment
+                return payment, True
 
-        payment = await deps.retrying(start)
+        payment, ask = await deps.retrying(start)
+        if not ask:
+            return payment
         provider = deps.providers.get(payment.provider)
         assert payment.payment_method is not None
         request = ConfirmPaymentRequest(
@@ -464,14 +529,22 @@ class PaymentService:
             await uow.invoices.update(invoice)
 
     # ------------------------------------------------------------------ cancel
-    async def cancel(self, payment_id: UUID) -> Payment:
-        """``PENDING -> CANCELLED``, then release it at the provider (best effort)."""
+    async def cancel(self, payment_id: UUID, *, idempotency_key: str | None = None) -> Payment:
+        """``PENDING -> CANCELLED``, then release it at the provider (best effort).
+
+        With ``idempotency_key``, the same cancel again returns the payment it cancelled.
+        """
         deps = self._deps
+        request_id = (
+            None if idempotency_key is None else id_for_request("payment.cancel", idempotency_key)
+        )
 
         async def run() -> Payment:
             async with deps.uow() as uow:
                 payment = await self._require(uow, payment_id, lock=True)
-                payment.cancel(now=deps.clock.now(), event_id=deps.ids.new_id())
+                if request_id is not None and payment.moved_by_request == request_id:
+                    return payment  # cancelled by this very request
+                payment.cancel(now=deps.clock.now(), event_id=deps.ids.new_id(), request=request_id)
                 await uow.payments.update(payment)
                 await uow.commit()
                 return payment
