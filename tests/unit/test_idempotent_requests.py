@@ -32,6 +32,7 @@ from payment_core.errors import (
 )
 from payment_core.ids import id_for_request
 from payment_core.pagination import PageRequest
+from payment_core.services import NullObserver
 from payment_core.testing import FakeProvider, Harness, build_in_memory
 
 OPERATIONS = ["payment.create", "payment.confirm", "payment.cancel", "refund.create"]
@@ -99,7 +100,8 @@ async def test_a_create_under_a_key_twice_is_one_payment(kit: Kit) -> None:
     assert again.reference == first.reference
     page = await kit.services.payments.list_by_booking(first.booking_id, PageRequest())
     assert [p.id for p in page.items] == [first.id]
-    assert kit.calls("create_payment") == [f"payment-{first.id}-create"]
+    # Asked again, under the same key: the provider answers as it did the first time.
+    assert kit.calls("create_payment") == [f"payment-{first.id}-create"] * 2
 
 
 async def test_a_create_that_died_before_its_commit_asks_the_provider_again_under_its_key(
@@ -115,11 +117,24 @@ async def test_a_create_that_died_before_its_commit_asks_the_provider_again_unde
     assert kit.calls("create_payment") == [f"payment-{payment.id}-create"] * 2
 
 
-async def test_a_create_key_used_for_another_payment_is_refused(kit: Kit) -> None:
-    await kit.services.payments.create(command(), idempotency_key="order-3")
-    with pytest.raises(IdempotencyKeyReusedError):
-        await kit.services.payments.create(command(), idempotency_key="order-3")
-    assert len(kit.calls("create_payment")) == 1
+class MismatchCounter(NullObserver):
+    def __init__(self) -> None:
+        self.mismatches = 0
+
+    def amount_mismatch(self, provider: str) -> None:
+        self.mismatches += 1
+
+
+async def test_a_create_key_used_for_another_payment_is_refused() -> None:
+    observer = MismatchCounter()
+    kit = Kit(build_in_memory(observer=observer))
+    first = await kit.services.payments.create(command(), idempotency_key="order-3")
+    for other in [command(), command(amount=5_000), command(guest_id=first.guest_id)]:
+        with pytest.raises(IdempotencyKeyReusedError):
+            await kit.services.payments.create(other, idempotency_key="order-3")
+    assert list(kit.harness.store.payments) == [first.id]
+    # The provider's answer for another amount under the key is no mismatch to alarm about.
+    assert observer.mismatches == 0
 
 
 async def test_without_a_key_every_create_is_a_new_payment(kit: Kit) -> None:

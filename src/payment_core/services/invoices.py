@@ -129,6 +129,7 @@ class InvoiceService:
         async def run() -> Invoice:
             async with deps.uow() as uow:
                 if idempotency_key is not None:
+                    # Looked for first, before any check that what it made could now fail.
                     made = await uow.invoices.get(invoice.id)
                     if made is not None:
                         if (made.booking_id, made.guest_id, made.currency) != (

@@ -202,30 +202,45 @@ class PaymentService:
         amount, provider_name, metadata = self.validate(command)
         provider = self._deps.providers.get(provider_name)
         deps = self._deps
-        if idempotency_key is None:
-            payment_id = deps.ids.new_id()
-        else:
-            payment_id = id_for_request("payment.create", idempotency_key)
-            made = await self._made_by(payment_id, command, amount, provider_name, idempotency_key)
-            if made is not None:
-                return made
-        reply = await self._deps.call_provider(
-            provider,
-            "create_payment",
-            lambda: provider.create_payment(
-                CreatePaymentRequest(
-                    payment_id=payment_id,
-                    amount=amount,
-                    idempotency_key=f"payment-{payment_id}-create",
-                    description=command.description,
-                    metadata={**metadata, "payment_id": str(payment_id)},
-                    payment_method=command.payment_method,
-                )
-            ),
+        payment_id = (
+            deps.ids.new_id()
+            if idempotency_key is None
+            else id_for_request("payment.create", idempotency_key)
         )
+
+        async def made_before() -> Payment | None:
+            # Only looked for when something failed, so a create costs no extra read: a
+            # retry asks the provider again under the same key (which answers as it did the
+            # first time), and then meets the payment saved under its id.
+            if idempotency_key is None:
+                return None
+            return await self._made_under(idempotency_key, payment_id, command, amount)
+
+        try:
+            reply = await self._deps.call_provider(
+                provider,
+                "create_payment",
+                lambda: provider.create_payment(
+                    CreatePaymentRequest(
+                        payment_id=payment_id,
+                        amount=amount,
+                        idempotency_key=f"payment-{payment_id}-create",
+                        description=command.description,
+                        metadata={**metadata, "payment_id": str(payment_id)},
+                        payment_method=command.payment_method,
+                    )
+                ),
+            )
+        except ProviderRejectedError:
+            # A provider refuses its key with other parameters: a key reused for another payment.
+            if (made := await made_before()) is not None:
+                return made
+            raise
         if reply.amount != amount or (
             reply.payment_id is not None and reply.payment_id != payment_id
         ):
+            if (made := await made_before()) is not None:
+                return made
             deps.observer.amount_mismatch(provider_name)
             logger.warning(
                 "provider %s created payment %s with another amount", provider_name, payment_id
@@ -259,27 +274,23 @@ class PaymentService:
                 await uow.payments.add(payment)
                 await uow.commit()
         except ConcurrencyError:
-            # The same key twice at once (a retry that took over a slow first attempt): the
-            # other one saved it first.
-            made = None
-            if idempotency_key is not None:
-                made = await self._made_by(
-                    payment_id, command, amount, provider_name, idempotency_key
-                )
-            if made is None:
-                raise
-            return made
+            # Its id is taken: by what an earlier call under the same key made.
+            if (made := await made_before()) is not None:
+                return made
+            raise
         deps.observer.payment_outcome(provider_name, payment.status.value)
         return payment
 
-    async def _made_by(
-        self, payment_id: UUID, command: CreatePayment, amount: Money, provider: str, key: str
+    async def _made_under(
+        self, key: str, payment_id: UUID, command: CreatePayment, amount: Money
     ) -> Payment | None:
-        """The payment an earlier create under ``key`` made, if it made one."""
+        """The payment an earlier create under ``key`` made, if any; the key reused for
+        another payment raises :class:`IdempotencyKeyReusedError`."""
         async with self._deps.uow() as uow:
             made = await uow.payments.get(payment_id)
         if made is None:
             return None
+        provider = command.provider or self._deps.config.default_provider
         if (made.booking_id, made.guest_id, made.amount, made.provider) != (
             command.booking_id,
             command.guest_id,
