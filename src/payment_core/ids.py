@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from typing import Final, NewType
-from uuid import UUID, SafeUUID
+from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
 __all__ = [
     "BillingRecordId",
@@ -21,6 +21,7 @@ __all__ = [
     "InvoiceId",
     "PaymentId",
     "RefundId",
+    "id_for_request",
     "is_reference",
     "new_reference",
     "uuid7",
@@ -56,6 +57,22 @@ if uuid_from_int(0x1234) != UUID(int=0x1234) or str(uuid_from_int(7)) != str(UUI
     # Another uuid implementation than CPython's: take the documented way.
     def uuid_from_int(value: int) -> UUID:  # pragma: no cover
         return UUID(int=value)
+
+
+#: The namespace of :func:`id_for_request` (a UUIDv5 namespace of its own).
+_REQUEST_NAMESPACE: Final = uuid5(NAMESPACE_URL, "urn:payment-service:idempotent-request")
+
+
+def id_for_request(operation: str, idempotency_key: str) -> UUID:
+    """The id that ``operation`` (``"refund.create"``, ...) gives what it does under a key.
+
+    A name-based UUID (RFC 9562 version 5): the same operation under the same key always
+    gets the same id, so a retry finds what the first attempt made (or moved) instead of
+    making it again, and a provider sees the same idempotency key, derived from that id.
+    Different operations under one key get unrelated ids. The key must already be scoped to
+    whoever may see the result (the HTTP service scopes it per API key).
+    """
+    return uuid5(_REQUEST_NAMESPACE, f"{operation}\x00{idempotency_key}")
 
 
 _CROCKFORD: Final = "0123456789abcdefghjkmnpqrstvwxyz"

@@ -12,7 +12,12 @@ carries an ``Idempotency-Key``, claims it in the persistent :class:`IdempotencyS
   ``idempotency_request_in_progress``, until its lock is older than
   ``IDEMPOTENCY_LOCK_TIMEOUT_SECONDS`` (a crashed request does not block its key forever);
 - a response is stored only when it is an answer: a 5xx, a 429 or a 409 that says "try again"
-  (``concurrent_modification``) releases the key instead, so a retry can run.
+  (``concurrent_modification``) releases the key instead, so a retry can run;
+- the handler gets the scoped key (:func:`request_key`) and passes it to its use case, which
+  derives from it the id of what it creates, or records it on what it moves, in the same
+  transaction. A request run again under its key (after a 5xx, or taking over the key of one
+  that crashed between its commit and storing its response) therefore finds what the first
+  run did and answers with it: the same refund, never a second one.
 
 The handler's response is buffered and stored *before* it is sent, so a client that has seen
 it and retries always gets the replay, never a 409 for its own finished request.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Final
 
@@ -49,6 +55,7 @@ __all__ = [
     "IDEMPOTENCY_HEADER",
     "RequestPipelineMiddleware",
     "fingerprint",
+    "request_key",
     "scoped_key",
 ]
 
@@ -59,6 +66,8 @@ REPLAYED_HEADER: Final = b"idempotent-replayed"
 _KEY_MAX: Final = 255
 _RETRYABLE_409: Final = frozenset({b"idempotency_request_in_progress", b"concurrent_modification"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+#: Where the claimed, scoped key waits for the handler (``scope["state"]``).
+_STATE_KEY: Final = "idempotency_key"
 
 
 def fingerprint(method: str, path: str, canonical_body: bytes) -> str:
@@ -74,6 +83,14 @@ def fingerprint(method: str, path: str, canonical_body: bytes) -> str:
 
 def scoped_key(api_key_id: str, key: str) -> str:
     return hashlib.sha256(f"{api_key_id}\x00{key}".encode()).hexdigest()
+
+
+def request_key(scope: Mapping[str, object]) -> str | None:
+    """The scoped ``Idempotency-Key`` the running request claimed, for its use case; ``None``
+    without one. Never the client's own key: two API keys' requests must not meet."""
+    state = scope.get("state")
+    key = state.get(_STATE_KEY) if isinstance(state, dict) else None
+    return key if isinstance(key, str) else None
 
 
 def _idempotency_key(scope: Scope) -> str | None:
@@ -208,8 +225,9 @@ class RequestPipelineMiddleware:
             await send({"type": "http.response.body", "body": stored.body, "more_body": False})
             return
         buffer = _Buffer()
-        # If the handler dies here (a crash, a cancelled task) what it did is unknown: the key
-        # stays locked and is taken over after the lock timeout, never replayed wrongly.
+        scope.setdefault("state", {})[_STATE_KEY] = scoped
+        # If the process dies here (a crash) the key stays locked and is taken over after the
+        # lock timeout: the handler runs again and, by the same key, finds what this run did.
         await self.app(scope, _replaying_receive(body, receive), buffer.send)
         try:
             if buffer.storable:

@@ -21,6 +21,7 @@ async def test_added_payment_reads_back_with_every_field(storage, build):
     payment.failure_message = "the provider's reply does not match"
     payment.amount_refunded = 100
     payment.amount_refund_pending = 400
+    payment.moved_by_request = uuid4()
     async with storage.uow() as uow:
         await uow.payments.add(payment)
         await uow.commit()

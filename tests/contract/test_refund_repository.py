@@ -23,7 +23,7 @@ async def _payment(storage, build):
 async def test_added_refund_reads_back_with_every_field(storage, build):
     payment = await _payment(storage, build)
     refund = build.refund(payment, amount=700)
-    refund.start_attempt(now=build.at(1))
+    refund.start_attempt(now=build.at(1), request=uuid4())
     refund.retry_later(
         now=build.at(2), at=build.at(32), error="unavailable: timeout", definite=True
     )

@@ -53,9 +53,18 @@ class Service:
     """One ``python -m payment_http serve`` process."""
 
     def __init__(
-        self, database_url: str, workdir: Path, *, args: Sequence[str] = (), **env: str
+        self,
+        database_url: str,
+        workdir: Path,
+        *,
+        args: Sequence[str] = (),
+        boot: str | None = None,
+        **env: str,
     ) -> None:
         self.args = tuple(args)
+        #: Python source run as ``python -c`` in place of ``python -m payment_http`` (a test
+        #: harness around the real entry point, such as a journaling fake provider).
+        self.boot = boot
         self.database_url = database_url
         self.workdir = workdir
         self.port = free_port()
@@ -83,12 +92,12 @@ class Service:
     def start(self) -> Service:
         # What the process writes (stdout and stderr both go to the file) is scanned as it grows.
         _leakscan.watch_file(self.log)
+        launcher = ["-m", "payment_http"] if self.boot is None else ["-c", self.boot]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
-                    "-m",
-                    "payment_http",
+                    *launcher,
                     "serve",
                     "--host",
                     "127.0.0.1",

@@ -6,13 +6,21 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+import attrs
 import msgspec
 import pytest
 from tests.http.conftest import API_KEY, AUTH, OTHER_KEY, Api, invoice_body, payment_body
 
 from payment_core.errors import ProviderUnavailableError
-from payment_core.ports import CreatePaymentRequest, ProviderPayment
+from payment_core.ports import (
+    CreatePaymentRequest,
+    IdempotencyClaim,
+    IdempotencyStore,
+    ProviderPayment,
+    StoredResponse,
+)
 from payment_core.testing import FakeProvider
 from payment_http.auth import key_id
 from payment_http.idempotency import fingerprint, scoped_key
@@ -218,3 +226,246 @@ async def test_replays_are_counted_in_the_metrics(mem: Api) -> None:
         await mem.client.post("/api/v1/payments", json=body, headers=keyed("k-12"))
     metrics = (await mem.client.get("/metrics")).text
     assert 'idempotent_replays_total{route="/api/v1/payments"} 2.0' in metrics
+
+
+# ------------------------------------------------------------------ what a key did, found again
+
+
+@attrs.define
+class CrashingStore:
+    """The idempotency store of a process that dies between its handler's commit and storing
+    the response: the next ``lose`` responses are never stored (the key stays locked), and
+    claims happen ``later`` (the lock timeout, or the key's lifetime, passing)."""
+
+    inner: IdempotencyStore
+    lose: int = 0
+    later: timedelta = timedelta(0)
+
+    async def claim(
+        self, key: str, fingerprint: str, *, now: datetime, ttl: timedelta, lock_timeout: timedelta
+    ) -> IdempotencyClaim:
+        return await self.inner.claim(
+            key, fingerprint, now=now + self.later, ttl=ttl, lock_timeout=lock_timeout
+        )
+
+    async def complete(self, key: str, response: StoredResponse, *, now: datetime) -> None:
+        if self.lose > 0:
+            self.lose -= 1
+            return
+        await self.inner.complete(key, response, now=now + self.later)
+
+    async def release(self, key: str) -> None:
+        await self.inner.release(key)
+
+    async def purge_expired(self, now: datetime, limit: int) -> int:
+        return await self.inner.purge_expired(now, limit)
+
+    def lock_times_out(self, api: Api) -> None:
+        self.later += timedelta(seconds=api.runtime.settings.idempotency_lock_timeout_seconds + 1)
+
+    def key_expires(self, api: Api) -> None:
+        self.later += timedelta(seconds=api.runtime.settings.idempotency_ttl_seconds + 1)
+
+
+def crashing(api: Api) -> CrashingStore:
+    store = CrashingStore(api.runtime.idempotency)
+    api.runtime.idempotency = store  # the middleware reads it on every request
+    return store
+
+
+async def _lost_then_retried(
+    api: Api, url: str, key: str, body: dict[str, Any] | None = None
+) -> tuple[Any, Any]:
+    """The request under ``key``, whose process dies before storing the response, and its
+    retry once the lock has timed out."""
+    store = crashing(api)
+    store.lose = 1
+    first = await api.client.post(url, json=body, headers=keyed(key))
+    store.lock_times_out(api)
+    retry = await api.client.post(url, json=body, headers=keyed(key))
+    assert "idempotent-replayed" not in retry.headers  # it ran again, and found what it made
+    return first, retry
+
+
+async def test_a_payment_create_taken_over_after_a_crash_returns_the_payment_it_made(
+    api: Api,
+) -> None:
+    body = payment_body()
+    first, retry = await _lost_then_retried(api, "/api/v1/payments", "crash-create", body)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["id"] == first.json()["id"]
+    assert retry.json()["reference"] == first.json()["reference"]
+    listed = await api.client.get(f"/api/v1/payments/booking/{body['booking_id']}", headers=AUTH)
+    assert len(listed.json()["items"]) == 1
+
+
+async def test_a_refund_taken_over_after_a_crash_is_the_refund_it_made_paid_once(
+    api: Api,
+) -> None:
+    payment = await api.completed_payment()
+    body = {"payment_id": payment["id"], "amount": 2500}
+    first, retry = await _lost_then_retried(api, "/api/v1/refunds", "crash-refund", body)
+    assert first.status_code == retry.status_code == 201
+    refund = retry.json()
+    assert refund["id"] == first.json()["id"]
+    assert refund["status"] == "COMPLETED"
+    listed = await api.client.get(f"/api/v1/refunds/payment/{payment['id']}", headers=AUTH)
+    assert [r["id"] for r in listed.json()["items"]] == [refund["id"]]
+    assert len(api.provider.refunds_made(UUID(refund["id"]))) == 1
+    assert [key for op, key in api.provider.calls if op == "refund"] == [f"refund-{refund['id']}-0"]
+    current = await api.client.get(f"/api/v1/payments/{payment['id']}", headers=AUTH)
+    assert current.json()["amount_refunded"] == 2500
+
+
+async def test_a_confirm_taken_over_after_a_crash_answers_as_the_first_did(api: Api) -> None:
+    payment = await api.create_payment()
+    url = f"/api/v1/payments/{payment['id']}/confirm"
+    first, retry = await _lost_then_retried(
+        api, url, "crash-confirm", {"payment_method": "pm_card_visa"}
+    )
+    assert first.status_code == retry.status_code == 200
+    assert retry.json()["status"] == first.json()["status"] == "COMPLETED"
+    assert retry.json()["id"] == payment["id"]
+    # Another request (no key, or another key) is still refused: only its own retry replays.
+    again = await api.client.post(url, json={"payment_method": "pm_card_visa"}, headers=AUTH)
+    other = await api.client.post(
+        url, json={"payment_method": "pm_card_visa"}, headers=keyed("another-confirm")
+    )
+    assert again.status_code == other.status_code == 409
+    assert other.json()["code"] == "invalid_state_transition"
+
+
+async def test_a_cancel_taken_over_after_a_crash_answers_as_the_first_did(api: Api) -> None:
+    payment = await api.create_payment()
+    url = f"/api/v1/payments/{payment['id']}/cancel"
+    first, retry = await _lost_then_retried(api, url, "crash-cancel")
+    assert first.status_code == retry.status_code == 200
+    assert retry.json()["status"] == "CANCELLED"
+    assert (await api.client.post(url, headers=AUTH)).status_code == 409
+
+
+async def test_a_refund_process_taken_over_after_a_crash_makes_no_second_attempt(
+    api: Api,
+) -> None:
+    payment = await api.completed_payment("pm_card_refundFail")
+    created = await api.client.post(
+        "/api/v1/refunds", json={"payment_id": payment["id"]}, headers=AUTH
+    )
+    assert created.json()["status"] == "PENDING"  # its first attempt failed: retried later
+    url = f"/api/v1/refunds/{created.json()['id']}/process"
+    first, retry = await _lost_then_retried(api, url, "crash-process")
+    assert first.status_code == retry.status_code == 200
+    assert first.json()["attempts"] == retry.json()["attempts"] == 2
+    assert len([op for op, _ in api.provider.calls if op == "refund"]) == 2
+
+
+async def test_an_invoice_create_taken_over_after_a_crash_returns_the_invoice_it_made(
+    api: Api,
+) -> None:
+    body = invoice_body()
+    first, retry = await _lost_then_retried(api, "/api/v1/invoices", "crash-invoice", body)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["id"] == first.json()["id"]
+    listed = await api.client.get(f"/api/v1/invoices/booking/{body['booking_id']}", headers=AUTH)
+    assert len(listed.json()["items"]) == 1
+
+
+class BrokenAfterCommitProvider(FakeProvider):
+    """The fake provider, after which the service's next step fails (as on a dropped
+    database connection) the first time ``operation`` is called: the money has moved."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__()
+        self.operation = operation
+        self.broken = False
+
+    def _call(self, operation: str, key: str | None, body: Any) -> Any:
+        result = super()._call(operation, key, body)
+        if operation == self.operation and not self.broken:
+            self.broken = True
+            raise ConnectionResetError("connection lost")
+        return result
+
+
+async def test_a_refund_retried_after_a_5xx_that_followed_its_commit_is_the_same_refund(
+    api: Api,
+) -> None:
+    payment = await api.completed_payment()
+    provider = BrokenAfterCommitProvider("refund")
+    api.runtime.services.deps.providers.register(provider)  # replaces "fake": it knows no intent
+    body = {"payment_id": payment["id"], "amount": 2500}
+    first = await api.client.post("/api/v1/refunds", json=body, headers=keyed("5xx-refund"))
+    assert first.status_code == 503  # a dropped connection: service_unavailable, key released
+    retry = await api.client.post("/api/v1/refunds", json=body, headers=keyed("5xx-refund"))
+    assert retry.status_code == 201
+    refund = retry.json()
+    assert refund["status"] == "COMPLETED"
+    listed = await api.client.get(f"/api/v1/refunds/payment/{payment['id']}", headers=AUTH)
+    assert [r["id"] for r in listed.json()["items"]] == [refund["id"]]
+    assert len(provider.refunds_made(UUID(refund["id"]))) == 1
+    assert {key for op, key in provider.calls if op == "refund"} == {f"refund-{refund['id']}-0"}
+
+
+async def test_a_confirm_retried_after_a_5xx_that_followed_its_commit_completes(
+    api: Api,
+) -> None:
+    payment = await api.create_payment()
+    provider = BrokenAfterCommitProvider("confirm_payment")
+    api.runtime.services.deps.providers.register(provider)
+    url = f"/api/v1/payments/{payment['id']}/confirm"
+    first = await api.client.post(url, headers=keyed("5xx-confirm"))
+    assert first.status_code == 503
+    retry = await api.client.post(url, headers=keyed("5xx-confirm"))
+    assert retry.status_code == 200
+    assert retry.json()["status"] == "COMPLETED"
+    keys = [key for op, key in provider.calls if op == "confirm_payment"]
+    assert keys == [f"payment-{payment['id']}-confirm"] * 2  # asked again under the same key
+
+
+async def test_a_key_reused_for_another_refund_after_it_expired_is_422_and_refunds_nothing(
+    api: Api,
+) -> None:
+    one, two = await api.completed_payment(), await api.completed_payment()
+    store = crashing(api)
+    made = await api.client.post(
+        "/api/v1/refunds", json={"payment_id": one["id"]}, headers=keyed("reused-refund")
+    )
+    assert made.status_code == 201
+    store.key_expires(api)  # the stored response is gone; the refund made under it is not
+    other = await api.client.post(
+        "/api/v1/refunds", json={"payment_id": two["id"]}, headers=keyed("reused-refund")
+    )
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert one["id"] not in other.text
+    assert made.json()["id"] not in other.text
+    listed = await api.client.get(f"/api/v1/refunds/payment/{two['id']}", headers=AUTH)
+    assert listed.json()["items"] == []
+
+
+async def test_a_key_reused_on_another_payment_after_it_expired_confirms_that_payment(
+    api: Api,
+) -> None:
+    one, two = await api.create_payment(), await api.create_payment()
+    store = crashing(api)
+    first = await api.client.post(
+        f"/api/v1/payments/{one['id']}/confirm", headers=keyed("reused-confirm")
+    )
+    store.key_expires(api)
+    second = await api.client.post(
+        f"/api/v1/payments/{two['id']}/confirm", headers=keyed("reused-confirm")
+    )
+    assert first.status_code == second.status_code == 200
+    assert second.json()["id"] == two["id"]
+
+
+async def test_the_same_key_under_another_api_key_never_finds_what_the_first_made(
+    mem: Api,
+) -> None:
+    payment = await mem.completed_payment()
+    body = {"payment_id": payment["id"], "amount": 100}
+    mine = await mem.client.post("/api/v1/refunds", json=body, headers=keyed("shared"))
+    theirs = await mem.client.post("/api/v1/refunds", json=body, headers=keyed("shared", OTHER_KEY))
+    assert mine.status_code == theirs.status_code == 201
+    assert mine.json()["id"] != theirs.json()["id"]
+    assert "idempotent-replayed" not in theirs.headers

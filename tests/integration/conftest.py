@@ -230,7 +230,8 @@ async def rabbit(rabbit_url: str) -> AsyncIterator[RabbitAdmin]:
 
 
 class TcpProxy:
-    """A TCP forwarder to RabbitMQ that a test can cut (an outage) and restore."""
+    """A TCP forwarder (to RabbitMQ or PostgreSQL) that a test can cut (an outage) and
+    restore."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -245,6 +246,12 @@ class TcpProxy:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def drop(self) -> None:
+        """Drop the open connections, as a network blip does; new ones are accepted."""
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
 
     async def stop(self) -> None:
         """Refuse new connections and drop the open ones."""

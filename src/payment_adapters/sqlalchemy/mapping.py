@@ -112,6 +112,7 @@ def payment_to_row(payment: Payment, cipher: Cipher) -> dict[str, Any]:
         "reconcile_at": payment.reconcile_at,
         "reconcile_attempts": payment.reconcile_attempts,
         "refund_on_completion": payment.refund_on_completion,
+        "moved_by_request": payment.moved_by_request,
         "created_at": payment.created_at,
         "updated_at": payment.updated_at,
         "version": payment.version,
@@ -154,6 +155,7 @@ def payment_from_row(row: Row, cipher: Cipher) -> Payment:
         reconcile_at=row["reconcile_at"],
         reconcile_attempts=row["reconcile_attempts"],
         refund_on_completion=row["refund_on_completion"],
+        moved_by_request=row["moved_by_request"],
         version=row["version"],
     )
 
@@ -177,6 +179,7 @@ def refund_to_row(refund: Refund) -> dict[str, Any]:
         "last_error": refund.last_error,
         "provider_refund_id": refund.provider_refund_id,
         "key_generation": refund.key_generation,
+        "attempted_by_request": refund.attempted_by_request,
         "created_at": refund.created_at,
         "updated_at": refund.updated_at,
         "version": refund.version,
@@ -202,6 +205,7 @@ def refund_from_row(row: Row) -> Refund:
         last_error=row["last_error"],
         provider_refund_id=row["provider_refund_id"],
         key_generation=row["key_generation"],
+        attempted_by_request=row["attempted_by_request"],
         version=row["version"],
     )
 

@@ -130,6 +130,8 @@ payments = Table(
     Column("version", Integer, nullable=False),
     # Added by revision 0002 (hence last, and a default for the rows that were there).
     Column("refund_on_completion", Boolean, nullable=False, server_default=false()),
+    # Added by revision 0004: the idempotent request that confirmed or cancelled it.
+    Column("moved_by_request", Uuid),
     CheckConstraint("amount > 0", name="amount_positive"),
     *_non_negative("amount_refunded", "amount_refund_pending"),
     # The refund invariant, held by the database too: never more out or on hold than came in.
@@ -170,6 +172,8 @@ refunds = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    # Added by revision 0004: the idempotent request that made its latest attempt.
+    Column("attempted_by_request", Uuid),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint(
         "status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED')", name="status_known"

@@ -111,6 +111,9 @@ class Payment:
     reconcile_attempts: int = 0
     #: Its booking was cancelled while it was in flight: refund it whole once it completes.
     refund_on_completion: bool = False
+    #: The idempotent request (:func:`payment_core.ids.id_for_request`) that confirmed or
+    #: cancelled it, so that the same request again answers as it did instead of 409.
+    moved_by_request: UUID | None = None
     version: int = 0
     events: list[DomainEvent] = attrs.field(factory=list, repr=False)
 
@@ -176,16 +179,27 @@ class Payment:
 
     # ------------------------------------------------------------------ commands
     def start_processing(
-        self, *, now: datetime, payment_method: str, reconcile_after: timedelta
+        self,
+        *,
+        now: datetime,
+        payment_method: str,
+        reconcile_after: timedelta,
+        request: UUID | None = None,
     ) -> None:
         """``PENDING -> PROCESSING``: we are about to ask the provider to confirm."""
         self._move(PaymentStatus.PROCESSING, now)
+        self.moved_by_request = request
         self.payment_method = payment_method
         self.reconcile_at = now + reconcile_after
         self.reconcile_attempts = 0
 
     def retry_verified(
-        self, *, now: datetime, payment_method: str, reconcile_after: timedelta
+        self,
+        *,
+        now: datetime,
+        payment_method: str,
+        reconcile_after: timedelta,
+        request: UUID | None = None,
     ) -> None:
         """A new attempt of a ``PROCESSING`` payment that waits for the buyer, who has verified
         (Strong Customer Authentication): it stays ``PROCESSING``, no longer waiting."""
@@ -196,6 +210,7 @@ class Payment:
                 current=self.status.value,
                 requested=PaymentStatus.PROCESSING.value,
             )
+        self.moved_by_request = request
         self.payment_method = payment_method
         self.next_action = None
         self.reconcile_at = now + reconcile_after
@@ -232,9 +247,10 @@ class Payment:
         self.reconcile_at = None
         self.events.append(PaymentFailed(event_id, now, snapshot(self)))
 
-    def cancel(self, *, now: datetime, event_id: UUID) -> None:
+    def cancel(self, *, now: datetime, event_id: UUID, request: UUID | None = None) -> None:
         """``PENDING -> CANCELLED``."""
         self._move(PaymentStatus.CANCELLED, now)
+        self.moved_by_request = request
         self.events.append(PaymentCancelled(event_id, now, snapshot(self)))
 
     def require_action(self, *, now: datetime, next_action: NextAction) -> None:

@@ -75,6 +75,9 @@ class Refund:
     #: Bumped after a definite provider failure, so the next attempt uses a fresh provider
     #: idempotency key; an unknown outcome keeps it, so a retry can never refund twice.
     key_generation: int = 0
+    #: The idempotent request (:func:`payment_core.ids.id_for_request`) that made its latest
+    #: attempt; ``None`` when the background retries made it.
+    attempted_by_request: UUID | None = None
     version: int = 0
     events: list[DomainEvent] = attrs.field(factory=list, repr=False)
 
@@ -127,9 +130,10 @@ class Refund:
         self.status = to
         self.updated_at = now
 
-    def start_attempt(self, *, now: datetime) -> None:
+    def start_attempt(self, *, now: datetime, request: UUID | None = None) -> None:
         """``PENDING -> PROCESSING``: one more call to the provider is about to happen."""
         self._move(RefundStatus.PROCESSING, now)
+        self.attempted_by_request = request
         self.attempts += 1
         self.next_retry_at = None
 

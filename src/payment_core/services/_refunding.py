@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from payment_core.errors import RefundExceedsRefundableError, ValidationError
 from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import Refund
@@ -12,10 +14,15 @@ __all__ = ["open_refund"]
 
 
 def open_refund(
-    deps: Dependencies, payment: Payment, amount: int | None, reason: str | None
+    deps: Dependencies,
+    payment: Payment,
+    amount: int | None,
+    reason: str | None,
+    refund_id: UUID | None = None,
 ) -> Refund:
     """Hold the amount on ``payment`` (locked by the caller) and build its ``PENDING`` refund,
-    due now; ``amount`` ``None`` is the whole refundable remainder."""
+    due now; ``amount`` ``None`` is the whole refundable remainder; ``refund_id`` ``None`` is
+    a new id."""
     if amount is not None and (type(amount) is not int or amount <= 0):
         raise ValidationError(field="amount", reason="must be a positive integer")
     now = deps.clock.now()
@@ -26,7 +33,7 @@ def open_refund(
     money = Money(value, payment.amount.currency)
     payment.reserve_refund(now=now, amount=money)
     return Refund.create(
-        id=deps.ids.new_id(),
+        id=deps.ids.new_id() if refund_id is None else refund_id,
         reference=deps.ids.new_reference("re"),
         payment_id=payment.id,
         booking_id=payment.booking_id,

@@ -16,10 +16,12 @@ import attrs
 
 from payment_core.errors import (
     ConcurrencyError,
+    IdempotencyKeyReusedError,
     InvoicePaymentMismatchError,
     NotFoundError,
     ValidationError,
 )
+from payment_core.ids import id_for_request
 from payment_core.model.billing import BillingRecordType
 from payment_core.model.invoice import (
     UNSET,
@@ -151,11 +153,21 @@ class InvoiceService:
             return await uow.invoices.list_by_booking(booking_id, page)
 
     # ------------------------------------------------------------------ commands
-    async def create(self, command: CreateInvoice) -> Invoice:
-        """A new ``DRAFT``."""
+    async def create(
+        self, command: CreateInvoice, *, idempotency_key: str | None = None
+    ) -> Invoice:
+        """A new ``DRAFT``.
+
+        With ``idempotency_key`` its id is derived from the key
+        (:func:`~payment_core.ids.id_for_request`): a retry under the same key returns the
+        invoice the first call made; the same key for another booking, guest or currency
+        raises :class:`~payment_core.errors.IdempotencyKeyReusedError`.
+        """
         deps = self._deps
         invoice = Invoice.draft(
-            id=deps.ids.new_id(),
+            id=deps.ids.new_id()
+            if idempotency_key is None
+            else id_for_request("invoice.create", idempotency_key),
             booking_id=command.booking_id,
             guest_id=command.guest_id,
             currency=Currency.of(command.currency),
@@ -165,11 +177,28 @@ class InvoiceService:
             payment_id=command.payment_id,
             notes=command.notes,
         )
-        async with deps.uow() as uow:
-            await self._check_payment(uow, invoice)
-            await uow.invoices.add(invoice)
-            await uow.commit()
-        return invoice
+
+        async def run() -> Invoice:
+            async with deps.uow() as uow:
+                if idempotency_key is not None:
+                    # Looked for first, before any check that what it made could now fail.
+                    made = await uow.invoices.get(invoice.id)
+                    if made is not None:
+                        if (made.booking_id, made.guest_id, made.currency) != (
+                            invoice.booking_id,
+                            invoice.guest_id,
+                            invoice.currency,
+                        ):
+                            raise IdempotencyKeyReusedError(key=idempotency_key)
+                        return made
+                await self._check_payment(uow, invoice)
+                await uow.invoices.add(invoice)
+                await uow.commit()
+            return invoice
+
+        # Under one key twice at once, the second one's insert conflicts and, run again,
+        # finds the first one's invoice.
+        return await deps.retrying(run)
 
     async def update(self, invoice_id: UUID, patch: UpdateInvoice) -> Invoice:
         """Edit a draft and/or move the invoice to ``patch.status``, in one transaction."""

@@ -18,6 +18,8 @@ import attrs
 
 from payment_core.card_data import find_raw_card_data
 from payment_core.errors import (
+    ConcurrencyError,
+    IdempotencyKeyReusedError,
     NotFoundError,
     ProviderDeclinedError,
     ProviderError,
@@ -26,6 +28,7 @@ from payment_core.errors import (
     RawCardDataError,
     ValidationError,
 )
+from payment_core.ids import id_for_request
 from payment_core.model.billing import BillingRecordType
 from payment_core.model.payment import Card, Payment, PaymentStatus
 from payment_core.money import Currency, Money, check_amount_in_range
@@ -200,13 +203,19 @@ class PaymentService:
         self,
         command: CreatePayment,
         *,
+        idempotency_key: str | None = None,
         inbox: tuple[str, str] | None = None,
         unless_booking_cancelled: bool = False,
     ) -> Payment:
         """Create a ``PENDING`` payment and set it up at the provider.
 
         The provider is asked first (with a key derived from the new payment's id), then the
-        payment and its ``payment.initiated`` event are committed together. With ``inbox`` =
+        payment and its ``payment.initiated`` event are committed together. With
+        ``idempotency_key`` the payment's id is derived from it
+        (:func:`~payment_core.ids.id_for_request`): a retry under the same key returns the
+        payment the first call made (the provider, if asked again, sees the same key), and the
+        same key for another booking, guest, amount or provider raises
+        :class:`~payment_core.errors.IdempotencyKeyReusedError`. With ``inbox`` =
         ``(consumer, event_id)`` the consumed event is recorded in the same transaction, and a
         duplicate raises :class:`DuplicateEventError`. With ``unless_booking_cancelled`` the
         booking is locked in that transaction; when it is cancelled, only the inbox row is
@@ -216,24 +225,45 @@ class PaymentService:
         amount, provider_name, metadata = self.validate(command)
         provider = self._deps.providers.get(provider_name)
         deps = self._deps
-        payment_id = deps.ids.new_id()
-        reply = await self._deps.call_provider(
-            provider,
-            "create_payment",
-            lambda: provider.create_payment(
-                CreatePaymentRequest(
-                    payment_id=payment_id,
-                    amount=amount,
-                    idempotency_key=f"payment-{payment_id}-create",
-                    description=command.description,
-                    metadata={**metadata, "payment_id": str(payment_id)},
-                    payment_method=command.payment_method,
-                )
-            ),
+        payment_id = (
+            deps.ids.new_id()
+            if idempotency_key is None
+            else id_for_request("payment.create", idempotency_key)
         )
+
+        async def made_before() -> Payment | None:
+            # Only looked for when something failed, so a create costs no extra read: a
+            # retry asks the provider again under the same key (which answers as it did the
+            # first time), and then meets the payment saved under its id.
+            if idempotency_key is None:
+                return None
+            return await self._made_under(idempotency_key, payment_id, command, amount)
+
+        try:
+            reply = await self._deps.call_provider(
+                provider,
+                "create_payment",
+                lambda: provider.create_payment(
+                    CreatePaymentRequest(
+                        payment_id=payment_id,
+                        amount=amount,
+                        idempotency_key=f"payment-{payment_id}-create",
+                        description=command.description,
+                        metadata={**metadata, "payment_id": str(payment_id)},
+                        payment_method=command.payment_method,
+                    )
+                ),
+            )
+        except ProviderRejectedError:
+            # A provider refuses its key with other parameters: a key reused for another payment.
+            if (made := await made_before()) is not None:
+                return made
+            raise
         if reply.amount != amount or (
             reply.payment_id is not None and reply.payment_id != payment_id
         ):
+            if (made := await made_before()) is not None:
+                return made
             deps.observer.amount_mismatch(provider_name)
             logger.warning(
                 "provider %s created payment %s with another amount", provider_name, payment_id
@@ -257,16 +287,41 @@ class PaymentService:
             description=command.description,
             metadata=metadata,
         )
-        async with deps.uow() as uow:
-            if inbox is not None and not await uow.inbox.add(*inbox):
-                raise DuplicateEventError(event_id=inbox[1], payment=payment)
-            if unless_booking_cancelled and await uow.bookings.lock(command.booking_id):
-                await uow.commit()  # the event is handled: it creates nothing
-                raise BookingCancelledError(payment=payment)
-            await uow.payments.add(payment)
-            await uow.commit()
+        try:
+            async with deps.uow() as uow:
+                if inbox is not None and not await uow.inbox.add(*inbox):
+                    raise DuplicateEventError(event_id=inbox[1], payment=payment)
+                if unless_booking_cancelled and await uow.bookings.lock(command.booking_id):
+                    await uow.commit()  # the event is handled: it creates nothing
+                    raise BookingCancelledError(payment=payment)
+                await uow.payments.add(payment)
+                await uow.commit()
+        except ConcurrencyError:
+            # Its id is taken: by what an earlier call under the same key made.
+            if (made := await made_before()) is not None:
+                return made
+            raise
         deps.observer.payment_outcome(provider_name, payment.status.value)
         return payment
+
+    async def _made_under(
+        self, key: str, payment_id: UUID, command: CreatePayment, amount: Money
+    ) -> Payment | None:
+        """The payment an earlier create under ``key`` made, if any; the key reused for
+        another payment raises :class:`IdempotencyKeyReusedError`."""
+        async with self._deps.uow() as uow:
+            made = await uow.payments.get(payment_id)
+        if made is None:
+            return None
+        provider = command.provider or self._deps.config.default_provider
+        if (made.booking_id, made.guest_id, made.amount, made.provider) != (
+            command.booking_id,
+            command.guest_id,
+            amount,
+            provider,
+        ):
+            raise IdempotencyKeyReusedError(key=key)
+        return made
 
     # ------------------------------------------------------------------ confirm
     async def confirm(
@@ -274,6 +329,8 @@ class PaymentService:
         payment_id: UUID,
         payment_method: str | None = None,
         verification_token: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> Payment:
         """``PENDING -> PROCESSING``, ask the provider, and record what it said.
 
@@ -281,6 +338,10 @@ class PaymentService:
         provider that takes one (Square): it goes with the attempt, and with it a
         ``PROCESSING`` payment that waits for the buyer is confirmed again, as a new attempt
         (under its own key, see :func:`confirm_key`).
+
+        With ``idempotency_key``, the same confirm again (its answer lost) answers as the
+        first did: the payment as that confirm left it, asking the provider again (under the
+        same provider key) if it had not answered; not ``InvalidTransitionError``.
         """
         # Card data first: a spaced card number is not a valid token either, but it must be
         # refused as what it is (raw_card_data_forbidden), never echoed as a bad token.
@@ -293,16 +354,24 @@ class PaymentService:
         _check_token(payment_method, "payment_method")
         _check_token(verification_token, "verification_token", MAX_VERIFICATION_TOKEN)
         deps = self._deps
+        request_id = (
+            None if idempotency_key is None else id_for_request("payment.confirm", idempotency_key)
+        )
 
-        async def start() -> Payment:
+        async def start() -> tuple[Payment, bool]:
             async with deps.uow() as uow:
                 payment = await self._require(uow, payment_id, lock=True)
+                if request_id is not None and payment.moved_by_request == request_id:
+                    if payment_method not in (None, payment.payment_method):
+                        raise IdempotencyKeyReusedError(key=idempotency_key or "")
+                    return payment, payment.status is PaymentStatus.PROCESSING
                 method = payment_method or payment.payment_method or DEFAULT_PAYMENT_METHOD
                 if verification_token is None:
                     payment.start_processing(
                         now=deps.clock.now(),
                         payment_method=method,
                         reconcile_after=deps.config.reconcile_after,
+                        request=request_id,
                     )
                 elif not deps.providers.get(payment.provider).takes_verification_token:
                     raise ValidationError(
@@ -314,18 +383,22 @@ class PaymentService:
                         now=deps.clock.now(),
                         payment_method=method,
                         reconcile_after=deps.config.reconcile_after,
+                        request=request_id,
                     )
                 else:
                     payment.start_processing(
                         now=deps.clock.now(),
                         payment_method=method,
                         reconcile_after=deps.config.reconcile_after,
+                        request=request_id,
                     )
                 await uow.payments.update(payment)
                 await uow.commit()
-                return payment
+                return payment, True
 
-        payment = await deps.retrying(start)
+        payment, ask = await deps.retrying(start)
+        if not ask:
+            return payment
         provider = deps.providers.get(payment.provider)
         assert payment.payment_method is not None
         request = ConfirmPaymentRequest(
@@ -520,14 +593,22 @@ class PaymentService:
             await uow.invoices.update(invoice)
 
     # ------------------------------------------------------------------ cancel
-    async def cancel(self, payment_id: UUID) -> Payment:
-        """``PENDING -> CANCELLED``, then release it at the provider (best effort)."""
+    async def cancel(self, payment_id: UUID, *, idempotency_key: str | None = None) -> Payment:
+        """``PENDING -> CANCELLED``, then release it at the provider (best effort).
+
+        With ``idempotency_key``, the same cancel again returns the payment it cancelled.
+        """
         deps = self._deps
+        request_id = (
+            None if idempotency_key is None else id_for_request("payment.cancel", idempotency_key)
+        )
 
         async def run() -> Payment:
             async with deps.uow() as uow:
                 payment = await self._require(uow, payment_id, lock=True)
-                payment.cancel(now=deps.clock.now(), event_id=deps.ids.new_id())
+                if request_id is not None and payment.moved_by_request == request_id:
+                    return payment  # cancelled by this very request
+                payment.cancel(now=deps.clock.now(), event_id=deps.ids.new_id(), request=request_id)
                 await uow.payments.update(payment)
                 await uow.commit()
                 return payment

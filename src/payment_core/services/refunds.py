@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from payment_core.errors import (
+    IdempotencyKeyReusedError,
     InvalidTransitionError,
     NotFoundError,
     ProviderDeclinedError,
@@ -20,6 +21,7 @@ from payment_core.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
+from payment_core.ids import id_for_request
 from payment_core.model.billing import BillingRecordType
 from payment_core.model.payment import Payment
 from payment_core.model.refund import Refund, RefundStatus
@@ -40,6 +42,18 @@ from payment_core.services.payments import PaymentService, SettleOutcome
 __all__ = ["RefundService"]
 
 logger = logging.getLogger("payment_core.refunds")
+
+
+def _check_same_request(
+    made: Refund, payment_id: UUID, amount: int | None, reason: str | None, key: str | None
+) -> None:
+    """The refund made under a key answers a retry only if it asked for the same thing."""
+    if (
+        made.payment_id != payment_id
+        or made.reason != reason
+        or (amount is not None and made.amount.amount != amount)
+    ):
+        raise IdempotencyKeyReusedError(key=key or "")
 
 
 class RefundService:
@@ -75,44 +89,82 @@ class RefundService:
 
     # ------------------------------------------------------------------ create
     async def create(
-        self, payment_id: UUID, amount: int | None = None, reason: str | None = None
+        self,
+        payment_id: UUID,
+        amount: int | None = None,
+        reason: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> Refund:
-        """Refund a ``COMPLETED`` payment (its whole remainder when ``amount`` is ``None``)."""
-        deps = self._deps
+        """Refund a ``COMPLETED`` payment (its whole remainder when ``amount`` is ``None``).
 
-        async def run() -> Refund:
+        With ``idempotency_key`` the refund's id is derived from it
+        (:func:`~payment_core.ids.id_for_request`): a retry under the same key, after a crash
+        or a lost answer, returns the refund the first call made, and carries on with its
+        first attempt where that call stopped (under the same provider key), instead of
+        making a second refund. The same key for another payment, amount or reason raises
+        :class:`~payment_core.errors.IdempotencyKeyReusedError`.
+        """
+        deps = self._deps
+        request = (
+            None if idempotency_key is None else id_for_request("refund.create", idempotency_key)
+        )
+
+        async def run() -> tuple[Refund, bool]:
             async with deps.uow() as uow:
                 payment = await uow.payments.get(payment_id, for_update=True)
                 if payment is None:
                     raise NotFoundError(entity="payment", key=str(payment_id))
-                refund = open_refund(deps, payment, amount, reason)
+                if request is not None:
+                    made = await uow.refunds.get(request)
+                    if made is not None:
+                        _check_same_request(made, payment_id, amount, reason, idempotency_key)
+                        return made, False
+                refund = open_refund(deps, payment, amount, reason, refund_id=request)
                 await uow.payments.update(payment)
                 await uow.refunds.add(refund)
                 await uow.commit()
-                return refund
+                return refund, True
 
-        refund = await deps.retrying(run)
-        if deps.config.process_refunds_immediately:
-            return await self.process(refund.id)
+        refund, new = await deps.retrying(run)
+        if not deps.config.process_refunds_immediately:
+            return refund
+        if new or refund.attempts == 0 or refund.attempted_by_request == request:
+            # Its first attempt is this request's to make (or to finish, if it began it).
+            refund, _ = await self._process(refund.id, only_if_due=False, request=request)
         return refund
 
     # ------------------------------------------------------------------ process
-    async def process(self, refund_id: UUID) -> Refund:
+    async def process(self, refund_id: UUID, *, idempotency_key: str | None = None) -> Refund:
         """One attempt at the provider now.
 
         A ``COMPLETED`` or in-flight refund is returned as it is; a ``FAILED`` one raises
-        :class:`InvalidTransitionError`.
+        :class:`InvalidTransitionError`. With ``idempotency_key``, the same call again returns
+        the refund as its attempt left it (``FAILED`` included) and makes no second attempt;
+        an attempt it began and could not finish is finished under the same provider key.
         """
-        refund, _ = await self._process(refund_id, only_if_due=False)
+        request = (
+            None if idempotency_key is None else id_for_request("refund.process", idempotency_key)
+        )
+        refund, _ = await self._process(refund_id, only_if_due=False, request=request)
         return refund
 
-    async def _process(self, refund_id: UUID, *, only_if_due: bool) -> tuple[Refund, bool]:
+    async def _process(
+        self, refund_id: UUID, *, only_if_due: bool, request: UUID | None = None
+    ) -> tuple[Refund, bool]:
         """The refund after the attempt, and whether an attempt was made."""
         deps = self._deps
 
         async def start() -> tuple[Refund, Payment | None]:
             async with deps.uow() as uow:
                 refund = await self._require(uow, refund_id, lock=True)
+                if request is not None and refund.attempted_by_request == request:
+                    # This request made the latest attempt and its answer was lost: finish
+                    # an attempt still in flight (same provider key: the provider's first
+                    # answer), else answer as it did.
+                    if refund.status is not RefundStatus.PROCESSING:
+                        return refund, None
+                    return refund, await uow.payments.get(refund.payment_id)
                 if refund.status is RefundStatus.FAILED:
                     raise InvalidTransitionError(
                         entity="refund",
@@ -125,7 +177,7 @@ class RefundService:
                 now = deps.clock.now()
                 if only_if_due and (refund.next_retry_at is None or refund.next_retry_at > now):
                     return refund, None  # another worker attempted it meanwhile: keep its backoff
-                refund.start_attempt(now=now)
+                refund.start_attempt(now=now, request=request)
                 await uow.refunds.update(refund)
                 payment = await uow.payments.get(refund.payment_id)
                 await uow.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import msgspec
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import JSONBody
 
 from payment_adapters.wire import invoice_view
@@ -25,6 +25,7 @@ from payment_http.controllers._common import (
     parse_id,
     problems,
 )
+from payment_http.idempotency import request_key
 from payment_http.schemas import (
     CreateInvoiceRequest,
     InvoiceList,
@@ -93,6 +94,7 @@ class InvoiceController(Controller):
     )
     async def create(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[CreateInvoiceRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
@@ -106,7 +108,8 @@ class InvoiceController(Controller):
                 due_date=data.due_date,
                 payment_id=data.payment_id,
                 notes=data.notes,
-            )
+            ),
+            idempotency_key=request_key(request.scope),
         )
         return _view(invoice)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from payment_adapters.wire import payment_safe_view, payment_view
@@ -27,6 +27,7 @@ from payment_http.controllers._common import (
     parse_id,
     problems,
 )
+from payment_http.idempotency import request_key
 from payment_http.schemas import (
     ConfirmPaymentRequest,
     CreatePaymentRequest,
@@ -82,11 +83,15 @@ class PaymentController(Controller):
     )
     async def create(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[CreatePaymentRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
-        return _view(await services.payments.create(_command(data)))
+        payment = await services.payments.create(
+            _command(data), idempotency_key=request_key(request.scope)
+        )
+        return _view(payment)
 
     @get(
         "/{payment_id:str}",
@@ -126,6 +131,7 @@ class PaymentController(Controller):
     )
     async def confirm(
         self,
+        request: Request[Any, Any, Any],
         payment_id: PathId,
         services: ServicesDep,
         data: JSONBody[ConfirmPaymentRequest | None] = None,
@@ -134,7 +140,10 @@ class PaymentController(Controller):
         ident = parse_id(payment_id, "payment")
         method = data.payment_method if data is not None else None
         token = data.verification_token if data is not None else None
-        return _view(await services.payments.confirm(ident, method, token))
+        payment = await services.payments.confirm(
+            ident, method, token, idempotency_key=request_key(request.scope)
+        )
+        return _view(payment)
 
     @post(
         "/{payment_id:str}/cancel",
@@ -146,11 +155,15 @@ class PaymentController(Controller):
     )
     async def cancel(
         self,
+        request: Request[Any, Any, Any],
         payment_id: PathId,
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
-        return _view(await services.payments.cancel(parse_id(payment_id, "payment")))
+        payment = await services.payments.cancel(
+            parse_id(payment_id, "payment"), idempotency_key=request_key(request.scope)
+        )
+        return _view(payment)
 
     @get(
         "/booking/{booking_id:str}",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from payment_adapters.wire import refund_safe_view, refund_view
@@ -23,6 +25,7 @@ from payment_http.controllers._common import (
     parse_id,
     problems,
 )
+from payment_http.idempotency import request_key
 from payment_http.schemas import (
     CreateRefundRequest,
     EmptyRequest,
@@ -55,11 +58,17 @@ class RefundController(Controller):
     )
     async def create(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[CreateRefundRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> RefundView:
-        refund = await services.refunds.create(data.payment_id, data.amount, data.reason)
+        refund = await services.refunds.create(
+            data.payment_id,
+            data.amount,
+            data.reason,
+            idempotency_key=request_key(request.scope),
+        )
         return _view(refund)
 
     @get("/{refund_id:str}", summary="Get a refund", security=AUTH, responses=problems(401, 404))
@@ -108,8 +117,12 @@ class RefundController(Controller):
     )
     async def process(
         self,
+        request: Request[Any, Any, Any],
         refund_id: PathId,
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> RefundView:
-        return _view(await services.refunds.process(parse_id(refund_id, "refund")))
+        refund = await services.refunds.process(
+            parse_id(refund_id, "refund"), idempotency_key=request_key(request.scope)
+        )
+        return _view(refund)
