@@ -90,7 +90,8 @@ def render_receipt(doc: ReceiptDocument) -> bytes:
 
 def card_text(brand: str | None, last4: str | None) -> str:
     """``Visa ending in 4242``; what is known of it when less is."""
-    name = _BRANDS.get((brand or "").lower(), _text.clean(brand).title()) or "Card"
+    key = (brand or "").lower()
+    name = _BRANDS.get(key) or _text.clean(key.replace("_", " ")).title() or "Card"
     return f"{name} ending in {last4}" if last4 else name
 
 
