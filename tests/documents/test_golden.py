@@ -29,6 +29,7 @@ from payment_adapters.documents import (
 from payment_adapters.documents.samples import SAMPLE_CREDIT_NOTE, SAMPLE_INVOICE, SAMPLE_RECEIPT
 
 GOLDEN = Path(__file__).parent / "golden"
+DOCS_SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "samples"
 
 DOCUMENTS: dict[str, Callable[[], bytes]] = {
     "invoice": lambda: render_invoice(SAMPLE_INVOICE),
@@ -49,3 +50,13 @@ def test_the_layout_matches_the_golden_file(name: str) -> None:
         golden.write_text(layout, encoding="utf-8")
     assert golden.exists(), f"no golden file: run with UPDATE_GOLDEN=1 to make {golden.name}"
     assert layout == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["invoice", "credit-note", "receipt"])
+def test_the_sample_pdfs_in_the_docs_are_what_the_samples_command_makes(name: str) -> None:
+    # Compared as positioned text: the bytes also depend on the zlib and fontTools versions.
+    sample = DOCS_SAMPLES / f"{name}.pdf"
+
+    assert positioned_text(sample.read_bytes()) == positioned_text(DOCUMENTS[name]()), (
+        "run: .venv/bin/python -m payment_adapters.documents.samples docs/samples"
+    )
