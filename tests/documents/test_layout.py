@@ -10,6 +10,7 @@ from tests.documents._pdf import Word, pages_text, words
 
 from payment_adapters.documents import (
     InvoiceStatus,
+    Party,
     render_credit_note,
     render_invoice,
     render_receipt,
@@ -121,3 +122,20 @@ def test_a_description_too_long_for_its_cell_wraps_inside_it() -> None:
     assert len(pieces) > 1
     assert all(w.x1 <= (18 + 78) * MM for w in pieces)  # the description column
     assert _overlapping(found) == []
+
+
+def test_long_names_are_cut_in_the_running_head_and_foot_not_overlapped() -> None:
+    seller = Party(
+        name="Grand Hotel & Residences of the Old Town Lakeside Promenade International " * 2,
+        tax_id="ATU12345678",
+        email="accounts-receivable.department@grand-hotel-old-town.example",
+    )
+    doc = long_invoice(40, seller=seller, number="INV-2026-000042-REISSUED-2")
+
+    found = words(render_invoice(doc))
+
+    assert max(w.page for w in found) > 1
+    assert _outside(found) == []
+    assert _overlapping(found) == []
+    assert any(w.text.endswith("…") for w in found)  # the seller name in the foot
+    assert "INV-2026-000042-REISSUED-2" in {w.text for w in found}

@@ -22,15 +22,12 @@ from fpdf.table import Table
 from payment_adapters.documents import _text
 from payment_adapters.documents.model import Party
 
-__all__ = ["FONT", "DocumentPdf", "Mark"]
+__all__ = ["FONT", "LINE_HEIGHT", "DocumentPdf", "Head", "Mark"]
 
 FONT: Final = "DejaVu"
+_FONT_FILES: Final = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 _FALLBACK: Final = "DroidFallback"
-_FONT_FILES: Final = {
-    (FONT, ""): "DejaVuSans.ttf",
-    (FONT, "B"): "DejaVuSans-Bold.ttf",
-    (_FALLBACK, ""): "DroidSansFallback.ttf",
-}
+_FALLBACK_FILE: Final = "DroidSansFallback.ttf"
 
 MARGIN: Final = 18.0
 _TOP: Final = 16.0
@@ -88,16 +85,14 @@ class DocumentPdf(FPDF):
     # ------------------------------------------------------------------ fonts
     def _add_fonts(self, texts: Iterable[str]) -> None:
         fonts = files("payment_adapters.documents") / "fonts"
-        for (family, style), name in _FONT_FILES.items():
-            if family == _FALLBACK:
-                continue
+        for style, name in _FONT_FILES.items():
             with as_file(fonts / name) as path:
-                self.add_font(family, style, str(path))
+                self.add_font(FONT, style, str(path))
         # The CJK fallback is large to parse: load it only when a glyph needs it.
         main = self.fonts[FONT.lower()]
         covered = main.cmap if isinstance(main, TTFFont) else {}
         if any(ord(c) not in covered for text in texts for c in _text.clean(text)):
-            with as_file(fonts / _FONT_FILES[(_FALLBACK, "")]) as path:
+            with as_file(fonts / _FALLBACK_FILE) as path:
                 self.add_font(_FALLBACK, "", str(path))
             self.set_fallback_fonts([_FALLBACK], exact_match=False)
 
@@ -115,14 +110,15 @@ class DocumentPdf(FPDF):
         if self.page_no() == 1:
             return
         # Later pages: who and what, so a loose page still says where it belongs.
+        half = self.epw / 2
         self.set_font(FONT, "B", 9)
         self.set_text_color(*INK)
-        self.cell(0, 5, _text.visual(_text.clean(self.head.issuer.name)))
+        self.cell(half, 5, self.fit(_text.clean(self.head.issuer.name), half))
         self.set_font(FONT, "", 9)
         self.set_text_color(*MUTED)
-        self.set_x(self.l_margin)
-        continued = f"{self.head.kind} {self.head.reference} (continued)"
-        self.cell(0, 5, continued, align=Align.R, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        continued = f"{self.head.kind} {_text.clean(self.head.reference)} (continued)"
+        self.cell(half, 5, self.fit(continued, half), align=Align.R)
+        self.set_xy(self.l_margin, self.get_y() + 5)
         self.rule(self.get_y() + 1.5)
         self.set_y(self.get_y() + 5)
         self.set_text_color(*INK)
@@ -137,8 +133,8 @@ class DocumentPdf(FPDF):
         self.set_text_color(*MUTED)
         issuer = self.head.issuer
         parts = [issuer.name, f"Tax ID {issuer.tax_id}" if issuer.tax_id else "", issuer.email]
-        line = "  ·  ".join(_text.visual(_text.clean(p)) for p in parts if _text.clean(p))
-        self.cell(self.epw - 30, 4, line)
+        line = "  ·  ".join(_text.clean(p) for p in parts if _text.clean(p))
+        self.cell(self.epw - 30, 4, self.fit(line, self.epw - 32))
         self.set_x(self.l_margin + self.epw - 30)
         self.cell(30, 4, f"Page {self.page_no()} of {_text.PAGES_ALIAS}", align=Align.R)
         self.set_text_color(*INK)
@@ -163,6 +159,16 @@ class DocumentPdf(FPDF):
         self.set_xy(x, y)
 
     # ------------------------------------------------------------------ drawing helpers
+    def fit(self, text: str, width: float) -> str:
+        """Cleaned text for one line in the current font, cut with an ellipsis where too wide."""
+        line = text
+        width -= self.c_margin  # the padding on the side the text is aligned to
+        if self.get_string_width(line) > width:
+            while line and self.get_string_width(line + "…") > width:
+                line = line[:-1]
+            line = line.rstrip() + "…"
+        return _text.visual(line)
+
     def rule(self, y: float, x1: float | None = None, x2: float | None = None) -> None:
         self.set_draw_color(*RULE)
         self.set_line_width(0.25)
@@ -204,15 +210,21 @@ class DocumentPdf(FPDF):
         self.cell(w, 10, title.upper(), align=Align.R, new_x=XPos.LEFT, new_y=YPos.NEXT)
         self.set_text_color(*INK)
         self.set_y(self.get_y() + 1.5)
-        label_w = w * 0.45
+        label_w = w * 0.42
         for label, value in rows:
             self.set_x(x)
             self.set_font(FONT, "", 8.5)
             self.set_text_color(*MUTED)
             self.cell(label_w, 5, label)
-            self.set_font(FONT, "B", 8.5)
             self.set_text_color(*INK)
-            self.cell(w - label_w, 5, value, align=Align.R, new_x=XPos.LEFT, new_y=YPos.NEXT)
+            # A number must print whole: a long one gets smaller type before it is ever cut.
+            shown, size = _text.clean(value), 8.5
+            self.set_font(FONT, "B", size)
+            while size > 6 and self.get_string_width(shown) > w - label_w - self.c_margin:
+                size -= 0.5
+                self.set_font(FONT, "B", size)
+            shown = self.fit(shown, w - label_w)
+            self.cell(w - label_w, 5, shown, align=Align.R, new_x=XPos.LEFT, new_y=YPos.NEXT)
         if self.head.mark is not None:
             self.set_y(self.get_y() + 2.5)
             self._stamp(self.head.mark, x + w)
