@@ -7,10 +7,12 @@ system's), and nothing else varies between two renderings of one document.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from importlib.resources import as_file, files
+from pathlib import Path
 from typing import Any, Final
 
 import attrs
@@ -41,6 +43,18 @@ ACCENT: Final = (31, 58, 96)
 LINE_HEIGHT: Final = 4.4
 
 Rgb = tuple[int, int, int]
+
+# Font files extracted from a zipped install stay for the life of the process: fpdf2 reads
+# them by path, and again when it subsets them at output.
+_EXTRACTED = ExitStack()
+
+
+@functools.cache
+def _font_path(name: str) -> str:
+    resource = files("payment_adapters.documents") / "fonts" / name
+    if isinstance(resource, Path):
+        return str(resource)
+    return str(_EXTRACTED.enter_context(as_file(resource)))
 
 
 @attrs.frozen(slots=True)
@@ -84,16 +98,13 @@ class DocumentPdf(FPDF):
 
     # ------------------------------------------------------------------ fonts
     def _add_fonts(self, texts: Iterable[str]) -> None:
-        fonts = files("payment_adapters.documents") / "fonts"
         for style, name in _FONT_FILES.items():
-            with as_file(fonts / name) as path:
-                self.add_font(FONT, style, str(path))
+            self.add_font(FONT, style, _font_path(name))
         # The CJK fallback is large to parse: load it only when a glyph needs it.
         main = self.fonts[FONT.lower()]
         covered = main.cmap if isinstance(main, TTFFont) else {}
         if any(ord(c) not in covered for text in texts for c in _text.clean(text)):
-            with as_file(fonts / _FALLBACK_FILE) as path:
-                self.add_font(_FALLBACK, "", str(path))
+            self.add_font(_FALLBACK, "", _font_path(_FALLBACK_FILE))
             self.set_fallback_fonts([_FALLBACK], exact_match=False)
 
     def _render_styled_text_line(self, *args: Any, **kwargs: Any) -> bool:
