@@ -88,6 +88,11 @@ class Settings:
     square_location_id: str | None = None
     square_verification_url: str | None = None
     fake_webhook_secret: str = attrs.field(default="whsec_fake", repr=_secret_repr)
+    # Who issues invoices, credit notes and receipts (printed on the documents).
+    seller_name: str | None = None
+    seller_address: tuple[str, ...] = ()
+    seller_tax_id: str | None = None
+    seller_email: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -187,6 +192,24 @@ def _url(*schemes: str) -> Callable[[str, str], str]:
     return parse
 
 
+def _address(name: str, raw: str) -> tuple[str, ...]:
+    # Lines are separated by a newline, or by the two characters \n where a newline is awkward
+    # to write (a shell variable, a one-line .env entry).
+    lines = tuple(line.strip() for line in raw.replace("\\n", "\n").split("\n"))
+    for line in lines:
+        if any(ord(c) < 32 for c in line):
+            raise SettingsError(name, "contains control characters")
+    return tuple(line for line in lines if line)
+
+
+def _email(name: str, raw: str) -> str:
+    text = _text(name, raw)
+    local, at, domain = text.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in text):
+        raise SettingsError(name, "must be an e-mail address")
+    return text
+
+
 def _keys(name: str, raw: str) -> tuple[str, ...]:
     keys = tuple(k.strip() for k in raw.split(",") if k.strip())
     for key in keys:
@@ -251,6 +274,10 @@ _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
     "SQUARE_LOCATION_ID": _text,
     "SQUARE_VERIFICATION_URL": _url("http", "https"),
     "FAKE_WEBHOOK_SECRET": _text,
+    "SELLER_NAME": _text,
+    "SELLER_ADDRESS": _address,
+    "SELLER_TAX_ID": _text,
+    "SELLER_EMAIL": _email,
 }
 
 
