@@ -159,7 +159,10 @@ class SqlOutbox:
             return message  # written in plain JSON by an earlier version
         associated = f"{self.table.name}.body:{message.id}".encode()
         body = self.cipher.decrypt(message.body, associated_data=associated)
-        return attrs.evolve(message, body=body)
+        # The constructor, not attrs.evolve: a third of the cost, on every event published.
+        return OutboxMessage(
+            message.id, message.type, message.stream_id, body, message.sequence, message.created_at
+        )
 
     @contextlib.asynccontextmanager
     async def lease(self, limit: int) -> AsyncIterator[OutboxBatch]:
