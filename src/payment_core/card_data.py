@@ -25,7 +25,7 @@ pass the Luhn check:
   follow a digit starts a new number).
 
 Redaction of free text (:func:`redact_card_numbers`) also leaves alone digits that are part
-of a word, such as hex ids and references: a request is refused for those too
+of an ASCII word, such as hex ids and references: a request is refused for those too
 (:func:`find_raw_card_data`), since a client has no business sending a card number glued to
 letters either.
 """
@@ -168,7 +168,8 @@ def card_number_spans(text: str, *, in_words: bool = True) -> Iterator[tuple[int
     """Where ``text`` holds card numbers: ``(start, end)`` of each, first digit to last.
 
     Spans may overlap (two readings of one run of groups). With ``in_words=False`` digits
-    that touch a letter (``a1b2...``, ``pay_7K9...``) are part of a word, not a number.
+    that touch an ASCII letter (``a1b2...``, ``pay_7K9...``) are part of a word (an id), not
+    a number.
     """
     if len(text) < _MIN_DIGITS or _ENOUGH_DIGITS.search(text) is None:
         return  # the usual case, decided in one pass of C
@@ -188,7 +189,11 @@ def card_number_spans(text: str, *, in_words: bool = True) -> Iterator[tuple[int
 
 
 def _touches_a_letter(text: str, start: int, end: int) -> bool:
-    return (start > 0 and text[start - 1].isalpha()) or (end < len(text) and text[end].isalpha())
+    # Ids are ASCII (hex, base32, base62); scripts written without spaces put digits right
+    # after other letters ("卡号4242..."), and those are text.
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    return (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha())
 
 
 def _joined(text: str, previous_end: int, start: int) -> bool:

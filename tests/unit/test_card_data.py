@@ -13,6 +13,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from payment_core.card_data import (
+    card_number_spans,
     find_raw_card_data,
     luhn_valid,
     redact_card_numbers,
@@ -334,3 +335,27 @@ def test_text_made_of_uuids_is_never_flagged(values: list[uuid.UUID]) -> None:
 
 def test_keys_that_are_not_strings_are_looked_at_safely() -> None:
     assert find_raw_card_data({True: "x", 7: "y", None: "z"}) is None
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "9f2c4242424242424242ab07e1d3c5",  # a hex request id with a Luhn-valid run inside
+        "pay_4242424242424242x9kqm3v8wz5t7",
+        "pi_3Mtw4242424242424242",
+        "evt_b4242424242424242",
+    ],
+)
+def test_redaction_leaves_digits_in_ids_alone(ident: str) -> None:
+    assert redact_card_numbers(f"request {ident} failed") == f"request {ident} failed"
+    assert find_raw_card_data(ident) == "body"  # a request carrying one is still refused
+
+
+def test_redaction_masks_a_card_number_written_right_after_other_scripts_letters() -> None:
+    assert redact_card_numbers("\u5361\u53f74242424242424242") == "\u5361\u53f7[REDACTED]"
+    assert redact_card_numbers("Zo\u00eb4242 4242 4242 4242") == "Zo\u00eb[REDACTED]"
+
+
+def test_spans_cover_the_number_from_first_digit_to_last() -> None:
+    text = "paid 4242 4242 4242 4242, thanks"
+    assert list(card_number_spans(text)) == [(5, 24)]
