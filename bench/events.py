@@ -204,7 +204,7 @@ async def main() -> None:
         await queue.consume(count, no_ack=True)
         await broker.connect()
         services = services_over(database)
-        outbox = SqlOutbox(database.engine)
+        outbox = SqlOutbox(database.engine, database.cipher)
         # As BackgroundWork runs it on PostgreSQL: two overlapping rounds, batches of 500.
         relay = OutboxRelay(outbox, FastStreamPublisher(broker, exchange=exchange), concurrency=2)
         await produce(services, args.clients, 1.0)  # warm up connections and caches

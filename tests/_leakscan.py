@@ -16,7 +16,7 @@ nothing but what it finds:
 
 The needles are (a) secrets that fixtures register (API keys, webhook signing secrets, provider
 credentials and access tokens, and the material of every encryption key the suite generates)
-and (b) card numbers as ``payment_core.card_data`` finds them in requests. Violations are kept
+and (b) card numbers as ``payment_core.card_data`` finds them in free text. Violations are kept
 with the test that was running; the session fails at the end if there are any.
 """
 
@@ -39,7 +39,7 @@ import pytest
 import structlog
 
 from payment_adapters import crypto
-from payment_core.card_data import DIGIT_RUN, find_raw_card_data
+from payment_core.card_data import DIGIT_RUN, card_number_spans
 from payment_http.logging import configure_logging
 
 __all__ = [
@@ -60,19 +60,14 @@ SERVICE_LOGGERS: Final = ("payment_core", "payment_adapters", "payment_http")
 _MAX_KEPT: Final = 200  # violations kept for the report; the rest are only counted
 
 _ENOUGH_DIGITS: Final = re.compile(DIGIT_RUN)
-# One digit run as card_data reads it, to name the card found (card_data says only where).
-_RUN: Final = re.compile(rf"{DIGIT_RUN}(?:[ -]?\d)*")
-_UUID: Final = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
-# Not card numbers written out, though card_data would refuse them in a request (they pass
-# Luhn one time in ten): a run glued to letters is part of a word (hex digests, ids such as
-# pi_3Mtw... or evt_9f2c...); digits after a decimal point are a fraction (metrics' seconds);
-# a number that begins with 0 is an id or a counter (no card number does: ISO/IEC 7812 gives
-# cards no major industry identifier 0). The stand-ins' all-digit order ids are such numbers.
-_WORD_WITH_LETTER: Final = re.compile(r"[0-9A-Za-z]*[A-Za-z][0-9A-Za-z]*")
-_FRACTION: Final = re.compile(r"(?<=\d\.)\d+")
-_SEPARATOR: Final = re.compile(r"[ -]")
+# A digit run as card_data joins groups, and more: masked in the report whether card or not.
+_RUN: Final = re.compile(rf"{DIGIT_RUN}(?:\W{{0,4}}\d)*")
+# Not card numbers written out, though card_data would refuse them in a request: card_data's
+# redaction already leaves alone digits that are part of a word (hex digests, ids such as
+# pi_3Mtw... or evt_9f2c...), UUIDs and numbers that begin with 0; and digits after a lone
+# decimal point are a fraction (metrics' seconds), not separated groups.
+_FRACTION: Final = re.compile(r"(?<![0-9]\.)(?<![0-9])([0-9]+\.)([0-9]+)(?![0-9]|\.[0-9])")
+_DIGIT: Final = re.compile(r"\d")
 _RECORD_FIELDS: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
     "asctime",
@@ -104,14 +99,11 @@ def card_numbers(text: str) -> list[str]:
     """A hint (``card number …4242``) for each card number in ``text``, as card_data reads it."""
     if len(text) < 13 or _ENOUGH_DIGITS.search(text) is None:
         return []  # the usual case, one pass of C
-    bare = _FRACTION.sub("", _WORD_WITH_LETTER.sub(" ", _UUID.sub(" ", text)))
+    bare = _FRACTION.sub(lambda m: m.group(1) + "#" * len(m.group(2)), text)
     hints = set()
-    for match in _RUN.finditer(bare):
-        groups = _SEPARATOR.split(match.group())
-        while groups and groups[0].startswith("0"):
-            del groups[0]
-        if groups and find_raw_card_data(" ".join(groups)) is not None:
-            hints.add(f"card number …{''.join(groups)[-4:]}")
+    for start, end in card_number_spans(bare, in_words=False):
+        digits = "".join(_DIGIT.findall(bare, start, end))
+        hints.add(f"card number …{digits[-4:]}")
     return sorted(hints)
 
 

@@ -251,7 +251,7 @@ class BackgroundWork:
             return
         from payment_adapters.sqlalchemy.outbox import SqlOutbox  # noqa: PLC0415
 
-        self._outbox = outbox = SqlOutbox(database.engine)
+        self._outbox = outbox = SqlOutbox(database.engine, database.cipher)
         wakeups: Wakeups
         listener = outbox.listener()
         if listener is not None:

@@ -25,7 +25,7 @@ from typing import Any, Final
 import attrs
 import msgspec
 
-from payment_core.card_data import DIGIT_RUN, FORBIDDEN_FIELDS, find_raw_card_data
+from payment_core.card_data import ASCII_DIGIT_RUN, FORBIDDEN_FIELDS, find_raw_card_data
 from payment_core.errors import RawCardDataError
 from payment_core.services import Services
 from payment_http.errors import HttpProblem
@@ -46,10 +46,12 @@ _AMOUNT_FIELDS: Final = frozenset({"amount", "unit_amount"})
 _MSGSPEC_PATH: Final = re.compile(
     r"^(?P<reason>.*?)(?: - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`)?$", re.DOTALL
 )
-# A quick look at the raw bytes before the structural scan: a body with no run of 13 or more
-# digits, no \u escape (which could spell digits) and no field named like card data cannot
-# hold card data, and most bodies are like that. Anything else gets the full scan.
-_DIGIT_RUN: Final = re.compile(DIGIT_RUN.encode())
+# A quick look at the raw bytes before the structural scan: a body of ASCII without escapes
+# (a \u0034 or a \t could spell a digit or a separator), without a run of 13 digits (as
+# card_data joins them) and without a field named like card data cannot hold card data, and
+# most bodies are like that. Anything else (non-ASCII text: other scripts' digits and
+# spaces) gets the full scan.
+_DIGIT_RUN: Final = re.compile(ASCII_DIGIT_RUN)
 _CARD_FIELD_NAME: Final = re.compile(
     b'"(?:'
     + b"|".join(re.escape(n.encode()) for n in sorted(FORBIDDEN_FIELDS - {"number"}))
@@ -156,7 +158,12 @@ def _depth_ok(value: Any, body: bytes) -> bool:
 
 
 def _may_hold_card_data(body: bytes) -> bool:
-    return bool(b"\\u" in body or _DIGIT_RUN.search(body) or _CARD_FIELD_NAME.search(body))
+    return bool(
+        not body.isascii()
+        or b"\\" in body
+        or _DIGIT_RUN.search(body)
+        or _CARD_FIELD_NAME.search(body)
+    )
 
 
 def _card_data_in_keys(value: Any, path: str = "") -> str | None:

@@ -4,8 +4,12 @@ structlog renders our own events and, through :class:`structlog.stdlib.Processor
 every standard-library record too (``payment_core``, ``payment_adapters``, uvicorn), so the whole
 process speaks one format. Two processors guard what reaches a line:
 
-- :func:`redact` masks anything that looks like a card number (a Luhn-valid run of 13-19
-  digits) in every string, whoever logged it;
+- :func:`redact` masks card numbers (as ``payment_core.card_data`` reads them: Luhn-valid
+  13-19 digits, however they are separated) in every string, whoever logged it. Ids are
+  never masked, so that the id a problem document asks a user to quote is in the log as it
+  was shown: fields named like ids (``request_id``, ``payment_id``, ``reference``, ...) are
+  left alone unless they hold nothing but digits, and in free text digits that are part of a
+  word (hex ids, references) are not a card number;
 - exception information is reduced to the exception's type and where it was raised: no stack
   trace, and no exception text (a driver's message can hold SQL and parameters).
 """
@@ -21,39 +25,26 @@ from typing import Any, Final
 
 import structlog
 
-from payment_core.card_data import luhn_valid
+from payment_core.card_data import redact_card_numbers
 
 __all__ = ["configure_logging", "error_location", "get_logger", "redact"]
 
-# 13 to 19 digits, optionally grouped by single spaces or dashes (as card_data looks for them).
-_PAN: Final = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_UUID: Final = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
 _MASK: Final = "[REDACTED]"
-
-
-def _mask(match: re.Match[str]) -> str:
-    digits = match.group().replace(" ", "").replace("-", "")
-    if 13 <= len(digits) <= 19 and luhn_valid(digits):
-        return _MASK
-    return match.group()
+# Fields that name things by id; event fields are snake_case, stdlib extras may not be.
+_ID_FIELD: Final = re.compile(r"(?:^|_)(?:id|ids|reference|references)$", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    """``text`` with every card-number-like run of digits replaced by ``[REDACTED]``."""
-    if len(text) < 13 or not any(c.isdigit() for c in text):
-        return text
-    if "-" in text and _UUID.search(text):
-        # UUIDs carry digit runs but are never card numbers: keep them readable.
-        parts = _UUID.split(text)
-        ids = _UUID.findall(text)
-        out = [_PAN.sub(_mask, parts[0])]
-        for ident, part in zip(ids, parts[1:], strict=True):
-            out.append(ident)
-            out.append(_PAN.sub(_mask, part))
-        return "".join(out)
-    return _PAN.sub(_mask, text)
+    """``text`` with every card number replaced by ``[REDACTED]`` (ids and words kept)."""
+    return redact_card_numbers(text, _MASK)
+
+
+def _redact_id(value: str) -> str:
+    # An id has letters (a UUID, a hex or base32 id, a provider's ``pi_...``) and is never a
+    # card number; a value of digits alone, whatever its field, is read like free text.
+    if any(c.isalpha() for c in value):
+        return value
+    return redact(value)
 
 
 def error_location(exc: BaseException) -> str:
@@ -66,18 +57,22 @@ def error_location(exc: BaseException) -> str:
     return f"{filename}:{last.lineno} in {last.name}"
 
 
-def _redact_values(value: Any) -> Any:
+def _redact_values(value: Any, *, ids: bool = False) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return _redact_id(value) if ids else redact(value)
     if isinstance(value, dict):
-        return {k: _redact_values(v) for k, v in value.items()}
+        return {k: _redact_values(v, ids=_is_id_field(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_redact_values(v) for v in value]
+        return [_redact_values(v, ids=ids) for v in value]
     return value
 
 
+def _is_id_field(name: object) -> bool:
+    return isinstance(name, str) and _ID_FIELD.search(name) is not None
+
+
 def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Drop stack traces and exception text; mask card numbers everywhere."""
+    """Drop stack traces and exception text; mask card numbers everywhere but in ids."""
     exc_info = event_dict.pop("exc_info", None)
     event_dict.pop("stack_info", None)
     event_dict.pop("exception", None)
@@ -92,7 +87,7 @@ def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
         event_dict["error_type"] = type(exc).__name__
         event_dict["error_at"] = error_location(exc)
     for key, value in list(event_dict.items()):
-        event_dict[key] = _redact_values(value)
+        event_dict[key] = _redact_values(value, ids=_is_id_field(key))
     return event_dict
 
 

@@ -127,7 +127,7 @@ def relay_for(
 ) -> OutboxRelay:
     assert runtime.database is not None
     return OutboxRelay(
-        SqlOutbox(runtime.database.engine),
+        SqlOutbox(runtime.database.engine, runtime.database.cipher),
         FastStreamPublisher(broker, exchange=exchange),
         batch_size=batch_size,
     )
@@ -199,7 +199,7 @@ async def test_two_relays_share_the_outbox_and_keep_each_streams_order(
         assert runtime.database is not None
         relays.append(
             OutboxRelay(
-                SqlOutbox(runtime.database.engine),
+                SqlOutbox(runtime.database.engine, runtime.database.cipher),
                 publisher,
                 batch_size=7,
                 name=name,
@@ -249,7 +249,7 @@ async def test_a_stream_whose_earlier_event_is_leased_elsewhere_is_held_back(
     other = await env.runtime.services.payments.create(
         CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR")
     )
-    outbox = SqlOutbox(env.runtime.database.engine)
+    outbox = SqlOutbox(env.runtime.database.engine, env.runtime.database.cipher)
     async with outbox.lease(1) as first:  # locks payment.initiated of `payment` only
         assert [m.stream_id for m in first.messages] == [payment.id]
         await env.runtime.services.payments.confirm(payment.id, "pm_card_visa")
@@ -274,7 +274,7 @@ async def test_a_stream_split_between_two_leases_stops_at_the_row_held_elsewhere
     rows = [r for r in await outbox_rows(env.runtime) if r[2] == str(payment.id)]
     assert len(rows) == 4  # initiated, completed, refund initiated, refund completed
     engine = env.runtime.database.engine
-    outbox = SqlOutbox(engine)
+    outbox = SqlOutbox(engine, env.runtime.database.cipher)
     async with engine.connect() as other, other.begin():
         # The other relay's lease holds event 2 only.
         await other.execute(
@@ -293,7 +293,7 @@ async def test_listen_notify_wakes_the_relay_at_once(
     env: Env, broker: RabbitBroker, rabbit: RabbitAdmin
 ) -> None:
     assert env.runtime.database is not None
-    outbox = SqlOutbox(env.runtime.database.engine)
+    outbox = SqlOutbox(env.runtime.database.engine, env.runtime.database.cipher)
     listener = outbox.listener()
     assert listener is not None
     await listener.start()

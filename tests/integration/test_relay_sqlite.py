@@ -6,14 +6,15 @@ import asyncio
 import fcntl
 import os
 from collections.abc import AsyncIterator
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from faststream.rabbit import RabbitBroker
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from payment_adapters.background import run_background
 from payment_adapters.bootstrap import Runtime
+from payment_adapters.crypto import DecryptionError
 from payment_adapters.messaging.codec import Envelope
 from payment_adapters.messaging.publishers import FastStreamPublisher, InProcessPublisher
 from payment_adapters.messaging.relay import OutboxRelay
@@ -77,7 +78,8 @@ async def test_relay_publishes_in_commit_order_on_sqlite(
     try:
         assert runtime.database is not None
         relay = OutboxRelay(
-            SqlOutbox(runtime.database.engine), FastStreamPublisher(broker, exchange=exchange)
+            SqlOutbox(runtime.database.engine, runtime.database.cipher),
+            FastStreamPublisher(broker, exchange=exchange),
         )
         assert await relay.drain() == 20
     finally:
@@ -93,7 +95,7 @@ async def test_only_one_relay_leases_at_a_time(runtime: Runtime, sqlite_url: str
     """Another process's relay holds the lock file: this one leases nothing meanwhile."""
     await history(runtime, 2)
     assert runtime.database is not None
-    outbox = SqlOutbox(runtime.database.engine)
+    outbox = SqlOutbox(runtime.database.engine, runtime.database.cipher)
     other = os.open(lock_path(sqlite_url), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,7 +120,10 @@ async def test_two_relays_in_one_process_take_turns(runtime: Runtime) -> None:
         seen.append((envelope.id, envelope.subject))
 
     bus.subscribe("#", record)
-    relays = [OutboxRelay(SqlOutbox(runtime.database.engine), bus, batch_size=4) for _ in range(2)]
+    relays = [
+        OutboxRelay(SqlOutbox(runtime.database.engine, runtime.database.cipher), bus, batch_size=4)
+        for _ in range(2)
+    ]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(r.run(stop)) for r in relays]
     expected = await outbox_order(runtime)
@@ -154,3 +159,37 @@ async def test_without_a_broker_events_reach_in_process_subscribers(runtime: Run
         stop.set()
         await background
     assert seen == ["payment.initiated", "payment.completed"]
+
+
+async def test_a_body_that_does_not_open_holds_back_its_stream_only(runtime: Runtime) -> None:
+    """Outbox bodies are sealed and opened as they are published: one that was altered (or is
+    under a key no longer configured) stops its own payment's events, not the others'."""
+    await history(runtime, 2)
+    assert runtime.database is not None
+    streams = per_stream(await outbox_order(runtime))
+    broken, intact = streams
+    target = UUID(streams[broken][0])
+    async with runtime.database.engine.begin() as conn:
+        body = bytes(
+            (
+                await conn.execute(select(t.outbox.c.body).where(t.outbox.c.id == target))
+            ).scalar_one()
+        )
+        assert not body.startswith(b"{")  # sealed, not the JSON it carries
+        altered = body[:-1] + bytes([body[-1] ^ 1])
+        await conn.execute(update(t.outbox).where(t.outbox.c.id == target).values(body=altered))
+    bus = InProcessPublisher()
+    seen: list[str] = []
+
+    async def record(envelope: Envelope) -> None:
+        seen.append(envelope.id)
+
+    bus.subscribe("#", record)
+    outbox = SqlOutbox(runtime.database.engine, runtime.database.cipher)
+    try:
+        result = await OutboxRelay(outbox, bus).relay_once()
+    finally:
+        outbox.close()
+    assert isinstance(result.error, DecryptionError)
+    assert seen == streams[intact]
+    assert result.published == len(streams[intact])

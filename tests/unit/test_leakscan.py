@@ -57,7 +57,16 @@ def test_extra_attributes_are_scanned(scanner: LeakScanner) -> None:
 
 @pytest.mark.parametrize(
     "pan",
-    [PAN, "4242 4242 4242 4242", "5555-5555-5555-4444", "378282246310005", "0 4242424242424242"],
+    [
+        PAN,
+        "4242 4242 4242 4242",
+        "5555-5555-5555-4444",
+        "378282246310005",
+        "0 4242424242424242",
+        "4242.4242.4242.4242",
+        "4242\u00a04242  4242\u20134242",
+        "4242 / 4242 / 4242 / 4242",
+    ],
 )
 def test_card_numbers_are_found_however_grouped(pan: str) -> None:
     assert card_numbers(f'{{"description": "card {pan} please"}}')

@@ -60,6 +60,10 @@ class OutboxSource(Protocol):
 
     def lease(self, limit: int) -> AbstractAsyncContextManager[LeasedBatch]: ...
 
+    def unseal(self, message: OutboxMessage) -> OutboxMessage:
+        """The message as it is published: a source that stores bodies encrypted opens it."""
+        ...
+
 
 class Wakeups(Protocol):
     """Tells the relay that new rows were committed."""
@@ -127,9 +131,12 @@ async def publish_in_stream_order(
     *,
     max_in_flight: int = 64,
     on_confirmed: ConfirmHook | None = None,
+    unseal: Callable[[OutboxMessage], OutboxMessage] | None = None,
 ) -> tuple[list[int], BaseException | None]:
     """Publish ``messages``: streams concurrently, each stream in order, stopping at its failure.
 
+    ``unseal`` opens each message just before it is published (an encrypted body is
+    plaintext only for that moment); failing to, like failing to publish, stops its stream.
     Returns the sequences the publisher confirmed and the first error met (if any).
     """
     streams: dict[UUID, list[OutboxMessage]] = {}
@@ -143,7 +150,7 @@ async def publish_in_stream_order(
         async with gate:
             for item in items:
                 try:
-                    await publisher.publish_message(item)
+                    await publisher.publish_message(unseal(item) if unseal else item)
                 except Exception as exc:
                     errors.append(exc)
                     return
@@ -207,6 +214,7 @@ class OutboxRelay:
                 messages,
                 max_in_flight=self.max_in_flight,
                 on_confirmed=self.on_confirmed,
+                unseal=self.source.unseal,
             )
             await batch.mark_published(confirmed, datetime.now(UTC))
         self.stats.rounds += 1

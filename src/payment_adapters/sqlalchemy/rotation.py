@@ -13,12 +13,15 @@ service keeps running meanwhile. A row is rewritten only if its sealed values ar
 ones that were read (compare-and-set): a row the service changed in between is left as the
 service wrote it (with its own, current, key) instead of being overwritten with stale data.
 The version of a row is not bumped: its content does not change.
+
+Outbox bodies written in plain JSON by an earlier version (before they were sealed) are
+sealed under the primary key too, so that nothing an event carries stays readable at rest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import func, select, update
 
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
     from payment_adapters.sqlalchemy.database import Database
 
 __all__ = ["count_encrypted_rows", "rotate_keys"]
+
+#: Columns that may still hold a plaintext JSON value (written before they were encrypted).
+_ONCE_PLAINTEXT: Final = frozenset({("outbox", "body")})
 
 
 async def count_encrypted_rows(database: Database) -> int:
@@ -66,10 +72,16 @@ async def _rotate_batch(
             changes: dict[str, bytes] = {}
             for column in columns:
                 sealed = row[column]
-                if sealed is None or key_id_of(bytes(sealed)) == cipher.primary_key_id:
+                if sealed is None:
                     continue
+                value = bytes(sealed)
                 ad = associated_data(table.name, column, row[key])
-                plaintext = cipher.decrypt(bytes(sealed), associated_data=ad)
+                if value[:1] == b"{" and (table.name, column) in _ONCE_PLAINTEXT:
+                    changes[column] = cipher.encrypt(value, associated_data=ad)
+                    continue
+                if key_id_of(value) == cipher.primary_key_id:
+                    continue
+                plaintext = cipher.decrypt(value, associated_data=ad)
                 changes[column] = cipher.encrypt(plaintext, associated_data=ad)
             if not changes:
                 continue

@@ -288,7 +288,9 @@ outbox = Table(
     Column("id", Uuid, nullable=False, unique=True),  # the event id
     Column("type", Text, nullable=False),
     Column("stream_id", Uuid, nullable=False),
-    Column("body", LargeBinary, nullable=False),  # the CloudEvents JSON (encode_event)
+    # The CloudEvents JSON (encode_event), encrypted: events carry descriptions, metadata and
+    # notes. Rows an earlier version wrote may be plain JSON still; rotate-keys seals them.
+    Column("body", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("published_at", UTCDateTime),
     # The relay's query: unpublished rows in sequence order; small however large the table.
@@ -347,4 +349,5 @@ ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
     (invoices, "id", ("notes",)),
     (webhooks, "id", ("body",)),
     (idempotency_keys, "key", ("response_body",)),
+    (outbox, "id", ("body",)),
 )

@@ -4,7 +4,8 @@ Semantics are those of ``payment_core.testing.memory.InMemoryUnitOfWork`` (the c
 runs the same assertions over both):
 
 - Aggregates passed to ``add`` or ``update`` are tracked; ``commit`` writes their pending
-  events to the ``outbox`` table in the same transaction (then takes the events off them),
+  events to the ``outbox`` table in the same transaction, bodies encrypted (then takes the
+  events off them),
   and on PostgreSQL notifies ``payments_outbox`` so the relay wakes up at once.
 - ``update`` is optimistic: ``UPDATE ... WHERE id = :id AND version = :v``; no row means
   someone else saved first: ``ConcurrencyError``. A unique violation (an id taken, a billing
@@ -60,7 +61,7 @@ from payment_adapters.sqlalchemy import _driver
 from payment_adapters.sqlalchemy import tables as t
 from payment_adapters.sqlalchemy._errors import unique_violation_table
 from payment_adapters.sqlalchemy._sqlite import BEGIN_OPTION, WriterQueue
-from payment_adapters.sqlalchemy.mapping import utc_now
+from payment_adapters.sqlalchemy.mapping import seal_bytes, utc_now
 from payment_adapters.sqlalchemy.repositories import (
     SqlAlchemyBillingRepository,
     SqlAlchemyBookingLocks,
@@ -279,11 +280,11 @@ class SqlAlchemyUnitOfWork:
                 # Nothing was read or written before: the whole unit of work is the one
                 # statement below, which PostgreSQL runs atomically on its own. Sent in
                 # autocommit mode, without BEGIN and COMMIT, it is a single round trip.
-                await self._commit_alone(_outbox_rows(events))
+                await self._commit_alone(_outbox_rows(events, self.cipher))
             else:
                 if self._staged or events:
                     conn = await self._connection()
-                    await self._flush(conn, _outbox_rows(events))
+                    await self._flush(conn, _outbox_rows(events, self.cipher))
                 if self._conn is not None:
                     await self._conn.commit()
         except BaseException:
@@ -398,14 +399,16 @@ def _unique_violations_as_conflicts(staged: Sequence[_Staged]) -> Iterator[None]
         ) from None
 
 
-def _outbox_rows(events: Iterable[DomainEvent]) -> list[dict[str, Any]]:
+def _outbox_rows(events: Iterable[DomainEvent], cipher: Cipher) -> list[dict[str, Any]]:
+    # Events carry the resource's full view (descriptions, metadata, notes): the body is
+    # sealed like the columns it copies, and opened by the relay as it publishes.
     now = utc_now()
     return [
         {
             "id": event.event_id,
             "type": event.type,
             "stream_id": event.stream_id,
-            "body": encode_event(event),
+            "body": seal_bytes(cipher, "outbox", "body", event.event_id, encode_event(event)),
             "created_at": now,
         }
         for event in events
