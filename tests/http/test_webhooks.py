@@ -348,3 +348,18 @@ async def test_no_signed_body_ever_gets_a_5xx_on_any_route(
             f"/api/v1/webhooks/{name}", content=body, headers=signers[name](body)
         )
         assert response.status_code in (200, 400, 422), response.text
+
+
+@pytest.mark.parametrize("route", ["fake", "stripe", "paypal", "square"])
+@pytest.mark.parametrize("value", [b"\xe9\xff", b"t=1,v1=\xe9", b"x" * 5_000, b" "])
+async def test_a_garbage_signature_header_is_400_on_every_route(
+    every_route: tuple[Api, dict[str, Callable[[bytes], dict[str, str]]]],
+    route: str,
+    value: bytes,
+) -> None:
+    api, signers = every_route
+    body = b'{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{}}}'
+    headers = dict.fromkeys(signers[route](body), value)
+    response = await api.client.post(f"/api/v1/webhooks/{route}", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_signature"

@@ -597,13 +597,14 @@ class SquareProvider:
         if len(signature) > 200:
             raise WebhookSignatureError(reason="signature header too long")
         payload = self._notification_url.encode() + body
+        # Compared as bytes: compare_digest refuses str holding non-ASCII characters with a
+        # TypeError, and a forged header may hold anything.
+        candidate = signature.strip().encode("utf-8", "replace")
         matched = False
         for key in self._signature_keys:
-            expected = base64.b64encode(
-                hmac.new(key.encode(), payload, hashlib.sha256).digest()
-            ).decode()
+            expected = base64.b64encode(hmac.new(key.encode(), payload, hashlib.sha256).digest())
             # Every key is checked (no early exit): timing says nothing about which matched.
-            matched |= hmac.compare_digest(expected, signature.strip())
+            matched |= hmac.compare_digest(expected, candidate)
         if not matched:
             raise WebhookSignatureError(reason="no signature matches")
         return self.translate_webhook(body)
