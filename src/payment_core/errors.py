@@ -23,6 +23,7 @@ __all__ = [
     "InvalidAmountError",
     "InvalidTransitionError",
     "InvoiceNotEditableError",
+    "InvoicePaymentMismatchError",
     "MalformedBodyError",
     "NotFoundError",
     "PaymentError",
@@ -131,6 +132,13 @@ class InvoiceNotEditableError(PaymentError):
 
     def describe(self) -> str:
         return f"invoice {self.invoice_id} is {self.status}; only a DRAFT can be edited"
+
+
+@attrs.frozen(auto_exc=True)
+class InvoicePaymentMismatchError(ValidationError):
+    """An invoice may pay only with a payment of its own booking, in its own currency."""
+
+    code: ClassVar[str] = "invoice_payment_mismatch"
 
 
 @attrs.frozen(auto_exc=True)

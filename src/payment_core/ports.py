@@ -214,6 +214,10 @@ class InvoiceRepository(Protocol):
         """``OPEN`` and ``UNCOLLECTIBLE`` invoices linked to a payment (paid when it completes)."""
         ...
 
+    async def amount_applied_from(self, payment_id: UUID) -> int:
+        """The sum of ``amount_applied`` over the invoices linked to a payment: what it paid."""
+        ...
+
 
 class BillingRepository(Protocol):
     """The append-only audit trail. There is no update and no delete."""
@@ -444,13 +448,19 @@ class CreatePaymentRequest:
 
 @attrs.frozen(slots=True)
 class ConfirmPaymentRequest:
-    """Ask a provider to take the money."""
+    """Ask a provider to take the money.
+
+    ``verification_token`` is the buyer's proof of Strong Customer Authentication, for a
+    provider that takes one (:attr:`PaymentProvider.takes_verification_token`); an attempt with
+    one has its own ``idempotency_key``.
+    """
 
     payment_id: UUID
     provider_payment_id: str | None
     amount: Money
     payment_method: str
     idempotency_key: str
+    verification_token: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen(slots=True)
@@ -496,12 +506,20 @@ class RefundRequest:
 
 @attrs.frozen(slots=True)
 class RetrieveRefundRequest:
+    """Ask a provider where a refund stands; an attempt that never reached it is made again.
+
+    ``payment_id`` and ``reason`` are those of the attempt's :class:`RefundRequest`: a refund
+    made again under the attempt's idempotency key must be exactly the same request.
+    """
+
     refund_id: UUID
     provider_refund_id: str | None
     provider_payment_id: str | None
     amount: Money
     idempotency_key: str
     payment_method: str | None = None
+    payment_id: UUID | None = None
+    reason: str | None = None
 
 
 @attrs.frozen(slots=True)
@@ -563,6 +581,12 @@ class PaymentProvider(Protocol):
         """The provider's name in the API (``stripe``, ``fake``, ...)."""
         ...
 
+    @property
+    def takes_verification_token(self) -> bool:
+        """Whether a confirm may bring the buyer's verification token (Square's SCA), and so a
+        payment waiting for the buyer may be confirmed again with one."""
+        ...
+
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
         """Set up a payment at the provider; nothing is charged yet."""
         ...
@@ -587,10 +611,17 @@ class PaymentProvider(Protocol):
         """Where the refund stands now."""
         ...
 
+    async def prepare_webhook(self, headers: Mapping[str, str], *, now: datetime) -> None:
+        """Fetch, without blocking, what verifying a delivery with these headers needs (PayPal's
+        signing certificate); nothing for most providers. Never raises: what cannot be had
+        makes :meth:`parse_webhook` refuse the delivery."""
+        ...
+
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> WebhookEvent:
-        """Verify the signature on the raw body and translate the event.
+        """Verify the signature on the raw body and translate the event (after
+        :meth:`prepare_webhook` with the same headers).
 
         Raises ``WebhookSignatureError`` for a missing, wrong, stale or future signature and
         ``ValidationError`` for a body that is not an event.

@@ -32,6 +32,7 @@ from payment_core.errors import (
     InvalidAmountError,
     InvalidTransitionError,
     InvoiceNotEditableError,
+    InvoicePaymentMismatchError,
     MalformedBodyError,
     NotFoundError,
     PaymentError,
@@ -75,6 +76,7 @@ class _Mapping:
 DOMAIN_ERRORS: Final[Mapping[type[PaymentError], _Mapping]] = {
     InvalidTransitionError: _Mapping(409, "Invalid state transition"),
     InvoiceNotEditableError: _Mapping(409, "Invoice not editable"),
+    InvoicePaymentMismatchError: _Mapping(422, "Payment of another booking or currency"),
     NotFoundError: _Mapping(404, "Not found"),
     RefundExceedsRefundableError: _Mapping(422, "Refund exceeds the refundable amount"),
     MalformedBodyError: _Mapping(400, "Malformed JSON"),

@@ -81,6 +81,17 @@ Token = Annotated[
         examples=["pm_card_visa"],
     ),
 ]
+VerificationToken = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=2048,
+        pattern="^[!-~]+$",
+        description="The buyer's verification token from the provider's browser SDK (Square's "
+        "`verifyBuyer`), for a provider with Strong Customer Authentication by token.",
+        examples=["verf:CBASEGx7kC9Aw3C2Q1Q6bF9Yh8c"],
+    ),
+]
 MetadataKey = Annotated[str, Meta(min_length=1, max_length=40)]
 MetadataValue = Annotated[str, Meta(max_length=500)]
 Metadata = Annotated[
@@ -112,6 +123,7 @@ class CreatePaymentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ConfirmPaymentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     payment_method: Token | None = None
+    verification_token: VerificationToken | None = None
 
 
 class CreateRefundRequest(Struct, forbid_unknown_fields=True, kw_only=True):

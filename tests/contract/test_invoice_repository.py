@@ -120,6 +120,35 @@ async def test_open_invoices_for_a_payment(storage, build):
     assert {i.id for i in found} == {opened.id, uncollectible.id}
 
 
+async def test_what_a_payment_paid_is_the_sum_over_its_invoices(storage, build):
+    """Every invoice linked to the payment counts, in any state; others do not."""
+    payment, other = build.completed_payment(), build.completed_payment()
+    invoices = []
+    for n, (taken, hand) in enumerate([(5_000, False), (1_234, True), (700, False), (0, False)]):
+        invoice = build.invoice(payment_id=payment.id)
+        invoice.issue(
+            now=build.at(n), number=format_invoice_number(_year(), n + 1), event_id=uuid4()
+        )
+        invoice.take_from_payment(available=taken, now=build.at(n), event_id=uuid4())
+        if hand:
+            invoice.mark_paid(now=build.at(n), event_id=uuid4())
+        invoices.append(invoice)
+    elsewhere = build.invoice(payment_id=other.id)
+    elsewhere.issue(now=build.at(9), number=format_invoice_number(_year(), 9), event_id=uuid4())
+    elsewhere.take_from_payment(available=99, now=build.at(9), event_id=uuid4())
+    await storage.add(payment, other, *invoices, elsewhere)
+    async with storage.uow() as uow:
+        assert await uow.invoices.amount_applied_from(payment.id) == 5_000 + 1_234 + 700
+        assert await uow.invoices.amount_applied_from(other.id) == 99
+        assert await uow.invoices.amount_applied_from(uuid4()) == 0
+        read = await uow.invoices.get(invoices[1].id)
+    assert (read.amount_applied, read.amount_paid, read.status) == (
+        1_234,
+        invoices[1].total.amount,
+        InvoiceStatus.PAID,
+    )
+
+
 async def test_invoice_numbers_count_from_one_per_year(storage):
     year = _year()
     async with storage.uow() as uow:

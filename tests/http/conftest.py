@@ -3,6 +3,8 @@
 ``runtime`` is parametrised over the in-memory harness (``memory``) and a real SQLite file
 (``sqlite``: the SQLAlchemy adapter, migrated once per run into a template that each test
 copies). Tests that are about HTTP rather than storage use ``memory_runtime`` only.
+``make_api("postgres")`` serves from a PostgreSQL database made and migrated once per run,
+emptied for each test, for the few HTTP tests that must hold on every database.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import attrs
 import pytest
 import structlog
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
 from tests import _leakscan
 
 from payment_adapters.bootstrap import Runtime, bootstrap, bootstrap_in_memory
 from payment_adapters.crypto import FieldCipher, generate_key
 from payment_adapters.settings import Settings
 from payment_adapters.sqlalchemy import Database
+from payment_adapters.sqlalchemy import tables as t
+from payment_adapters.sqlalchemy.testing import create_database, drop_database, server_url
 from payment_core.testing import FakeProvider
 from payment_http.app import create_app
 from payment_http.logging import configure_logging
@@ -116,6 +122,50 @@ async def sqlite_runtime(
     return await bootstrap(config, observer=observer, migrate=False)
 
 
+async def _migrate(url: str) -> None:
+    database = Database.from_url(url, cipher=FieldCipher.from_keys(generate_key("t")))
+    try:
+        await database.migrate()
+    finally:
+        await database.dispose()
+
+
+def _aside(coroutine: Any) -> Any:
+    # Session fixtures may be asked for from inside a running loop: run it in a thread.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated PostgreSQL database for this run; unreachable is a failure, never a skip."""
+    try:
+        url = _aside(create_database("payments_test_http"))
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {server_url()}: {type(exc).__name__}: {exc}")
+    try:
+        _aside(_migrate(url))
+        yield url
+    finally:
+        _aside(drop_database(url))
+
+
+async def postgres_runtime(url: str, config: Settings, *, observer: Any = None) -> Runtime:
+    """The real composition root over the run's PostgreSQL database, emptied first."""
+    config = attrs.evolve(
+        config, database_url=url, encryption_keys=generate_key("test"), db_pool_size=4
+    )
+    _leakscan.register_settings(config)
+    runtime = await bootstrap(config, observer=observer, migrate=False)
+    assert runtime.database is not None
+    async with runtime.database.engine.begin() as conn:
+        names = ", ".join(table.name for table in t.metadata.sorted_tables)
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+    # The test client serves on a loop of its own: no pooled connection may cross over.
+    await runtime.database.engine.dispose()
+    return runtime
+
+
 # ------------------------------------------------------------------ fixtures
 
 
@@ -130,7 +180,10 @@ class Api:
 
     @property
     def backend(self) -> str:
-        return "memory" if self.runtime.database is None else "sqlite"
+        database = self.runtime.database
+        if database is None:
+            return "memory"
+        return "postgres" if database.dialect_name == "postgresql" else "sqlite"
 
     @property
     def provider(self) -> FakeProvider:
@@ -173,6 +226,9 @@ async def make_api(
         metrics = Metrics()
         if backend == "memory":
             runtime = bootstrap_in_memory(config, observer=metrics.observer)
+        elif backend == "postgres":
+            url = request.getfixturevalue("postgres_url")
+            runtime = await postgres_runtime(url, config, observer=metrics.observer)
         else:
             template = request.getfixturevalue("sqlite_template")
             runtime = await sqlite_runtime(template, tmp_path, config, observer=metrics.observer)

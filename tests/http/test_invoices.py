@@ -118,12 +118,75 @@ async def test_an_invalid_patch_is_422(mem: Api, body: dict) -> None:
 
 
 async def test_an_open_invoice_is_paid_when_its_payment_completes(api: Api) -> None:
-    payment = await api.create_payment()
+    payment = await api.create_payment(amount=22000)
     invoice = await create(api, payment_id=payment["id"], booking_id=payment["booking_id"])
     await patch(api, invoice["id"], {"status": "OPEN"})
     await api.client.post(f"/api/v1/payments/{payment['id']}/confirm", headers=AUTH)
     got = await api.client.get(f"/api/v1/invoices/{invoice['id']}", headers=AUTH)
     assert got.json()["status"] == "PAID"
+
+
+def _room(amount: int) -> list[dict]:
+    return [{"description": "Room", "quantity": 1, "unit_amount": amount}]
+
+
+async def test_a_small_payment_pays_a_large_invoice_in_part(api: Api) -> None:
+    payment = await api.completed_payment(amount=100)
+    invoice = await create(
+        api, payment_id=payment["id"], booking_id=payment["booking_id"], line_items=_room(500000)
+    )
+    status, issued = await patch(api, invoice["id"], {"status": "OPEN"})
+    assert status == 200
+    assert (issued["status"], issued["amount_paid"], issued["amount_due"]) == (
+        "OPEN",
+        100,
+        499900,
+    )
+
+
+async def test_one_payment_pays_one_invoice_of_its_amount_not_three(api: Api) -> None:
+    payment = await api.completed_payment(amount=500000)
+    statuses = []
+    for _ in range(3):
+        invoice = await create(
+            api,
+            payment_id=payment["id"],
+            booking_id=payment["booking_id"],
+            line_items=_room(500000),
+        )
+        statuses.append((await patch(api, invoice["id"], {"status": "OPEN"}))[1]["status"])
+    assert statuses == ["PAID", "OPEN", "OPEN"]
+
+
+async def test_a_fully_refunded_payment_pays_no_invoice(api: Api) -> None:
+    payment = await api.completed_payment(amount=500000)
+    refunded = await api.client.post(
+        "/api/v1/refunds", json={"payment_id": payment["id"]}, headers=AUTH
+    )
+    assert refunded.status_code == 201, refunded.text
+    invoice = await create(
+        api, payment_id=payment["id"], booking_id=payment["booking_id"], line_items=_room(500000)
+    )
+    _, issued = await patch(api, invoice["id"], {"status": "OPEN"})
+    assert (issued["status"], issued["amount_paid"]) == ("OPEN", 0)
+
+
+async def test_a_payment_of_another_booking_cannot_be_linked(api: Api) -> None:
+    payment = await api.completed_payment(amount=22000)
+    response = await api.client.post(
+        "/api/v1/invoices", json=invoice_body(payment_id=payment["id"]), headers=AUTH
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "invoice_payment_mismatch"
+    assert problem["errors"] == [
+        {"field": "payment_id", "reason": "the payment is for another booking"}
+    ]
+    draft = await create(api)
+    status, problem = await patch(api, draft["id"], {"payment_id": payment["id"], "status": "OPEN"})
+    assert (status, problem["code"]) == (422, "invoice_payment_mismatch")
+    unchanged = await api.client.get(f"/api/v1/invoices/{draft['id']}", headers=AUTH)
+    assert (unchanged.json()["status"], unchanged.json()["payment_id"]) == ("DRAFT", None)
 
 
 async def test_an_unknown_payment_id_is_422(mem: Api) -> None:

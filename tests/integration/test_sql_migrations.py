@@ -13,20 +13,21 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from payment_adapters.crypto import FieldCipher, generate_key
 from payment_adapters.sqlalchemy import Database
 from payment_adapters.sqlalchemy import tables as t
-from payment_adapters.sqlalchemy.mapping import payment_to_row
+from payment_adapters.sqlalchemy.mapping import invoice_to_row, payment_to_row
 from payment_adapters.sqlalchemy.migrations import alembic_config, current_revision
 from payment_adapters.sqlalchemy.tables import metadata
 from payment_adapters.sqlalchemy.testing import create_database, drop_database
-from payment_core import Currency, Money, Payment
+from payment_core import Currency, Invoice, LineItem, Money, Payment
 
 pytestmark = pytest.mark.integration
 
 CIPHER = FieldCipher.from_keys(generate_key("migrations"))
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -156,6 +157,100 @@ async def test_upgrading_a_database_with_data_keeps_it(fresh):
         count = (await conn.execute(text("SELECT count(*) FROM payments"))).scalar()
     assert "bookings" not in tables
     assert count == 1
+
+
+async def test_invoices_paid_before_0003_count_as_paid_by_their_payment(fresh):
+    """0002 -> 0003: a PAID invoice with a payment took its amount_paid from it (so that the
+    payment cannot pay it again elsewhere); every other invoice took nothing."""
+    async with fresh.write_transaction() as conn:
+        await conn.run_sync(_to("0002"))
+    eur = Currency.of("EUR")
+    when = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    payment = Payment.initiate(
+        id=uuid4(),
+        reference="pay_invoiced",
+        booking_id=uuid4(),
+        guest_id=uuid4(),
+        amount=Money(22_000, eur),
+        provider="fake",
+        now=when,
+        event_id=uuid4(),
+    )
+    lines = [LineItem("Room", 2, 10_000, 1_000)]
+    paid, open_, by_hand = (
+        Invoice.draft(
+            id=uuid4(),
+            booking_id=payment.booking_id,
+            guest_id=payment.guest_id,
+            currency=eur,
+            now=when,
+            line_items=lines,
+            payment_id=link,
+        )
+        for link in (payment.id, payment.id, None)
+    )
+    for invoice in (paid, open_, by_hand):
+        invoice.issue(now=when, number=f"INV-2026-{uuid4().int % 10**6:06d}", event_id=uuid4())
+    paid.mark_paid(now=when, event_id=uuid4())
+    by_hand.mark_paid(now=when, event_id=uuid4())
+    async with fresh.write_transaction() as conn:
+        await conn.execute(t.payments.insert().values(payment_to_row(payment, CIPHER)))
+        for invoice in (paid, open_, by_hand):
+            row = invoice_to_row(invoice, CIPHER)
+            del row["amount_applied"]  # not a column yet
+            await conn.execute(t.invoices.insert().values(row))
+    await fresh.migrate()
+    async with fresh.uow() as uow:
+        read = {i.id: await uow.invoices.get(i.id) for i in (paid, open_, by_hand)}
+        assert await uow.invoices.amount_applied_from(payment.id) == 22_000
+    assert [
+        (read[i.id].amount_paid, read[i.id].amount_applied) for i in (paid, open_, by_hand)
+    ] == [
+        (22_000, 22_000),
+        (0, 0),
+        (22_000, 0),
+    ]
+    async with fresh.write_transaction() as conn:
+        await conn.run_sync(_to("0002", down=True))
+    async with fresh.engine.connect() as conn:
+        columns = await conn.run_sync(
+            lambda c: {col["name"] for col in inspect(c).get_columns("invoices")}
+        )
+    assert "amount_applied" not in columns
+    assert "amount_paid" in columns
+
+
+async def test_the_database_refuses_more_applied_than_paid(fresh):
+    await fresh.migrate()
+    payment = Payment.initiate(
+        id=uuid4(),
+        reference="pay_checked",
+        booking_id=uuid4(),
+        guest_id=uuid4(),
+        amount=Money(1_000, Currency.of("EUR")),
+        provider="fake",
+        now=datetime(2026, 11, 28, 12, tzinfo=UTC),
+        event_id=uuid4(),
+    )
+    invoice = Invoice.draft(
+        id=uuid4(),
+        booking_id=payment.booking_id,
+        guest_id=payment.guest_id,
+        currency=Currency.of("EUR"),
+        now=datetime(2026, 11, 28, 12, tzinfo=UTC),
+        payment_id=payment.id,
+    )
+    async with fresh.write_transaction() as conn:
+        await conn.execute(t.payments.insert().values(payment_to_row(payment, CIPHER)))
+        await conn.execute(t.invoices.insert().values(invoice_to_row(invoice, CIPHER)))
+    for applied, paid in ((1, 0), (-1, -1)):
+        with pytest.raises(IntegrityError):
+            async with fresh.write_transaction() as conn:
+                await conn.execute(
+                    t.invoices.update()
+                    .where(t.invoices.c.id == invoice.id)
+                    .values(amount_applied=applied, amount_paid=max(paid, 0))
+                )
 
 
 async def test_concurrent_starters_migrate_once(fresh):

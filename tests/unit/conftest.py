@@ -105,6 +105,9 @@ class Kit:
         currency: str = "EUR",
         booking_id: UUID | None = None,
     ) -> Invoice:
+        if booking_id is None and payment_id in self.harness.store.payments:
+            # An invoice is for the booking of the payment it names (any other is refused).
+            booking_id = self.harness.store.payments[payment_id].booking_id
         return await self.services.invoices.create(
             CreateInvoice(
                 booking_id=booking_id or new_uuid(),

@@ -136,7 +136,7 @@ async def test_a_new_invoice_is_an_unnumbered_draft(kit) -> None:
 
 async def test_a_draft_can_change_every_content_field(kit, services) -> None:
     payment = await kit.paid()
-    invoice = await kit.draft()
+    invoice = await kit.draft(booking_id=payment.booking_id)
     updated = await services.invoices.update(
         invoice.id,
         UpdateInvoice(
@@ -415,7 +415,7 @@ async def test_content_and_status_change_together_in_one_patch(kit, services) ->
 
 
 async def test_an_open_invoice_is_paid_when_its_payment_completes(kit, services) -> None:
-    payment = await kit.create()
+    payment = await kit.create(amount=22_000)
     invoice = await services.invoices.issue((await kit.draft(payment_id=payment.id)).id)
     await services.payments.confirm(payment.id)
     paid = await services.invoices.get(invoice.id)
@@ -423,7 +423,7 @@ async def test_an_open_invoice_is_paid_when_its_payment_completes(kit, services)
 
 
 async def test_an_uncollectible_invoice_is_paid_when_its_payment_completes(kit, services) -> None:
-    payment = await kit.create()
+    payment = await kit.create(amount=22_000)
     invoice = await services.invoices.issue((await kit.draft(payment_id=payment.id)).id)
     await services.invoices.mark_uncollectible(invoice.id)
     await services.payments.confirm(payment.id)
@@ -438,7 +438,7 @@ async def test_a_draft_stays_a_draft_when_its_payment_completes(kit, services) -
 
 
 async def test_issuing_after_the_payment_completed_makes_it_paid(kit, services) -> None:
-    payment = await kit.paid()
+    payment = await kit.paid(amount=22_000)
     invoice = await services.invoices.issue((await kit.draft(payment_id=payment.id)).id)
     assert invoice.status is InvoiceStatus.PAID
     assert invoice.number == "INV-2026-000001"
@@ -454,7 +454,7 @@ async def test_issuing_while_the_payment_failed_leaves_it_open(kit, services) ->
 async def test_payment_completed_is_published_before_the_invoice_paid(
     kit, services, harness
 ) -> None:
-    payment = await kit.create()
+    payment = await kit.create(amount=22_000)
     await services.invoices.issue((await kit.draft(payment_id=payment.id)).id)
     harness.publisher.clear()
     await services.payments.confirm(payment.id)

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from uuid import UUID
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from payment_core.errors import ValidationError
 from payment_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, PageRequest
@@ -51,6 +53,81 @@ def test_a_bad_cursor_is_a_validation_error(text: str) -> None:
     with pytest.raises(ValidationError) as caught:
         Cursor.decode(text)
     assert caught.value.field == "cursor"
+
+
+PLUS_14 = timezone(timedelta(hours=14))
+MINUS_14 = timezone(timedelta(hours=-14))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # Well-formed, but the instant is before year 1 or after year 9999 in UTC.
+        f"0001-01-01T00:00:00+14:00|{UUID(int=1)}",
+        f"9999-12-31T23:59:59-14:00|{UUID(int=1)}",
+        # A real instant, spelled otherwise than encode() spells it.
+        f"2026-03-01T15:00:00+05:00|{UUID(int=1)}",
+        f"2026-03-01T10:00:00Z|{UUID(int=1)}",
+        f"2026-03-01 10:00:00+00:00|{UUID(int=1)}",
+        f"2026-03-01T10:00:00.000000+00:00|{UUID(int=1)}",
+        f"2026-03-01T10:00:00+00:00|{str(UUID(int=10)).upper()}",
+        f"2026-03-01T10:00:00+00:00|{UUID(int=1).hex}",
+        f"2026-03-01T10:00:00+00:00|{{{UUID(int=1)}}}",
+        f"2026-03-01T10:00:00+00:00|{UUID(int=1)}|",
+    ],
+)
+def test_a_well_formed_cursor_this_api_did_not_issue_is_refused(raw: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Cursor.decode(b64(raw.encode()))
+    assert caught.value.field == "cursor"
+
+
+@pytest.mark.parametrize("suffix", ["=", "==", "!", " ", "\n", ".", "%3D"])
+def test_our_cursor_with_anything_around_it_is_refused(suffix: str) -> None:
+    with pytest.raises(ValidationError):
+        Cursor.decode(Cursor(AT, UUID(int=42)).encode() + suffix)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [datetime.min.replace(tzinfo=PLUS_14), datetime.max.replace(tzinfo=MINUS_14), datetime.min],
+)
+def test_a_cursor_is_only_ever_an_instant_every_storage_can_hold(moment: datetime) -> None:
+    """So that no cursor, however it was made, can fail a query (the in-memory comparison
+    and the database's bind both convert to UTC)."""
+    with pytest.raises(ValidationError) as caught:
+        Cursor(moment, UUID(int=1))
+    assert caught.value.field == "cursor"
+
+
+@given(st.text(max_size=250))
+def test_decoding_any_text_gives_our_cursor_or_a_validation_error(text: str) -> None:
+    try:
+        cursor = Cursor.decode(text)
+    except ValidationError as exc:
+        refused: ValidationError | None = exc
+    else:
+        refused = None
+        assert cursor.encode() == text
+    assert refused is None or refused.field == "cursor"
+
+
+offsets = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+
+
+@given(st.datetimes(timezones=offsets), st.uuids())
+def test_any_instant_is_a_position_in_utc_or_refused(moment: datetime, ident: UUID) -> None:
+    try:
+        cursor = Cursor(moment, ident)
+    except ValidationError:
+        with pytest.raises(OverflowError):
+            moment.astimezone(UTC)
+        return
+    assert cursor.created_at == moment
+    assert cursor.created_at.utcoffset() == timedelta(0)
+    assert Cursor.decode(cursor.encode()) == cursor
 
 
 def test_a_cursor_that_is_not_a_string_is_a_validation_error() -> None:

@@ -25,7 +25,7 @@ from payment_adapters.providers.square import SquareProvider
 from payment_adapters.providers.stripe import StripeProvider
 from payment_core.errors import ValidationError, WebhookSignatureError
 from payment_core.money import Money
-from payment_core.ports import PaymentProvider, WebhookKind
+from payment_core.ports import PaymentProvider, WebhookEvent, WebhookKind
 from payment_core.testing import SettableClock, build_in_memory
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -429,7 +429,7 @@ class CertFetcher:
         self.pem = pem
         self.fetched: list[str] = []
 
-    def __call__(self, url: str) -> bytes:
+    async def __call__(self, url: str) -> bytes:
         self.fetched.append(url)
         return self.pem
 
@@ -445,10 +445,18 @@ def paypal_provider(fetcher: CertFetcher, webhook_id: str | None = WEBHOOK_ID) -
     )
 
 
-def test_paypal_accepts_a_crc32_signature_and_translates_the_capture(fetcher: CertFetcher) -> None:
-    event = paypal_provider(fetcher).parse_webhook(
-        PAYPAL_BODY, paypal_headers(PAYPAL_BODY), now=NOW
-    )
+async def verified(
+    provider: PayPalProvider, body: bytes, headers: dict[str, str], now: datetime = NOW
+) -> WebhookEvent:
+    """What the webhook service does: fetch what is needed, then verify and translate."""
+    await provider.prepare_webhook(headers, now=now)
+    return provider.parse_webhook(body, headers, now=now)
+
+
+async def test_paypal_accepts_a_crc32_signature_and_translates_the_capture(
+    fetcher: CertFetcher,
+) -> None:
+    event = await verified(paypal_provider(fetcher), PAYPAL_BODY, paypal_headers(PAYPAL_BODY))
 
     assert event.kind is WebhookKind.PAYMENT_SUCCEEDED
     assert event.provider_payment_id == "5O190127TN364715T"
@@ -457,11 +465,20 @@ def test_paypal_accepts_a_crc32_signature_and_translates_the_capture(fetcher: Ce
     assert fetcher.fetched == [CERT_URL]
 
 
-def test_paypal_fetches_a_certificate_once(fetcher: CertFetcher) -> None:
+async def test_paypal_fetches_a_certificate_once(fetcher: CertFetcher) -> None:
     provider = paypal_provider(fetcher)
-    provider.parse_webhook(PAYPAL_BODY, paypal_headers(PAYPAL_BODY), now=NOW)
-    provider.parse_webhook(PAYPAL_BODY, paypal_headers(PAYPAL_BODY, transmission_id="t-2"), now=NOW)
+    await verified(provider, PAYPAL_BODY, paypal_headers(PAYPAL_BODY))
+    await verified(provider, PAYPAL_BODY, paypal_headers(PAYPAL_BODY, transmission_id="t-2"))
     assert fetcher.fetched == [CERT_URL]
+
+
+async def test_paypal_accepts_a_redelivery_that_keeps_its_first_transmission_time(
+    fetcher: CertFetcher,
+) -> None:
+    """PayPal retries a delivery for up to three days; its signed time may be the first one."""
+    headers = paypal_headers(PAYPAL_BODY, when=NOW - timedelta(days=3, hours=12))
+    event = await verified(paypal_provider(fetcher), PAYPAL_BODY, headers)
+    assert event.kind is WebhookKind.PAYMENT_SUCCEEDED
 
 
 @pytest.mark.parametrize(
@@ -475,7 +492,11 @@ def test_paypal_fetches_a_certificate_once(fetcher: CertFetcher) -> None:
         ("one byte added", PAYPAL_BODY + b" ", paypal_headers(PAYPAL_BODY)),
         ("another webhook id", PAYPAL_BODY, paypal_headers(PAYPAL_BODY, webhook_id="WH0THER")),
         ("another key", PAYPAL_BODY, paypal_headers(PAYPAL_BODY, key=_key_and_cert()[0])),
-        ("stale", PAYPAL_BODY, paypal_headers(PAYPAL_BODY, when=NOW - timedelta(seconds=301))),
+        (
+            "older than PayPal's redeliveries",
+            PAYPAL_BODY,
+            paypal_headers(PAYPAL_BODY, when=NOW - timedelta(days=4, seconds=1)),
+        ),
         ("future", PAYPAL_BODY, paypal_headers(PAYPAL_BODY, when=NOW + timedelta(seconds=301))),
         (
             "other algorithm",
@@ -498,11 +519,11 @@ def test_paypal_fetches_a_certificate_once(fetcher: CertFetcher) -> None:
         ),
     ],
 )
-def test_paypal_refuses_a_bad_delivery(
+async def test_paypal_refuses_a_bad_delivery(
     fetcher: CertFetcher, case: str, body: bytes, headers: dict[str, str]
 ) -> None:
     with pytest.raises(WebhookSignatureError):
-        paypal_provider(fetcher).parse_webhook(body, headers, now=NOW)
+        await verified(paypal_provider(fetcher), body, headers)
 
 
 @pytest.mark.parametrize(
@@ -515,26 +536,43 @@ def test_paypal_refuses_a_bad_delivery(
         "https://api.paypal.com:8443/v1/notifications/certs/CERT-1",
     ],
 )
-def test_paypal_never_fetches_a_certificate_from_elsewhere(
+async def test_paypal_never_fetches_a_certificate_from_elsewhere(
     fetcher: CertFetcher, cert_url: str
 ) -> None:
     headers = paypal_headers(PAYPAL_BODY, cert_url=cert_url)
     with pytest.raises(WebhookSignatureError):
-        paypal_provider(fetcher).parse_webhook(PAYPAL_BODY, headers, now=NOW)
+        await verified(paypal_provider(fetcher), PAYPAL_BODY, headers)
     assert fetcher.fetched == []
 
 
-def test_paypal_refuses_an_expired_certificate() -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        paypal_headers(PAYPAL_BODY, when=NOW - timedelta(days=5)),
+        paypal_headers(PAYPAL_BODY, when=NOW + timedelta(minutes=10)),
+        {**paypal_headers(PAYPAL_BODY), "PAYPAL-AUTH-ALGO": "SHA1withRSA"},
+    ],
+    ids=["too old", "from the future", "other algorithm"],
+)
+async def test_paypal_fetches_no_certificate_for_a_delivery_it_refuses_anyway(
+    fetcher: CertFetcher, headers: dict[str, str]
+) -> None:
+    with pytest.raises(WebhookSignatureError):
+        await verified(paypal_provider(fetcher), PAYPAL_BODY, headers)
+    assert fetcher.fetched == []
+
+
+async def test_paypal_refuses_an_expired_certificate() -> None:
     key, pem = _key_and_cert(NOW - timedelta(days=400), NOW - timedelta(days=1))
     provider = paypal_provider(CertFetcher(pem))
     with pytest.raises(WebhookSignatureError):
-        provider.parse_webhook(PAYPAL_BODY, paypal_headers(PAYPAL_BODY, key=key), now=NOW)
+        await verified(provider, PAYPAL_BODY, paypal_headers(PAYPAL_BODY, key=key))
 
 
-def test_paypal_refuses_webhooks_without_a_webhook_id(fetcher: CertFetcher) -> None:
+async def test_paypal_refuses_webhooks_without_a_webhook_id(fetcher: CertFetcher) -> None:
     with pytest.raises(WebhookSignatureError):
-        paypal_provider(fetcher, webhook_id=None).parse_webhook(
-            PAYPAL_BODY, paypal_headers(PAYPAL_BODY), now=NOW
+        await verified(
+            paypal_provider(fetcher, webhook_id=None), PAYPAL_BODY, paypal_headers(PAYPAL_BODY)
         )
 
 

@@ -170,7 +170,7 @@ async def test_a_stuck_refund_stays_in_flight_while_the_provider_is_down(make_ki
 # ---------------------------------------------------------------------------- model odds and ends
 
 
-def test_marking_an_invoice_paid_may_name_the_payment() -> None:
+def test_marking_an_invoice_paid_by_hand_takes_nothing_from_its_payment() -> None:
     now = datetime(2026, 5, 1, tzinfo=UTC)
     invoice = Invoice.draft(
         id=UUID(int=1),
@@ -179,14 +179,17 @@ def test_marking_an_invoice_paid_may_name_the_payment() -> None:
         currency=Currency.of("EUR"),
         now=now,
         line_items=[LineItem("Room", 1, 100)],
+        payment_id=UUID(int=9),
     )
     invoice.issue(now=now, number="INV-2026-000001", event_id=UUID(int=4))
-    invoice.mark_paid(now=now, event_id=UUID(int=5), payment_id=UUID(int=9))
-    assert (invoice.status, invoice.payment_id, invoice.amount_paid) == (
+    assert invoice.take_from_payment(available=30, now=now, event_id=UUID(int=5)) == 30
+    invoice.mark_paid(now=now, event_id=UUID(int=6))
+    assert (invoice.status, invoice.amount_paid, invoice.amount_applied) == (
         InvoiceStatus.PAID,
-        UUID(int=9),
         100,
+        30,
     )
+    assert invoice.take_from_payment(available=70, now=now, event_id=UUID(int=7)) == 0
 
 
 # ---------------------------------------------------------------------------- wiring

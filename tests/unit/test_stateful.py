@@ -3,7 +3,8 @@
 The model below knows the contract (which moves are legal, what each fake token does) and
 nothing of the implementation. After every step: no illegal move succeeded and every legal one
 did, refunds never exceed the captured amount, the billing trail reconciles with payment and
-refund totals and its chains verify, and invoice numbers stay unique and gap-free per year.
+refund totals and its chains verify, invoice numbers stay unique and gap-free per year, and
+no payment pays its invoices more than it holds (a PAID invoice was paid its whole total).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -42,6 +44,7 @@ from payment_core import (
 from payment_core.errors import (
     InvalidTransitionError,
     InvoiceNotEditableError,
+    InvoicePaymentMismatchError,
     ProviderUnavailableError,
     RefundExceedsRefundableError,
     ValidationError,
@@ -96,8 +99,21 @@ class RefundModel:
 @attrs.define
 class InvoiceModel:
     status: InvoiceStatus
-    has_lines: bool
+    total: int
     payment_id: UUID | None
+    lines: int
+    #: Taken from its payment.
+    applied: int = 0
+    #: Marked PAID while its payment did not cover it.
+    by_hand: bool = False
+
+    @property
+    def has_lines(self) -> bool:
+        return self.lines > 0
+
+
+def total_of(lines: list[LineItem]) -> int:
+    return sum(line.amount + line.tax for line in lines)
 
 
 line_items = st.lists(
@@ -154,14 +170,19 @@ class PaymentsMachine(RuleBasedStateMachine):
             assert actual_r in REFUND_MOVES[refund.status], (refund.status, actual_r)
             refund.status = actual_r
         for iid, invoice in self.model_invoices.items():
-            actual_i = store.invoices[iid].status
-            if actual_i is not invoice.status:
-                linked = invoice.payment_id
-                assert actual_i is Inv.PAID, (invoice.status, actual_i)
-                assert invoice.status in (Inv.OPEN, Inv.UNCOLLECTIBLE)
-                assert linked is not None
-                assert store.payments[linked].status is P.COMPLETED
-                invoice.status = actual_i
+            actual = store.invoices[iid]
+            if (actual.status, actual.amount_applied) == (invoice.status, invoice.applied):
+                continue
+            # Only a payment that completes pays by itself, its open invoices, never backwards.
+            linked = invoice.payment_id
+            assert linked is not None
+            assert store.payments[linked].status is P.COMPLETED
+            assert invoice.status in (Inv.OPEN, Inv.UNCOLLECTIBLE)
+            assert actual.amount_applied >= invoice.applied  # a zero total takes nothing
+            if actual.status is not invoice.status:
+                assert actual.status is Inv.PAID, (invoice.status, actual.status)
+                assert actual.amount_applied == invoice.total
+            invoice.status, invoice.applied = actual.status, actual.amount_applied
 
     def refundable(self, payment_id: UUID) -> int:
         held = sum(
@@ -170,6 +191,13 @@ class PaymentsMachine(RuleBasedStateMachine):
             if r.payment_id == payment_id and r.status is not R.FAILED
         )
         return self.model_payments[payment_id].amount - held
+
+    def left_to_pay(self, payment_id: UUID) -> int:
+        """What a payment can still pay invoices: what it holds less what it already paid."""
+        if self.model_payments[payment_id].status is not P.COMPLETED:
+            return 0
+        paid = sum(i.applied for i in self.model_invoices.values() if i.payment_id == payment_id)
+        return max(0, self.refundable(payment_id) - paid)
 
     # ------------------------------------------------------------------ payments
     @initialize(target=payments)
@@ -357,13 +385,14 @@ class PaymentsMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ invoices
     @rule(target=invoices, lines=line_items, link=st.booleans(), data=st.data())
     def create_invoice(self, lines: list[LineItem], link: bool, data: st.DataObject) -> UUID:
-        payment_id = None
+        payment_id, booking_id = None, uuid4()
         if link and self.model_payments:
             payment_id = data.draw(st.sampled_from(sorted(self.model_payments)))
+            booking_id = self.harness.store.payments[payment_id].booking_id
         invoice = self.run(
             self.services.invoices.create(
                 CreateInvoice(
-                    booking_id=uuid4(),
+                    booking_id=booking_id,
                     guest_id=uuid4(),
                     currency="EUR",
                     line_items=lines,
@@ -372,8 +401,27 @@ class PaymentsMachine(RuleBasedStateMachine):
             )
         )
         assert (invoice.status, invoice.number) == (Inv.DRAFT, None)
-        self.model_invoices[invoice.id] = InvoiceModel(Inv.DRAFT, bool(lines), payment_id)
+        model = InvoiceModel(Inv.DRAFT, total_of(lines), payment_id, len(lines))
+        self.model_invoices[invoice.id] = model
         return invoice.id
+
+    @precondition(lambda self: self.model_payments)
+    @rule(data=st.data())
+    def link_another_bookings_payment(self, data: st.DataObject) -> None:
+        """Refused whatever the payment's state: an invoice is paid only by its booking's."""
+        payment_id = data.draw(st.sampled_from(sorted(self.model_payments)))
+        with pytest.raises(InvoicePaymentMismatchError):
+            self.run(
+                self.services.invoices.create(
+                    CreateInvoice(
+                        booking_id=uuid4(),
+                        guest_id=uuid4(),
+                        currency="EUR",
+                        line_items=[LineItem("Room", 1, 100)],
+                        payment_id=payment_id,
+                    )
+                )
+            )
 
     @rule(invoice_id=invoices, lines=line_items)
     def edit_invoice(self, invoice_id: UUID, lines: list[LineItem]) -> None:
@@ -384,7 +432,7 @@ class PaymentsMachine(RuleBasedStateMachine):
             assert model.status is not Inv.DRAFT, "editing a draft was refused"
             return
         assert model.status is Inv.DRAFT, f"edited a {model.status} invoice"
-        model.has_lines = bool(lines)
+        model.total, model.lines = total_of(lines), len(lines)
 
     @rule(invoice_id=invoices, target_status=st.sampled_from([Inv.OPEN, Inv.VOID, Inv.PAID]))
     def move_invoice(self, invoice_id: UUID, target_status: InvoiceStatus) -> None:
@@ -417,16 +465,20 @@ class PaymentsMachine(RuleBasedStateMachine):
             return
         assert model.status in legal, f"moved a {model.status} invoice to {target_status}"
         assert not issuing_empty, "issued an invoice without lines"
-        expected = target_status
-        linked = model.payment_id
-        if (
-            target_status is Inv.OPEN
-            and model.status is Inv.DRAFT
-            and linked is not None
-            and self.harness.store.payments[linked].status is P.COMPLETED
-        ):
-            expected = Inv.PAID  # issued while its payment is already completed
+        expected, linked = target_status, model.payment_id
+        if model.status is not target_status:
+            if target_status in (Inv.OPEN, Inv.PAID) and linked is not None:
+                # Issued or marked paid: it takes what its payment still holds first.
+                model.applied += min(self.left_to_pay(linked), model.total - model.applied)
+            if target_status is Inv.OPEN and linked is not None:
+                completed = self.model_payments[linked].status is P.COMPLETED
+                expected = Inv.PAID if completed and model.applied == model.total else Inv.OPEN
+            elif target_status is Inv.PAID:
+                model.by_hand = model.applied < model.total
+            elif target_status is Inv.VOID:
+                model.applied = 0  # what it took goes back to the payment
         assert invoice.status is (model.status if model.status is target_status else expected)
+        assert invoice.amount_applied == model.applied
         model.status = invoice.status
 
     # ------------------------------------------------------------------ invariants
@@ -439,6 +491,27 @@ class PaymentsMachine(RuleBasedStateMachine):
         assert {iid: i.status for iid, i in store.invoices.items()} == {
             iid: m.status for iid, m in self.model_invoices.items()
         }
+
+    @invariant()
+    def no_payment_pays_more_than_its_amount(self) -> None:
+        store = self.harness.store
+        for payment in store.payments.values():
+            linked = [i for i in store.invoices.values() if i.payment_id == payment.id]
+            assert sum(i.amount_applied for i in linked) <= payment.amount.amount
+            assert all(i.booking_id == payment.booking_id for i in linked)
+        for iid, invoice in store.invoices.items():
+            model = self.model_invoices[iid]
+            assert invoice.amount_applied == model.applied
+            assert 0 <= invoice.amount_applied <= invoice.amount_paid <= invoice.total.amount
+            assert invoice.amount_due.amount == invoice.total.amount - invoice.amount_paid
+            if invoice.status is Inv.PAID:
+                assert invoice.amount_paid == invoice.total.amount
+                if not model.by_hand:
+                    assert invoice.amount_applied == invoice.total.amount
+            elif invoice.status in (Inv.DRAFT, Inv.VOID):
+                assert invoice.amount_paid == 0
+            else:
+                assert invoice.amount_paid == invoice.amount_applied
 
     @invariant()
     def refunds_never_exceed_the_payment(self) -> None:

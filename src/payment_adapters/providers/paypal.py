@@ -15,10 +15,17 @@ calls used here are plain JSON over HTTPS, so ``httpx.AsyncClient`` speaks them 
 - OAuth2 client credentials: the access token is cached, refreshed ahead of its expiry and
   once more when PayPal answers 401.
 
+Amounts are PayPal's decimal text, whole units for HUF, JPY and TWD (``_units.PAYPAL_UNITS``).
+
 Webhooks are verified offline (PayPal's documented CRC32 scheme): the signed message is
 ``transmission_id|transmission_time|webhook_id|crc32(raw body)``, signed SHA256withRSA with the
 certificate at ``PAYPAL-CERT-URL``. The certificate is fetched only from an allow-listed PayPal
-origin over HTTPS (cached per URL until it expires); nothing else is trusted.
+origin over HTTPS, without blocking the event loop (:meth:`PayPalProvider.prepare_webhook`, with
+a timeout; one fetch per URL at a time), and cached per URL until it expires; nothing else is
+trusted. PayPal redelivers a webhook for up to three days and does not document that a
+redelivery gets a new transmission time, so a transmission time is accepted for
+:data:`PAYPAL_REDELIVERY_WINDOW` (a replay inside it is caught by its event id, which the
+signature covers); one from the future only within the clock tolerance.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from payment_adapters.providers._common import (
     refuse_raw_card_data,
 )
 from payment_adapters.providers._http import HttpReply, JsonHttp
+from payment_adapters.providers._units import PAYPAL_UNITS
 from payment_adapters.providers.ratelimit import TokenBucket
 from payment_core.errors import (
     ProviderDeclinedError,
@@ -81,6 +89,7 @@ __all__ = [
     "APPROVAL_PAYMENT_METHOD",
     "PAYPAL_CERT_ORIGINS",
     "PAYPAL_LIVE_API_BASE",
+    "PAYPAL_REDELIVERY_WINDOW",
     "PAYPAL_SANDBOX_API_BASE",
     "PayPalProvider",
 ]
@@ -100,13 +109,15 @@ PAYPAL_CERT_ORIGINS: Final = (
 )
 #: Confirming with this payment method captures what the buyer approved at PayPal.
 APPROVAL_PAYMENT_METHOD: Final = "paypal"
+#: How old a webhook's transmission time may be: PayPal retries a delivery "up to 25 times over
+#: 3 days" (developer.paypal.com/api/rest/webhooks/rest), plus a day.
+PAYPAL_REDELIVERY_WINDOW: Final = timedelta(days=4)
 
 _AUTH_ALGO: Final = "SHA256withRSA"
 _MAX_CERT_BYTES: Final = 64 * 1024
 _MAX_CERTS: Final = 32
 _MAX_BODY_FIELD: Final = 127
-# PayPal takes these currencies in whole units only.
-_NO_DECIMALS: Final = frozenset({"HUF", "TWD", "JPY"})
+_MAX_CERT_LOCKS: Final = 256
 
 _DECLINE_ISSUES: Final[Mapping[str, str]] = {
     "INSTRUMENT_DECLINED": "card_declined",
@@ -156,7 +167,8 @@ _CAPTURE_EVENTS: Final[Mapping[str, WebhookKind]] = {
     "PAYMENT.CAPTURE.PENDING": WebhookKind.PAYMENT_PROCESSING,
 }
 
-CertFetcher = Callable[[str], bytes]
+#: Fetches the PEM certificate at a URL (already checked to be a PayPal address).
+CertFetcher = Callable[[str], Awaitable[bytes]]
 
 
 class PayPalProvider:
@@ -165,6 +177,8 @@ class PayPalProvider:
     ``environment`` picks the sandbox or live API; ``api_base`` overrides it (a stand-in).
     ``webhook_id`` is the id PayPal gave the webhook endpoint (part of the signed message).
     ``cert_origins`` and ``cert_fetcher`` exist for tests: production keeps the defaults.
+    ``webhook_tolerance_seconds`` bounds a transmission time in the future (clock skew),
+    ``webhook_max_age`` one in the past (PayPal's redeliveries).
     """
 
     def __init__(
@@ -183,6 +197,8 @@ class PayPalProvider:
         cert_origins: Collection[str] = PAYPAL_CERT_ORIGINS,
         cert_fetcher: CertFetcher | None = None,
         webhook_tolerance_seconds: int = 300,
+        webhook_max_age: timedelta = PAYPAL_REDELIVERY_WINDOW,
+        cert_timeout: float = 5.0,
         token_refresh_margin_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         name: str = "paypal",
@@ -200,10 +216,14 @@ class PayPalProvider:
         self._cancel_url = cancel_url
         self._backoff = backoff or Backoff()
         self._tolerance = webhook_tolerance_seconds
+        self._max_age = webhook_max_age
         self._refresh_margin = token_refresh_margin_seconds
         self._clock = clock
         self._cert_origins = frozenset(_origin(o) for o in cert_origins)
-        self._cert_fetcher = cert_fetcher or _fetch_certificate
+        self._cert_fetcher = cert_fetcher or self._fetch_certificate
+        self._cert_timeout = cert_timeout
+        self._cert_client: httpx.AsyncClient | None = None
+        self._cert_locks: dict[str, asyncio.Lock] = {}
         self._certs: dict[str, x509.Certificate] = {}
         self._redactor = Redactor([client_id, client_secret])
         base = api_base or (
@@ -228,8 +248,13 @@ class PayPalProvider:
     def name(self) -> str:
         return self._name
 
+    #: PayPal's buyer approves at PayPal; the capture follows.
+    takes_verification_token: Final = False
+
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._cert_client is not None:
+            await self._cert_client.aclose()
 
     # ------------------------------------------------------------------ auth
     async def _access_token(self, *, stale: str | None = None) -> str:
@@ -517,10 +542,14 @@ class PayPalProvider:
         # The services ask only about payments they are confirming: finish the capture. An
         # order is captured at most once, so this can never charge twice.
         logger.info("paypal order %s was never captured; capturing it now", order_id)
+        # One key per capture body: a capture of what the buyer approved (no payment source)
+        # is another request than a capture with the vaulted method, and PayPal answers a
+        # request id used before with that first request's answer.
+        key = f"payment-{request.payment_id}-reconcile"
+        if method == APPROVAL_PAYMENT_METHOD:
+            key += "-approved"
         try:
-            return await self._capture(
-                order_id, method, f"payment-{request.payment_id}-reconcile", "retrieve_payment"
-            )
+            return await self._capture(order_id, method, key, "retrieve_payment")
         except ProviderDeclinedError as exc:
             amount = _money(unit.get("amount"))
             if amount is None:
@@ -613,6 +642,64 @@ class PayPalProvider:
         return await self._post_refund(capture_id, request.amount, request.idempotency_key)
 
     # ------------------------------------------------------------------ webhooks
+    async def prepare_webhook(self, headers: Mapping[str, str], *, now: datetime) -> None:
+        """Fetch the delivery's signing certificate, if it is a PayPal one not cached yet.
+
+        Never raises: a certificate that cannot be had makes :meth:`parse_webhook` refuse the
+        delivery. Deliveries naming one URL wait for a single fetch; one that verification
+        would refuse anyway (no webhook id, another algorithm, a time out of the window)
+        fetches nothing.
+        """
+        url = get_header(headers, "PAYPAL-CERT-URL")
+        if not url or len(url) > 500 or not self._allowed_cert_url(url) or url in self._certs:
+            return
+        sent = parse_rfc3339(get_header(headers, "PAYPAL-TRANSMISSION-TIME"))
+        if (
+            not self._webhook_id
+            or get_header(headers, "PAYPAL-AUTH-ALGO") != _AUTH_ALGO
+            or sent is None
+            or self._stale(sent, now) is not None
+        ):
+            return
+        lock = self._cert_locks.get(url)
+        if lock is None:
+            if len(self._cert_locks) >= _MAX_CERT_LOCKS:
+                self._cert_locks = {u: k for u, k in self._cert_locks.items() if k.locked()}
+            lock = self._cert_locks[url] = asyncio.Lock()
+        async with lock:
+            if url in self._certs:
+                return  # fetched by the delivery this one waited for
+            try:
+                async with asyncio.timeout(self._cert_timeout):
+                    pem = await self._cert_fetcher(url)
+                cert = x509.load_pem_x509_certificate(pem)
+            except (TimeoutError, httpx.HTTPError, OSError, ValueError):
+                logger.warning("paypal webhook certificate could not be fetched or read")
+                return
+            if len(self._certs) >= _MAX_CERTS:
+                self._certs.pop(next(iter(self._certs)))
+            self._certs[url] = cert
+
+    async def _fetch_certificate(self, url: str) -> bytes:
+        """GET the PEM certificate, at most ``_MAX_CERT_BYTES`` of it."""
+        if self._cert_client is None:
+            self._cert_client = httpx.AsyncClient(
+                timeout=self._cert_timeout, follow_redirects=False
+            )
+        async with self._cert_client.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise ValueError("no certificate at that address")
+            pem = b""
+            async for chunk in response.aiter_bytes():
+                pem += chunk
+                if len(pem) > _MAX_CERT_BYTES:
+                    raise ValueError("certificate too large")
+        return pem
+
+    def _allowed_cert_url(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return "@" not in parts.netloc and _origin(url) in self._cert_origins and bool(parts.path)
+
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> WebhookEvent:
@@ -636,11 +723,9 @@ class PayPalProvider:
         sent = parse_rfc3339(transmission_time)
         if sent is None:
             raise WebhookSignatureError(reason="malformed timestamp")
-        age = (now - sent).total_seconds()
-        if age > self._tolerance:
-            raise WebhookSignatureError(reason="timestamp too old")
-        if -age > self._tolerance:
-            raise WebhookSignatureError(reason="timestamp in the future")
+        stale = self._stale(sent, now)
+        if stale is not None:
+            raise WebhookSignatureError(reason=stale)
         try:
             raw_signature = base64.b64decode(signature, validate=True)
         except (binascii.Error, ValueError):
@@ -655,22 +740,23 @@ class PayPalProvider:
         except InvalidSignature:
             raise WebhookSignatureError(reason="no signature matches") from None
 
+    def _stale(self, sent: datetime, now: datetime) -> str | None:
+        """Why a transmission time is refused: older than PayPal's redeliveries, or ahead of
+        our clock by more than the tolerance; ``None`` when it is fine."""
+        age = (now - sent).total_seconds()
+        if age > self._max_age.total_seconds():
+            return "timestamp too old"
+        if -age > self._tolerance:
+            return "timestamp in the future"
+        return None
+
     def _certificate(self, url: str, now: datetime) -> x509.Certificate:
-        """The signing certificate at ``url``, fetched once, only from an allowed origin."""
-        parts = urlsplit(url)
-        if "@" in parts.netloc or _origin(url) not in self._cert_origins or not parts.path:
+        """The signing certificate at ``url`` as :meth:`prepare_webhook` fetched it."""
+        if not self._allowed_cert_url(url):
             raise WebhookSignatureError(reason="certificate URL is not a PayPal address")
         cert = self._certs.get(url)
         if cert is None:
-            try:
-                pem = self._cert_fetcher(url)
-                cert = x509.load_pem_x509_certificate(pem)
-            except (httpx.HTTPError, OSError, ValueError):
-                logger.warning("paypal webhook certificate could not be fetched or read")
-                raise WebhookSignatureError(reason="certificate unavailable") from None
-            if len(self._certs) >= _MAX_CERTS:
-                self._certs.pop(next(iter(self._certs)))
-            self._certs[url] = cert
+            raise WebhookSignatureError(reason="certificate unavailable")
         if not cert.not_valid_before_utc - timedelta(minutes=5) <= now <= cert.not_valid_after_utc:
             raise WebhookSignatureError(reason="certificate expired or not yet valid")
         return cert
@@ -735,30 +821,12 @@ def _origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{host}{port}"
 
 
-def _fetch_certificate(url: str) -> bytes:
-    """GET the PEM certificate (blocking: once per certificate, which PayPal rotates rarely)."""
-    with httpx.Client(timeout=5.0, follow_redirects=False) as client:
-        response = client.get(url)
-    if response.status_code != 200 or len(response.content) > _MAX_CERT_BYTES:
-        raise ValueError("no certificate at that address")
-    return response.content
-
-
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
 def _amount(money: Money) -> dict[str, str]:
-    code = money.currency.code
-    if code in _NO_DECIMALS:
-        major, minor = divmod(money.amount, money.currency.minor_per_major)
-        if minor:
-            raise ProviderRejectedError(
-                reason_code="currency_precision",
-                message=f"PayPal takes {code} in whole units only",
-            )
-        return {"currency_code": code, "value": str(major)}
-    return {"currency_code": code, "value": money.format()}
+    return {"currency_code": money.currency.code, "value": PAYPAL_UNITS.to_decimal_text(money)}
 
 
 def _money(value: object) -> Money | None:

@@ -15,6 +15,11 @@ and is authorised there and then. So:
   completes it. A lost answer is found again by listing payments of that exact amount
   (``GET /v2/payments?total=…``) and matching ``reference_id``; nothing is ever re-created to
   find it.
+- Strong Customer Authentication: a bank that wants the buyer verified declines with
+  ``CARD_DECLINED_VERIFICATION_REQUIRED``; the buyer runs Square's ``verifyBuyer`` in the
+  browser and the confirm brings its ``verification_token``. Each such attempt is a new Square
+  payment under its own key, derived from our payment id and the attempt (its token), so a
+  retry of one attempt is the same request and a new attempt is never refused as a reused key.
 - Refunds: ``POST /v2/refunds`` with our key; the refund's ``reason`` carries the key
   (``ref:<key>``) so that reconciliation finds a refund whose answer was lost.
 
@@ -51,6 +56,7 @@ from payment_adapters.providers._common import (
     refuse_raw_card_data,
 )
 from payment_adapters.providers._http import HttpReply, JsonHttp
+from payment_adapters.providers._units import SQUARE_UNITS
 from payment_adapters.providers.ratelimit import TokenBucket
 from payment_core.errors import (
     ProviderDeclinedError,
@@ -143,8 +149,20 @@ def square_key(key: str) -> str:
 
 
 def payment_key(payment_id: UUID) -> str:
-    """The idempotency key of the one Square payment we make for a payment of ours."""
+    """The idempotency key of our first Square payment attempt for a payment of ours.
+
+    Derived from our payment id alone, so that reconciliation can ask the same question again.
+    """
     return f"sq-pay-{payment_id.hex}"
+
+
+def attempt_key(request: ConfirmPaymentRequest) -> str:
+    """The Square key of one confirm attempt: :func:`payment_key`, or for an attempt with a
+    buyer-verification token, the confirm's own key (derived from our payment id and the
+    attempt), fitted to Square's 45 characters."""
+    if request.verification_token is None:
+        return payment_key(request.payment_id)
+    return square_key(request.idempotency_key)
 
 
 def placeholder_id(payment_id: UUID, amount: Money) -> str:
@@ -218,6 +236,9 @@ class SquareProvider:
     @property
     def name(self) -> str:
         return self._name
+
+    #: Square's SCA: the buyer's ``verifyBuyer`` token comes with a confirm.
+    takes_verification_token: Final = True
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -378,19 +399,18 @@ class SquareProvider:
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
         refuse_raw_card_data(payment_method=request.payment_method)
         body: dict[str, Any] = {
-            # Derived from our payment id, not the confirm's key: reconciliation must be able
-            # to ask exactly the same question again (see retrieve_payment).
-            "idempotency_key": payment_key(request.payment_id),
+            # Not the confirm's key for a first attempt: reconciliation must be able to ask
+            # exactly the same question again (see retrieve_payment).
+            "idempotency_key": attempt_key(request),
             "source_id": request.payment_method,
-            "amount_money": {
-                "amount": request.amount.amount,
-                "currency": request.amount.currency.code,
-            },
+            "amount_money": _square_money(request.amount),
             "autocomplete": False,
             "reference_id": str(request.payment_id),
         }
         if self._location_id:
             body["location_id"] = self._location_id
+        if request.verification_token is not None:
+            body["verification_token"] = request.verification_token
 
         async def attempt() -> Mapping[str, Any]:
             reply = await self._send("POST", "/v2/payments", json_body=body)
@@ -440,8 +460,10 @@ class SquareProvider:
         return await self._object("retrieve_payment", "GET", f"/v2/payments/{square_id}", "payment")
 
     def _remember(self, placeholder: str | None, payment: Mapping[str, Any]) -> None:
+        if placeholder is None or _parse_placeholder(placeholder) is None:
+            return  # only a placeholder needs resolving
         # A failed attempt is not what the placeholder stands for: a later one may be.
-        if placeholder and isinstance(payment.get("id"), str) and payment.get("status") != "FAILED":
+        if isinstance(payment.get("id"), str) and payment.get("status") != "FAILED":
             if len(self._resolved) >= _MAX_RESOLVED:
                 self._resolved.pop(next(iter(self._resolved)))
             self._resolved[placeholder] = str(payment["id"])
@@ -452,15 +474,32 @@ class SquareProvider:
             return None
         parsed = _parse_placeholder(provider_payment_id)
         if parsed is None:
-            return await self._get_payment(provider_payment_id)  # a real Square id
+            payment = await self._get_payment(provider_payment_id)  # a real Square id
+            ours = parse_uuid(payment.get("reference_id"))
+            amount = _money(payment.get("amount_money"))
+            if payment.get("status") != "FAILED" or ours is None or amount is None:
+                return payment
+            # A declined attempt (the bank wanted the buyer verified): a later attempt, whose
+            # answer may have been lost, is the one that counts.
+            return await self._list_attempts(ours, amount) or payment
         known = self._resolved.get(provider_payment_id)
         if known is not None:
             return await self._get_payment(known)
-        payment_id, amount = parsed
+        best = await self._list_attempts(*parsed)
+        if best is not None:
+            self._remember(provider_payment_id, best)
+        return best
+
+    async def _list_attempts(self, payment_id: UUID, amount: Money) -> Mapping[str, Any] | None:
+        """The Square payment made for ``payment_id`` that took the money, else any attempt."""
         cursor: str | None = None
         best: Mapping[str, Any] | None = None
         for _ in range(_LIST_PAGES):
-            params = {"total": str(amount.amount), "sort_order": "DESC", "limit": "100"}
+            params = {
+                "total": str(SQUARE_UNITS.to_provider(amount)),
+                "sort_order": "DESC",
+                "limit": "100",
+            }
             if self._location_id:
                 params["location_id"] = self._location_id
             if cursor:
@@ -471,8 +510,8 @@ class SquareProvider:
                     continue
                 if _money(payment.get("amount_money")) != amount:
                     continue
-                # Several attempts may exist (a decline, then none: we never retry a card);
-                # one that took the money wins over one that did not.
+                # Several attempts may exist (one declined for want of buyer verification,
+                # then a verified one); one that took the money wins over one that did not.
                 if best is None or (
                     best.get("status") == "FAILED" and payment.get("status") != "FAILED"
                 ):
@@ -480,8 +519,6 @@ class SquareProvider:
             cursor = page.get("cursor") if isinstance(page.get("cursor"), str) else None
             if not cursor:
                 break
-        if best is not None:
-            self._remember(provider_payment_id, best)
         return best
 
     async def _list_payments(self, params: Mapping[str, str]) -> Mapping[str, Any]:
@@ -554,7 +591,7 @@ class SquareProvider:
         body = {
             "idempotency_key": square_key(key),
             "payment_id": square_id,
-            "amount_money": {"amount": amount.amount, "currency": amount.currency.code},
+            "amount_money": _square_money(amount),
             # Square refunds have no metadata: the reason carries our key (see retrieve_refund).
             "reason": f"ref:{key}"[:192],
         }
@@ -586,6 +623,9 @@ class SquareProvider:
         return await self._post_refund(square_id, request.amount, request.idempotency_key)
 
     # ------------------------------------------------------------------ webhooks
+    async def prepare_webhook(self, headers: Mapping[str, str], *, now: datetime) -> None:
+        return None  # a shared secret: nothing to fetch
+
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> WebhookEvent:
@@ -681,6 +721,10 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _square_money(money: Money) -> dict[str, Any]:
+    return {"amount": SQUARE_UNITS.to_provider(money), "currency": money.currency.code}
+
+
 def _money(value: object) -> Money | None:
     if not isinstance(value, dict):
         return None
@@ -688,7 +732,7 @@ def _money(value: object) -> Money | None:
     if type(amount) is not int or not isinstance(currency, str):
         return None
     try:
-        return Money(amount, Currency.of(currency))
+        return SQUARE_UNITS.from_provider(amount, Currency.of(currency))
     except ValueError:
         return None
 

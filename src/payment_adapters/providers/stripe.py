@@ -2,7 +2,12 @@
 
 PaymentIntents with card payment methods, confirmed server-side; refunds against the intent.
 Every POST carries the idempotency key the services derive from our ids, and a retry of an
-unknown outcome sends the same key again, so Stripe does the work at most once.
+unknown outcome sends the same key again with exactly the same parameters (Stripe refuses a key
+reused with other parameters), so Stripe does the work at most once. Amounts go out and come back
+in Stripe's own unit per currency (``_units.STRIPE_UNITS``), which is not always ISO 4217's.
+
+Every request names the API version the adapter is written for (:data:`STRIPE_API_VERSION`),
+whatever version the installed SDK pins.
 
 The SDK's own retries (``max_network_retries``) would reuse the key too (it computes the
 headers once per call), but they sleep on the wall clock with a fixed schedule and ignore
@@ -32,6 +37,7 @@ from payment_adapters.providers._common import (
     redact_text,
     refuse_raw_card_data,
 )
+from payment_adapters.providers._units import STRIPE_UNITS
 from payment_adapters.providers.ratelimit import TokenBucket
 from payment_core import signing
 from payment_core.errors import (
@@ -41,7 +47,7 @@ from payment_core.errors import (
     ProviderUnavailableError,
 )
 from payment_core.model.payment import Card, NextAction
-from payment_core.money import Money
+from payment_core.money import Currency, Money
 from payment_core.ports import (
     ConfirmPaymentRequest,
     CreatePaymentRequest,
@@ -59,7 +65,6 @@ from payment_core.stripe_events import (
     REFUND_EVENT_TYPES,
     load_event,
     stripe_card,
-    stripe_money,
     stripe_str,
     translate_event,
 )
@@ -72,13 +77,16 @@ if TYPE_CHECKING:
         RefundCreateParams,
     )
 
-__all__ = ["SIGNATURE_HEADER", "STRIPE_API_BASE", "StripeProvider"]
+__all__ = ["SIGNATURE_HEADER", "STRIPE_API_BASE", "STRIPE_API_VERSION", "StripeProvider"]
 
 logger = logging.getLogger("payment_adapters.providers.stripe")
 
 T = TypeVar("T")
 
 STRIPE_API_BASE: Final = "https://api.stripe.com"
+#: The API version the requests and replies here are written for, sent on every request. The
+#: first with ``allowed_payment_method_types`` on PaymentIntents; stripe-python 15.4.0 pins it.
+STRIPE_API_VERSION: Final = "2026-07-29.dahlia"
 SIGNATURE_HEADER: Final = "Stripe-Signature"
 _EXPAND: Final = ("payment_method", "latest_charge")
 _REFUND_REASONS: Final = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
@@ -165,6 +173,7 @@ class StripeProvider:
         self._http = http_client or stripe_sdk.HTTPXClient(timeout=timeout)
         self._client = stripe_sdk.StripeClient(
             api_key,
+            stripe_version=STRIPE_API_VERSION,
             base_addresses={"api": (api_base or STRIPE_API_BASE).rstrip("/")},
             http_client=self._http,
             max_network_retries=0,
@@ -176,6 +185,9 @@ class StripeProvider:
     @property
     def name(self) -> str:
         return self._name
+
+    #: Stripe's 3-D Secure is finished in the browser with the client secret.
+    takes_verification_token: Final = False
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -245,7 +257,7 @@ class StripeProvider:
         self, obj: Mapping[str, Any], *, expected_id: str | None, operation: str
     ) -> ProviderPayment:
         intent_id = stripe_str(obj.get("id"))
-        amount = stripe_money(obj)
+        amount = _stripe_money(obj)
         if intent_id is None or amount is None:
             raise ProviderUnavailableError(message="stripe reply is not a PaymentIntent")
         if expected_id is not None and intent_id != expected_id:
@@ -281,7 +293,7 @@ class StripeProvider:
 
     def _refund(self, obj: Mapping[str, Any], *, payment_intent: str | None) -> ProviderRefund:
         refund_id = stripe_str(obj.get("id"))
-        amount = stripe_money(obj)
+        amount = _stripe_money(obj)
         if refund_id is None or amount is None:
             raise ProviderUnavailableError(message="stripe reply is not a Refund")
         echoed = _id_of(obj.get("payment_intent"))
@@ -304,7 +316,7 @@ class StripeProvider:
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
         refuse_raw_card_data(payment_method=request.payment_method)
         params: PaymentIntentCreateParams = {
-            "amount": request.amount.amount,
+            "amount": STRIPE_UNITS.to_provider(request.amount),
             "currency": request.amount.currency.code.lower(),
             "metadata": {**request.metadata, "payment_id": str(request.payment_id)},
             "allowed_payment_method_types": ["card"],
@@ -329,7 +341,7 @@ class StripeProvider:
         if intent_id is None:
             # Never set up (not through the services): create and confirm in one call.
             create: PaymentIntentCreateParams = {
-                "amount": request.amount.amount,
+                "amount": STRIPE_UNITS.to_provider(request.amount),
                 "currency": request.amount.currency.code.lower(),
                 "metadata": {"payment_id": str(request.payment_id)},
                 "allowed_payment_method_types": ["card"],
@@ -432,12 +444,11 @@ class StripeProvider:
         params = _refund_params(
             intent_id,
             request.amount,
-            request.refund_id,
-            request.idempotency_key,
+            refund_id=request.refund_id,
             payment_id=request.payment_id,
+            key=request.idempotency_key,
+            reason=request.reason,
         )
-        if request.reason in _REFUND_REASONS:
-            params["reason"] = request.reason
         return await self._create_refund(params, request.idempotency_key, intent_id)
 
     async def _create_refund(
@@ -468,8 +479,15 @@ class StripeProvider:
         found = await self._find_refund(intent_id, request.idempotency_key)
         if found is not None:
             return self._refund(found, payment_intent=intent_id)
+        # The very parameters of the attempt's own request (Stripe refuses a key reused with
+        # others, and a refund asked for again must be the same refund).
         params = _refund_params(
-            intent_id, request.amount, request.refund_id, request.idempotency_key
+            intent_id,
+            request.amount,
+            refund_id=request.refund_id,
+            payment_id=request.payment_id,
+            key=request.idempotency_key,
+            reason=request.reason,
         )
         return await self._create_refund(params, request.idempotency_key, intent_id)
 
@@ -498,6 +516,9 @@ class StripeProvider:
         return page.to_dict()
 
     # ------------------------------------------------------------------ webhooks
+    async def prepare_webhook(self, headers: Mapping[str, str], *, now: datetime) -> None:
+        return None  # a shared secret: nothing to fetch
+
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> WebhookEvent:
@@ -514,6 +535,9 @@ class StripeProvider:
         event = load_event(body)
         translated = translate_event(event)
         obj: Mapping[str, Any] = event["data"]["object"]
+        if translated.amount is not None:
+            # Read in Stripe's unit, not ISO's (an ISK ``amount`` of 100 is one króna).
+            translated = attrs.evolve(translated, amount=_stripe_money(obj))
         if translated.kind is WebhookKind.IGNORED and event["type"] in REFUND_EVENT_TYPES:
             if obj.get("status") == "canceled":
                 # A canceled refund paid nothing back: for us it failed.
@@ -522,7 +546,7 @@ class StripeProvider:
                     kind=WebhookKind.REFUND_FAILED,
                     provider_refund_id=provider_id(obj.get("id")),
                     provider_payment_id=provider_id(_id_of(obj.get("payment_intent"))),
-                    amount=stripe_money(obj),
+                    amount=_stripe_money(obj),
                     failure_code="canceled",
                 )
             return translated
@@ -544,13 +568,39 @@ def reconcile_key(payment_id: UUID) -> str:
 
 
 def _refund_params(
-    intent_id: str, amount: Money, refund_id: UUID, key: str, *, payment_id: UUID | None = None
+    intent_id: str,
+    amount: Money,
+    *,
+    refund_id: UUID,
+    payment_id: UUID | None,
+    key: str,
+    reason: str | None,
 ) -> RefundCreateParams:
+    """The one way a refund's parameters are made: its first request and any re-creation under
+    the same key send exactly these."""
     # The key tags the refund so that a lost answer can be found again (see retrieve_refund).
     metadata = {"refund_id": str(refund_id), "idempotency_key": key}
     if payment_id is not None:
         metadata["payment_id"] = str(payment_id)
-    return {"payment_intent": intent_id, "amount": amount.amount, "metadata": metadata}
+    params: RefundCreateParams = {
+        "payment_intent": intent_id,
+        "amount": STRIPE_UNITS.to_provider(amount),
+        "metadata": metadata,
+    }
+    if reason in _REFUND_REASONS:
+        params["reason"] = reason
+    return params
+
+
+def _stripe_money(obj: Mapping[str, Any]) -> Money | None:
+    """``amount`` and ``currency`` of a Stripe object, from Stripe's unit to ours."""
+    amount, currency = obj.get("amount"), obj.get("currency")
+    if type(amount) is not int or not isinstance(currency, str):
+        return None
+    try:
+        return STRIPE_UNITS.from_provider(amount, Currency.of(currency.upper()))
+    except ValueError:
+        return None
 
 
 def _id_of(value: object) -> str | None:

@@ -307,6 +307,13 @@ class SqlAlchemyInvoiceRepository(_AggregateRepository[Invoice]):
             .order_by(*self._ordered())
         )
 
+    async def amount_applied_from(self, payment_id: UUID) -> int:
+        c = t.invoices.c
+        stmt = select(func.coalesce(func.sum(c.amount_applied), 0)).where(
+            c.payment_id == payment_id, c.amount_applied > 0
+        )
+        return int((await self._uow.execute(stmt)).scalar_one())
+
 
 class SqlAlchemyBillingRepository:
     """The append-only audit trail (``payment_core.ports.BillingRepository``)."""

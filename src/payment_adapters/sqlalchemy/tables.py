@@ -202,6 +202,8 @@ invoices = Table(
     Column("tax", BigInteger, nullable=False),
     Column("total", BigInteger, nullable=False),
     Column("amount_paid", BigInteger, nullable=False),
+    # What its payment paid; amount_paid adds what was paid otherwise (marked PAID by hand).
+    Column("amount_applied", BigInteger, nullable=False, server_default="0"),
     Column("due_date", Date),
     Column("payment_id", Uuid, ForeignKey("payments.id")),
     Column("notes", LargeBinary),  # encrypted
@@ -211,7 +213,8 @@ invoices = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),
-    *_non_negative("subtotal", "tax", "total", "amount_paid"),
+    *_non_negative("subtotal", "tax", "total", "amount_paid", "amount_applied"),
+    CheckConstraint("amount_applied <= amount_paid", name="applied_within_paid"),
     CheckConstraint(
         "status IN ('DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE')", name="status_known"
     ),
@@ -222,6 +225,8 @@ invoices = Table(
         "payment_id",
         **_partial("status IN ('OPEN', 'UNCOLLECTIBLE')"),
     ),
+    # What a payment already paid: summed under its row lock whenever it pays an invoice.
+    Index("ix_invoices_applied_payment", "payment_id", **_partial("amount_applied > 0")),
 )
 
 # ------------------------------------------------------------------------------ billing

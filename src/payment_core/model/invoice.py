@@ -3,6 +3,10 @@
 ``DRAFT -> OPEN -> PAID | VOID | UNCOLLECTIBLE``, ``DRAFT -> VOID``, ``UNCOLLECTIBLE -> PAID``.
 Tax is rounded half-even per line in minor units and ``total = subtotal + tax``. A draft has no
 number; issuing assigns the next number of a gap-free sequence per calendar year.
+
+An invoice linked to a payment takes from it what the payment still has (the use cases say
+how much): ``amount_applied`` counts it, ``amount_paid`` shows it, and the invoice is ``PAID``
+once that covers its total. Marked ``PAID`` by hand, the rest counts as paid otherwise.
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ INVOICE_TRANSITIONS: Final[Mapping[InvoiceStatus, frozenset[InvoiceStatus]]] = {
     InvoiceStatus.PAID: frozenset(),
     InvoiceStatus.VOID: frozenset(),
 }
+#: The states in which an invoice takes money from its payment.
+_PAYABLE: Final = frozenset({InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE})
 
 
 def _exact_int(value: object, field: str, low: int, high: int) -> int:
@@ -168,7 +174,10 @@ class Invoice:
     due_date: date | None = None
     payment_id: UUID | None = None
     notes: str | None = None
+    #: Minor units paid: what it took from its payment, plus the rest when marked paid by hand.
     amount_paid: int = 0
+    #: Minor units taken from ``payment_id``'s payment (never more than ``amount_paid``).
+    amount_applied: int = 0
     issued_at: datetime | None = None
     paid_at: datetime | None = None
     voided_at: datetime | None = None
@@ -263,18 +272,42 @@ class Invoice:
         self.issued_at = now
         self.events.append(InvoiceIssued(event_id, now, snapshot(self)))
 
-    def mark_paid(self, *, now: datetime, event_id: UUID, payment_id: UUID | None = None) -> None:
-        """``OPEN | UNCOLLECTIBLE -> PAID``."""
+    def take_from_payment(self, *, available: int, now: datetime, event_id: UUID) -> int:
+        """Apply up to ``available`` minor units of the linked payment to what is due, and
+        move to ``PAID`` once the total is covered; how much was taken.
+
+        Only an ``OPEN`` or ``UNCOLLECTIBLE`` invoice with a payment takes anything; taking
+        nothing from a payment that has nothing left changes nothing.
+        """
+        if self.payment_id is None or self.status not in _PAYABLE:
+            return 0
+        taken = max(0, min(available, self.amount_due.amount))
+        covered = self.amount_paid + taken >= self.total.amount
+        if taken == 0 and not covered:
+            return 0
+        self.amount_applied += taken
+        self.amount_paid += taken
+        self.updated_at = now
+        if covered:
+            self._paid(now, event_id)
+        return taken
+
+    def mark_paid(self, *, now: datetime, event_id: UUID) -> None:
+        """``OPEN | UNCOLLECTIBLE -> PAID`` by hand: what its payment did not cover was paid
+        otherwise (``amount_applied`` stays what the payment gave)."""
+        self._paid(now, event_id)
+
+    def _paid(self, now: datetime, event_id: UUID) -> None:
         self._move(InvoiceStatus.PAID, now)
-        if payment_id is not None:
-            self.payment_id = payment_id
         self.amount_paid = self.total.amount
         self.paid_at = now
         self.events.append(InvoicePaid(event_id, now, snapshot(self)))
 
     def void(self, *, now: datetime, event_id: UUID) -> None:
-        """``DRAFT | OPEN -> VOID``."""
+        """``DRAFT | OPEN -> VOID``; what it took from its payment goes back to the payment."""
         self._move(InvoiceStatus.VOID, now)
+        self.amount_paid -= self.amount_applied
+        self.amount_applied = 0
         self.voided_at = now
         self.events.append(InvoiceVoided(event_id, now, snapshot(self)))
 

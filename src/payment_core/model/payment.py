@@ -209,6 +209,24 @@ class Payment:
         self.reconcile_at = now + reconcile_after
         self.reconcile_attempts = 0
 
+    def retry_verified(
+        self, *, now: datetime, payment_method: str, reconcile_after: timedelta
+    ) -> None:
+        """A new attempt of a ``PROCESSING`` payment that waits for the buyer, who has verified
+        (Strong Customer Authentication): it stays ``PROCESSING``, no longer waiting."""
+        if self.status is not PaymentStatus.PROCESSING or self.next_action is None:
+            raise InvalidTransitionError(
+                entity="payment",
+                entity_id=self.id,
+                current=self.status.value,
+                requested=PaymentStatus.PROCESSING.value,
+            )
+        self.payment_method = payment_method
+        self.next_action = None
+        self.reconcile_at = now + reconcile_after
+        self.reconcile_attempts = 0
+        self.updated_at = now
+
     def complete(self, *, now: datetime, event_id: UUID, card: Card | None) -> None:
         """``PROCESSING -> COMPLETED``: the provider captured the money."""
         self._move(PaymentStatus.COMPLETED, now)

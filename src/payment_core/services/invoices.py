@@ -1,4 +1,10 @@
-"""Invoice use cases: drafts, edits, issuing with gap-free yearly numbers, void, paid."""
+"""Invoice use cases: drafts, edits, issuing with gap-free yearly numbers, void, paid.
+
+An invoice pays with its payment (``pay_invoices``): a ``COMPLETED`` payment of the same
+booking and currency gives what it still holds, its amount less what was refunded or is being
+refunded and less what it already gave other invoices. The payment's row lock is held while
+that is worked out and taken, so two invoices never both take the same money.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,12 @@ from uuid import UUID
 
 import attrs
 
-from payment_core.errors import NotFoundError, ValidationError
+from payment_core.errors import (
+    ConcurrencyError,
+    InvoicePaymentMismatchError,
+    NotFoundError,
+    ValidationError,
+)
 from payment_core.model.billing import BillingRecordType
 from payment_core.model.invoice import (
     UNSET,
@@ -19,14 +30,48 @@ from payment_core.model.invoice import (
     format_invoice_number,
     parse_invoice_number,
 )
-from payment_core.model.payment import PaymentStatus
+from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.money import Currency
 from payment_core.pagination import Page, PageRequest
 from payment_core.ports import UnitOfWork
 from payment_core.services._deps import Dependencies
 from payment_core.services.billing import append_record
 
-__all__ = ["CreateInvoice", "InvoiceService", "UpdateInvoice"]
+__all__ = ["CreateInvoice", "InvoiceService", "UpdateInvoice", "pay_invoices"]
+
+#: The moves in which an invoice may take money from its payment.
+_TAKES = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID})
+
+
+async def pay_invoices(
+    deps: Dependencies, uow: UnitOfWork, payment: Payment, invoices: Sequence[Invoice]
+) -> list[Invoice]:
+    """Pay ``invoices`` (linked to ``payment``), oldest first, from what ``payment`` still
+    holds; the ones that changed, for the caller to save.
+
+    ``payment`` must be locked in ``uow`` (``for_update``): the sum of what its invoices took
+    is read under that lock. A payment that is not ``COMPLETED`` pays nothing, and an invoice
+    of another booking or currency (linked before links were checked) takes nothing.
+    """
+    if payment.status is not PaymentStatus.COMPLETED:
+        return []
+    # refundable: the amount less what was refunded and what refunds in flight hold.
+    left = payment.refundable - await uow.invoices.amount_applied_from(payment.id)
+    changed = []
+    for invoice in sorted(invoices, key=lambda i: (i.created_at, i.id)):
+        if (
+            invoice.payment_id != payment.id
+            or invoice.booking_id != payment.booking_id
+            or invoice.currency != payment.amount.currency
+        ):
+            continue
+        before = invoice.status, invoice.amount_paid
+        left -= invoice.take_from_payment(
+            available=left, now=deps.clock.now(), event_id=deps.ids.new_id()
+        )
+        if (invoice.status, invoice.amount_paid) != before:
+            changed.append(invoice)
+    return changed
 
 
 @attrs.frozen(slots=True)
@@ -78,8 +123,14 @@ class InvoiceService:
         payment = await uow.payments.get(invoice.payment_id)
         if payment is None:
             raise ValidationError(field="payment_id", reason="no such payment")
+        if payment.booking_id != invoice.booking_id:
+            raise InvoicePaymentMismatchError(
+                field="payment_id", reason="the payment is for another booking"
+            )
         if payment.amount.currency != invoice.currency:
-            raise ValidationError(field="payment_id", reason="the payment is in another currency")
+            raise InvoicePaymentMismatchError(
+                field="payment_id", reason="the payment is in another currency"
+            )
 
     # ------------------------------------------------------------------ queries
     async def get(self, invoice_id: UUID) -> Invoice:
@@ -136,6 +187,7 @@ class InvoiceService:
 
         async def run() -> Invoice:
             async with deps.uow() as uow:
+                payment = await self._lock_payment(uow, invoice_id, patch, target)
                 invoice = await self._require(uow, invoice_id, lock=True)
                 if patch.changes_content:
                     invoice.edit(
@@ -147,7 +199,10 @@ class InvoiceService:
                     )
                     await self._check_payment(uow, invoice)
                 if target is not None and target is not invoice.status:
-                    await self._move(uow, invoice, target)
+                    if target in _TAKES and invoice.payment_id != (payment.id if payment else None):
+                        # Relinked between the peek and the lock: start again.
+                        raise ConcurrencyError(entity="invoice", entity_id=invoice_id)
+                    await self._move(uow, invoice, target, payment)
                 elif target is not None:
                     # Asking for the state it is already in changes nothing (idempotent PATCH).
                     pass
@@ -171,7 +226,29 @@ class InvoiceService:
             invoice_id, UpdateInvoice(status=InvoiceStatus.UNCOLLECTIBLE.value)
         )
 
-    async def _move(self, uow: UnitOfWork, invoice: Invoice, target: InvoiceStatus) -> None:
+    async def _lock_payment(
+        self,
+        uow: UnitOfWork,
+        invoice_id: UUID,
+        patch: UpdateInvoice,
+        target: InvoiceStatus | None,
+    ) -> Payment | None:
+        """The payment this move may take money from, locked before the invoice is.
+
+        Completing a payment locks it and then updates its invoices; locking in the same order
+        here means the two never wait on each other in a cycle.
+        """
+        if target not in _TAKES:
+            return None
+        peek = await self._require(uow, invoice_id)
+        payment_id = peek.payment_id if isinstance(patch.payment_id, Unset) else patch.payment_id
+        if payment_id is None:
+            return None
+        return await uow.payments.get(payment_id, for_update=True)
+
+    async def _move(
+        self, uow: UnitOfWork, invoice: Invoice, target: InvoiceStatus, payment: Payment | None
+    ) -> None:
         deps = self._deps
         now = deps.clock.now()
         if target is InvoiceStatus.OPEN:
@@ -183,17 +260,19 @@ class InvoiceService:
                 number = ""
             invoice.issue(now=now, number=number, event_id=deps.ids.new_id())
             await self._record(uow, invoice, BillingRecordType.INVOICE_ISSUED, "")
-            if invoice.payment_id is not None:
-                payment = await uow.payments.get(invoice.payment_id)
-                if payment is not None and payment.status is PaymentStatus.COMPLETED:
-                    invoice.mark_paid(now=now, event_id=deps.ids.new_id())
+            if payment is not None:
+                await pay_invoices(deps, uow, payment, [invoice])
         elif target is InvoiceStatus.VOID:
             was_issued = invoice.status is not InvoiceStatus.DRAFT
             invoice.void(now=now, event_id=deps.ids.new_id())
             if was_issued:
                 await self._record(uow, invoice, BillingRecordType.INVOICE_VOIDED, " voided")
         elif target is InvoiceStatus.PAID:
-            invoice.mark_paid(now=now, event_id=deps.ids.new_id())
+            # What its payment still holds first; whatever that leaves was paid otherwise.
+            if payment is not None:
+                await pay_invoices(deps, uow, payment, [invoice])
+            if invoice.status is not InvoiceStatus.PAID:
+                invoice.mark_paid(now=now, event_id=deps.ids.new_id())
         else:
             invoice.mark_uncollectible(now=now, event_id=deps.ids.new_id())
 

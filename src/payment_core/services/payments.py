@@ -8,6 +8,7 @@ settles by asking the provider; nothing is ever charged twice.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Final
@@ -40,8 +41,15 @@ from payment_core.ports import (
 from payment_core.services._deps import Dependencies
 from payment_core.services._refunding import open_refund
 from payment_core.services.billing import append_record
+from payment_core.services.invoices import pay_invoices
 
-__all__ = ["DEFAULT_PAYMENT_METHOD", "CreatePayment", "PaymentService", "SettleOutcome"]
+__all__ = [
+    "DEFAULT_PAYMENT_METHOD",
+    "CreatePayment",
+    "PaymentService",
+    "SettleOutcome",
+    "confirm_key",
+]
 
 logger = logging.getLogger("payment_core.payments")
 
@@ -51,6 +59,7 @@ MAX_METADATA_KEY: Final = 40
 MAX_METADATA_VALUE: Final = 500
 MAX_DESCRIPTION: Final = 1000
 MAX_TOKEN: Final = 255
+MAX_VERIFICATION_TOKEN: Final = 2048
 
 
 @attrs.frozen(slots=True)
@@ -78,14 +87,28 @@ class SettleOutcome:
     UNCHANGED: Final = "unchanged"
 
 
-def _check_token(value: str | None, field: str) -> str | None:
+def _check_token(value: str | None, field: str, longest: int = MAX_TOKEN) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_TOKEN:
-        raise ValidationError(field=field, reason=f"must be 1 to {MAX_TOKEN} characters")
+    if not isinstance(value, str) or not 1 <= len(value) <= longest:
+        raise ValidationError(field=field, reason=f"must be 1 to {longest} characters")
     if not value.isascii() or not value.isprintable() or " " in value:
         raise ValidationError(field=field, reason="must be a provider token (printable ASCII)")
     return value
+
+
+def confirm_key(payment_id: UUID, payment_method: str, verification_token: str | None) -> str:
+    """The provider idempotency key of one confirm attempt.
+
+    The first attempt's is derived from the payment id alone. An attempt with the buyer's
+    verification token is another request, so it gets its own key, derived from the payment id
+    and the attempt (its token and payment method): a retry of that attempt is the same request
+    under the same key, a new attempt never reuses one.
+    """
+    if verification_token is None:
+        return f"payment-{payment_id}-confirm"
+    attempt = hashlib.sha256(f"{payment_method}\n{verification_token}".encode()).hexdigest()
+    return f"payment-{payment_id}-confirm-verified-{attempt[:32]}"
 
 
 def validate_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
@@ -246,24 +269,58 @@ class PaymentService:
         return payment
 
     # ------------------------------------------------------------------ confirm
-    async def confirm(self, payment_id: UUID, payment_method: str | None = None) -> Payment:
-        """``PENDING -> PROCESSING``, ask the provider, and record what it said."""
+    async def confirm(
+        self,
+        payment_id: UUID,
+        payment_method: str | None = None,
+        verification_token: str | None = None,
+    ) -> Payment:
+        """``PENDING -> PROCESSING``, ask the provider, and record what it said.
+
+        ``verification_token`` is the buyer's proof of Strong Customer Authentication, for a
+        provider that takes one (Square): it goes with the attempt, and with it a
+        ``PROCESSING`` payment that waits for the buyer is confirmed again, as a new attempt
+        (under its own key, see :func:`confirm_key`).
+        """
         # Card data first: a spaced card number is not a valid token either, but it must be
         # refused as what it is (raw_card_data_forbidden), never echoed as a bad token.
-        if isinstance(payment_method, str) and find_raw_card_data(payment_method) is not None:
-            raise RawCardDataError(field="payment_method")
+        for field, value in (
+            ("payment_method", payment_method),
+            ("verification_token", verification_token),
+        ):
+            if isinstance(value, str) and find_raw_card_data(value) is not None:
+                raise RawCardDataError(field=field)
         _check_token(payment_method, "payment_method")
+        _check_token(verification_token, "verification_token", MAX_VERIFICATION_TOKEN)
         deps = self._deps
 
         async def start() -> Payment:
             async with deps.uow() as uow:
                 payment = await self._require(uow, payment_id, lock=True)
                 method = payment_method or payment.payment_method or DEFAULT_PAYMENT_METHOD
-                payment.start_processing(
-                    now=deps.clock.now(),
-                    payment_method=method,
-                    reconcile_after=deps.config.reconcile_after,
-                )
+                if verification_token is None:
+                    payment.start_processing(
+                        now=deps.clock.now(),
+                        payment_method=method,
+                        reconcile_after=deps.config.reconcile_after,
+                    )
+                elif not deps.providers.get(payment.provider).takes_verification_token:
+                    raise ValidationError(
+                        field="verification_token",
+                        reason=f"provider {payment.provider} takes no verification token",
+                    )
+                elif payment.status is PaymentStatus.PROCESSING:
+                    payment.retry_verified(
+                        now=deps.clock.now(),
+                        payment_method=method,
+                        reconcile_after=deps.config.reconcile_after,
+                    )
+                else:
+                    payment.start_processing(
+                        now=deps.clock.now(),
+                        payment_method=method,
+                        reconcile_after=deps.config.reconcile_after,
+                    )
                 await uow.payments.update(payment)
                 await uow.commit()
                 return payment
@@ -276,7 +333,8 @@ class PaymentService:
             provider_payment_id=payment.provider_payment_id,
             amount=payment.amount,
             payment_method=payment.payment_method,
-            idempotency_key=f"payment-{payment.id}-confirm",
+            idempotency_key=confirm_key(payment.id, payment.payment_method, verification_token),
+            verification_token=verification_token,
         )
         try:
             reply = await self._deps.call_provider(
@@ -447,12 +505,11 @@ class PaymentService:
             if payment.refund_on_completion and payment.refundable > 0
             else None
         )
-        # An open invoice that waits on this payment is paid now, in the same transaction.
-        invoices = [
-            invoice
-            for invoice in await uow.invoices.list_open_for_payment(payment.id)
-            if invoice.currency == payment.amount.currency
-        ]
+        # Open invoices that wait on this payment take what it holds now, in this transaction
+        # (nothing if the refund above takes it all back).
+        invoices = await pay_invoices(
+            deps, uow, payment, await uow.invoices.list_open_for_payment(payment.id)
+        )
         if refund is not None or invoices:
             # Save the payment first: a unit of work collects events aggregate by aggregate in
             # the order they were saved, and payment.completed must precede refund.initiated
@@ -466,7 +523,6 @@ class PaymentService:
                 refund.id,
             )
         for invoice in invoices:
-            invoice.mark_paid(now=deps.clock.now(), event_id=deps.ids.new_id())
             await uow.invoices.update(invoice)
 
     # ------------------------------------------------------------------ cancel

@@ -313,6 +313,8 @@ class RefundService:
             amount=refund.amount,
             idempotency_key=refund.provider_idempotency_key,
             payment_method=payment.payment_method,
+            payment_id=payment.id,
+            reason=refund.reason,
         )
         try:
             reply = await deps.call_provider(

@@ -68,6 +68,8 @@ class WebhookService:
         """Verify, store (before acting), and apply once per provider event id."""
         provider = self._provider(provider_name)
         deps = self._deps
+        # Whatever verifying needs from the network (a certificate) is fetched without blocking.
+        await provider.prepare_webhook(headers, now=deps.clock.now())
         event = provider.parse_webhook(body, headers, now=deps.clock.now())
         async with deps.uow() as uow:
             stored = await uow.webhooks.add(

@@ -149,6 +149,9 @@ class FakeProvider:
     def name(self) -> str:
         return self._name
 
+    #: Its 3-D Secure completes by webhook: a confirm brings no verification token.
+    takes_verification_token: Final = False
+
     # ------------------------------------------------------------------ failure injection
     def inject_failure(
         self,
@@ -366,10 +369,11 @@ class FakeProvider:
         return self._refund(
             RefundRequest(
                 refund_id=request.refund_id,
-                payment_id=UUID(int=0),
+                payment_id=request.payment_id or UUID(int=0),
                 provider_payment_id=request.provider_payment_id,
                 amount=request.amount,
                 idempotency_key=request.idempotency_key,
+                reason=request.reason,
                 payment_method=request.payment_method,
             )
         )
@@ -383,6 +387,9 @@ class FakeProvider:
         return [r for r in self._refunds.values() if r.provider_refund_id == provider_refund_id]
 
     # ------------------------------------------------------------------ webhooks
+    async def prepare_webhook(self, headers: Mapping[str, str], *, now: datetime) -> None:
+        return None  # a shared secret: nothing to fetch
+
     def parse_webhook(
         self, body: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> WebhookEvent:

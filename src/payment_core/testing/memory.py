@@ -305,6 +305,9 @@ class InMemoryInvoiceRepository(_Repo[Invoice]):
             and i.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
         ]
 
+    async def amount_applied_from(self, payment_id: UUID) -> int:
+        return sum(i.amount_applied for i in self._all() if i.payment_id == payment_id)
+
 
 class InMemoryBillingRepository:
     def __init__(self, uow: InMemoryUnitOfWork, store: InMemoryStore) -> None:

@@ -38,6 +38,14 @@ __all__ = ["InvoiceController"]
 
 T = TypeVar("T")
 
+_PAID_BY = (
+    "`payment_id` must name a payment of the invoice's booking and currency (else 422 "
+    "`invoice_payment_mismatch`). That payment pays the invoice as far as it holds the money "
+    "(its amount less refunds and less what it paid other invoices) when the invoice is "
+    "issued, when the payment completes and when the invoice is marked `PAID`; the invoice is "
+    "`PAID` once `amount_paid` covers `total`, else it stays `OPEN` with the part paid."
+)
+
 
 def _lines(items: list[LineItemRequest]) -> tuple[LineItem, ...]:
     return tuple(
@@ -78,6 +86,7 @@ class InvoiceController(Controller):
         "/",
         status_code=201,
         summary="Create a draft invoice",
+        description=_PAID_BY,
         opt=json_body(CreateInvoiceRequest, check=_check_create),
         security=AUTH,
         responses=problems(400, 401, 409, 413, 415, 422),
@@ -138,7 +147,8 @@ class InvoiceController(Controller):
         description="`line_items`, `due_date`, `notes` and `payment_id` change only in `DRAFT` "
         "(else 409 `invoice_not_editable`); `status` moves it: `DRAFT -> OPEN | VOID`, "
         "`OPEN -> PAID | VOID | UNCOLLECTIBLE`, `UNCOLLECTIBLE -> PAID` (else 409 "
-        "`invalid_state_transition`). Issuing (`OPEN`) assigns the next gap-free number.",
+        "`invalid_state_transition`). Issuing (`OPEN`) assigns the next gap-free number. "
+        + _PAID_BY,
         opt=json_body(UpdateInvoiceRequest, check=_check_update),
         security=AUTH,
         responses=problems(400, 401, 404, 409, 413, 415, 422),

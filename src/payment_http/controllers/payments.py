@@ -117,7 +117,9 @@ class PaymentController(Controller):
         summary="Confirm a payment",
         description="`PENDING -> PROCESSING`, then the provider decides: the response shows "
         "`COMPLETED`, `FAILED` (with `failure_code`) or still `PROCESSING` (3-D Secure: "
-        "`next_action`; an unknown outcome: settled later by webhook or reconciliation).",
+        "`next_action`; an unknown outcome: settled later by webhook or reconciliation). "
+        "With `verification_token` (Square), a `PROCESSING` payment waiting for the buyer "
+        "is confirmed again with the buyer's proof of verification.",
         opt=json_body(ConfirmPaymentRequest, required=False),
         security=AUTH,
         responses=problems(400, 401, 404, 409, 413, 415, 422),
@@ -131,7 +133,8 @@ class PaymentController(Controller):
     ) -> PaymentView:
         ident = parse_id(payment_id, "payment")
         method = data.payment_method if data is not None else None
-        return _view(await services.payments.confirm(ident, method))
+        token = data.verification_token if data is not None else None
+        return _view(await services.payments.confirm(ident, method, token))
 
     @post(
         "/{payment_id:str}/cancel",

@@ -6,7 +6,8 @@ the real use cases (``payment_core.services``) over the in-memory harness with t
 so every contract test is end to end through the services.
 
 Every test here also checks, at teardown, that no secret of the provider and no card number
-reached a log record (captured at DEBUG for every logger).
+reached a log record (captured at DEBUG for every logger), and that no stand-in saw an
+idempotency key reused with another request (every retry under one key is the same request).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ KitFactory = Callable[..., Kit]
 async def kit_factory(
     request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[KitFactory]:
-    """Build kits by provider name; at teardown, close them and scan the logs for secrets."""
+    """Build kits by provider name; at teardown, close them, scan the logs for secrets and the
+    stand-ins for idempotency keys reused with other parameters."""
     caplog.set_level(logging.DEBUG)
     kits: list[Kit] = []
 
@@ -108,6 +110,10 @@ async def kit_factory(
     secrets = tuple(s for kit in kits for s in kit.secrets)
     leaks = scan_for_secrets(caplog.records, secrets)
     assert not leaks, f"secrets in the logs: {leaks}"
+    reused = sorted(
+        {f"{kit.name}: {key}" for kit in kits if kit.standin for key in kit.standin.conflicts}
+    )
+    assert not reused, f"idempotency keys reused with another request: {reused}"
 
 
 @pytest.fixture(params=PROVIDERS)

@@ -5,10 +5,14 @@ provider's documented wire format. The base class adds what every provider share
 
 - every request is recorded (method, path, query, headers, raw body, parsed params, status);
 - injected faults, drawn from a seeded RNG: ``429`` with ``Retry-After`` and ``5xx`` *before*
-  the operation runs, a timeout *after* it ran (the client never hears that it happened);
+  the operation runs, a timeout *after* it ran (the client never hears that it happened), and a
+  ``5xx`` that the idempotency layer keeps for its key, as Stripe keeps the result of a request
+  whose endpoint began executing, 500s included;
 - a response may ask to "hang": the server waits past the client's timeout, then closes the
-  connection without answering;
-- idempotency-key storage helpers (a stored answer is replayed for the same key).
+  connection without answering; or to be late (``delay``): it answers after a pause;
+- idempotency-key storage helpers (a stored answer is replayed for the same key; the same key
+  with another request is refused and recorded in ``conflicts``, which the contract suite
+  checks stays empty: a retry under one key must be the very same request).
 
 The server runs in a daemon thread; requests are handled one at a time under a lock (state is
 simple and races are not what these tests are about), hangs happen outside the lock.
@@ -53,6 +57,8 @@ class Response:
     #: Do the work, then never answer (the client times out).
     hang: bool = False
     raw: bytes | None = None
+    #: Seconds to wait before answering (outside the stand-in's lock).
+    delay: float = 0.0
 
 
 class Faults:
@@ -64,6 +70,7 @@ class Faults:
         timeout: float = 0.0,
         rate_limited: float = 0.0,
         server_error: float = 0.0,
+        stored_server_error: float = 0.0,
         retry_after: int = 1,
         seed: int = 0,
         applies: Callable[[str, str], bool] | None = None,
@@ -71,10 +78,11 @@ class Faults:
         self.timeout = timeout
         self.rate_limited = rate_limited
         self.server_error = server_error
+        self.stored_server_error = stored_server_error
         self.retry_after = retry_after
         self.applies = applies or (lambda method, path: True)
         self._rng = random.Random(seed)
-        self.injected: dict[str, int] = {"timeout": 0, "429": 0, "5xx": 0}
+        self.injected: dict[str, int] = {"timeout": 0, "429": 0, "5xx": 0, "5xx-stored": 0}
 
     def draw(self, method: str, path: str) -> str | None:
         if not self.applies(method, path):
@@ -86,6 +94,10 @@ class Faults:
             kind = "429"
         elif roll < self.timeout + self.rate_limited + self.server_error:
             kind = "5xx"
+        elif roll < (
+            self.timeout + self.rate_limited + self.server_error + self.stored_server_error
+        ):
+            kind = "5xx-stored"
         else:
             return None
         self.injected[kind] += 1
@@ -105,6 +117,9 @@ class StandIn:
         self.lock = threading.RLock()
         self._stopping = threading.Event()
         self._idempotency: dict[str, tuple[Any, Response]] = {}
+        self._fault: str | None = None
+        #: Requests refused for reusing a key with other parameters (see :meth:`idempotent`).
+        self.conflicts: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
@@ -131,6 +146,7 @@ class StandIn:
             self.requests = []
             self.faults = None
             self._idempotency = {}
+            self.conflicts = []
             self.reset_state()
 
     def reset_state(self) -> None:  # pragma: no cover - overridden
@@ -159,14 +175,23 @@ class StandIn:
         run: Callable[[], Response],
         conflict: Callable[[], Response] | None = None,
     ) -> Response:
-        """Replay the answer stored for ``key``; otherwise run and store (unless a 5xx)."""
+        """Replay the answer stored for ``key``; otherwise run and store (unless a 5xx).
+
+        The same key with another ``fingerprint`` gets ``conflict()`` and is recorded.
+        """
         if key is None:
             return run()
         stored = self._idempotency.get(key)
         if stored is not None:
             if conflict is not None and stored[0] != fingerprint:
+                self.conflicts.append(key)
                 return conflict()
             return stored[1]
+        if self._fault == "5xx-stored":
+            # The endpoint began and failed: the provider keeps that answer for the key.
+            response = self.fault_response("5xx", 1)
+            self._idempotency[key] = (fingerprint, response)
+            return response
         response = run()
         if response.status < 500:
             self._idempotency[key] = (fingerprint, response)
@@ -192,7 +217,11 @@ class StandIn:
                 assert self.faults is not None
                 response = self.fault_response(fault, self.faults.retry_after)
             else:
-                response = self.handle(request)
+                self._fault = fault
+                try:
+                    response = self.handle(request)
+                finally:
+                    self._fault = None
                 if fault == "timeout":
                     response = Response(response.status, response.body, response.headers, True)
             request.status = None if response.hang else response.status
@@ -227,6 +256,8 @@ class StandIn:
                     standin._stopping.wait(standin.hang_seconds)
                     self.close_connection = True
                     return
+                if response.delay:
+                    standin._stopping.wait(response.delay)
                 raw = response.raw
                 if raw is None:
                     raw = b"" if response.body is None else json.dumps(response.body).encode()

@@ -138,7 +138,7 @@ class Kit:
 
 def _operation(path: str, key: str | None) -> str:
     """A confirm, or reconciliation finishing one that never arrived (its own operation)."""
-    return f"{path} (reconcile)" if (key or "").endswith("-reconcile") else path
+    return f"{path} (reconcile)" if "-reconcile" in (key or "") else path
 
 
 def refund_id_of(text: object) -> str:

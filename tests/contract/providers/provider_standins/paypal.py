@@ -5,15 +5,22 @@
 - ``POST /v2/checkout/orders`` (intent ``CAPTURE``), ``GET /v2/checkout/orders/{id}``,
   ``POST /v2/checkout/orders/{id}/capture``, ``POST /v2/payments/captures/{id}/refund``,
   ``GET /v2/payments/refunds/{id}``: JSON, ``PayPal-Request-Id`` idempotency (the stored
-  answer is replayed), errors as ``{"name", "message", "debug_id", "details": [{"issue"}]}``.
+  answer is replayed; the id with another request is 422 ``PAYPAL_REQUEST_ID_PREVIOUSLY_USED``),
+  errors as ``{"name", "message", "debug_id", "details": [{"issue"}]}``.
 - ``GET /v1/notifications/certs/{name}``: the PEM certificate webhooks are signed with (a
-  self-signed RSA certificate made when the stand-in starts).
+  self-signed RSA certificate made when the stand-in starts), after ``cert_delay`` seconds.
+
+Stricter than PayPal may be: a field that the official SDK's request model lacks is refused
+(400 ``INVALID_REQUEST``), so that a misspelt field cannot pass unnoticed; and as PayPal does, an
+amount with decimals in a currency that has none at PayPal (HUF, JPY, TWD) is 422
+``DECIMAL_PRECISION``.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+import json
 import re
 import secrets
 import zlib
@@ -37,6 +44,32 @@ _ORDER = re.compile(r"^/v2/checkout/orders/(?P<id>[A-Z0-9]+)(?P<capture>/capture
 _CAPTURE_REFUND = re.compile(r"^/v2/payments/captures/(?P<id>[A-Z0-9]+)/refund$")
 _REFUND = re.compile(r"^/v2/payments/refunds/(?P<id>[A-Z0-9]+)$")
 CERT_PATH = "/v1/notifications/certs/CERT-360caa42-fca2a594-standin"
+#: Request fields per the SDK's models (OrderRequest, PurchaseUnitRequest, OrderCaptureRequest,
+#: OrderCaptureRequestPaymentSource, CardRequest, RefundRequest, OrderApplicationContext).
+_ORDER_FIELDS = frozenset(
+    {"intent", "purchase_units", "processing_instruction", "payer", "payment_source"}
+    | {"application_context"}
+)
+_UNIT_FIELDS = frozenset(
+    {"amount", "reference_id", "payee", "payment_instruction", "description", "custom_id"}
+    | {"invoice_id", "soft_descriptor", "items", "shipping", "supplementary_data"}
+)
+_CONTEXT_FIELDS = frozenset(
+    {"brand_name", "locale", "landing_page", "shipping_preference", "user_action"}
+    | {"payment_method", "return_url", "cancel_url", "stored_payment_source"}
+)
+_CAPTURE_FIELDS = frozenset({"payment_source"})
+_SOURCE_FIELDS = frozenset({"card", "token", "paypal", "apple_pay", "google_pay", "venmo"})
+_CARD_FIELDS = frozenset(
+    {"name", "number", "expiry", "security_code", "billing_address", "attributes", "vault_id"}
+    | {"single_use_token", "stored_credential", "network_token", "experience_context"}
+)
+_REFUND_FIELDS = frozenset(
+    {"amount", "custom_id", "invoice_id", "note_to_payer", "payment_instruction"}
+)
+_MONEY_FIELDS = frozenset({"currency_code", "value"})
+#: "This currency does not support decimals" (PayPal's currency codes).
+_WHOLE_CURRENCIES = frozenset({"HUF", "JPY", "TWD"})
 
 
 def _id() -> str:
@@ -61,7 +94,10 @@ def _self_signed() -> tuple[rsa.RSAPrivateKey, bytes]:
 
 
 def _value(amount: int, currency: str) -> dict[str, str]:
-    return {"currency_code": currency, "value": Money.of(amount, currency).format()}
+    text = Money.of(amount, currency).format()
+    if currency in _WHOLE_CURRENCIES:
+        text = text.split(".")[0]  # PayPal writes these without decimals
+    return {"currency_code": currency, "value": text}
 
 
 @dataclass
@@ -90,10 +126,12 @@ class PayPalStandIn(StandIn):
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime = 32_400
+        self.cert_delay = 0.0
         self.key, self.cert_pem = _self_signed()
         super().__init__()
 
     def reset_state(self) -> None:
+        self.cert_delay = 0.0
         self.tokens: set[str] = set()
         self.tokens_issued = 0
         self.all_tokens: list[str] = []
@@ -174,7 +212,10 @@ class PayPalStandIn(StandIn):
             return self._token(request)
         if request.path == CERT_PATH and request.method == "GET":
             return Response(
-                200, headers={"Content-Type": "application/x-pem-file"}, raw=self.cert_pem
+                200,
+                headers={"Content-Type": "application/x-pem-file"},
+                raw=self.cert_pem,
+                delay=self.cert_delay,
             )
         auth = request.header("authorization") or ""
         if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.tokens:
@@ -188,10 +229,68 @@ class PayPalStandIn(StandIn):
         body = request.params if isinstance(request.params, dict) else {}
         key = request.header("paypal-request-id")
         if request.method == "POST":
-            return self.idempotent(key, None, lambda: self._post(request.path, body))
+            refused = self._refuse(request.path, body)
+            if refused is not None:
+                return refused
+            fingerprint = (request.path, json.dumps(body, sort_keys=True))
+
+            def conflict() -> Response:
+                return self.error(
+                    422,
+                    "UNPROCESSABLE_ENTITY",
+                    "The PayPal-Request-Id has already been used for another request.",
+                    "PAYPAL_REQUEST_ID_PREVIOUSLY_USED",
+                )
+
+            return self.idempotent(
+                key, fingerprint, lambda: self._post(request.path, body), conflict
+            )
         if request.method == "GET":
             return self._get(request.path)
         return self.error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.")
+
+    def _refuse(self, path: str, body: dict[str, Any]) -> Response | None:
+        """A field the SDK's model lacks (400), or decimals PayPal does not take (422)."""
+        checks: list[tuple[Any, frozenset[str]]] = []
+        amounts: list[Any] = []
+        if path == "/v2/checkout/orders":
+            checks.append((body, _ORDER_FIELDS))
+            units = body.get("purchase_units")
+            for unit in units if isinstance(units, list) else ():
+                checks.append((unit, _UNIT_FIELDS))
+                amounts.append(unit.get("amount") if isinstance(unit, dict) else None)
+            checks.append((body.get("application_context") or {}, _CONTEXT_FIELDS))
+        elif _ORDER.match(path):
+            source = body.get("payment_source") or {}
+            checks += [(body, _CAPTURE_FIELDS), (source, _SOURCE_FIELDS)]
+            if isinstance(source, dict):
+                checks.append((source.get("card") or {}, _CARD_FIELDS))
+        elif _CAPTURE_REFUND.match(path):
+            checks.append((body, _REFUND_FIELDS))
+            amounts.append(body.get("amount"))
+        checks += [(amount, _MONEY_FIELDS) for amount in amounts if amount is not None]
+        for obj, fields in checks:
+            unknown = sorted(set(obj) - fields) if isinstance(obj, dict) else []
+            if unknown:
+                return self.error(
+                    400,
+                    "INVALID_REQUEST",
+                    f"Request is not well-formed: unknown field {unknown[0]}.",
+                    "INVALID_PARAMETER_SYNTAX",
+                )
+        for amount in amounts:
+            if (
+                isinstance(amount, dict)
+                and amount.get("currency_code") in _WHOLE_CURRENCIES
+                and "." in str(amount.get("value"))
+            ):
+                return self.error(
+                    422,
+                    "UNPROCESSABLE_ENTITY",
+                    "The value of the field should not have decimals for this currency.",
+                    "DECIMAL_PRECISION",
+                )
+        return None
 
     def _token(self, request: Recorded) -> Response:
         auth = request.header("authorization") or ""

@@ -5,6 +5,11 @@ JSON bodies with ``idempotency_key`` (at most 45 characters; the same key with a
 errors as ``{"errors": [{"category", "code", "detail"}]}`` (``PAYMENT_METHOD_ERROR`` for
 declines, ``REFUND_ERROR``, ``INVALID_REQUEST_ERROR``, ``AUTHENTICATION_ERROR``,
 ``RATE_LIMIT_ERROR``, ``API_ERROR``).
+
+A field the official SDK's request does not have is refused (400 ``INVALID_REQUEST_ERROR``).
+Strong Customer Authentication: a card whose bank wants the buyer verified is declined with
+``CARD_DECLINED_VERIFICATION_REQUIRED`` unless the payment brings a ``verification_token`` that
+:meth:`SquareStandIn.verify_buyer` issued (what ``payments.verifyBuyer()`` gives the browser).
 """
 
 from __future__ import annotations
@@ -31,6 +36,24 @@ def _id(prefix: str = "") -> str:
     return f"{prefix}{next(_COUNTER):06d}{secrets.token_hex(10)}"
 
 
+#: Request fields per the SDK (payments.create, refunds.refund_payment, payments.complete).
+_CREATE_FIELDS = frozenset(
+    {"source_id", "idempotency_key", "amount_money", "tip_money", "app_fee_money"}
+    | {"app_fee_allocations", "delay_duration", "delay_action", "autocomplete", "order_id"}
+    | {"customer_id", "location_id", "team_member_id", "reference_id", "verification_token"}
+    | {"accept_partial_authorization", "buyer_email_address", "buyer_phone_number"}
+    | {"billing_address", "shipping_address", "note", "statement_description_identifier"}
+    | {"cash_details", "external_details", "customer_details", "offline_payment_details"}
+)
+_REFUND_FIELDS = frozenset(
+    {"idempotency_key", "amount_money", "app_fee_money", "app_fee_allocations", "payment_id"}
+    | {"destination_id", "unlinked", "location_id", "customer_id", "reason"}
+    | {"payment_version_token", "team_member_id", "cash_details", "external_details"}
+)
+_COMPLETE_FIELDS = frozenset({"version_token"})
+_MONEY_FIELDS = frozenset({"amount", "currency"})
+
+
 def _stamp(n: int) -> str:
     return f"2026-01-01T12:{(n // 60) % 60:02d}:{n % 60:02d}.000Z"
 
@@ -46,6 +69,7 @@ class SquareStandIn(StandIn):
         self.payments: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
         self.refunds_pending = False
+        self.verification_tokens: set[str] = set()
         self._tick = 0
 
     # ------------------------------------------------------------------ helpers
@@ -93,6 +117,15 @@ class SquareStandIn(StandIn):
             )
         body = request.params if isinstance(request.params, dict) else {}
         if request.method == "POST":
+            unknown = self._unknown_field(request.path, body)
+            if unknown is not None:
+                return self.error(
+                    400,
+                    "INVALID_REQUEST_ERROR",
+                    "BAD_REQUEST",
+                    f"Unrecognized field `{unknown}`.",
+                    field=unknown,
+                )
             key = body.get("idempotency_key")
             if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 45):
                 return self.error(
@@ -119,6 +152,26 @@ class SquareStandIn(StandIn):
         if request.method == "GET":
             return self._get(request.path, dict(request.query))
         return self.error(404, "INVALID_REQUEST_ERROR", "NOT_FOUND", "Not found.")
+
+    @staticmethod
+    def _unknown_field(path: str, body: dict[str, Any]) -> str | None:
+        fields = {"/v2/payments": _CREATE_FIELDS, "/v2/refunds": _REFUND_FIELDS}.get(path)
+        if fields is None and path.endswith("/complete"):
+            fields = _COMPLETE_FIELDS
+        if fields is None:
+            return None
+        money = body.get("amount_money")
+        extra = set(body) - fields
+        if isinstance(money, dict):
+            extra |= {f"amount_money.{name}" for name in set(money) - _MONEY_FIELDS}
+        return min(extra) if extra else None
+
+    def verify_buyer(self) -> str:
+        """The buyer passed ``verifyBuyer`` in the browser: the token it gives."""
+        with self.lock:
+            token = f"verf:{secrets.token_urlsafe(24)}"
+            self.verification_tokens.add(token)
+            return token
 
     def _post(self, path: str, body: dict[str, Any]) -> Response:
         if path == "/v2/payments":
@@ -222,7 +275,8 @@ class SquareStandIn(StandIn):
             "version_token": secrets.token_urlsafe(12),
         }
         self.payments[payment["id"]] = payment
-        if token.outcome in ("declined", "requires_action"):
+        verified = body.get("verification_token") in self.verification_tokens
+        if token.outcome == "declined" or (token.outcome == "requires_action" and not verified):
             code = {
                 "card_declined": "GENERIC_DECLINE",
                 "insufficient_funds": "INSUFFICIENT_FUNDS",

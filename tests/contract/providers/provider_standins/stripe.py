@@ -6,6 +6,13 @@ Form-encoded requests (``metadata[payment_id]=…``, ``expand[0]=…``), JSON re
 ``Idempotency-Key`` on every POST (same key and parameters: the stored answer; same key and
 other parameters: 400 ``idempotency_error``). Payment methods are the fake provider's test
 tokens, with the outcomes the wire contract gives them.
+
+It refuses what Stripe refuses: a parameter the endpoint does not have (taken from the official
+SDK's typed parameters: 400 ``parameter_unknown``), ``allowed_payment_method_types`` under an API
+version (``Stripe-Version``) older than the one that introduced it, and an amount Stripe's unit
+for its currency cannot take (ISK and UGX in whole units written with two decimals ``00``,
+three-decimal currencies with a last digit 0), from its own table (docs.stripe.com/currencies),
+not the adapter's.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from stripe import params as sdk_params
+from stripe._request_options import RequestOptions
+
 from payment_core.testing import FAKE_TOKENS
 
 from ._server import Recorded, Response, StandIn
@@ -26,6 +36,24 @@ _INTENT_PATH = re.compile(
     r"^/v1/payment_intents/(?P<id>pi_[A-Za-z0-9]+)(?P<action>/confirm|/cancel)?$"
 )
 _REFUND_PATH = re.compile(r"^/v1/refunds/(?P<id>re_[A-Za-z0-9]+)$")
+
+
+def _accepted(params_type: type) -> frozenset[str]:
+    """The request parameters of one endpoint, as the official SDK types them."""
+    return frozenset(params_type.__annotations__) - frozenset(RequestOptions.__annotations__)
+
+
+_CREATE_INTENT = _accepted(sdk_params.PaymentIntentCreateParams)
+_CONFIRM_INTENT = _accepted(sdk_params.PaymentIntentConfirmParams)
+_CANCEL_INTENT = _accepted(sdk_params.PaymentIntentCancelParams)
+_RETRIEVE_INTENT = _accepted(sdk_params.PaymentIntentRetrieveParams)
+_CREATE_REFUND = _accepted(sdk_params.RefundCreateParams)
+_LIST_REFUNDS = _accepted(sdk_params.RefundListParams)
+_RETRIEVE_REFUND = _accepted(sdk_params.RefundRetrieveParams)
+#: Parameters younger than the API: the first version that has each.
+_SINCE_VERSION = {"allowed_payment_method_types": "2026-07-29"}
+#: Stripe's amount steps in its own unit (docs.stripe.com/currencies, special cases).
+_AMOUNT_STEPS = {"isk": 100, "ugx": 100, "bhd": 10, "jod": 10, "kwd": 10, "omr": 10, "tnd": 10}
 
 _MESSAGES = {
     "generic_decline": "Your card was declined.",
@@ -217,6 +245,9 @@ class StripeStandIn(StandIn):
             )
         params: dict[str, Any] = request.params or {}
         expand = tuple(params.get("expand") or ())
+        refused = self._refuse_unknown(request, params)
+        if refused is not None:
+            return refused
         if request.method == "POST":
             key = request.header("idempotency-key")
             fingerprint = (request.path, repr(sorted(_flat(params))))
@@ -235,6 +266,54 @@ class StripeStandIn(StandIn):
         if request.method == "GET":
             return self._get(request.path, params, expand)
         return self.error(404, "invalid_request_error", "Unrecognized request URL.")
+
+    def _refuse_unknown(self, request: Recorded, params: dict[str, Any]) -> Response | None:
+        """400 ``parameter_unknown`` for a parameter this endpoint (at this version) lacks."""
+        accepted = self._accepted(request.method, request.path)
+        if accepted is None:
+            return None
+        version = request.header("stripe-version") or ""
+        for name in params:
+            since = _SINCE_VERSION.get(name)
+            if name not in accepted or (since is not None and version[:10] < since):
+                return self.error(
+                    400,
+                    "invalid_request_error",
+                    f"Received unknown parameter: {name}",
+                    code="parameter_unknown",
+                    param=name,
+                )
+        return None
+
+    @staticmethod
+    def _accepted(method: str, path: str) -> frozenset[str] | None:
+        if method == "POST" and path == "/v1/payment_intents":
+            return _CREATE_INTENT
+        if method == "POST" and path == "/v1/refunds":
+            return _CREATE_REFUND
+        if method == "GET" and path == "/v1/refunds":
+            return _LIST_REFUNDS
+        if _REFUND_PATH.match(path):
+            return _RETRIEVE_REFUND
+        match = _INTENT_PATH.match(path)
+        if match is None:
+            return None
+        return {"/confirm": _CONFIRM_INTENT, "/cancel": _CANCEL_INTENT, None: _RETRIEVE_INTENT}[
+            match["action"]
+        ]
+
+    def _bad_amount(self, amount: int, currency: str) -> Response | None:
+        step = _AMOUNT_STEPS.get(currency, 1)
+        if amount % step == 0:
+            return None
+        return self.error(
+            400,
+            "invalid_request_error",
+            f"Invalid amount. Currency {currency.upper()} charged amounts must be evenly "
+            f"divisible by {step}. See https://stripe.com/docs/currencies#special-cases",
+            code="invalid_charge_amount_no_decimal_compatible",
+            param="amount",
+        )
 
     def _post(self, path: str, params: dict[str, Any], expand: tuple[str, ...]) -> Response:
         if path == "/v1/payment_intents":
@@ -310,6 +389,9 @@ class StripeStandIn(StandIn):
             )
         if currency != currency.lower():
             return self.error(400, "invalid_request_error", "Invalid currency.", param="currency")
+        bad = self._bad_amount(amount, currency)
+        if bad is not None:
+            return bad
         if params.get("confirm") == "true":
             return self.error(
                 400, "invalid_request_error", "stand-in: confirm on create unsupported"
@@ -437,6 +519,9 @@ class StripeStandIn(StandIn):
                 code="charge_not_refundable",
             )
         amount = int(params.get("amount") or intent.amount - self.refunded(intent.id))
+        bad = self._bad_amount(amount, intent.currency)
+        if bad is not None:
+            return bad
         if amount <= 0 or amount > intent.amount - self.refunded(intent.id):
             return self.error(
                 400,
