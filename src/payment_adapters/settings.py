@@ -120,16 +120,28 @@ class Settings:
 
     def validate(self) -> Settings:
         """Cross-field rules; raises :class:`SettingsError`."""
+        from payment_adapters.providers.registry import production_problem  # noqa: PLC0415
+
         if self.is_production:
             if not self.api_keys:
                 raise SettingsError("API_KEYS", "required when ENVIRONMENT=production")
             if not self.encryption_keys:
                 raise SettingsError("ENCRYPTION_KEYS", "required when ENVIRONMENT=production")
+            problem = production_problem(self)
+            if problem is not None:
+                raise SettingsError(*problem)
+        if not _split(self.fake_webhook_secret):
+            raise SettingsError("FAKE_WEBHOOK_SECRET", _EMPTY_FAKE_SECRET)
         if self.refund_retry_max_seconds < self.refund_retry_base_seconds:
             raise SettingsError(
                 "REFUND_RETRY_MAX_SECONDS", "must be at least REFUND_RETRY_BASE_SECONDS"
             )
         return self
+
+
+def _split(raw: str) -> list[str]:
+    """The non-empty parts of a comma-separated value."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
 
 
 def _text(name: str, raw: str) -> str:
@@ -281,10 +293,20 @@ _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
 }
 
 
+_EMPTY_FAKE_SECRET: Final = "is empty; unset it for the development default, or set a secret"  # noqa: S105 - a message
+
+
 def _parse(values: Mapping[str, str]) -> Settings:
     kwargs: dict[str, Any] = {}
     for variable, parser in _PARSERS.items():
         raw = values.get(variable)
+        if (
+            raw is not None
+            and variable == "FAKE_WEBHOOK_SECRET"
+            and not raw.replace(",", " ").strip()
+        ):
+            # Its default is public: an emptied secret must not quietly become that default.
+            raise SettingsError(variable, _EMPTY_FAKE_SECRET)
         if raw is None or raw.strip() == "":
             continue  # unset or empty: the default
         kwargs[variable.lower()] = parser(variable, raw)

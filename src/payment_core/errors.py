@@ -13,6 +13,8 @@ from uuid import UUID
 
 import attrs
 
+from payment_core.outside_text import screen_code, screen_text
+
 __all__ = [
     "ConcurrencyError",
     "CurrencyMismatchError",
@@ -22,6 +24,7 @@ __all__ = [
     "InvalidTransitionError",
     "InvoiceNotEditableError",
     "InvoicePaymentMismatchError",
+    "MalformedBodyError",
     "NotFoundError",
     "PaymentError",
     "ProviderDeclinedError",
@@ -60,6 +63,14 @@ class ValidationError(PaymentError, ValueError):
 
     def describe(self) -> str:
         return f"{self.field}: {self.reason}"
+
+
+@attrs.frozen(auto_exc=True)
+class MalformedBodyError(ValidationError):
+    """A body that cannot be read as JSON at all: not UTF-8, not JSON, nested beyond reason, or
+    holding a lone surrogate (which is no text)."""
+
+    code: ClassVar[str] = "malformed_json"
 
 
 @attrs.frozen(auto_exc=True)
@@ -229,9 +240,26 @@ class WebhookSignatureError(PaymentError):
 
 
 class ProviderError(PaymentError):
-    """Root of what a payment provider adapter may raise (no SDK exception escapes an adapter)."""
+    """Root of what a payment provider adapter may raise (no SDK exception escapes an adapter).
+
+    Its codes and messages come from the provider: they are screened as they are set (see
+    :mod:`payment_core.outside_text`), so what is stored or shown from them never holds a card
+    number, a control character or more than fits.
+    """
 
     code: ClassVar[str] = "provider_error"
+
+
+def _message(value: object) -> str:
+    return screen_text(value) or ""
+
+
+def _decline_code(value: object) -> str:
+    return screen_code(value) or "declined"
+
+
+def _reason_code(value: object) -> str:
+    return screen_code(value) or "provider_rejected"
 
 
 @attrs.frozen(auto_exc=True)
@@ -239,8 +267,8 @@ class ProviderDeclinedError(ProviderError):
     """The provider refused the operation for a definite reason (a card decline)."""
 
     code: ClassVar[str] = "provider_declined"
-    decline_code: str
-    message: str
+    decline_code: str = attrs.field(converter=_decline_code)
+    message: str = attrs.field(converter=_message)
 
     def describe(self) -> str:
         return f"declined: {self.decline_code}"
@@ -255,7 +283,7 @@ class ProviderUnavailableError(ProviderError):
     """
 
     code: ClassVar[str] = "provider_unavailable"
-    message: str
+    message: str = attrs.field(converter=_message)
     retry_after_seconds: int | None = None
 
     def describe(self) -> str:
@@ -267,8 +295,8 @@ class ProviderRejectedError(ProviderError):
     """The provider rejected the request as invalid; retrying it will not help."""
 
     code: ClassVar[str] = "provider_rejected"
-    reason_code: str
-    message: str
+    reason_code: str = attrs.field(converter=_reason_code)
+    message: str = attrs.field(converter=_message)
 
     def describe(self) -> str:
         return f"rejected by provider: {self.reason_code}"

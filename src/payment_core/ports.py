@@ -23,6 +23,7 @@ from payment_core.model.invoice import Invoice
 from payment_core.model.payment import Card, NextAction, Payment
 from payment_core.model.refund import Refund
 from payment_core.money import Money
+from payment_core.outside_text import screen_code, screen_text
 from payment_core.pagination import Page, PageRequest
 
 __all__ = [
@@ -483,8 +484,10 @@ class ProviderPayment:
     payment_id: UUID | None = None
     card: Card | None = None
     next_action: NextAction | None = None
-    failure_code: str | None = None
-    failure_message: str | None = None
+    #: Screened as they are set (:mod:`payment_core.outside_text`): what a provider says may
+    #: quote a card number or not fit; a code that is not a code is ``None``.
+    failure_code: str | None = attrs.field(default=None, converter=screen_code)
+    failure_message: str | None = attrs.field(default=None, converter=screen_text)
     client_secret: str | None = attrs.field(default=None, repr=False)
 
 
@@ -526,7 +529,8 @@ class ProviderRefund:
     provider_refund_id: str
     status: ProviderRefundStatus
     amount: Money
-    failure_reason: str | None = None
+    #: A code or a short text from the provider, screened as it is set.
+    failure_reason: str | None = attrs.field(default=None, converter=screen_text)
 
 
 class WebhookKind(StrEnum):
@@ -553,10 +557,15 @@ class WebhookEvent:
     provider_payment_id: str | None = None
     provider_refund_id: str | None = None
     payment_id: UUID | None = None
+    #: ``None`` when the event does not say (or not as an amount in a known currency): that is
+    #: a mismatch, never "the amount we expected".
     amount: Money | None = None
     card: Card | None = None
-    failure_code: str | None = None
-    failure_message: str | None = None
+    failure_code: str | None = attrs.field(default=None, converter=screen_code)
+    failure_message: str | None = attrs.field(default=None, converter=screen_text)
+    #: The id our own create gave the payment before the provider named it (Square's
+    #: ``sqpending_…``, derived from the event's own fields): the provider's id replaces it.
+    placeholder_payment_id: str | None = None
 
 
 class PaymentProvider(Protocol):

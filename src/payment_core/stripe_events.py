@@ -8,7 +8,6 @@ anything else is ``IGNORED``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -18,6 +17,7 @@ from payment_core.errors import ValidationError
 from payment_core.model.payment import Card
 from payment_core.money import Currency, Money
 from payment_core.ports import WebhookEvent, WebhookKind
+from payment_core.webhook_json import event_id, load_object, provider_id
 
 __all__ = [
     "PAYMENT_INTENT_KINDS",
@@ -44,19 +44,16 @@ REFUND_EVENT_TYPES: Final = frozenset(
 
 
 def load_event(body: bytes) -> dict[str, Any]:
-    """The event object of a body, its envelope checked (``id``, ``type``, ``data.object``)."""
-    try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError(field="body", reason="not a JSON event") from None
-    if not isinstance(event, dict):
-        raise ValidationError(field="body", reason="not an event object")
-    event_id, event_type = event.get("id"), event.get("type")
+    """The event object of a body, its envelope checked (``id``, ``type``, ``data.object``).
+
+    The body is read by :func:`payment_core.webhook_json.load_object` (malformed JSON is a
+    :class:`~payment_core.errors.MalformedBodyError`); a bad envelope is a ``ValidationError``.
+    """
+    event = load_object(body)
+    event_id(event.get("id"))
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
-        raise ValidationError(field="id", reason="an event needs a string id")
-    if not isinstance(event_type, str) or not isinstance(obj, dict):
+    if not isinstance(event.get("type"), str) or not isinstance(obj, dict):
         raise ValidationError(field="data.object", reason="an event needs a type and an object")
     return event
 
@@ -68,7 +65,7 @@ def translate_stripe_event(body: bytes) -> WebhookEvent:
 
 def translate_event(event: Mapping[str, Any]) -> WebhookEvent:
     """An event checked by :func:`load_event` -> a :class:`WebhookEvent`."""
-    event_id: str = event["id"]
+    id_: str = event["id"]
     event_type: str = event["type"]
     obj: Mapping[str, Any] = event["data"]["object"]
     created = event.get("created")
@@ -93,11 +90,11 @@ def translate_event(event: Mapping[str, Any]) -> WebhookEvent:
             code = stripe_str(last_error.get("decline_code")) or stripe_str(last_error.get("code"))
             message = stripe_str(last_error.get("message"))
         return WebhookEvent(
-            id=event_id,
+            id=id_,
             type=event_type,
             kind=kind,
             created_at=created_at,
-            provider_payment_id=stripe_str(obj.get("id")),
+            provider_payment_id=provider_id(obj.get("id")),
             payment_id=payment_id,
             amount=amount,
             card=stripe_card(obj),
@@ -108,7 +105,7 @@ def translate_event(event: Mapping[str, Any]) -> WebhookEvent:
         status = obj.get("status")
         if status in ("succeeded", "failed"):
             return WebhookEvent(
-                id=event_id,
+                id=id_,
                 type=event_type,
                 kind=(
                     WebhookKind.REFUND_SUCCEEDED
@@ -116,14 +113,12 @@ def translate_event(event: Mapping[str, Any]) -> WebhookEvent:
                     else WebhookKind.REFUND_FAILED
                 ),
                 created_at=created_at,
-                provider_refund_id=stripe_str(obj.get("id")),
-                provider_payment_id=stripe_str(obj.get("payment_intent")),
+                provider_refund_id=provider_id(obj.get("id")),
+                provider_payment_id=provider_id(obj.get("payment_intent")),
                 amount=amount,
                 failure_code=stripe_str(obj.get("failure_reason")),
             )
-    return WebhookEvent(
-        id=event_id, type=event_type, kind=WebhookKind.IGNORED, created_at=created_at
-    )
+    return WebhookEvent(id=id_, type=event_type, kind=WebhookKind.IGNORED, created_at=created_at)
 
 
 def stripe_str(value: object) -> str | None:
@@ -150,10 +145,10 @@ def stripe_card(obj: Mapping[str, Any]) -> Card | None:
         return None
     try:
         return Card(
-            brand=str(card.get("brand", "unknown")),
+            brand=card.get("brand"),
             last4=str(card.get("last4", "")),
-            exp_month=card.get("exp_month") if type(card.get("exp_month")) is int else None,
-            exp_year=card.get("exp_year") if type(card.get("exp_year")) is int else None,
+            exp_month=card.get("exp_month"),
+            exp_year=card.get("exp_year"),
         )
     except ValidationError:
         return None

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 from uuid import UUID
 
 from payment_adapters.settings import Settings, SettingsError
+from payment_core.errors import ValidationError
 from payment_http.logging import configure_logging
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ class ConfigurationError(Exception):
 def _as_configuration_error(exc: Exception) -> ConfigurationError | None:
     if isinstance(exc, SettingsError):
         return ConfigurationError(exc.variable, exc.reason)
+    if isinstance(exc, ValidationError) and exc.field.isupper():
+        # The provider registry names the variable it refuses (STRIPE_API_KEY, ...).
+        return ConfigurationError(exc.field, exc.reason)
     text = str(exc)
     for variable in _VARIABLES:
         if text.startswith(variable):

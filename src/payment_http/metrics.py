@@ -83,6 +83,13 @@ class Metrics:
             ["provider", "entity"],
             registry=r,
         )
+        self.webhook_mismatches = Counter(
+            "webhook_mismatches_total",
+            "Signed webhooks naming a payment or refund they may not act on (another "
+            "provider's, or by another provider id): ignored.",
+            ["provider", "entity"],
+            registry=r,
+        )
         self.idempotent_replays = Counter(
             "idempotent_replays_total",
             "Responses replayed for a repeated Idempotency-Key.",
@@ -148,3 +155,6 @@ class PrometheusObserver:
 
     def state_conflict(self, provider: str, entity: str) -> None:
         self._m.state_conflicts.labels(provider, entity).inc()
+
+    def webhook_mismatch(self, provider: str, entity: str) -> None:
+        self._m.webhook_mismatches.labels(provider, entity).inc()

@@ -6,7 +6,22 @@ import asyncio
 from datetime import datetime
 from uuid import uuid4
 
+import pytest
+from sqlalchemy import func, select
+
+from payment_adapters.sqlalchemy import tables
+from payment_core.errors import ValidationError
 from payment_core.ports import StoredWebhook
+from payment_core.services import (
+    CreatePayment,
+    Dependencies,
+    ProviderRegistry,
+    ServiceConfig,
+    Services,
+)
+from payment_core.signing import signature_header
+from payment_core.system import SystemIds
+from payment_core.testing import FakeProvider, SettableClock
 
 
 async def test_an_event_id_is_handled_once_per_consumer(storage):
@@ -165,3 +180,76 @@ async def test_a_locked_booking_holds_off_other_handlers_until_commit(storage, b
         slot = order.index(f"create{i} locked") // 2
         assert seen == (build.at(10) if slot > cancel_slot else None)
     assert results[0] is None
+
+
+# ---------------------------------------------------------------------------- through the service
+
+
+def _webhook_services(storage, build) -> tuple[Services, FakeProvider]:
+    provider = FakeProvider()
+    deps = Dependencies(
+        uow=storage.uow,
+        providers=ProviderRegistry([provider]),
+        clock=SettableClock(build.T0),
+        ids=SystemIds(),
+        config=ServiceConfig(default_provider=provider.name),
+    )
+    return Services.build(deps), provider
+
+
+async def _stored_webhooks(storage) -> int:
+    if storage.database is None:
+        return len(storage.store.webhooks)
+    async with storage.database.engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(tables.webhooks)) or 0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id":"evt\\u0000nul","type":"payment_intent.succeeded","data":{"object":{}}}',
+        b'{"id":"evt_\\ud800","type":"payment_intent.succeeded","data":{"object":{}}}',
+        b'{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"x":"\\udfff"}}}',
+        b'{"id":"evt_1","type":"x","data":{"object":' + b"[" * 5000 + b"]" * 5000 + b"}}",
+    ],
+    ids=["nul id", "surrogate id", "surrogate value", "deep"],
+)
+async def test_a_hostile_signed_webhook_is_refused_and_stores_nothing(storage, build, body):
+    services, provider = _webhook_services(storage, build)
+    headers = {"Fake-Signature": signature_header("whsec_fake", int(build.T0.timestamp()), body)}
+    with pytest.raises(ValidationError):  # MalformedBodyError is one
+        await services.webhooks.receive(provider.name, body, headers)
+    assert await _stored_webhooks(storage) == 0
+
+
+async def test_whatever_a_failure_webhook_says_is_stored_as_it_fits(storage, build):
+    """Codes, messages and cards from a webhook fit their columns on every backend."""
+    services, provider = _webhook_services(storage, build)
+    payment = await services.payments.create(
+        CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=12_500, currency="EUR")
+    )
+    payment = await services.payments.confirm(payment.id, "pm_card_authenticationRequired")
+    assert payment.provider_payment_id is not None
+    obj = provider.payment_intent_object(payment.provider_payment_id, status="failed")
+    obj["last_payment_error"] = {
+        "decline_code": "d" * 65,
+        "message": "Declined\x00 by\x1b the 4242 4242 4242 4242 bank \u2028" + "!" * 5_000,
+    }
+    obj["payment_method_details"] = {
+        "card": {"brand": "b" * 40, "last4": "4242", "exp_month": 99_999, "exp_year": 10**9}
+    }
+    body, headers = provider.build_webhook(
+        "payment_intent.payment_failed", obj, event_id="evt_" + "é" * 200, now=build.T0
+    )
+    result = await services.webhooks.receive(provider.name, body, headers)
+    assert result.outcome == "settled"
+    failed = await services.payments.get(payment.id)
+    assert failed.failure_code == "payment_failed"
+    assert failed.failure_message is not None
+    assert failed.failure_message.startswith("Declined by the [redacted] bank !")
+    assert failed.card is not None
+    assert (failed.card.brand, failed.card.exp_month, failed.card.exp_year) == (
+        "unknown",
+        None,
+        None,
+    )

@@ -50,6 +50,22 @@ def run(*args: str, cwd: Path, timeout: float = 60, **env: str) -> subprocess.Co
             {"IDEMPOTENCY_TTL_SECONDS": "60"},
             "configuration error: IDEMPOTENCY_TTL_SECONDS: must be between 86400 and 2592000",
         ),
+        (
+            {"ENVIRONMENT": "production", "API_KEYS": "k", "ENCRYPTION_KEYS": generate_key("p")},
+            "configuration error: PAYMENT_PROVIDER: must name a real provider",
+        ),
+        (
+            {
+                "ENVIRONMENT": "production",
+                "API_KEYS": "k",
+                "ENCRYPTION_KEYS": generate_key("p"),
+                "PAYMENT_PROVIDER": "stripe",
+                "STRIPE_API_KEY": "sk_test_cli_0000",
+                "STRIPE_WEBHOOK_SECRET": "whsec_fake",
+            },
+            "configuration error: STRIPE_WEBHOOK_SECRET: is a public default",
+        ),
+        ({"FAKE_WEBHOOK_SECRET": " "}, "configuration error: FAKE_WEBHOOK_SECRET: is empty"),
         ({"DATABASE_URL": "mysql://db/x"}, "configuration error: DATABASE_URL: "),
         ({"ENCRYPTION_KEYS": "k1:not-base64!"}, "configuration error: ENCRYPTION_KEYS: "),
     ],

@@ -213,3 +213,52 @@ def test_importing_the_package_imports_no_provider_sdk() -> None:
         "assert 'stripe' not in sys.modules, 'stripe imported by the fake-only build'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# ---------------------------------------------------------------------------- production
+
+
+def test_in_production_the_fake_provider_is_never_built() -> None:
+    settings = ProviderSettings(
+        environment="production",
+        payment_provider="stripe",
+        stripe_api_key=STRIPE_KEY,
+        stripe_webhook_secret="whsec_endpoint_own",
+    )
+    assert names(settings) == ["stripe"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "variable"),
+    [
+        (ProviderSettings(environment="production"), "PAYMENT_PROVIDER"),
+        (
+            ProviderSettings(
+                environment="production", payment_provider="stripe", stripe_api_key=STRIPE_KEY
+            ),
+            "STRIPE_WEBHOOK_SECRET",
+        ),
+        (
+            ProviderSettings(
+                environment="production",
+                payment_provider="stripe",
+                stripe_api_key=STRIPE_KEY,
+                stripe_webhook_secret="whsec_fake",
+            ),
+            "STRIPE_WEBHOOK_SECRET",
+        ),
+        (ProviderSettings(fake_webhook_secret=""), "FAKE_WEBHOOK_SECRET"),
+        (ProviderSettings(fake_webhook_secret=" , "), "FAKE_WEBHOOK_SECRET"),
+    ],
+)
+def test_a_fake_provider_in_production_or_an_empty_or_public_secret_is_refused(
+    settings: object, variable: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        build_providers(settings)
+    assert caught.value.field == variable
+
+
+def test_an_unset_fake_webhook_secret_is_the_development_default() -> None:
+    fake = build_providers(ProviderSettings(fake_webhook_secret=None))[0]
+    assert fake._secrets == ("whsec_fake",)  # type: ignore[attr-defined]

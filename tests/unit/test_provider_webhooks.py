@@ -276,6 +276,7 @@ def test_square_accepts_the_old_key_while_it_rotates() -> None:
         ("wrong key", square_sig("sq-wrong", SQUARE_URL, SQUARE_BODY), SQUARE_BODY, SQUARE_URL),
         ("other URL", SQUARE_VECTOR, SQUARE_BODY, SQUARE_URL + "/"),
         ("empty", "", SQUARE_BODY, SQUARE_URL),
+        ("not ASCII", "é" + SQUARE_VECTOR[1:], SQUARE_BODY, SQUARE_URL),
     ],
 )
 def test_square_refuses_a_bad_signature(case: str, signature: str, body: bytes, url: str) -> None:

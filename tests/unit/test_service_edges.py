@@ -122,14 +122,6 @@ async def test_a_mismatched_reply_for_a_pending_payment_changes_nothing(kit, ser
     assert (stored.status, stored.failure_code) == (PaymentStatus.PENDING, None)
 
 
-async def test_a_payment_webhook_without_the_intent_id_is_matched_by_our_id(kit, services) -> None:
-    payment = await kit.paid("pm_card_authenticationRequired")
-    obj = kit.intent(payment)
-    del obj["id"]
-    assert (await kit.deliver("payment_intent.succeeded", obj)).outcome == "settled"
-    assert (await services.payments.get(payment.id)).status is PaymentStatus.COMPLETED
-
-
 async def test_a_late_refund_reply_for_a_settled_refund_changes_nothing(kit, services) -> None:
     payment = await kit.paid()
     refund = await services.refunds.create(payment.id, 100)

@@ -35,3 +35,88 @@ def test_a_return_url_that_is_not_one_is_refused_by_name(variable: str) -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({variable: "shop.example/back"}, env_file=None)
     assert caught.value.variable == variable
+
+
+# ---------------------------------------------------------------------------- production
+
+PRODUCTION = {
+    "ENVIRONMENT": "production",
+    "API_KEYS": "k1",
+    "ENCRYPTION_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+}
+STRIPE = {
+    "PAYMENT_PROVIDER": "stripe",
+    "STRIPE_API_KEY": "sk_live_settings_0000",
+    "STRIPE_WEBHOOK_SECRET": "whsec_endpoint_own_secret",
+}
+
+
+def test_production_with_a_real_provider_and_its_own_webhook_secret_starts() -> None:
+    settings = Settings.from_env({**PRODUCTION, **STRIPE}, env_file=None)
+    assert (settings.is_production, settings.payment_provider) == (True, "stripe")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable", "reason"),
+    [
+        ({"PAYMENT_PROVIDER": None}, "PAYMENT_PROVIDER", "must name a real provider"),
+        ({"PAYMENT_PROVIDER": ""}, "PAYMENT_PROVIDER", "must name a real provider"),
+        ({"PAYMENT_PROVIDER": "fake"}, "PAYMENT_PROVIDER", "must name a real provider"),
+        ({"STRIPE_WEBHOOK_SECRET": None}, "STRIPE_WEBHOOK_SECRET", "required"),
+        ({"STRIPE_WEBHOOK_SECRET": " "}, "STRIPE_WEBHOOK_SECRET", "required"),
+        ({"STRIPE_WEBHOOK_SECRET": "whsec_fake"}, "STRIPE_WEBHOOK_SECRET", "public default"),
+        (
+            {"STRIPE_WEBHOOK_SECRET": "whsec_endpoint_own_secret, whsec_fake"},
+            "STRIPE_WEBHOOK_SECRET",
+            "public default",
+        ),
+        (
+            {"PAYPAL_CLIENT_ID": "c", "PAYPAL_CLIENT_SECRET": "s"},
+            "PAYPAL_WEBHOOK_ID",
+            "required",
+        ),
+        (
+            {
+                "SQUARE_ACCESS_TOKEN": "EAAA-t",
+                "SQUARE_NOTIFICATION_URL": "https://shop.example/api/v1/webhooks/square",
+            },
+            "SQUARE_WEBHOOK_SIGNATURE_KEY",
+            "required",
+        ),
+        (
+            {
+                "SQUARE_ACCESS_TOKEN": "EAAA-t",
+                "SQUARE_WEBHOOK_SIGNATURE_KEY": "whsec_fake",
+                "SQUARE_NOTIFICATION_URL": "https://shop.example/api/v1/webhooks/square",
+            },
+            "SQUARE_WEBHOOK_SIGNATURE_KEY",
+            "public default",
+        ),
+    ],
+)
+def test_production_refuses_the_fake_provider_and_missing_or_public_webhook_secrets(
+    overrides: dict[str, str | None], variable: str, reason: str
+) -> None:
+    environ = {**PRODUCTION, **STRIPE, **overrides}
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({k: v for k, v in environ.items() if v is not None}, env_file=None)
+    assert caught.value.variable == variable
+    assert reason in caught.value.reason
+    assert "whsec_" not in str(caught.value)  # the value itself is never repeated
+
+
+@pytest.mark.parametrize("value", ["", " ", ",", " , ,"])
+def test_an_emptied_fake_webhook_secret_is_refused_not_replaced_by_the_public_default(
+    value: str,
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"FAKE_WEBHOOK_SECRET": value}, env_file=None)
+    assert caught.value.variable == "FAKE_WEBHOOK_SECRET"
+    with pytest.raises(SettingsError):
+        Settings(fake_webhook_secret=value).validate()
+
+
+def test_the_fake_webhook_secret_is_the_development_default_only_when_unset() -> None:
+    assert Settings.from_env({}, env_file=None).fake_webhook_secret == "whsec_fake"
+    own = Settings.from_env({"FAKE_WEBHOOK_SECRET": "whsec_mine"}, env_file=None)
+    assert own.fake_webhook_secret == "whsec_mine"

@@ -9,7 +9,7 @@ from uuid import uuid4
 
 import pytest
 
-from payment_core import BillingRecordType, PaymentStatus, RefundStatus
+from payment_core import BillingRecordType, CreatePayment, PaymentStatus, RefundStatus
 from payment_core.errors import NotFoundError, ValidationError, WebhookSignatureError
 from payment_core.ports import ProviderRefund, ProviderRefundStatus, RefundRequest
 from payment_core.services import NullObserver
@@ -263,12 +263,84 @@ async def test_a_webhook_echoing_another_payment_id_never_completes(kit, service
     assert (await services.payments.get(payment.id)).status is PaymentStatus.PROCESSING
 
 
-async def test_a_webhook_found_by_our_payment_id_alone_settles(kit, services) -> None:
+async def test_a_webhook_naming_our_payment_by_another_provider_id_changes_nothing(
+    counted, caplog
+) -> None:
+    """Our payment id in the metadata never lets an event act on it under another id."""
+    observer, kit = counted
+    payment = await kit.paid("pm_card_authenticationRequired")
+    for event_type, status in (
+        ("payment_intent.succeeded", "succeeded"),
+        ("payment_intent.payment_failed", "requires_payment_method"),
+    ):
+        intent = kit.intent(payment, status=status)
+        intent["id"] = "pi_attacker"
+        intent["last_payment_error"] = {"code": "card_declined", "message": "Call us at 555"}
+        result = await kit.deliver(event_type, intent)
+        assert result.outcome == "provider_id_mismatch"
+    stored = await kit.services.payments.get(payment.id)
+    assert (stored.status, stored.provider_payment_id, stored.failure_message) == (
+        PaymentStatus.PROCESSING,
+        payment.provider_payment_id,
+        None,
+    )
+    assert kit.records(payment.booking_id) == []
+    assert observer.webhook_mismatches == [("fake", "payment")] * 2
+    assert f"names payment {payment.id} by another fake id than its own" in caplog.text
+
+
+async def test_a_payment_webhook_without_a_provider_id_changes_nothing(counted) -> None:
+    observer, kit = counted
     payment = await kit.paid("pm_card_authenticationRequired")
     intent = kit.intent(payment)
-    intent["id"] = "pi_unknown_here"
-    await kit.deliver("payment_intent.succeeded", intent)
-    assert (await services.payments.get(payment.id)).status is PaymentStatus.COMPLETED
+    del intent["id"]
+    assert (await kit.deliver("payment_intent.succeeded", intent)).outcome == (
+        "provider_id_mismatch"
+    )
+    assert (await kit.services.payments.get(payment.id)).status is PaymentStatus.PROCESSING
+    assert observer.webhook_mismatches == [("fake", "payment")]
+
+
+async def test_a_fake_webhook_never_settles_another_providers_payment(counted, caplog) -> None:
+    """The fake provider's secret is public: its events act on fake payments only, even when
+    they name another provider's payment by our id and by that provider's own id."""
+    observer, kit = counted
+    live = FakeProvider(name="live", webhook_secrets=("whsec_live_own_secret",))
+    kit.services.deps.providers.register(live)
+    created = await kit.services.payments.create(
+        CreatePayment(
+            booking_id=uuid4(), guest_id=uuid4(), amount=10_000, currency="EUR", provider="live"
+        )
+    )
+    payment = await kit.services.payments.confirm(created.id, "pm_card_authenticationRequired")
+    assert payment.provider_payment_id is not None
+    published = kit.harness.published_types()
+    for intent_id in ("pi_attacker", payment.provider_payment_id):
+        for event_type, status in (
+            ("payment_intent.succeeded", "succeeded"),
+            ("payment_intent.payment_failed", "requires_payment_method"),
+        ):
+            obj = {
+                "id": intent_id,
+                "object": "payment_intent",
+                "amount": 10_000,
+                "currency": "eur",
+                "status": status,
+                "metadata": {"payment_id": str(payment.id)},
+                "last_payment_error": {"code": "card_declined", "message": "Call 555 now"},
+            }
+            result = await kit.deliver(event_type, obj)  # signed with the fake's secret
+            assert result.outcome == "provider_mismatch"
+    stored = await kit.services.payments.get(payment.id)
+    assert (stored.status, stored.provider_payment_id, stored.failure_message) == (
+        PaymentStatus.PROCESSING,
+        payment.provider_payment_id,
+        None,
+    )
+    assert kit.records(payment.booking_id) == []
+    assert kit.harness.published_types() == published
+    assert observer.webhook_mismatches == [("fake", "payment")] * 4
+    assert f"names payment {payment.id} of provider live: ignored" in caplog.text
 
 
 async def test_a_webhook_about_no_payment_of_ours_is_acknowledged(kit) -> None:
@@ -453,12 +525,16 @@ class Counting(NullObserver):
     def __init__(self) -> None:
         self.mismatches: list[str] = []
         self.conflicts: list[tuple[str, str]] = []
+        self.webhook_mismatches: list[tuple[str, str]] = []
 
     def amount_mismatch(self, provider: str) -> None:
         self.mismatches.append(provider)
 
     def state_conflict(self, provider: str, entity: str) -> None:
         self.conflicts.append((provider, entity))
+
+    def webhook_mismatch(self, provider: str, entity: str) -> None:
+        self.webhook_mismatches.append((provider, entity))
 
 
 @pytest.fixture
@@ -517,3 +593,149 @@ async def test_a_mismatch_for_a_payment_not_yet_confirmed_is_counted(counted, ca
     assert (await kit.services.payments.get(payment.id)).status is PaymentStatus.PENDING
     assert observer.mismatches == ["fake"]
     assert f"for payment {payment.id} (its own id), expected" in caplog.text
+
+
+# ---------------------------------------------------------------------------- missing amounts
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"amount": None},
+        {"currency": None},
+        {"amount": None, "currency": None},
+        {"amount": "10000"},
+        {"amount": 10_000.0},
+        {"currency": "xxx"},
+    ],
+    ids=["no amount", "no currency", "neither", "amount as text", "amount as float", "unknown"],
+)
+async def test_a_success_webhook_that_does_not_say_how_much_never_completes(
+    counted, change: dict[str, object]
+) -> None:
+    """The amount check never falls back to ours: an event without a usable amount and
+    currency is a mismatch."""
+    observer, kit = counted
+    payment = await kit.paid("pm_card_authenticationRequired")
+    intent = kit.intent(payment)
+    for key, value in change.items():
+        if value is None:
+            del intent[key]
+        else:
+            intent[key] = value
+    result = await kit.deliver("payment_intent.succeeded", intent)
+    stored = await kit.services.payments.get(payment.id)
+    assert result.outcome == "mismatch"
+    assert (stored.status, stored.failure_code) == (
+        PaymentStatus.PROCESSING,
+        "provider_amount_mismatch",
+    )
+    assert kit.records(payment.booking_id) == []
+    assert observer.mismatches == ["fake"]
+
+
+async def test_a_refund_webhook_without_an_amount_settles_nothing(counted, caplog) -> None:
+    observer, kit = counted
+    payment = await kit.paid(amount=10_000)
+    refund = await kit.services.refunds.create(payment.id, 4_000)
+    obj = refund_object(refund, "failed")
+    del obj["amount"]
+    result = await kit.deliver("refund.failed", obj)
+    assert result.outcome == "mismatch"
+    assert (await kit.services.refunds.get(refund.id)).status is RefundStatus.COMPLETED
+    assert (await kit.services.payments.get(payment.id)).amount_refunded == 4_000
+    assert observer.mismatches == ["fake"]
+    assert f"reports no amount for refund {refund.id}, expected 4000 EUR" in caplog.text
+
+
+async def test_a_refund_success_webhook_without_a_currency_never_completes_it(make_kit) -> None:
+    harness = build_in_memory(provider=PendingRefunds())
+    kit = make_kit(harness)
+    payment = await kit.paid()
+    refund = await harness.services.refunds.create(payment.id, 100)
+    obj = refund_object(refund, "succeeded")
+    del obj["currency"]
+    assert (await kit.deliver("refund.updated", obj)).outcome == "mismatch"
+    stored = await harness.services.refunds.get(refund.id)
+    assert (stored.status, stored.last_error) == (
+        RefundStatus.PROCESSING,
+        "provider_amount_mismatch",
+    )
+    assert (await harness.services.payments.get(payment.id)).amount_refunded == 0
+
+
+async def test_a_refund_webhook_naming_another_payment_than_its_own_settles_nothing(
+    counted,
+) -> None:
+    observer, kit = counted
+    payment = await kit.paid(amount=10_000)
+    refund = await kit.services.refunds.create(payment.id, 4_000)
+    result = await kit.deliver(
+        "refund.failed", refund_object(refund, "failed", payment_intent="pi_someone_else")
+    )
+    assert result.outcome == "provider_id_mismatch"
+    assert (await kit.services.refunds.get(refund.id)).status is RefundStatus.COMPLETED
+    assert observer.webhook_mismatches == [("fake", "refund")]
+
+
+# ---------------------------------------------------------------------------- outside text
+
+PAN = "4242 4242 4242 4242"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f"Card {PAN} was declined.",
+        "Card 4242424242424242 was declined.",
+        "Card 4242-4242-4242-4242 was declined.",
+    ],
+)
+async def test_a_card_number_in_a_webhook_failure_message_is_never_stored(
+    kit, services, harness, message: str
+) -> None:
+    payment = await kit.paid("pm_card_authenticationRequired")
+    intent = kit.intent(payment, status="requires_payment_method")
+    intent["last_payment_error"] = {"decline_code": "4242424242424242", "message": message}
+    await kit.deliver("payment_intent.payment_failed", intent)
+    failed = await services.payments.get(payment.id)
+    assert (failed.status, failed.failure_code, failed.failure_message) == (
+        PaymentStatus.FAILED,
+        "payment_failed",  # a card number is no code
+        "Card [redacted] was declined.",
+    )
+    last = harness.publisher.events[-1]
+    assert (last.type, last.payment.failure_message) == (  # type: ignore[union-attr]
+        "payment.failed",
+        "Card [redacted] was declined.",
+    )
+
+
+async def test_a_card_number_in_a_refund_failure_reason_is_never_stored(kit, services) -> None:
+    payment = await kit.paid(amount=10_000)
+    refund = await services.refunds.create(payment.id, 4_000)
+    await kit.deliver(
+        "refund.failed", refund_object(refund, "failed", failure_reason=f"card {PAN} closed")
+    )
+    reversed_ = await services.refunds.get(refund.id)
+    assert (reversed_.status, reversed_.failure_reason) == (
+        RefundStatus.FAILED,
+        "refund_failed_after_completion",  # a card number is no reason code
+    )
+    records = kit.records(payment.booking_id)
+    assert all("4242" not in r.description for r in records)
+
+
+async def test_control_characters_and_overlong_messages_are_trimmed(kit, services) -> None:
+    payment = await kit.paid("pm_card_authenticationRequired")
+    intent = kit.intent(payment, status="requires_payment_method")
+    intent["last_payment_error"] = {
+        "code": "x" * 65,  # wider than the failure_code column
+        "message": "Declined\x00\x1b[31m by\n\nthe\tbank " + "!" * 1000,
+    }
+    await kit.deliver("payment_intent.payment_failed", intent)
+    failed = await services.payments.get(payment.id)
+    assert failed.failure_code == "payment_failed"
+    assert failed.failure_message is not None
+    assert failed.failure_message.startswith("Declined[31m by the bank !")
+    assert len(failed.failure_message) == 300

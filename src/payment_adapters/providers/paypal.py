@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import logging
 import time
 import zlib
@@ -83,6 +82,8 @@ from payment_core.ports import (
     WebhookEvent,
     WebhookKind,
 )
+from payment_core.webhook_json import event_id as checked_event_id
+from payment_core.webhook_json import load_object, provider_id
 
 __all__ = [
     "APPROVAL_PAYMENT_METHOD",
@@ -761,16 +762,10 @@ class PayPalProvider:
         return cert
 
     def translate_webhook(self, body: bytes) -> WebhookEvent:
-        try:
-            event = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationError(field="body", reason="not a JSON event") from None
-        if not isinstance(event, dict):
-            raise ValidationError(field="body", reason="not an event object")
-        event_id, event_type = event.get("id"), event.get("event_type")
+        event = load_object(body)
+        event_id = checked_event_id(event.get("id"))
+        event_type = event.get("event_type")
         resource = event.get("resource")
-        if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
-            raise ValidationError(field="id", reason="an event needs a string id")
         if not isinstance(event_type, str) or not isinstance(resource, dict):
             raise ValidationError(field="resource", reason="an event needs a type and a resource")
         created_at = parse_rfc3339(event.get("create_time")) or datetime.fromtimestamp(0, UTC)
@@ -784,7 +779,7 @@ class PayPalProvider:
                 type=event_type,
                 kind=kind,
                 created_at=created_at,
-                provider_payment_id=order_id if isinstance(order_id, str) else None,
+                provider_payment_id=provider_id(order_id),
                 payment_id=parse_uuid(resource.get("custom_id")),
                 amount=_money(resource.get("amount")),
                 failure_code=(
@@ -803,7 +798,7 @@ class PayPalProvider:
                         else WebhookKind.REFUND_FAILED
                     ),
                     created_at=created_at,
-                    provider_refund_id=_str(resource.get("id")),
+                    provider_refund_id=provider_id(resource.get("id")),
                     amount=_money(resource.get("amount")),
                     failure_code="refund_failed" if status is ProviderRefundStatus.FAILED else None,
                 )

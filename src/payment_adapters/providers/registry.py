@@ -2,8 +2,14 @@
 
 ``build_providers`` takes any object with the :class:`ProviderSettings` attributes (the
 service's ``Settings`` has them all) and returns the providers to register: the fake one
-always, each real one when its credentials are set. Nothing here reads the environment, and
-the SDKs are imported only for the providers that are configured.
+outside production, each real one when its credentials are set. Nothing here reads the
+environment, and the SDKs are imported only for the providers that are configured.
+
+In production (``environment="production"``) the fake provider is never built (its webhooks
+would settle payments on the say-so of a secret anyone can read), ``PAYMENT_PROVIDER`` must name
+a real provider, and every configured provider needs its own webhook secret, which may not be
+a public default: :func:`production_problem` says what is wrong, and ``build_providers``
+refuses to build with it.
 """
 
 from __future__ import annotations
@@ -19,21 +25,28 @@ from payment_adapters.providers._common import Backoff
 from payment_adapters.providers.ratelimit import TokenBucket
 from payment_core.errors import ValidationError
 from payment_core.ports import PaymentProvider
-from payment_core.testing.fake_provider import FakeProvider
+from payment_core.testing.fake_provider import DEFAULT_WEBHOOK_SECRET, FakeProvider
 
 if TYPE_CHECKING:
     from payment_adapters.providers.paypal import CertFetcher
 
 __all__ = [
+    "PUBLIC_WEBHOOK_SECRETS",
     "ProviderOptions",
     "ProviderSettings",
     "aclose_providers",
     "build_providers",
+    "production_problem",
 ]
 
 logger = logging.getLogger("payment_adapters.providers")
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+#: Webhook secrets anyone can read (the fake provider's documented default): never in
+#: production, whichever provider they are given to.
+PUBLIC_WEBHOOK_SECRETS = frozenset({DEFAULT_WEBHOOK_SECRET})
+_REAL_PROVIDERS = ("stripe", "paypal", "square")
 
 
 def _secret_repr(value: str | None) -> str:
@@ -49,6 +62,9 @@ class ProviderSettings:
     """
 
     payment_provider: str | None = "fake"
+    #: ``production`` leaves the fake provider out and refuses public or missing webhook
+    #: secrets (see :func:`production_problem`).
+    environment: str | None = "development"
     stripe_api_key: str | None = attrs.field(default=None, repr=_secret_repr)
     stripe_webhook_secret: str | None = attrs.field(default=None, repr=_secret_repr)
     stripe_api_base: str | None = None
@@ -67,7 +83,8 @@ class ProviderSettings:
     square_environment: str | None = "sandbox"
     square_location_id: str | None = None
     square_verification_url: str | None = None
-    fake_webhook_secret: str | None = attrs.field(default="whsec_fake", repr=_secret_repr)
+    #: ``None`` is the public development default (``whsec_fake``); an empty value is refused.
+    fake_webhook_secret: str | None = attrs.field(default=DEFAULT_WEBHOOK_SECRET, repr=_secret_repr)
 
 
 @attrs.frozen(kw_only=True)
@@ -151,21 +168,73 @@ def _return_url(settings: object, name: str, default: str | None) -> str | None:
 SERVED_FAKE_MEMORY = 5_000
 
 
+def _is_production(settings: object) -> bool:
+    return (_get(settings, "environment") or "").lower() == "production"
+
+
+def production_problem(settings: object) -> tuple[str, str] | None:
+    """What may not run in production, as ``(VARIABLE, reason)``; ``None`` when all is well
+    (and always outside production)."""
+    if not _is_production(settings):
+        return None
+    provider = (_get(settings, "payment_provider") or "fake").lower()
+    if provider not in _REAL_PROVIDERS:
+        return (
+            "PAYMENT_PROVIDER",
+            "must name a real provider (stripe, paypal or square) when "
+            "ENVIRONMENT=production: the fake provider is never served there",
+        )
+    webhook_settings = (
+        ("stripe_api_key", "stripe_webhook_secret"),
+        ("paypal_client_id", "paypal_webhook_id"),
+        ("square_access_token", "square_webhook_signature_key"),
+    )
+    for credential, name in webhook_settings:
+        if _get(settings, credential) is None:
+            continue  # not configured: nothing of it is served
+        values = _secrets(_get(settings, name))
+        if not values:
+            return name.upper(), "required when ENVIRONMENT=production and its provider is set"
+        if PUBLIC_WEBHOOK_SECRETS.intersection(values):
+            return name.upper(), "is a public default; set the endpoint's own secret"
+    return None
+
+
+def _fake_secrets(settings: object) -> tuple[str, ...]:
+    raw = getattr(settings, "fake_webhook_secret", None)
+    if raw is None:
+        return (DEFAULT_WEBHOOK_SECRET,)
+    secrets_ = _secrets(_get(settings, "fake_webhook_secret"))
+    if not secrets_:
+        # Never the public default in its place: that would be a secret anyone can read.
+        raise ValidationError(
+            field="FAKE_WEBHOOK_SECRET",
+            reason="is empty; unset it for the development default, or set a secret",
+        )
+    return secrets_
+
+
 def build_providers(
     settings: object, options: ProviderOptions | None = None
 ) -> list[PaymentProvider]:
-    """The providers the settings configure: ``fake`` always, the others when credentialled.
+    """The providers the settings configure: ``fake`` outside production, the others when
+    credentialled.
 
     Raises :class:`~payment_core.errors.ValidationError` naming the variable when a value is
-    wrong or a provider is half-configured.
+    wrong, a provider is half-configured, or production would run with a fake provider or a
+    public or missing webhook secret (:func:`production_problem`).
     """
     options = options or ProviderOptions()
-    fake_secrets = _secrets(_get(settings, "fake_webhook_secret") or "whsec_fake")
-    # A long-running service forgets old fake intents sooner than a test harness does: the
-    # fake answers from the token for one it forgot, and memory stays flat.
-    providers: list[PaymentProvider] = [
-        FakeProvider(webhook_secrets=fake_secrets, max_remembered=SERVED_FAKE_MEMORY)
-    ]
+    problem = production_problem(settings)
+    if problem is not None:
+        raise ValidationError(field=problem[0], reason=problem[1])
+    providers: list[PaymentProvider] = []
+    if not _is_production(settings):
+        # A long-running service forgets old fake intents sooner than a test harness does:
+        # the fake answers from the token for one it forgot, and memory stays flat.
+        providers.append(
+            FakeProvider(webhook_secrets=_fake_secrets(settings), max_remembered=SERVED_FAKE_MEMORY)
+        )
     stripe_key = _get(settings, "stripe_api_key")
     if stripe_key is not None:
         providers.append(_stripe(settings, stripe_key, options))

@@ -35,7 +35,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -81,6 +80,8 @@ from payment_core.ports import (
     WebhookEvent,
     WebhookKind,
 )
+from payment_core.webhook_json import event_id as checked_event_id
+from payment_core.webhook_json import load_object, provider_id
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -346,6 +347,11 @@ class SquareProvider:
                 code = next(iter(sorted(codes)), "GENERIC_DECLINE")
                 failure_code = _DECLINE_CODES.get(code, code.lower())
         logger.debug("square payment=%s ours=%s status=%s", payment_ref, payment_id, raw)
+        if next_action is not None and _parse_placeholder(fallback_id) is not None:
+            # A verified buyer pays with a new Square payment: ours keeps its placeholder
+            # (never this attempt's id) until then, so that the new payment's webhook, which
+            # derives the placeholder, finds it (see translate_webhook).
+            payment_ref = fallback_id
         return ProviderPayment(
             provider_payment_id=payment_ref or fallback_id or "",
             status=status,
@@ -432,7 +438,7 @@ class SquareProvider:
         self._remember(request.provider_payment_id, payment)
         if payment.get("status") == "APPROVED":
             payment = await self._complete(str(payment["id"]))
-        return self._payment(payment)
+        return self._payment(payment, fallback_id=request.provider_payment_id)
 
     async def _complete(self, square_id: str) -> Mapping[str, Any]:
         try:
@@ -456,7 +462,8 @@ class SquareProvider:
     def _remember(self, placeholder: str | None, payment: Mapping[str, Any]) -> None:
         if placeholder is None or _parse_placeholder(placeholder) is None:
             return  # only a placeholder needs resolving
-        if isinstance(payment.get("id"), str):
+        # A failed attempt is not what the placeholder stands for: a later one may be.
+        if isinstance(payment.get("id"), str) and payment.get("status") != "FAILED":
             if len(self._resolved) >= _MAX_RESOLVED:
                 self._resolved.pop(next(iter(self._resolved)))
             self._resolved[placeholder] = str(payment["id"])
@@ -552,11 +559,11 @@ class SquareProvider:
                 payment = await self._find_payment(placeholder)
                 if payment is None:
                     raise
-                return self._payment(payment)
+                return self._payment(payment, fallback_id=placeholder)
         if payment.get("status") == "APPROVED":
             # Authorised by the confirm whose answer was lost: finish what it started.
             payment = await self._complete(str(payment["id"]))
-        return self._payment(payment)
+        return self._payment(payment, fallback_id=request.provider_payment_id)
 
     async def cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
         if _parse_placeholder(request.provider_payment_id) is not None:
@@ -630,29 +637,24 @@ class SquareProvider:
         if len(signature) > 200:
             raise WebhookSignatureError(reason="signature header too long")
         payload = self._notification_url.encode() + body
+        # Compared as bytes: compare_digest refuses str holding non-ASCII characters with a
+        # TypeError, and a forged header may hold anything.
+        candidate = signature.strip().encode("utf-8", "replace")
         matched = False
         for key in self._signature_keys:
-            expected = base64.b64encode(
-                hmac.new(key.encode(), payload, hashlib.sha256).digest()
-            ).decode()
+            expected = base64.b64encode(hmac.new(key.encode(), payload, hashlib.sha256).digest())
             # Every key is checked (no early exit): timing says nothing about which matched.
-            matched |= hmac.compare_digest(expected, signature.strip())
+            matched |= hmac.compare_digest(expected, candidate)
         if not matched:
             raise WebhookSignatureError(reason="no signature matches")
         return self.translate_webhook(body)
 
     def translate_webhook(self, body: bytes) -> WebhookEvent:
-        try:
-            event = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationError(field="body", reason="not a JSON event") from None
-        if not isinstance(event, dict):
-            raise ValidationError(field="body", reason="not an event object")
-        event_id, event_type = event.get("event_id"), event.get("type")
+        event = load_object(body)
+        event_id = checked_event_id(event.get("event_id"), field="event_id")
+        event_type = event.get("type")
         data = event.get("data")
         obj = data.get("object") if isinstance(data, dict) else None
-        if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
-            raise ValidationError(field="event_id", reason="an event needs a string id")
         if not isinstance(event_type, str) or not isinstance(obj, dict):
             raise ValidationError(field="data.object", reason="an event needs a type and an object")
         created_at = parse_rfc3339(event.get("created_at")) or datetime.fromtimestamp(0, UTC)
@@ -668,16 +670,22 @@ class SquareProvider:
                 else:
                     code = next(iter(sorted(codes)), "GENERIC_DECLINE")
                     failure_code = _DECLINE_CODES.get(code, code.lower())
+            ours = parse_uuid(payment.get("reference_id"))
+            amount = _money(payment.get("amount_money"))
             return WebhookEvent(
                 id=event_id,
                 type=event_type,
                 kind=kind,
                 created_at=created_at,
-                provider_payment_id=_str(payment.get("id")),
-                payment_id=parse_uuid(payment.get("reference_id")),
-                amount=_money(payment.get("amount_money")),
+                provider_payment_id=provider_id(payment.get("id")),
+                payment_id=ours,
+                amount=amount,
                 card=_card(payment),
                 failure_code=failure_code,
+                # Our create named it so until Square did (a confirm whose answer was lost).
+                placeholder_payment_id=(
+                    placeholder_id(ours, amount) if ours and amount and amount.is_positive else None
+                ),
             )
         refund = obj.get("refund")
         if event_type in ("refund.created", "refund.updated") and isinstance(refund, dict):
@@ -692,8 +700,8 @@ class SquareProvider:
                         else WebhookKind.REFUND_FAILED
                     ),
                     created_at=created_at,
-                    provider_refund_id=_str(refund.get("id")),
-                    provider_payment_id=_str(refund.get("payment_id")),
+                    provider_refund_id=provider_id(refund.get("id")),
+                    provider_payment_id=provider_id(refund.get("payment_id")),
                     amount=_money(refund.get("amount_money")),
                     failure_code=(
                         str(refund.get("status")).lower()

@@ -68,6 +68,7 @@ from payment_core.stripe_events import (
     stripe_str,
     translate_event,
 )
+from payment_core.webhook_json import provider_id
 
 if TYPE_CHECKING:
     from stripe.params import (
@@ -543,8 +544,8 @@ class StripeProvider:
                 translated = attrs.evolve(
                     translated,
                     kind=WebhookKind.REFUND_FAILED,
-                    provider_refund_id=stripe_str(obj.get("id")),
-                    provider_payment_id=_id_of(obj.get("payment_intent")),
+                    provider_refund_id=provider_id(obj.get("id")),
+                    provider_payment_id=provider_id(_id_of(obj.get("payment_intent"))),
                     amount=_stripe_money(obj),
                     failure_code="canceled",
                 )

@@ -52,6 +52,11 @@ class Observer(Protocol):
         """The provider reports money moved for a payment or refund we settled otherwise."""
         ...
 
+    def webhook_mismatch(self, provider: str, entity: str) -> None:
+        """A signed webhook names a payment or refund of ours that it may not act on (another
+        provider's, or by another provider id than its own): ignored."""
+        ...
+
 
 class NullObserver:
     """Observes nothing."""
@@ -69,6 +74,9 @@ class NullObserver:
         return None
 
     def state_conflict(self, provider: str, entity: str) -> None:
+        return None
+
+    def webhook_mismatch(self, provider: str, entity: str) -> None:
         return None
 
 

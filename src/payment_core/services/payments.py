@@ -486,23 +486,7 @@ class PaymentService:
         if reply.amount != payment.amount or (
             reply.payment_id is not None and reply.payment_id != payment.id
         ):
-            deps.observer.amount_mismatch(payment.provider)
-            logger.warning(
-                "provider %s reported %s %s for payment %s (%s), expected %s %s",
-                payment.provider,
-                reply.amount.amount,
-                reply.amount.currency.code,
-                payment.id,
-                "its own id" if reply.payment_id in (None, payment.id) else "another id",
-                payment.amount.amount,
-                payment.amount.currency.code,
-            )
-            if payment.status is PaymentStatus.PENDING:
-                return SettleOutcome.UNCHANGED  # not confirmed yet: nothing to flag or save
-            payment.flag_amount_mismatch(
-                now=now, message="the provider's reply does not match this payment"
-            )
-            return SettleOutcome.MISMATCH
+            return self.mismatch_in(payment, reply.amount, reply.payment_id)
         if reply.provider_payment_id and reply.provider_payment_id != payment.provider_payment_id:
             # Some providers name a payment only once it is confirmed (Square): keep their id,
             # so that their webhooks and later calls find it.
@@ -551,6 +535,28 @@ class PaymentService:
         # Still in flight and nothing new: nothing to save (the caller must not bump the
         # version for nothing, which would only make concurrent writers conflict).
         return SettleOutcome.UNCHANGED
+
+    def mismatch_in(self, payment: Payment, reported: Money | None, echoed: UUID | None) -> str:
+        """A provider's account of ``payment`` (loaded in the caller's unit of work) whose
+        amount differs, is missing (``reported`` is ``None``) or that echoes another payment id:
+        counted and logged, and a payment in flight is flagged, never completed."""
+        deps = self._deps
+        deps.observer.amount_mismatch(payment.provider)
+        logger.warning(
+            "provider %s reported %s for payment %s (%s), expected %s %s",
+            payment.provider,
+            "no amount" if reported is None else f"{reported.amount} {reported.currency.code}",
+            payment.id,
+            "its own id" if echoed in (None, payment.id) else "another id",
+            payment.amount.amount,
+            payment.amount.currency.code,
+        )
+        if payment.status is not PaymentStatus.PROCESSING:
+            return SettleOutcome.UNCHANGED  # not confirmed yet: nothing to flag or save
+        payment.flag_amount_mismatch(
+            now=deps.clock.now(), message="the provider's reply does not match this payment"
+        )
+        return SettleOutcome.MISMATCH
 
     async def _complete(self, uow: UnitOfWork, payment: Payment, card: Card | None) -> None:
         deps = self._deps

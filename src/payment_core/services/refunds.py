@@ -247,16 +247,15 @@ class RefundService:
 
         return await deps.retrying(run)
 
-    async def mismatch_in(self, uow: UnitOfWork, refund: Refund, reported: Money) -> None:
-        """The provider reports another amount for ``refund``: counted and logged, never
-        settled; a refund still in flight says so in ``last_error`` (in the caller's
-        transaction)."""
+    async def mismatch_in(self, uow: UnitOfWork, refund: Refund, reported: Money | None) -> None:
+        """The provider reports another amount for ``refund``, or none (``reported`` is
+        ``None``): counted and logged, never settled; a refund still in flight says so in
+        ``last_error`` (in the caller's transaction)."""
         self._deps.observer.amount_mismatch(refund.provider)
         logger.warning(
-            "provider %s reports %s %s for refund %s, expected %s %s",
+            "provider %s reports %s for refund %s, expected %s %s",
             refund.provider,
-            reported.amount,
-            reported.currency.code,
+            "no amount" if reported is None else f"{reported.amount} {reported.currency.code}",
             refund.id,
             refund.amount.amount,
             refund.amount.currency.code,

@@ -9,7 +9,7 @@ from uuid import UUID
 import attrs
 
 from payment_core.errors import NotFoundError
-from payment_core.model.payment import PaymentStatus
+from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import RefundStatus
 from payment_core.ports import (
     PaymentProvider,
@@ -117,29 +117,77 @@ class WebhookService:
         return "ignored"
 
     async def _apply_payment(self, uow: UnitOfWork, provider: str, event: WebhookEvent) -> str:
-        payment = None
-        if event.provider_payment_id is not None:
-            payment = await uow.payments.get_by_provider_id(provider, event.provider_payment_id)
-        if payment is None and event.payment_id is not None:
-            payment = await uow.payments.get(event.payment_id)
-        if payment is None:
-            logger.info("webhook %s names no payment of ours", event.id)
-            return "unknown_payment"
-        payment = await uow.payments.get(payment.id, for_update=True)
+        found = await self._payment_for(uow, provider, event)
+        if isinstance(found, str):
+            return found
+        payment = await uow.payments.get(found.id, for_update=True)
         assert payment is not None
-        reply = ProviderPayment(
-            provider_payment_id=event.provider_payment_id or payment.provider_payment_id or "",
-            status=_PAYMENT_STATUS[event.kind],
-            amount=event.amount or payment.amount,
-            payment_id=event.payment_id,
-            card=event.card,
-            failure_code=event.failure_code,
-            failure_message=event.failure_message,
-        )
-        outcome = await self._payments.apply_reply(uow, payment, reply)
+        if event.amount is None:
+            # An event that does not say how much never settles a payment by our figure.
+            if payment.is_settled:
+                return "unchanged"
+            outcome = self._payments.mismatch_in(payment, None, event.payment_id)
+        else:
+            reply = ProviderPayment(
+                provider_payment_id=event.provider_payment_id or "",
+                status=_PAYMENT_STATUS[event.kind],
+                amount=event.amount,
+                payment_id=event.payment_id,
+                card=event.card,
+                failure_code=event.failure_code,
+                failure_message=event.failure_message,
+            )
+            outcome = await self._payments.apply_reply(uow, payment, reply)
         if outcome != "unchanged":
             await uow.payments.update(payment)
         return outcome
+
+    async def _payment_for(
+        self, uow: UnitOfWork, provider: str, event: WebhookEvent
+    ) -> Payment | str:
+        """The payment of ``provider`` that the event is about, or the outcome when none is.
+
+        A provider's event acts only on that provider's payments, and only on the one it names
+        by its own id: our payment id in the event's metadata finds a payment only to say that
+        the event names another (counted and logged; nothing changes), or to give the
+        provider's id to a payment that has none yet.
+        """
+        provider_payment_id = event.provider_payment_id
+        if provider_payment_id is not None:
+            payment = await uow.payments.get_by_provider_id(provider, provider_payment_id)
+            if payment is not None:
+                return payment
+            if event.placeholder_payment_id is not None:
+                # Named by our create's placeholder until now: the provider's id replaces it.
+                payment = await uow.payments.get_by_provider_id(
+                    provider, event.placeholder_payment_id
+                )
+                if payment is not None:
+                    return payment
+        ours = await uow.payments.get(event.payment_id) if event.payment_id else None
+        if ours is None:
+            logger.info("webhook %s names no payment of ours", event.id)
+            return "unknown_payment"
+        if ours.provider != provider:
+            self._deps.observer.webhook_mismatch(provider, "payment")
+            logger.warning(
+                "webhook %s from %s names payment %s of provider %s: ignored",
+                event.id,
+                provider,
+                ours.id,
+                ours.provider,
+            )
+            return "provider_mismatch"
+        if provider_payment_id is None or ours.provider_payment_id:
+            self._deps.observer.webhook_mismatch(provider, "payment")
+            logger.warning(
+                "webhook %s names payment %s by another %s id than its own: ignored",
+                event.id,
+                ours.id,
+                provider,
+            )
+            return "provider_id_mismatch"
+        return ours  # it has no provider id yet: it takes this one
 
     async def _apply_refund(self, uow: UnitOfWork, provider: str, event: WebhookEvent) -> str:
         if event.provider_refund_id is None:
@@ -150,8 +198,19 @@ class WebhookService:
             return "unknown_refund"
         refund = await uow.refunds.get(refund.id, for_update=True)
         assert refund is not None
-        if event.amount is not None and event.amount != refund.amount:
-            # The same reply check as an attempt's own answer: a mismatch never settles it.
+        if event.provider_payment_id is not None:
+            payment = await uow.payments.get(refund.payment_id)
+            if payment is not None and payment.provider_payment_id != event.provider_payment_id:
+                self._deps.observer.webhook_mismatch(provider, "refund")
+                logger.warning(
+                    "webhook %s names refund %s with another payment than its own: ignored",
+                    event.id,
+                    refund.id,
+                )
+                return "provider_id_mismatch"
+        if event.amount != refund.amount:
+            # The same reply check as an attempt's own answer: a mismatch (or no amount at
+            # all) never settles it.
             await self._refunds.mismatch_in(uow, refund, event.amount)
             return "mismatch"
         if event.kind is WebhookKind.REFUND_SUCCEEDED and refund.status is RefundStatus.FAILED:

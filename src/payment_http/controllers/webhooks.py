@@ -26,7 +26,13 @@ class WebhookController(Controller):
         description="The provider's own signature scheme over the raw body (Stripe and the fake "
         "provider: `Stripe-Signature` / `Fake-Signature: t=<unix>,v1=<hex>`, 300 s tolerance "
         "either way). A bad, missing, stale or future signature gets 400 `invalid_signature` and "
-        "changes nothing; an event id seen before gets `duplicate: true` and changes nothing.",
+        "changes nothing; a signed body that is not UTF-8 JSON, nests deeper than 64 levels or "
+        "holds a lone surrogate gets 400 `malformed_json`, and an event whose id or envelope is "
+        "not the provider's gets 422 `validation_error`, storing nothing; an event id seen "
+        "before gets `duplicate: true` and changes nothing. An event acts only on its own "
+        "provider's payments and refunds, named by the provider's own id, and only with an "
+        "amount; anything else is acknowledged and changes nothing. The fake provider does "
+        "not exist with `ENVIRONMENT=production` (404).",
         opt=PUBLIC,
         responses=problems(400, 404, 413, 422),
     )
