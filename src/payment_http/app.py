@@ -24,7 +24,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from payment_adapters.bootstrap import Runtime
@@ -32,6 +31,7 @@ from payment_core.services import Services
 from payment_http.auth import AuthMiddleware
 from payment_http.context import RequestContext
 from payment_http.controllers import CONTROLLERS
+from payment_http.docs_ui import PinnedScalarRenderPlugin, docs_router
 from payment_http.errors import exception_handlers
 from payment_http.idempotency import RequestPipelineMiddleware
 from payment_http.metrics import Metrics, PrometheusObserver
@@ -39,6 +39,8 @@ from payment_http.metrics import Metrics, PrometheusObserver
 __all__ = ["create_app", "metrics_for"]
 
 logger = logging.getLogger("payment_http.app")
+
+_DOCS_PATH = "/schema"
 
 _DESCRIPTION = """\
 Payments, refunds, invoices and a tamper-evident audit trail for bookings.
@@ -134,12 +136,10 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
             title="Payment & Billing Service",
             version=_version(),
             description=_DESCRIPTION,
-            path="/schema",
-            render_plugins=[
-                ScalarRenderPlugin(path="/"),
-                SwaggerRenderPlugin(path="/swagger"),
-                RedocRenderPlugin(path="/redoc"),
-            ],
+            path=_DOCS_PATH,
+            # The browsable reference is shipped in the package: nothing is loaded from elsewhere.
+            render_plugins=[PinnedScalarRenderPlugin(path="/")],
+            openapi_router=docs_router(_DOCS_PATH),
             components=Components(
                 security_schemes={
                     "BearerAuth": SecurityScheme(

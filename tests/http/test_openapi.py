@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from tests.http.conftest import Api
+
+from payment_http.docs_ui import SCALAR_VERSION
 
 
 @pytest.fixture
@@ -110,8 +115,47 @@ def test_amounts_are_integers_in_range(schema: dict[str, Any]) -> None:
     assert (amount["minimum"], amount["maximum"]) == (1, 99_999_999_999)
 
 
-async def test_the_browsable_ui_is_served(mem: Api) -> None:
-    for path in ("/schema", "/schema/swagger", "/schema/redoc"):
-        response = await mem.client.get(path)
-        assert response.status_code == 200
-        assert "<html" in response.text.lower()
+async def test_the_browsable_ui_is_served_from_the_package_alone(mem: Api) -> None:
+    """The reference page names no other origin, and its policy lets it load from this one only."""
+    response = await mem.client.get("/schema")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "<html" in page.lower()
+    assert not re.search(r"(?:https?:)?//", page), "the page names another origin"
+    sources = re.findall(r'(?:src|href|data-url)="([^"]*)"', page)
+    assert f"/schema/static/scalar/api-reference-{SCALAR_VERSION}.js" in sources
+    assert all(source.startswith("/schema/") for source in sources), sources
+    header = response.headers["content-security-policy"]
+    policy = dict(part.strip().split(" ", 1) for part in header.split(";"))
+    assert policy["default-src"] == "'self'"
+    assert policy["script-src"] == "'self'"
+    assert policy["connect-src"] == "'self'"
+    for sources_of in policy.values():
+        for source in sources_of.split():
+            assert source in {"'self'", "'none'", "data:"} or source.startswith(
+                ("'nonce-", "'sha256-")
+            ), source
+    # The nonce is new for every page.
+    again = await mem.client.get("/schema")
+    assert again.headers["content-security-policy"] != response.headers["content-security-policy"]
+
+
+async def test_the_pinned_bundle_and_its_licence_are_served_with_a_long_cache(mem: Api) -> None:
+    # A client of its own, outside the leak scan: the third-party bundle carries example card
+    # numbers for its request builder, and a static file's ETag is digits from its mtime.
+    async with AsyncTestClient(mem.app) as client:
+        await _check_bundle(client)
+
+
+async def _check_bundle(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get(f"/schema/static/scalar/api-reference-{SCALAR_VERSION}.js")
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    cache = {d.strip() for d in response.headers["cache-control"].split(",")}
+    assert {"public", "immutable", "max-age=31536000"} <= cache
+    assert f"@scalar/api-reference@{SCALAR_VERSION}".encode() in response.content
+    licence = await client.get("/schema/static/scalar/LICENSE")
+    assert licence.status_code == 200
+    assert b"MIT License" in licence.content
+    assert (await client.get("/schema/static/scalar/nothing.js")).status_code == 404
