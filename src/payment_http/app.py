@@ -19,12 +19,14 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.routes import HTTPRoute
+from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from payment_adapters.bootstrap import Runtime
 from payment_core.services import Services
@@ -35,6 +37,7 @@ from payment_http.docs_ui import PinnedScalarRenderPlugin, docs_router
 from payment_http.errors import exception_handlers
 from payment_http.idempotency import RequestPipelineMiddleware
 from payment_http.metrics import Metrics, PrometheusObserver
+from payment_http.openapi import publish
 
 __all__ = ["create_app", "metrics_for"]
 
@@ -46,6 +49,8 @@ _DESCRIPTION = """\
 Payments, refunds, invoices and a tamper-evident audit trail for bookings.
 
 Money is always an integer `amount` of minor units with an upper-case ISO 4217 `currency`.
+Integers are written as integers: `12.0`, `1e3` or `"12"` where an integer is due is 422.
+No field may carry anything that looks like a card number (422 `raw_card_data_forbidden`).
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.
 Every `POST` and `PATCH` accepts an `Idempotency-Key`. Authenticate with
 `Authorization: Bearer <key>`; the reference reads, `/health/*`, `/metrics` and the provider
@@ -103,6 +108,33 @@ def _outbox_probe(runtime: Runtime) -> Any:
     return sql
 
 
+class _OptionsAnswer:
+    """``OPTIONS`` answered with every method of the path.
+
+    Litestar 2 builds a path's ``OPTIONS`` answer when the path's first handler is registered
+    and never updates it, so ``OPTIONS /api/v1/invoices/{invoice_id}`` left ``PATCH`` out of
+    ``Allow`` (fixed upstream in Litestar 3). The methods are read from the finished routes.
+    """
+
+    def __init__(self) -> None:
+        self.allow: dict[str, str] = {}
+
+    def learn(self, app: Litestar) -> None:
+        self.allow = {
+            route.path_format: ", ".join(sorted(route.methods))
+            for route in app.routes
+            if isinstance(route, HTTPRoute)
+        }
+
+    async def __call__(self, request: Request[Any, Any, Any]) -> Response[None] | None:
+        if request.method != "OPTIONS":
+            return None
+        allow = self.allow.get(str(request.scope.get("path_template", "")))
+        if allow is None:
+            return None
+        return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allow})
+
+
 def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
     """The HTTP API over ``runtime`` (its services, idempotency store, settings)."""
     metrics = metrics or metrics_for(runtime)
@@ -117,8 +149,10 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
     def provide_metrics() -> Metrics:
         return metrics
 
+    options = _OptionsAnswer()
     app = Litestar(
         route_handlers=list(CONTROLLERS),
+        before_request=options,
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
             "metrics": Provide(provide_metrics, sync_to_thread=False, use_cache=True),
@@ -164,6 +198,8 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
         state=State({"runtime": runtime, "metrics": metrics}),
         debug=False,
     )
+    options.learn(app)
+    publish(app, services.deps.providers.names)
     app.asgi_handler = RequestContext(app.asgi_handler, metrics)  # type: ignore[arg-type,assignment]
     metrics.set_outbox_probe(_outbox_probe(runtime))
     return app

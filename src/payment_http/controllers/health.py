@@ -77,13 +77,21 @@ class HealthController(Controller):
     path = "/"
     tags = ["health"]  # noqa: RUF012 - Litestar's layer attribute
 
-    @get("/health/live", summary="Liveness: 200 while the process runs", opt=PUBLIC)
+    @get(
+        "/health/live",
+        summary="Liveness: 200 while the process runs",
+        operation_id="getLiveness",
+        response_description="The process runs.",
+        opt=PUBLIC,
+    )
     async def live(self) -> Health:
         return Health(status="ok")
 
     @get(
         "/health/ready",
         summary="Readiness: the database (and broker, when configured) answer",
+        operation_id="getReadiness",
+        response_description="Every dependency answers.",
         opt=PUBLIC,
         responses={
             503: ResponseSpec(
@@ -114,6 +122,8 @@ class HealthController(Controller):
     @get(
         "/metrics",
         summary="Prometheus metrics (text exposition format)",
+        operation_id="getMetrics",
+        response_description="The metrics.",
         opt=PUBLIC,
         media_type=CONTENT_TYPE_LATEST,
     )

@@ -78,6 +78,11 @@ class InvoiceController(Controller):
         "/",
         status_code=201,
         summary="Create a draft invoice",
+        description="Checked against other data as well as the schema (422 `validation_error` "
+        "naming the field): `payment_id` must name an existing payment in the invoice's "
+        "currency, and the lines may not add up to more than 99,999,999,999 minor units.",
+        operation_id="createInvoice",
+        response_description="The invoice, `DRAFT`.",
         opt=json_body(CreateInvoiceRequest, check=_check_create),
         security=AUTH,
         responses=problems(400, 401, 409, 413, 415, 422),
@@ -101,13 +106,22 @@ class InvoiceController(Controller):
         )
         return _view(invoice)
 
-    @get("/{invoice_id:str}", summary="Get an invoice", security=AUTH, responses=problems(401, 404))
+    @get(
+        "/{invoice_id:str}",
+        summary="Get an invoice",
+        operation_id="getInvoice",
+        response_description="The invoice.",
+        security=AUTH,
+        responses=problems(401, 404),
+    )
     async def get_invoice(self, invoice_id: PathId, services: ServicesDep) -> InvoiceView:
         return _view(await services.invoices.get(parse_id(invoice_id, "invoice")))
 
     @get(
         "/number/{number:str}",
         summary="Get an issued invoice by its number (INV-2026-000001)",
+        operation_id="getInvoiceByNumber",
+        response_description="The invoice.",
         security=AUTH,
         responses=problems(401, 404),
     )
@@ -117,6 +131,8 @@ class InvoiceController(Controller):
     @get(
         "/booking/{booking_id:str}",
         summary="List a booking's invoices (oldest first)",
+        operation_id="listBookingInvoices",
+        response_description="A page of the booking's invoices.",
         security=AUTH,
         responses=problems(401, 404, 422),
     )
@@ -135,10 +151,15 @@ class InvoiceController(Controller):
     @patch(
         "/{invoice_id:str}",
         summary="Edit a draft and/or move an invoice along its states",
+        operation_id="updateInvoice",
+        response_description="The invoice after the change.",
         description="`line_items`, `due_date`, `notes` and `payment_id` change only in `DRAFT` "
         "(else 409 `invoice_not_editable`); `status` moves it: `DRAFT -> OPEN | VOID`, "
         "`OPEN -> PAID | VOID | UNCOLLECTIBLE`, `UNCOLLECTIBLE -> PAID` (else 409 "
-        "`invalid_state_transition`). Issuing (`OPEN`) assigns the next gap-free number.",
+        "`invalid_state_transition`). Issuing (`OPEN`) assigns the next gap-free number and needs "
+        "at least one line. As on create, `payment_id` must name an existing payment in the "
+        "invoice's currency and the lines may not add up to more than 99,999,999,999 minor units "
+        "(422 `validation_error` naming the field).",
         opt=json_body(UpdateInvoiceRequest, check=_check_update),
         security=AUTH,
         responses=problems(400, 401, 404, 409, 413, 415, 422),
