@@ -8,7 +8,9 @@ document promises and what the service enforces come from one declaration (Lites
 translation of msgspec constraints drops some: a dict's size, its keys' and values' lengths,
 ``additionalProperties: false``, and it offers ``null`` for an optional body).
 
-What only the running service knows is filled in last: the providers it is configured with
+Links say where a response leads (the payment just created can be confirmed, refunded, read by
+its reference, ...), for readers, clients and stateful tests alike. What only the running
+service knows is filled in last: the providers it is configured with
 (the ``provider`` a payment may name, the ``{provider}`` a webhook is sent to).
 """
 
@@ -22,8 +24,10 @@ from typing import Any, Final, cast
 import msgspec
 from litestar import Litestar
 from litestar.openapi.spec import (
+    Link,
     OpenAPI,
     OpenAPIMediaType,
+    OpenAPIResponse,
     Operation,
     Parameter,
     Reference,
@@ -82,6 +86,73 @@ def _declare_bodies(app: Litestar, document: OpenAPI) -> None:
             )
 
 
+def _body(pointer: str) -> str:
+    return f"$response.body#/{pointer}"
+
+
+_PAYMENT: Final = {
+    "getPayment": {"payment_id": _body("id")},
+    "getPaymentByReference": {"reference": _body("reference")},
+    "confirmPayment": {"payment_id": _body("id")},
+    "cancelPayment": {"payment_id": _body("id")},
+    "listBookingPayments": {"booking_id": _body("booking_id")},
+    "listPaymentRefunds": {"payment_id": _body("id")},
+    "listBookingBillingRecords": {"booking_id": _body("booking_id")},
+}
+_REFUND: Final = {
+    "getRefund": {"refund_id": _body("id")},
+    "getRefundByReference": {"reference": _body("reference")},
+    "processRefund": {"refund_id": _body("id")},
+    "getPayment": {"payment_id": _body("payment_id")},
+    "listPaymentRefunds": {"payment_id": _body("payment_id")},
+}
+_INVOICE: Final = {
+    "getInvoice": {"invoice_id": _body("id")},
+    "updateInvoice": {"invoice_id": _body("id")},
+    "listBookingInvoices": {"booking_id": _body("booking_id")},
+}
+#: operation id -> status -> linked operation id -> its parameters (and, for a body, "body").
+_LINKS: Final[dict[str, dict[str, dict[str, dict[str, Any]]]]] = {
+    "createPayment": {
+        "201": {**_PAYMENT, "createRefund": {"body": {"payment_id": _body("id")}}},
+    },
+    "confirmPayment": {
+        "200": {**_PAYMENT, "createRefund": {"body": {"payment_id": _body("id")}}},
+    },
+    "cancelPayment": {"200": _PAYMENT},
+    "getPayment": {"200": _PAYMENT},
+    "createRefund": {"201": _REFUND},
+    "processRefund": {"200": _REFUND},
+    "getRefund": {"200": _REFUND},
+    "createInvoice": {"201": _INVOICE},
+    "updateInvoice": {
+        "200": {**_INVOICE, "getInvoiceByNumber": {"number": _body("number")}},
+    },
+    "getInvoice": {"200": _INVOICE},
+}
+
+
+def _declare_links(document: OpenAPI) -> None:
+    for item in (document.paths or {}).values():
+        for method in ("get", "post", "patch"):
+            operation = getattr(item, method)
+            if operation is None or operation.operation_id not in _LINKS:
+                continue
+            for status, targets in _LINKS[operation.operation_id].items():
+                response = (operation.responses or {}).get(status)
+                if not isinstance(response, OpenAPIResponse):
+                    continue
+                links: dict[str, Link | Reference] = {}
+                for target, values in targets.items():
+                    parameters = {k: v for k, v in values.items() if k != "body"}
+                    links[target] = Link(
+                        operation_id=target,
+                        parameters=parameters or None,
+                        request_body=values.get("body"),
+                    )
+                response.links = links
+
+
 def _narrow_provider(components: dict[str, Any], providers: Sequence[str]) -> None:
     choices = components["CreatePaymentRequest"]["properties"]["provider"]["anyOf"]
     choices[0] = {
@@ -114,5 +185,6 @@ def publish(app: Litestar, providers: Sequence[str]) -> OpenAPI:
     # Plain dicts serialise as they are (``to_schema`` walks them), so msgspec's schemas go in.
     cast("dict[str, Any]", document.components.schemas).update(exact)
     _declare_bodies(app, document)
+    _declare_links(document)
     _narrow_webhook_provider(document, providers)
     return document

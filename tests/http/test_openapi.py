@@ -306,3 +306,21 @@ async def test_options_names_every_method_of_the_path(mem: Api, schema: dict[str
         assert response.status_code == 204, path
         allowed = {m.strip() for m in response.headers["allow"].split(",")}
         assert allowed == {m.upper() for m in item} | {"OPTIONS"}, path
+
+
+def test_links_lead_to_operations_that_take_what_they_give(schema: dict[str, Any]) -> None:
+    by_id = {op["operationId"]: op for _, _, op in operations(schema)}
+    seen = 0
+    for _, _, op in operations(schema):
+        for response in op["responses"].values():
+            for link in response.get("links", {}).values():
+                target = by_id[link["operationId"]]
+                names = {p["name"] for p in target.get("parameters", [])}
+                assert set(link.get("parameters", {})) <= names, link
+                if "requestBody" in link:
+                    assert "requestBody" in target, link
+                seen += 1
+    assert seen >= 30
+    created = schema["paths"]["/api/v1/payments"]["post"]["responses"]["201"]["links"]
+    assert created["confirmPayment"]["parameters"] == {"payment_id": "$response.body#/id"}
+    assert created["createRefund"]["requestBody"] == {"payment_id": "$response.body#/id"}
