@@ -7,9 +7,10 @@ Layers of a request, outermost first:
 2. Litestar's routing and error handling (every error becomes a problem document,
    :mod:`payment_http.errors`);
 3. :class:`~payment_http.auth.AuthMiddleware`: bearer keys, before anything reads the body;
-4. :class:`~payment_http.idempotency.RequestPipelineMiddleware`: body limits and strict
+4. :class:`StartupGate`: 503 while the process still waits for its database at start;
+5. :class:`~payment_http.idempotency.RequestPipelineMiddleware`: body limits and strict
    validation, then the ``Idempotency-Key`` claim, replay and record;
-5. the controllers, thin: a use case of :class:`~payment_core.services.Services` each.
+6. the controllers, thin: a use case of :class:`~payment_core.services.Services` each.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Final
 
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
@@ -30,16 +31,17 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from payment_adapters.bootstrap import Runtime
 from payment_core.services import Services
+from payment_http._asgi import ASGIApp, Receive, Scope, Send
 from payment_http.auth import AuthMiddleware
 from payment_http.context import RequestContext
 from payment_http.controllers import CONTROLLERS
 from payment_http.docs_ui import PinnedScalarRenderPlugin, docs_router
-from payment_http.errors import exception_handlers
+from payment_http.errors import HttpProblem, exception_handlers
 from payment_http.idempotency import RequestPipelineMiddleware
 from payment_http.metrics import Metrics, PrometheusObserver
 from payment_http.openapi import publish
 
-__all__ = ["create_app", "metrics_for"]
+__all__ = ["StartupGate", "create_app", "metrics_for"]
 
 logger = logging.getLogger("payment_http.app")
 
@@ -108,6 +110,36 @@ def _outbox_probe(runtime: Runtime) -> Any:
     return sql
 
 
+class StartupGate:
+    """503 for the API while the process still waits for its database at start.
+
+    ``serve`` answers HTTP at once so that ``/health/ready`` can say what it waits for; the
+    API's own routes would only fail on a database that is down or not yet migrated, so they
+    say "not yet" instead (``Retry-After``), and nothing is accepted. Health, metrics and the
+    documents under ``/schema`` are served as ever.
+    """
+
+    _ALWAYS: Final = ("/health/", "/metrics", "/schema")
+
+    def __init__(self, app: ASGIApp, *, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and not self.runtime.ready
+            and not str(scope.get("path", "")).startswith(self._ALWAYS)
+        ):
+            raise HttpProblem(
+                503,
+                "service_unavailable",
+                f"starting: waiting for the {self.runtime.waiting_for}; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        await self.app(scope, receive, send)
+
+
 class _OptionsAnswer:
     """``OPTIONS`` answered with every method of the path.
 
@@ -159,6 +191,7 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
         },
         middleware=[
             DefineMiddleware(AuthMiddleware, keys=settings.api_keys),  # type: ignore[arg-type]
+            DefineMiddleware(StartupGate, runtime=runtime),  # type: ignore[arg-type]
             DefineMiddleware(
                 RequestPipelineMiddleware,  # type: ignore[arg-type]
                 runtime=runtime,

@@ -50,7 +50,7 @@ async def broker_ping(url: str) -> None:
 
 
 async def readiness(runtime: Runtime) -> dict[str, str]:
-    """``{"database": "ok" | "down", "broker": ...}`` (the broker only when configured)."""
+    """``{"database": "ok" | "starting" | "down", "broker": ...}`` (broker: when configured)."""
     checks: dict[str, str] = {}
     database = runtime.database
     if database is None:
@@ -58,9 +58,11 @@ async def readiness(runtime: Runtime) -> dict[str, str]:
     else:
         try:
             await asyncio.wait_for(database.ping(), CHECK_TIMEOUT_SECONDS)
-            checks["database"] = "ok"
+            # Answering is not enough while start-up still migrates it.
+            checks["database"] = "ok" if runtime.ready else "starting"
         except Exception as exc:
-            logger.warning("readiness: database down (%s)", type(exc).__name__)
+            if runtime.ready:  # while starting, the start-up task says so (once)
+                logger.warning("readiness: database down (%s)", type(exc).__name__)
             checks["database"] = "down"
     url = runtime.settings.rabbitmq_url
     if url:
