@@ -126,7 +126,7 @@ def test_the_live_server_publishes_the_schema_under_test(live_server: LiveServer
 
 
 load_all_checks()
-#: Every check schemathesis has, the stateful ones included (they pass over single cases).
+#: Every check schemathesis has (those about sequences of calls find nothing to fault here).
 ALL_CHECKS: Final = CHECKS.get_all()
 IDEMPOTENCY_KEY: Final = "Idempotency-Key"
 #: Operations whose payment_id or lines are checked against other data (see their description).
