@@ -8,9 +8,12 @@ the only place that knows how the pieces fit; nothing happens at import time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -31,9 +34,101 @@ if TYPE_CHECKING:
     from payment_adapters.sqlalchemy import Database
     from payment_core.testing import Harness
 
-__all__ = ["Runtime", "bootstrap", "bootstrap_in_memory", "service_config"]
+__all__ = [
+    "Runtime",
+    "bootstrap",
+    "bootstrap_in_memory",
+    "database_unreachable",
+    "service_config",
+    "wait_until_available",
+]
 
 logger = logging.getLogger("payment_adapters.bootstrap")
+
+#: Waiting for the database at start: the first retry after this long, doubling up to the cap.
+DATABASE_RETRY_FIRST: Final = 0.5
+DATABASE_RETRY_CAP: Final = 10.0
+#: How long one attempt may take before it counts as failed.
+ATTEMPT_TIMEOUT: Final = 5.0
+#: asyncpg's errors for a server that is there but cannot take the connection yet.
+_ASYNCPG_UNAVAILABLE: Final = frozenset(
+    {
+        "CannotConnectNowError",  # starting up, shutting down, in recovery
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "ConnectionRejectionError",
+        "TooManyConnectionsError",
+    }
+)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached *now*: worth waiting for.
+
+    A refused or dropped connection, a timeout, a server still starting are; a wrong password,
+    a database that does not exist, a SQLite file that cannot be opened are not (no wait
+    mends a setting).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | TimeoutError):
+            return True
+        kind = type(current)
+        if kind.__module__.startswith("asyncpg") and kind.__name__ in _ASYNCPG_UNAVAILABLE:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+async def wait_until_available(
+    probe: Callable[[], Awaitable[object]],
+    *,
+    what: str,
+    stopping: Callable[[], bool],
+    retryable: Callable[[BaseException], bool] = lambda exc: True,
+    first: float = DATABASE_RETRY_FIRST,
+    cap: float = DATABASE_RETRY_CAP,
+    attempt_timeout: float = ATTEMPT_TIMEOUT,
+) -> bool:
+    """Call ``probe`` until it succeeds (``True``) or ``stopping()`` (``False``).
+
+    Retries after ``first`` seconds, doubling up to ``cap``; an attempt that takes longer than
+    ``attempt_timeout`` has failed. Logs once when it starts waiting and once when ``what``
+    answers, not at every try. An error that is not ``retryable`` is raised.
+    """
+    delay = first
+    waiting_since: float | None = None
+    while not stopping():
+        try:
+            async with asyncio.timeout(attempt_timeout):
+                await probe()
+        except Exception as exc:
+            if not retryable(exc):
+                raise
+            if waiting_since is None:
+                waiting_since = time.monotonic()
+                logger.warning(
+                    "%s is unavailable (%s): waiting for it, retrying every %.1f s up to %.0f s",
+                    what,
+                    type(exc).__name__,
+                    first,
+                    cap,
+                )
+            else:
+                logger.debug("%s still unavailable (%s)", what, type(exc).__name__)
+        else:
+            if waiting_since is not None:
+                logger.warning(
+                    "%s is available after %.1f s", what, time.monotonic() - waiting_since
+                )
+            return True
+        deadline = time.monotonic() + delay
+        while not stopping() and time.monotonic() < deadline:  # noqa: ASYNC110 - a flag
+            await asyncio.sleep(min(0.1, delay))
+        delay = min(delay * 2, cap)
+    return False
 
 
 @attrs.define
@@ -47,6 +142,44 @@ class Runtime:
     database: Database | None = None
     cipher: Any = None
     harness: Harness | None = None
+    #: What the process waits for before it can serve (``"database"``); ``None`` when ready.
+    waiting_for: str | None = None
+    _migrate_when_ready: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.waiting_for is None
+
+    async def become_ready(self, stopping: Callable[[], bool]) -> bool:
+        """Wait for the database, apply the migrations when configured, and be ready.
+
+        For a runtime made by ``bootstrap(..., wait=True)``: a database that does not answer
+        (down, still starting, unreachable) is waited for with backoff
+        (:func:`wait_until_available`), also when it goes away during the migrations. Returns
+        ``False`` when ``stopping()`` first; raises what no wait mends.
+        """
+        database = self.database
+        while not self.ready:
+            if database is None:
+                self.waiting_for = None
+                break
+            if not await wait_until_available(
+                database.ping,
+                what="the database",
+                stopping=stopping,
+                retryable=database_unreachable,
+            ):
+                return False
+            try:
+                if self._migrate_when_ready:
+                    await database.migrate()
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    raise
+                logger.warning("the database went away while migrating (%s)", type(exc).__name__)
+                continue
+            self.waiting_for = None
+        return True
 
     async def aclose(self) -> None:
         """Close provider clients and the database pool."""
@@ -91,10 +224,14 @@ async def bootstrap(
     *,
     observer: Observer | None = None,
     migrate: bool | None = None,
+    wait: bool = False,
 ) -> Runtime:
     """Build the service over the configured database and providers.
 
-    Applies migrations first when ``migrate`` (default: ``settings.auto_migrate``).
+    Applies migrations first when ``migrate`` (default: ``settings.auto_migrate``). With
+    ``wait`` the database is not touched yet: the runtime starts not ready, and
+    :meth:`Runtime.become_ready` waits for the database and migrates (``serve`` and ``worker``
+    start while PostgreSQL is still down).
     """
     from payment_adapters.providers.registry import (  # noqa: PLC0415
         ProviderSettings,
@@ -106,7 +243,8 @@ async def bootstrap(
     database = Database.from_url(
         settings.database_url, cipher=cipher, pool_size=settings.db_pool_size
     )
-    if settings.auto_migrate if migrate is None else migrate:
+    migrate = settings.auto_migrate if migrate is None else migrate
+    if migrate and not wait:
         await database.migrate()
     provider_settings = ProviderSettings(
         **{f.name: getattr(settings, f.name) for f in attrs.fields(ProviderSettings)}
@@ -133,6 +271,8 @@ async def bootstrap(
         observer=observer,
         database=database,
         cipher=cipher,
+        waiting_for="database" if wait else None,
+        migrate_when_ready=migrate and wait,
     )
 
 

@@ -7,9 +7,10 @@ Layers of a request, outermost first:
 2. Litestar's routing and error handling (every error becomes a problem document,
    :mod:`payment_http.errors`);
 3. :class:`~payment_http.auth.AuthMiddleware`: bearer keys, before anything reads the body;
-4. :class:`~payment_http.idempotency.RequestPipelineMiddleware`: body limits and strict
+4. :class:`StartupGate`: 503 while the process still waits for its database at start;
+5. :class:`~payment_http.idempotency.RequestPipelineMiddleware`: body limits and strict
    validation, then the ``Idempotency-Key`` claim, replay and record;
-5. the controllers, thin: a use case of :class:`~payment_core.services.Services` each.
+6. the controllers, thin: a use case of :class:`~payment_core.services.Services` each.
 """
 
 from __future__ import annotations
@@ -17,33 +18,41 @@ from __future__ import annotations
 import logging
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Final
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.routes import HTTPRoute
+from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from payment_adapters.bootstrap import Runtime
 from payment_core.services import Services
+from payment_http._asgi import ASGIApp, Receive, Scope, Send
 from payment_http.auth import AuthMiddleware
 from payment_http.context import RequestContext
 from payment_http.controllers import CONTROLLERS
-from payment_http.errors import exception_handlers
+from payment_http.docs_ui import PinnedScalarRenderPlugin, docs_router
+from payment_http.errors import HttpProblem, exception_handlers
 from payment_http.idempotency import RequestPipelineMiddleware
 from payment_http.metrics import Metrics, PrometheusObserver
+from payment_http.openapi import publish
 
-__all__ = ["create_app", "metrics_for"]
+__all__ = ["StartupGate", "create_app", "metrics_for"]
 
 logger = logging.getLogger("payment_http.app")
+
+_DOCS_PATH = "/schema"
 
 _DESCRIPTION = """\
 Payments, refunds, invoices and a tamper-evident audit trail for bookings.
 
 Money is always an integer `amount` of minor units with an upper-case ISO 4217 `currency`.
+Integers are written as integers: `12.0`, `1e3` or `"12"` where an integer is due is 422.
+No field may carry anything that looks like a card number (422 `raw_card_data_forbidden`).
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.
 Every `POST` and `PATCH` accepts an `Idempotency-Key`. Authenticate with
 `Authorization: Bearer <key>`; the reference reads, `/health/*`, `/metrics` and the provider
@@ -101,6 +110,63 @@ def _outbox_probe(runtime: Runtime) -> Any:
     return sql
 
 
+class StartupGate:
+    """503 for the API while the process still waits for its database at start.
+
+    ``serve`` answers HTTP at once so that ``/health/ready`` can say what it waits for; the
+    API's own routes would only fail on a database that is down or not yet migrated, so they
+    say "not yet" instead (``Retry-After``), and nothing is accepted. Health, metrics and the
+    documents under ``/schema`` are served as ever.
+    """
+
+    _ALWAYS: Final = ("/health/", "/metrics", "/schema")
+
+    def __init__(self, app: ASGIApp, *, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and not self.runtime.ready
+            and not str(scope.get("path", "")).startswith(self._ALWAYS)
+        ):
+            raise HttpProblem(
+                503,
+                "service_unavailable",
+                f"starting: waiting for the {self.runtime.waiting_for}; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        await self.app(scope, receive, send)
+
+
+class _OptionsAnswer:
+    """``OPTIONS`` answered with every method of the path.
+
+    Litestar 2 builds a path's ``OPTIONS`` answer when the path's first handler is registered
+    and never updates it, so ``OPTIONS /api/v1/invoices/{invoice_id}`` left ``PATCH`` out of
+    ``Allow`` (fixed upstream in Litestar 3). The methods are read from the finished routes.
+    """
+
+    def __init__(self) -> None:
+        self.allow: dict[str, str] = {}
+
+    def learn(self, app: Litestar) -> None:
+        self.allow = {
+            route.path_format: ", ".join(sorted(route.methods))
+            for route in app.routes
+            if isinstance(route, HTTPRoute)
+        }
+
+    async def __call__(self, request: Request[Any, Any, Any]) -> Response[None] | None:
+        if request.method != "OPTIONS":
+            return None
+        allow = self.allow.get(str(request.scope.get("path_template", "")))
+        if allow is None:
+            return None
+        return Response(None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allow})
+
+
 def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
     """The HTTP API over ``runtime`` (its services, idempotency store, settings)."""
     metrics = metrics or metrics_for(runtime)
@@ -115,14 +181,17 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
     def provide_metrics() -> Metrics:
         return metrics
 
+    options = _OptionsAnswer()
     app = Litestar(
         route_handlers=list(CONTROLLERS),
+        before_request=options,
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
             "metrics": Provide(provide_metrics, sync_to_thread=False, use_cache=True),
         },
         middleware=[
             DefineMiddleware(AuthMiddleware, keys=settings.api_keys),  # type: ignore[arg-type]
+            DefineMiddleware(StartupGate, runtime=runtime),  # type: ignore[arg-type]
             DefineMiddleware(
                 RequestPipelineMiddleware,  # type: ignore[arg-type]
                 runtime=runtime,
@@ -134,12 +203,10 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
             title="Payment & Billing Service",
             version=_version(),
             description=_DESCRIPTION,
-            path="/schema",
-            render_plugins=[
-                ScalarRenderPlugin(path="/"),
-                SwaggerRenderPlugin(path="/swagger"),
-                RedocRenderPlugin(path="/redoc"),
-            ],
+            path=_DOCS_PATH,
+            # The browsable reference is shipped in the package: nothing is loaded from elsewhere.
+            render_plugins=[PinnedScalarRenderPlugin(path="/")],
+            openapi_router=docs_router(_DOCS_PATH),
             components=Components(
                 security_schemes={
                     "BearerAuth": SecurityScheme(
@@ -164,6 +231,8 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
         state=State({"runtime": runtime, "metrics": metrics}),
         debug=False,
     )
+    options.learn(app)
+    publish(app, services.deps.providers.names)
     app.asgi_handler = RequestContext(app.asgi_handler, metrics)  # type: ignore[arg-type,assignment]
     metrics.set_outbox_probe(_outbox_probe(runtime))
     return app

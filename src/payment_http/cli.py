@@ -26,7 +26,7 @@ from uuid import UUID
 
 from payment_adapters.settings import Settings, SettingsError
 from payment_core.errors import ValidationError
-from payment_http.logging import configure_logging
+from payment_http.logging import configure_logging, error_location
 
 if TYPE_CHECKING:
     from payment_adapters.bootstrap import Runtime
@@ -76,12 +76,16 @@ def _as_configuration_error(exc: Exception) -> ConfigurationError | None:
 
 
 async def _bootstrap(
-    settings: Settings, *, observer: Observer | None = None, migrate: bool | None = None
+    settings: Settings,
+    *,
+    observer: Observer | None = None,
+    migrate: bool | None = None,
+    wait: bool = False,
 ) -> Runtime:
     from payment_adapters.bootstrap import bootstrap  # noqa: PLC0415
 
     try:
-        return await bootstrap(settings, observer=observer, migrate=migrate)
+        return await bootstrap(settings, observer=observer, migrate=migrate, wait=wait)
     except (ValueError, RuntimeError) as exc:
         config = _as_configuration_error(exc)
         if config is not None:
@@ -170,7 +174,12 @@ def _uvicorn_server(app: Any, host: str, port: int) -> Any:
     return Server(config)
 
 
-async def _run_background(runtime: Runtime, stop: asyncio.Event) -> None:
+async def _run_background(runtime: Runtime, stop: asyncio.Event, ready: asyncio.Task[bool]) -> None:
+    try:
+        if not await asyncio.shield(ready):
+            return  # stopped while waiting for the database
+    except Exception:
+        return  # the start-up task reports its own failure
     try:
         from payment_adapters.background import run_background  # noqa: PLC0415
     except ImportError:  # pragma: no cover - the adapters ship it
@@ -182,17 +191,48 @@ async def _run_background(runtime: Runtime, stop: asyncio.Event) -> None:
     await run_background(runtime, stop, consume_bookings=bool(runtime.settings.rabbitmq_url))
 
 
+class _Supervisor:
+    """Stops the server when start-up or the background work fails, and keeps the exit code."""
+
+    def __init__(self, server: Any, stop: asyncio.Event) -> None:
+        self.server = server
+        self.stop = stop
+        self.exit_code = EXIT_OK
+
+    def watch(self, task: asyncio.Task[Any], what: str) -> None:
+        def done(task: asyncio.Task[Any]) -> None:
+            error = None if self.stop.is_set() or task.cancelled() else task.exception()
+            if error is None:
+                return
+            logger.error(
+                "%s failed (%s at %s): shutting down",
+                what,
+                type(error).__name__,
+                error_location(error),
+            )
+            self.exit_code = EXIT_FAILURE
+            self.server.should_exit = True
+
+        task.add_done_callback(done)
+
+
 async def _serve(settings: Settings, host: str, port: int, *, workers: bool) -> int:
     from payment_http.app import create_app  # noqa: PLC0415
     from payment_http.metrics import Metrics  # noqa: PLC0415
 
     metrics = Metrics()
-    runtime = await _bootstrap(settings, observer=metrics.observer)
-    exit_code = EXIT_OK
+    # The API answers at once; until the database answers (and is migrated) /health/ready
+    # says 503 naming it, and so do the API's other routes.
+    runtime = await _bootstrap(settings, observer=metrics.observer, wait=True)
     try:
         server = _uvicorn_server(create_app(runtime, metrics=metrics), host, port)
         stop = asyncio.Event()
+        supervisor = _Supervisor(server, stop)
         loop = asyncio.get_running_loop()
+        ready = asyncio.create_task(
+            runtime.become_ready(lambda: stop.is_set() or server.should_exit), name="start-up"
+        )
+        supervisor.watch(ready, "start-up")
 
         def on_signal(sig: signal.Signals) -> None:
             if server.should_exit:
@@ -207,19 +247,10 @@ async def _serve(settings: Settings, host: str, port: int, *, workers: bool) -> 
 
         background: asyncio.Task[None] | None = None
         if workers:
-            background = asyncio.create_task(_run_background(runtime, stop), name="background")
-
-            def on_background_done(task: asyncio.Task[None]) -> None:
-                nonlocal exit_code
-                if stop.is_set() or task.cancelled():
-                    return
-                error = task.exception()
-                if error is not None:
-                    logger.error("background work failed (%s): shutting down", type(error).__name__)
-                    exit_code = EXIT_FAILURE
-                    server.should_exit = True
-
-            background.add_done_callback(on_background_done)
+            background = asyncio.create_task(
+                _run_background(runtime, stop, ready), name="background"
+            )
+            supervisor.watch(background, "background work")
         # What start-up built lives as long as the process: freeze it out of the collector's
         # full scans, whose pauses would otherwise show up as tail latency.
         gc.collect()
@@ -235,10 +266,13 @@ async def _serve(settings: Settings, host: str, port: int, *, workers: bool) -> 
         try:
             await server.serve()
         except SystemExit as exc:  # uvicorn exits when it cannot bind or start
-            exit_code = int(exc.code or EXIT_FAILURE) if isinstance(exc.code, int) else 1
-        if not server.started and exit_code == EXIT_OK:
-            exit_code = EXIT_FAILURE
+            code = int(exc.code or EXIT_FAILURE) if isinstance(exc.code, int) else 1
+            supervisor.exit_code = code
+        if not server.started and supervisor.exit_code == EXIT_OK:
+            supervisor.exit_code = EXIT_FAILURE
         stop.set()
+        with contextlib.suppress(Exception):
+            await ready
         if background is not None:
             try:
                 await background
@@ -249,7 +283,7 @@ async def _serve(settings: Settings, host: str, port: int, *, workers: bool) -> 
     finally:
         await runtime.aclose()
     logger.info("stopped")
-    return exit_code
+    return supervisor.exit_code
 
 
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -478,8 +512,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as exc:
-        from payment_http.logging import error_location  # noqa: PLC0415
-
         logger.error(  # noqa: TRY400 - no traceback in logs, by design
             "%s failed: %s at %s", args.command, type(exc).__name__, error_location(exc)
         )

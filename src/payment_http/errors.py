@@ -259,13 +259,19 @@ def http_problem_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
     )
 
 
+#: One reason for a parameter however it fails (a cursor out of the published format says
+#: what the decoder says of any cursor the API did not issue).
+_PARAMETER_REASONS: Final = {"cursor": "not a cursor this API returned"}
+
+
 def _validation_errors(exc: ValidationException) -> tuple[tuple[str, str], ...]:
     extra = exc.extra if isinstance(exc.extra, list) else []
-    return tuple(
-        (str(item.get("key", "request")), str(item.get("message", "invalid")))
-        for item in extra
-        if isinstance(item, Mapping)
-    )
+    errors = []
+    for item in extra:
+        if isinstance(item, Mapping):
+            key = str(item.get("key", "request"))
+            errors.append((key, _PARAMETER_REASONS.get(key, str(item.get("message", "invalid")))))
+    return tuple(errors)
 
 
 def litestar_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

@@ -10,15 +10,18 @@ fails loudly in the tests.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from payment_core.money import MAX_AMOUNT
+from payment_core.money import MAX_AMOUNT, Currency
 
 __all__ = [
+    "CURRENCY_CODES",
+    "CURSOR_PATTERN",
+    "IDEMPOTENCY_KEY_PATTERN",
     "UNSET",
     "BillingRecordList",
     "BillingRecordView",
@@ -52,7 +55,22 @@ __all__ = [
 
 S = TypeVar("S", bound=Struct)
 
+#: Every code ``Currency.of`` accepts: ISO 4217 List One, the codes that have a minor unit.
+CURRENCY_CODES: Final = tuple(currency.code for currency in Currency.all())
+#: What a cursor is made of: the characters a URL query carries unescaped. Only a cursor this
+#: API returned in ``next_cursor`` is valid; anything else is 422 ``validation_error``.
+CURSOR_PATTERN: Final = r"^[A-Za-z0-9_.~-]*$"
+#: 1-255 printable ASCII characters; HTTP drops spaces at either end of a header value, so a key
+#: neither starts nor ends with one.
+IDEMPOTENCY_KEY_PATTERN: Final = r"^[!-~](?:[ -~]{0,253}[!-~])?$"
+
 # ---------------------------------------------------------------------------- field types
+
+if TYPE_CHECKING:
+    CurrencyCode = str
+else:
+    # An enum in the schema, and the same set the decoder accepts.
+    CurrencyCode = Literal[CURRENCY_CODES]
 
 Amount = Annotated[
     int,
@@ -63,11 +81,11 @@ Amount = Annotated[
         examples=[12500],
     ),
 ]
-Currency = Annotated[
-    str,
+CurrencyField = Annotated[
+    CurrencyCode,
     Meta(
-        pattern="^[A-Z]{3}$",
-        description="An ISO 4217 code with a minor unit, upper case.",
+        description="An upper-case ISO 4217 code that has a minor unit (List One less XAU, XDR, "
+        "XXX and the like); anything else is 422 `unknown_currency`.",
         examples=["EUR"],
     ),
 ]
@@ -98,6 +116,13 @@ Metadata = Annotated[
     dict[MetadataKey, MetadataValue],
     Meta(max_length=20, description="At most 20 keys; string values of at most 500 characters."),
 ]
+NextCursor = Annotated[
+    str,
+    Meta(
+        pattern=CURSOR_PATTERN,
+        description="Pass it as `cursor` for the next page; `null` on the last page.",
+    ),
+]
 Timestamp = Annotated[str, Meta(description="RFC 3339, UTC", examples=["2026-11-28T10:00:00Z"])]
 Description = Annotated[str, Meta(max_length=1000)]
 Notes = Annotated[str, Meta(max_length=5000)]
@@ -114,7 +139,7 @@ class CreatePaymentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     booking_id: UUID
     guest_id: UUID
     amount: Amount
-    currency: Currency
+    currency: CurrencyField
     provider: Annotated[str, Meta(min_length=1, max_length=40, examples=["fake"])] | None = None
     payment_method: Token | None = None
     description: Description | None = None
@@ -145,7 +170,7 @@ LineItems = Annotated[list[LineItemRequest], Meta(max_length=250)]
 class CreateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     booking_id: UUID
     guest_id: UUID
-    currency: Currency
+    currency: CurrencyField
     due_date: date | None = None
     line_items: LineItems = msgspec.field(default_factory=list)
     payment_id: UUID | None = None
@@ -290,22 +315,22 @@ class BillingRecordView(Struct):
 
 class PaymentList(Struct):
     items: list[PaymentView]
-    next_cursor: str | None
+    next_cursor: NextCursor | None
 
 
 class RefundList(Struct):
     items: list[RefundView]
-    next_cursor: str | None
+    next_cursor: NextCursor | None
 
 
 class InvoiceList(Struct):
     items: list[InvoiceView]
-    next_cursor: str | None
+    next_cursor: NextCursor | None
 
 
 class BillingRecordList(Struct):
     items: list[BillingRecordView]
-    next_cursor: str | None
+    next_cursor: NextCursor | None
 
 
 class VerifyView(Struct, omit_defaults=True):

@@ -89,26 +89,23 @@ class Service:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> Service:
+    def spawn(self, command: str = "serve") -> Service:
+        """Start the process (``serve`` or ``worker``) without waiting for it to be ready."""
         # What the process writes (stdout and stderr both go to the file) is scanned as it grows.
         _leakscan.watch_file(self.log)
         launcher = ["-m", "payment_http"] if self.boot is None else ["-c", self.boot]
+        args = [sys.executable, *launcher, command]
+        if command == "serve":
+            args += ["--host", "127.0.0.1", "--port", str(self.port)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    *launcher,
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
-                cwd=self.workdir,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                args, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
+        return self
+
+    def start(self) -> Service:
+        self.spawn()
+        assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -92,7 +92,7 @@ async def test_public_operations_need_no_key(mem: Api) -> None:
     assert response.status_code == 400  # the signature, not the key, is what is missing
 
 
-@pytest.mark.parametrize("path", ["/schema", "/schema/openapi.json", "/schema/swagger"])
+@pytest.mark.parametrize("path", ["/schema", "/schema/openapi.json"])
 async def test_the_openapi_documents_are_public(mem: Api, path: str) -> None:
     response = await mem.client.get(path)
     assert response.status_code == 200

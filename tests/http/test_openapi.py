@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 import pytest
-from tests.http.conftest import Api
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from tests.http.conftest import AUTH, Api
+
+from payment_core.money import Currency
+from payment_http.docs_ui import SCALAR_VERSION
+from payment_http.idempotency import IDEMPOTENCY_HEADER
+from payment_http.schemas import CURRENCY_CODES, CURSOR_PATTERN, IDEMPOTENCY_KEY_PATTERN
 
 
 @pytest.fixture
@@ -110,8 +121,206 @@ def test_amounts_are_integers_in_range(schema: dict[str, Any]) -> None:
     assert (amount["minimum"], amount["maximum"]) == (1, 99_999_999_999)
 
 
-async def test_the_browsable_ui_is_served(mem: Api) -> None:
-    for path in ("/schema", "/schema/swagger", "/schema/redoc"):
-        response = await mem.client.get(path)
-        assert response.status_code == 200
-        assert "<html" in response.text.lower()
+async def test_the_browsable_ui_is_served_from_the_package_alone(mem: Api) -> None:
+    """The reference page names no other origin, and its policy lets it load from this one only."""
+    response = await mem.client.get("/schema")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "<html" in page.lower()
+    assert not re.search(r"(?:https?:)?//", page), "the page names another origin"
+    sources = re.findall(r'(?:src|href|data-url)="([^"]*)"', page)
+    assert f"/schema/static/scalar/api-reference-{SCALAR_VERSION}.js" in sources
+    assert all(source.startswith("/schema/") for source in sources), sources
+    header = response.headers["content-security-policy"]
+    policy = dict(part.strip().split(" ", 1) for part in header.split(";"))
+    assert policy["default-src"] == "'self'"
+    assert policy["script-src"] == "'self'"
+    assert policy["connect-src"] == "'self'"
+    for sources_of in policy.values():
+        for source in sources_of.split():
+            assert source in {"'self'", "'none'", "data:"} or source.startswith(
+                ("'nonce-", "'sha256-")
+            ), source
+    # The nonce is new for every page.
+    again = await mem.client.get("/schema")
+    assert again.headers["content-security-policy"] != response.headers["content-security-policy"]
+
+
+async def test_the_pinned_bundle_and_its_licence_are_served_with_a_long_cache(mem: Api) -> None:
+    # A client of its own, outside the leak scan: the third-party bundle carries example card
+    # numbers for its request builder, and a static file's ETag is digits from its mtime.
+    async with AsyncTestClient(mem.app) as client:
+        await _check_bundle(client)
+
+
+async def _check_bundle(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get(f"/schema/static/scalar/api-reference-{SCALAR_VERSION}.js")
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    cache = {d.strip() for d in response.headers["cache-control"].split(",")}
+    assert {"public", "immutable", "max-age=31536000"} <= cache
+    assert f"@scalar/api-reference@{SCALAR_VERSION}".encode() in response.content
+    licence = await client.get("/schema/static/scalar/LICENSE")
+    assert licence.status_code == 200
+    assert b"MIT License" in licence.content
+    assert (await client.get("/schema/static/scalar/nothing.js")).status_code == 404
+
+
+OPERATION_IDS = {
+    ("POST", "/api/v1/payments"): "createPayment",
+    ("GET", "/api/v1/payments/{payment_id}"): "getPayment",
+    ("GET", "/api/v1/payments/reference/{reference}"): "getPaymentByReference",
+    ("POST", "/api/v1/payments/{payment_id}/confirm"): "confirmPayment",
+    ("POST", "/api/v1/payments/{payment_id}/cancel"): "cancelPayment",
+    ("GET", "/api/v1/payments/booking/{booking_id}"): "listBookingPayments",
+    ("POST", "/api/v1/refunds"): "createRefund",
+    ("GET", "/api/v1/refunds/{refund_id}"): "getRefund",
+    ("GET", "/api/v1/refunds/reference/{reference}"): "getRefundByReference",
+    ("GET", "/api/v1/refunds/payment/{payment_id}"): "listPaymentRefunds",
+    ("POST", "/api/v1/refunds/{refund_id}/process"): "processRefund",
+    ("POST", "/api/v1/invoices"): "createInvoice",
+    ("GET", "/api/v1/invoices/{invoice_id}"): "getInvoice",
+    ("GET", "/api/v1/invoices/number/{number}"): "getInvoiceByNumber",
+    ("GET", "/api/v1/invoices/booking/{booking_id}"): "listBookingInvoices",
+    ("PATCH", "/api/v1/invoices/{invoice_id}"): "updateInvoice",
+    ("GET", "/api/v1/billing/booking/{booking_id}"): "listBookingBillingRecords",
+    ("GET", "/api/v1/billing/guest/{guest_id}"): "listGuestBillingRecords",
+    ("GET", "/api/v1/billing/verify"): "verifyBillingRecords",
+    ("POST", "/api/v1/webhooks/{provider}"): "handleWebhook",
+    ("GET", "/health/live"): "getLiveness",
+    ("GET", "/health/ready"): "getReadiness",
+    ("GET", "/metrics"): "getMetrics",
+}
+
+
+def test_operations_are_named_as_a_client_calls_them(schema: dict[str, Any]) -> None:
+    named = {(method, path): op.get("operationId") for method, path, op in operations(schema)}
+    assert named == OPERATION_IDS
+
+
+def test_successes_are_described_by_what_they_return(schema: dict[str, Any]) -> None:
+    for method, path, op in operations(schema):
+        for code, response in op["responses"].items():
+            if code.startswith("2"):
+                assert "follows" not in response["description"], (method, path, code)
+
+
+def test_request_bodies_are_the_decoders_own_schemas(schema: dict[str, Any]) -> None:
+    """One declaration: the published body schemas are msgspec's, closed to unknown fields."""
+    components = schema["components"]["schemas"]
+    for name in (
+        "CreatePaymentRequest",
+        "ConfirmPaymentRequest",
+        "CreateRefundRequest",
+        "CreateInvoiceRequest",
+        "UpdateInvoiceRequest",
+        "LineItemRequest",
+        "EmptyRequest",
+    ):
+        assert components[name]["additionalProperties"] is False, name
+    payment = components["CreatePaymentRequest"]["properties"]
+    metadata = payment["metadata"]["anyOf"][0]
+    assert metadata["maxProperties"] == 20
+    assert metadata["propertyNames"] == {"minLength": 1, "maxLength": 40}
+    assert metadata["additionalProperties"] == {"type": "string", "maxLength": 500}
+    assert payment["currency"]["enum"] == list(CURRENCY_CODES)
+    assert {c.code for c in Currency.all()} == set(CURRENCY_CODES)
+    assert "XXX" not in CURRENCY_CODES
+    assert payment["provider"]["anyOf"][0]["enum"] == ["fake"]  # what this deployment has
+    line = components["LineItemRequest"]["properties"]
+    assert (line["quantity"]["minimum"], line["quantity"]["maximum"]) == (1, 1_000_000)
+    assert components["CreateInvoiceRequest"]["properties"]["line_items"]["maxItems"] == 250
+
+
+def test_every_json_write_declares_its_body(schema: dict[str, Any]) -> None:
+    bodies = {
+        (method, path): op.get("requestBody")
+        for method, path, op in operations(schema)
+        if method in {"POST", "PATCH"} and "webhooks" not in path
+    }
+    for (method, path), body in bodies.items():
+        assert body is not None, (method, path)
+        (media,) = body["content"]
+        assert media == "application/json"
+        assert set(body["content"][media]["schema"]) == {"$ref"}, (method, path)  # never null
+    optional = {key for key, body in bodies.items() if not body["required"]}
+    assert optional == {
+        ("POST", "/api/v1/payments/{payment_id}/confirm"),
+        ("POST", "/api/v1/payments/{payment_id}/cancel"),
+        ("POST", "/api/v1/refunds/{refund_id}/process"),
+    }
+
+
+def test_query_and_header_formats_are_declared(schema: dict[str, Any]) -> None:
+    for method, path, op in operations(schema):
+        params = {p["name"]: p for p in op.get("parameters", [])}
+        if "cursor" in params:
+            cursor = params["cursor"]["schema"]
+            assert (cursor["pattern"], cursor["maxLength"]) == (CURSOR_PATTERN, 200), path
+        if IDEMPOTENCY_HEADER in params:
+            key = params[IDEMPOTENCY_HEADER]["schema"]
+            assert key["pattern"] == IDEMPOTENCY_KEY_PATTERN, (method, path)
+            assert (key["minLength"], key["maxLength"]) == (1, 255)
+    # HTTP drops spaces at either end of a header value: a key of spaces arrives empty (400).
+    for bad in (" ", "   ", " a", "a ", "a\x7f", "é", "a" * 256):
+        assert not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, bad), bad
+    for good in ("a", "a b", "!~", "order-1", "x" * 255):
+        assert re.fullmatch(IDEMPOTENCY_KEY_PATTERN, good), good
+    webhook = schema["paths"]["/api/v1/webhooks/{provider}"]["post"]["parameters"]
+    assert webhook[0]["schema"]["enum"] == ["fake"]
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.from_regex(IDEMPOTENCY_KEY_PATTERN, fullmatch=True).filter(lambda k: len(k) <= 255))
+async def test_every_key_the_schema_allows_is_accepted(mem: Api, key: str) -> None:
+    """A key matching the published pattern is never refused as malformed."""
+    response = await mem.client.post(
+        f"/api/v1/payments/{uuid.uuid4()}/cancel", headers={**AUTH, IDEMPOTENCY_HEADER: key}
+    )
+    assert response.status_code == 404, response.text
+
+
+async def test_next_cursors_have_the_published_format(api: Api) -> None:
+    booking = str(uuid.uuid4())
+    for _ in range(3):
+        await api.create_payment(booking_id=booking)
+    response = await api.client.get(
+        f"/api/v1/payments/booking/{booking}", params={"limit": 1}, headers=AUTH
+    )
+    cursor = response.json()["next_cursor"]
+    assert isinstance(cursor, str)
+    assert re.fullmatch(CURSOR_PATTERN, cursor)
+
+
+async def test_options_names_every_method_of_the_path(mem: Api, schema: dict[str, Any]) -> None:
+    """``Allow`` lists what the document lists (``PATCH /invoices/{id}`` was left out)."""
+    ids = {"invoice_id", "payment_id", "refund_id", "booking_id", "guest_id"}
+    for path, item in schema["paths"].items():
+        url = path
+        for name in ids:
+            url = url.replace(f"{{{name}}}", str(uuid.uuid4()))
+        url = url.replace("{reference}", "pay_x").replace("{number}", "INV-1")
+        url = url.replace("{provider}", "fake")
+        response = await mem.client.options(url, headers=AUTH)
+        assert response.status_code == 204, path
+        allowed = {m.strip() for m in response.headers["allow"].split(",")}
+        assert allowed == {m.upper() for m in item} | {"OPTIONS"}, path
+
+
+def test_links_lead_to_operations_that_take_what_they_give(schema: dict[str, Any]) -> None:
+    by_id = {op["operationId"]: op for _, _, op in operations(schema)}
+    seen = 0
+    for _, _, op in operations(schema):
+        for response in op["responses"].values():
+            for link in response.get("links", {}).values():
+                target = by_id[link["operationId"]]
+                names = {p["name"] for p in target.get("parameters", [])}
+                assert set(link.get("parameters", {})) <= names, link
+                if "requestBody" in link:
+                    assert "requestBody" in target, link
+                seen += 1
+    assert seen >= 30
+    created = schema["paths"]["/api/v1/payments"]["post"]["responses"]["201"]["links"]
+    assert created["confirmPayment"]["parameters"] == {"payment_id": "$response.body#/id"}
+    assert created["createRefund"]["requestBody"] == {"payment_id": "$response.body#/id"}

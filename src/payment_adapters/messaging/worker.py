@@ -2,8 +2,9 @@
 
 The app owns the RabbitMQ broker (the booking consumer's subscribers are registered on it)
 and runs :class:`~payment_adapters.background.BackgroundWork` (outbox relay, refund retries,
-reconciliation, retention) between its start-up and shut-down hooks. A worker started
-while RabbitMQ is down does its database work and waits for the broker instead of exiting.
+reconciliation, retention) between its start-up and shut-down hooks. A worker started while
+PostgreSQL is down waits for it (with backoff, saying so once) and then migrates and starts;
+one started while RabbitMQ is down does its database work and waits for the broker.
 
 FastStream handles SIGINT/SIGTERM: the loops finish their round (the relay marks what the
 broker confirmed), then FastStream stops the consumer, waits for the messages in flight
@@ -16,12 +17,12 @@ Any number of workers and ``serve`` processes may run together on one database a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from typing import TYPE_CHECKING, Any
 
 from payment_adapters.background import BackgroundWork, run_background
+from payment_adapters.bootstrap import wait_until_available
 
 if TYPE_CHECKING:
     from faststream import FastStream
@@ -87,26 +88,30 @@ async def _wait_for_rabbitmq(url: str, work: BackgroundWork) -> None:
     """
     import aio_pika  # noqa: PLC0415
 
-    delay = 0.5
-    while not work.stopping:
-        try:
-            connection = await aio_pika.connect(url, timeout=10)
-        except Exception as exc:
-            logger.warning(
-                "RabbitMQ unavailable (%s); retrying in %.1f s", type(exc).__name__, delay
-            )
-        else:
-            await connection.close()
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
-                while not work.stopping:  # noqa: ASYNC110 - the flag is set by a hook
-                    await asyncio.sleep(0.1)
-        delay = min(delay * 2, 30.0)
+    async def probe() -> None:
+        connection = await aio_pika.connect(url, timeout=10)
+        await connection.close()
+
+    await wait_until_available(
+        probe, what="RabbitMQ", stopping=lambda: work.stopping, cap=30.0, attempt_timeout=15.0
+    )
+
+
+async def _become_ready(runtime: Runtime) -> bool:
+    """Wait for the database and migrate; ``False`` when SIGTERM or SIGINT came first."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return await runtime.become_ready(stop.is_set)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
 
 
 async def run_worker(settings: Settings) -> None:
-    """Bootstrap (migrating when ``AUTO_MIGRATE``) and run the worker until SIGTERM/SIGINT.
+    """Wait for the database, migrate (when ``AUTO_MIGRATE``), run until SIGTERM/SIGINT.
 
     Without ``RABBITMQ_URL`` there is nothing to consume and nowhere to publish: the refund
     retries and sweeps run alone, and committed events stay in the outbox (a worker has no
@@ -115,8 +120,10 @@ async def run_worker(settings: Settings) -> None:
     """
     from payment_adapters.bootstrap import bootstrap  # noqa: PLC0415
 
-    runtime = await bootstrap(settings)
+    runtime = await bootstrap(settings, wait=True)
     try:
+        if not await _become_ready(runtime):
+            return  # stopped while waiting for the database
         if not settings.rabbitmq_url:
             logger.warning(
                 "RABBITMQ_URL is unset: the worker consumes nothing and publishes nothing "

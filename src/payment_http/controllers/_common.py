@@ -14,7 +14,7 @@ from payment_core.errors import NotFoundError
 from payment_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from payment_core.services import Services
 from payment_http.errors import PROBLEM_JSON
-from payment_http.schemas import Problem
+from payment_http.schemas import CURSOR_PATTERN, IDEMPOTENCY_KEY_PATTERN, Problem
 
 __all__ = [
     "AUTH",
@@ -93,7 +93,10 @@ Limit = Annotated[
 Cursor = Annotated[
     str | None,
     QueryParameter(
-        max_length=200, description="The `next_cursor` of the previous page; omit for the first."
+        max_length=200,
+        pattern=CURSOR_PATTERN,
+        description="The `next_cursor` of the previous page, as it was returned; omit it for the "
+        "first page. A cursor the API did not return is 422 `validation_error`.",
     ),
 ]
 IdempotencyKey = Annotated[
@@ -103,9 +106,10 @@ IdempotencyKey = Annotated[
         required=False,
         min_length=1,
         max_length=255,
-        pattern="^[ -~]+$",
-        description="1-255 printable ASCII characters; repeats of the request replay its first "
-        "response (`Idempotent-Replayed: true`).",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="1-255 printable ASCII characters (else 400 `invalid_idempotency_key`), "
+        "unique per request you mean: a repeat with the same request replays its first response "
+        "(`Idempotent-Replayed: true`); with another request it is 422 `idempotency_key_reused`.",
     ),
 ]
 

@@ -32,6 +32,8 @@ class BillingController(Controller):
     @get(
         "/booking/{booking_id:str}",
         summary="A booking's billing records (oldest first)",
+        operation_id="listBookingBillingRecords",
+        response_description="A page of the booking's billing records.",
         security=AUTH,
         responses=problems(401, 404, 422),
     )
@@ -52,6 +54,8 @@ class BillingController(Controller):
     @get(
         "/guest/{guest_id:str}",
         summary="A guest's billing records (oldest first)",
+        operation_id="listGuestBillingRecords",
+        response_description="A page of the guest's billing records.",
         security=AUTH,
         responses=problems(401, 404, 422),
     )
@@ -72,6 +76,8 @@ class BillingController(Controller):
     @get(
         "/verify",
         summary="Verify every booking's hash chain",
+        operation_id="verifyBillingRecords",
+        response_description="Whether every chain is intact, and how many records it checked.",
         description='`{"ok": true, "records": N}`, or `{"ok": false, ...}` naming the first '
         "broken record.",
         security=AUTH,

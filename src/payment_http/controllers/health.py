@@ -50,7 +50,7 @@ async def broker_ping(url: str) -> None:
 
 
 async def readiness(runtime: Runtime) -> dict[str, str]:
-    """``{"database": "ok" | "down", "broker": ...}`` (the broker only when configured)."""
+    """``{"database": "ok" | "starting" | "down", "broker": ...}`` (broker: when configured)."""
     checks: dict[str, str] = {}
     database = runtime.database
     if database is None:
@@ -58,9 +58,11 @@ async def readiness(runtime: Runtime) -> dict[str, str]:
     else:
         try:
             await asyncio.wait_for(database.ping(), CHECK_TIMEOUT_SECONDS)
-            checks["database"] = "ok"
+            # Answering is not enough while start-up still migrates it.
+            checks["database"] = "ok" if runtime.ready else "starting"
         except Exception as exc:
-            logger.warning("readiness: database down (%s)", type(exc).__name__)
+            if runtime.ready:  # while starting, the start-up task says so (once)
+                logger.warning("readiness: database down (%s)", type(exc).__name__)
             checks["database"] = "down"
     url = runtime.settings.rabbitmq_url
     if url:
@@ -77,13 +79,21 @@ class HealthController(Controller):
     path = "/"
     tags = ["health"]  # noqa: RUF012 - Litestar's layer attribute
 
-    @get("/health/live", summary="Liveness: 200 while the process runs", opt=PUBLIC)
+    @get(
+        "/health/live",
+        summary="Liveness: 200 while the process runs",
+        operation_id="getLiveness",
+        response_description="The process runs.",
+        opt=PUBLIC,
+    )
     async def live(self) -> Health:
         return Health(status="ok")
 
     @get(
         "/health/ready",
         summary="Readiness: the database (and broker, when configured) answer",
+        operation_id="getReadiness",
+        response_description="Every dependency answers.",
         opt=PUBLIC,
         responses={
             503: ResponseSpec(
@@ -114,6 +124,8 @@ class HealthController(Controller):
     @get(
         "/metrics",
         summary="Prometheus metrics (text exposition format)",
+        operation_id="getMetrics",
+        response_description="The metrics.",
         opt=PUBLIC,
         media_type=CONTENT_TYPE_LATEST,
     )

@@ -46,6 +46,10 @@ _PAID_BY = (
     "issued, when the payment completes and when the invoice is marked `PAID`; the invoice is "
     "`PAID` once `amount_paid` covers `total`, else it stays `OPEN` with the part paid."
 )
+_LINES_LIMIT = (
+    " The lines may not add up to more than 99,999,999,999 minor units (422 "
+    "`validation_error` naming the field)."
+)
 
 
 def _lines(items: list[LineItemRequest]) -> tuple[LineItem, ...]:
@@ -87,7 +91,9 @@ class InvoiceController(Controller):
         "/",
         status_code=201,
         summary="Create a draft invoice",
-        description=_PAID_BY,
+        description=_PAID_BY + _LINES_LIMIT,
+        operation_id="createInvoice",
+        response_description="The invoice, `DRAFT`.",
         opt=json_body(CreateInvoiceRequest, check=_check_create),
         security=AUTH,
         responses=problems(400, 401, 409, 413, 415, 422),
@@ -113,13 +119,22 @@ class InvoiceController(Controller):
         )
         return _view(invoice)
 
-    @get("/{invoice_id:str}", summary="Get an invoice", security=AUTH, responses=problems(401, 404))
+    @get(
+        "/{invoice_id:str}",
+        summary="Get an invoice",
+        operation_id="getInvoice",
+        response_description="The invoice.",
+        security=AUTH,
+        responses=problems(401, 404),
+    )
     async def get_invoice(self, invoice_id: PathId, services: ServicesDep) -> InvoiceView:
         return _view(await services.invoices.get(parse_id(invoice_id, "invoice")))
 
     @get(
         "/number/{number:str}",
         summary="Get an issued invoice by its number (INV-2026-000001)",
+        operation_id="getInvoiceByNumber",
+        response_description="The invoice.",
         security=AUTH,
         responses=problems(401, 404),
     )
@@ -129,6 +144,8 @@ class InvoiceController(Controller):
     @get(
         "/booking/{booking_id:str}",
         summary="List a booking's invoices (oldest first)",
+        operation_id="listBookingInvoices",
+        response_description="A page of the booking's invoices.",
         security=AUTH,
         responses=problems(401, 404, 422),
     )
@@ -147,11 +164,13 @@ class InvoiceController(Controller):
     @patch(
         "/{invoice_id:str}",
         summary="Edit a draft and/or move an invoice along its states",
+        operation_id="updateInvoice",
+        response_description="The invoice after the change.",
         description="`line_items`, `due_date`, `notes` and `payment_id` change only in `DRAFT` "
         "(else 409 `invoice_not_editable`); `status` moves it: `DRAFT -> OPEN | VOID`, "
         "`OPEN -> PAID | VOID | UNCOLLECTIBLE`, `UNCOLLECTIBLE -> PAID` (else 409 "
-        "`invalid_state_transition`). Issuing (`OPEN`) assigns the next gap-free number. "
-        + _PAID_BY,
+        "`invalid_state_transition`). Issuing (`OPEN`) assigns the next gap-free number and needs "
+        "at least one line. " + _PAID_BY + _LINES_LIMIT,
         opt=json_body(UpdateInvoiceRequest, check=_check_update),
         security=AUTH,
         responses=problems(400, 401, 404, 409, 413, 415, 422),

@@ -76,6 +76,8 @@ class PaymentController(Controller):
         "/",
         status_code=201,
         summary="Create a payment",
+        operation_id="createPayment",
+        response_description="The payment, `PENDING`.",
         description="A `PENDING` payment, set up at the provider (nothing is charged yet).",
         opt=json_body(CreatePaymentRequest, check=_check_create),
         security=AUTH,
@@ -96,6 +98,8 @@ class PaymentController(Controller):
     @get(
         "/{payment_id:str}",
         summary="Get a payment",
+        operation_id="getPayment",
+        response_description="The payment.",
         security=AUTH,
         responses=problems(401, 404),
     )
@@ -105,6 +109,8 @@ class PaymentController(Controller):
     @get(
         "/reference/{reference:str}",
         summary="Get a payment's safe view by its public reference (no key needed)",
+        operation_id="getPaymentByReference",
+        response_description="What a guest may see of the payment.",
         opt=PUBLIC,
         responses=problems(404),
     )
@@ -120,6 +126,8 @@ class PaymentController(Controller):
         "/{payment_id:str}/confirm",
         status_code=200,
         summary="Confirm a payment",
+        operation_id="confirmPayment",
+        response_description="The payment as the provider left it.",
         description="`PENDING -> PROCESSING`, then the provider decides: the response shows "
         "`COMPLETED`, `FAILED` (with `failure_code`) or still `PROCESSING` (3-D Secure: "
         "`next_action`; an unknown outcome: settled later by webhook or reconciliation). "
@@ -149,6 +157,8 @@ class PaymentController(Controller):
         "/{payment_id:str}/cancel",
         status_code=200,
         summary="Cancel a pending payment",
+        operation_id="cancelPayment",
+        response_description="The payment, `CANCELLED`.",
         opt=json_body(EmptyRequest, required=False),
         security=AUTH,
         responses=problems(400, 401, 404, 409, 413, 415, 422),
@@ -168,6 +178,8 @@ class PaymentController(Controller):
     @get(
         "/booking/{booking_id:str}",
         summary="List a booking's payments (oldest first)",
+        operation_id="listBookingPayments",
+        response_description="A page of the booking's payments.",
         security=AUTH,
         responses=problems(401, 404, 422),
     )

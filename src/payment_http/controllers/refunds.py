@@ -50,6 +50,8 @@ class RefundController(Controller):
         "/",
         status_code=201,
         summary="Refund a completed payment",
+        operation_id="createRefund",
+        response_description="The refund, after its first attempt at the provider.",
         description="`amount` defaults to the whole refundable remainder. The first attempt at "
         "the provider is made at once; a failed attempt is retried in the background.",
         opt=json_body(CreateRefundRequest),
@@ -71,13 +73,22 @@ class RefundController(Controller):
         )
         return _view(refund)
 
-    @get("/{refund_id:str}", summary="Get a refund", security=AUTH, responses=problems(401, 404))
+    @get(
+        "/{refund_id:str}",
+        summary="Get a refund",
+        operation_id="getRefund",
+        response_description="The refund.",
+        security=AUTH,
+        responses=problems(401, 404),
+    )
     async def get_refund(self, refund_id: PathId, services: ServicesDep) -> RefundView:
         return _view(await services.refunds.get(parse_id(refund_id, "refund")))
 
     @get(
         "/reference/{reference:str}",
         summary="Get a refund's safe view by its public reference (no key needed)",
+        operation_id="getRefundByReference",
+        response_description="What a guest may see of the refund.",
         opt=PUBLIC,
         responses=problems(404),
     )
@@ -90,6 +101,8 @@ class RefundController(Controller):
     @get(
         "/payment/{payment_id:str}",
         summary="List a payment's refunds (oldest first)",
+        operation_id="listPaymentRefunds",
+        response_description="A page of the payment's refunds.",
         security=AUTH,
         responses=problems(401, 404, 422),
     )
@@ -109,6 +122,8 @@ class RefundController(Controller):
         "/{refund_id:str}/process",
         status_code=200,
         summary="Attempt a refund at the provider now",
+        operation_id="processRefund",
+        response_description="The refund after the attempt.",
         description="A `COMPLETED` (or in-flight) refund is returned as it is; a `FAILED` one "
         "gets 409.",
         opt=json_body(EmptyRequest, required=False),

@@ -23,6 +23,8 @@ class WebhookController(Controller):
         "/{provider:str}",
         status_code=200,
         summary="Receive a provider's webhook",
+        operation_id="handleWebhook",
+        response_description="The event was accepted (or had been already).",
         description="The provider's own signature scheme over the raw body (Stripe and the fake "
         "provider: `Stripe-Signature` / `Fake-Signature: t=<unix>,v1=<hex>`, 300 s tolerance "
         "either way). A bad, missing, stale or future signature gets 400 `invalid_signature` and "
