@@ -9,7 +9,6 @@ retry can never pay twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from uuid import UUID
 
 from payment_core.errors import (
@@ -213,8 +212,9 @@ class RefundService:
     # ------------------------------------------------------------------ background
     async def process_due(self, limit: int = 100) -> int:
         """Attempt every refund whose retry is due; the number attempted."""
-        async with self._deps.uow() as uow:
-            due: Sequence[Refund] = await uow.refunds.list_due(self._deps.clock.now(), limit)
+        due = await read(
+            self._deps, lambda uow: uow.refunds.list_due(self._deps.clock.now(), limit)
+        )
         attempted = 0
         for refund in due:
             try:
@@ -229,8 +229,7 @@ class RefundService:
         """Ask the provider about a refund stuck ``PROCESSING`` and apply the answer."""
         deps = self._deps
         provider = deps.providers.get(refund.provider)
-        async with deps.uow() as uow:
-            payment = await uow.payments.get(refund.payment_id)
+        payment = await read(deps, lambda uow: uow.payments.get(refund.payment_id))
         assert payment is not None
         request = RetrieveRefundRequest(
             refund_id=refund.id,
