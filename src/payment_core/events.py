@@ -15,11 +15,14 @@ from uuid import UUID
 import attrs
 
 if TYPE_CHECKING:
+    from payment_core.model.credit_note import CreditNote
     from payment_core.model.invoice import Invoice
     from payment_core.model.payment import Payment
     from payment_core.model.refund import Refund
 
 __all__ = [
+    "CreditNoteEvent",
+    "CreditNoteIssued",
     "DomainEvent",
     "InvoiceEvent",
     "InvoiceIssued",
@@ -148,12 +151,35 @@ class InvoiceMarkedUncollectible(InvoiceEvent):
     type: ClassVar[str] = "invoice.marked_uncollectible"
 
 
-DomainEvent: TypeAlias = PaymentEvent | RefundEvent | InvoiceEvent
+@attrs.frozen(slots=True)
+class CreditNoteEvent:
+    """Something happened to a credit note; ``credit_note`` is its snapshot at that moment."""
+
+    type: ClassVar[str]
+    event_id: UUID
+    occurred_at: datetime
+    credit_note: CreditNote = attrs.field(repr=False)
+
+    @property
+    def stream_id(self) -> UUID:
+        # A credit note belongs to its invoice's story: published in order with invoice.*.
+        return self.credit_note.invoice_id
 
 
-def event_types() -> dict[str, type[PaymentEvent] | type[RefundEvent] | type[InvoiceEvent]]:
+@attrs.frozen(slots=True)
+class CreditNoteIssued(CreditNoteEvent):
+    type: ClassVar[str] = "credit_note.issued"
+
+
+DomainEvent: TypeAlias = PaymentEvent | RefundEvent | InvoiceEvent | CreditNoteEvent
+EventClass: TypeAlias = (
+    type[PaymentEvent] | type[RefundEvent] | type[InvoiceEvent] | type[CreditNoteEvent]
+)
+
+
+def event_types() -> dict[str, EventClass]:
     """Every concrete event class by its routing key."""
-    classes: list[type[PaymentEvent] | type[RefundEvent] | type[InvoiceEvent]] = [
+    classes: list[EventClass] = [
         PaymentInitiated,
         PaymentCompleted,
         PaymentFailed,
@@ -166,5 +192,6 @@ def event_types() -> dict[str, type[PaymentEvent] | type[RefundEvent] | type[Inv
         InvoicePaid,
         InvoiceVoided,
         InvoiceMarkedUncollectible,
+        CreditNoteIssued,
     ]
     return {cls.type: cls for cls in classes}

@@ -37,6 +37,7 @@ from payment_core.ports import (
 from payment_core.services._deps import Dependencies
 from payment_core.services._refunding import open_refund
 from payment_core.services.billing import append_record
+from payment_core.services.credit_notes import credit_refund
 from payment_core.services.payments import PaymentService, SettleOutcome
 
 __all__ = ["RefundService"]
@@ -289,6 +290,9 @@ class RefundService:
             payment_id=refund.payment_id,
             refund_id=refund.id,
         )
+        # The payment's PAID invoices get their credit notes in this same transaction: once,
+        # since a refund completes once (and a completed one never again).
+        await credit_refund(deps, uow, refund, payment)
         deps.observer.refund_outcome(refund.provider, refund.status.value)
 
     async def _after_failure(
