@@ -20,14 +20,21 @@ from payment_core.money import MAX_AMOUNT
 
 __all__ = [
     "UNSET",
+    "AddressRequest",
+    "AddressView",
     "BillingRecordList",
     "BillingRecordView",
     "CardSafeView",
     "CardView",
     "ConfirmPaymentRequest",
+    "CreateCreditNoteRequest",
     "CreateInvoiceRequest",
     "CreatePaymentRequest",
     "CreateRefundRequest",
+    "CreditNoteList",
+    "CreditNoteView",
+    "CustomerRequest",
+    "CustomerView",
     "EmptyRequest",
     "FieldError",
     "Health",
@@ -142,6 +149,48 @@ class LineItemRequest(Struct, forbid_unknown_fields=True, kw_only=True):
 LineItems = Annotated[list[LineItemRequest], Meta(max_length=250)]
 
 
+AddressLine = Annotated[str, Meta(min_length=1, max_length=200, examples=["Calle de Alcalá 42"])]
+City = Annotated[str, Meta(min_length=1, max_length=100, examples=["Madrid"])]
+PostalCode = Annotated[str, Meta(min_length=1, max_length=20, examples=["28014"])]
+Country = Annotated[
+    str,
+    Meta(
+        pattern="^[A-Z]{2}$",
+        description="An ISO 3166-1 alpha-2 code, upper case.",
+        examples=["ES"],
+    ),
+]
+PersonName = Annotated[str, Meta(min_length=1, max_length=200, examples=["Zoë Ñúñez"])]
+Email = Annotated[
+    str,
+    Meta(
+        min_length=3,
+        max_length=254,
+        description="An e-mail address (its shape is checked).",
+        examples=["zoe@example.org"],
+    ),
+]
+TaxId = Annotated[str, Meta(min_length=1, max_length=64, examples=["ES-X1234567L"])]
+
+
+class AddressRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    line1: AddressLine | None = None
+    line2: AddressLine | None = None
+    city: City | None = None
+    postal_code: PostalCode | None = None
+    country: Country | None = None
+
+
+class CustomerRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who the invoice is made out to; every field is optional (personal data: stored
+    encrypted)."""
+
+    name: PersonName | None = None
+    email: Email | None = None
+    tax_id: TaxId | None = None
+    address: AddressRequest | None = None
+
+
 class CreateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     booking_id: UUID
     guest_id: UUID
@@ -150,6 +199,25 @@ class CreateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     line_items: LineItems = msgspec.field(default_factory=list)
     payment_id: UUID | None = None
     notes: Notes | None = None
+    customer: CustomerRequest | None = None
+
+
+class CreateCreditNoteRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    amount: Amount
+    reason: (
+        Literal[
+            "duplicate",
+            "fraudulent",
+            "order_change",
+            "product_unsatisfactory",
+            "requested_by_customer",
+            "booking_cancelled",
+            "other",
+        ]
+        | None
+    ) = None
+    memo: Annotated[str, Meta(max_length=1000)] | None = None
+    refund_id: UUID | None = None
 
 
 class UpdateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -159,6 +227,7 @@ class UpdateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     due_date: date | UnsetType | None = UNSET
     notes: Notes | UnsetType | None = UNSET
     payment_id: UUID | UnsetType | None = UNSET
+    customer: CustomerRequest | UnsetType | None = UNSET
     status: Literal["OPEN", "VOID", "PAID", "UNCOLLECTIBLE"] | UnsetType = UNSET
 
 
@@ -248,6 +317,21 @@ class LineItemView(Struct):
     tax: int
 
 
+class AddressView(Struct):
+    line1: str | None
+    line2: str | None
+    city: str | None
+    postal_code: str | None
+    country: str | None
+
+
+class CustomerView(Struct):
+    name: str | None
+    email: str | None
+    tax_id: str | None
+    address: AddressView | None
+
+
 class InvoiceView(Struct):
     id: UUID
     number: str | None
@@ -261,19 +345,44 @@ class InvoiceView(Struct):
     total: int
     amount_paid: int
     amount_due: int
+    amount_credited: int
     due_date: str | None
     issued_at: Timestamp | None
     paid_at: Timestamp | None
     payment_id: UUID | None
     notes: str | None
+    customer: CustomerView | None
     created_at: Timestamp
     updated_at: Timestamp
     voided_at: Timestamp | None = None
 
 
+class CreditNoteView(Struct):
+    """``amount`` includes ``tax``, the invoice's tax share of it."""
+
+    id: UUID
+    number: str
+    invoice_id: UUID
+    booking_id: UUID
+    amount: int
+    tax: int
+    currency: str
+    reason: str | None
+    memo: str | None
+    refund_id: UUID | None
+    created_at: Timestamp
+
+
 class BillingRecordView(Struct):
     id: UUID
-    type: Literal["CHARGE", "REFUND", "REFUND_REVERSED", "INVOICE_ISSUED", "INVOICE_VOIDED"]
+    type: Literal[
+        "CHARGE",
+        "REFUND",
+        "REFUND_REVERSED",
+        "INVOICE_ISSUED",
+        "INVOICE_VOIDED",
+        "CREDIT_NOTE_ISSUED",
+    ]
     booking_id: UUID
     guest_id: UUID
     payment_id: UUID | None
@@ -300,6 +409,11 @@ class RefundList(Struct):
 
 class InvoiceList(Struct):
     items: list[InvoiceView]
+    next_cursor: str | None
+
+
+class CreditNoteList(Struct):
+    items: list[CreditNoteView]
     next_cursor: str | None
 
 
