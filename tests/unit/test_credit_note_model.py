@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
+from payment_adapters.messaging.codec import encode_event
+from payment_adapters.wire import credit_note_view
 from payment_core import CreateCreditNote, Currency, Invoice, LineItem, Money
 from payment_core.errors import ValidationError
 from payment_core.model.credit_note import CreditNote
@@ -81,3 +84,13 @@ async def test_every_note_of_an_invoice_is_found_past_one_page(kit, services) ->
     assert len({n.number for n in notes}) == 205
     page = await services.credit_notes.list_by_invoice(invoice.id, PageRequest(limit=200))
     assert page.next_cursor is not None
+
+
+def test_the_event_envelope_carries_the_credit_note_view() -> None:
+    note = _note(reason="order_change", memo="Spa", refund_id=uuid4())
+    [event] = note.events
+    envelope = json.loads(encode_event(event))
+    assert (envelope["type"], envelope["subject"]) == ("credit_note.issued", str(note.invoice_id))
+    assert envelope["data"] == credit_note_view(note)
+    assert envelope["data"]["refund_id"] == str(note.refund_id)
+    assert envelope["data"]["created_at"] == "2026-11-30T09:05:00Z"
