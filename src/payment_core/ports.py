@@ -220,8 +220,9 @@ class InvoiceRepository(Protocol):
         """The sum of ``amount_applied`` over the invoices linked to a payment: what it paid."""
         ...
 
-    async def list_by_payment(self, payment_id: UUID) -> Sequence[Invoice]:
-        """Every invoice linked to a payment, in any state, oldest first (a payment has few)."""
+    async def list_paid_from(self, payment_id: UUID) -> Sequence[Invoice]:
+        """The invoices a payment paid something of (``amount_applied > 0``), in any state,
+        oldest first (what a refund of the payment may credit)."""
         ...
 
 

@@ -134,11 +134,11 @@ async def test_one_note_per_refund_and_invoice(storage, build):
         of_refund = await uow.credit_notes.list_by_refund(refund.id)
         credited = await uow.credit_notes.refund_credited(invoice.id)
         none = await uow.credit_notes.list_by_refund(uuid4())
-        linked = await uow.invoices.list_by_payment(payment.id)
+        paid_from = await uow.invoices.list_paid_from(payment.id)
     assert {n.id for n in of_refund} == {first.id, second.id}
     assert credited == 500  # the note by hand names no refund
     assert none == []
-    assert {i.id for i in linked} == {invoice.id, other.id}
+    assert paid_from == []  # issued, but neither took anything from the payment
 
 
 async def test_credit_note_numbers_count_from_one_per_year_apart_from_invoices(storage):
@@ -279,3 +279,21 @@ async def test_refunds_and_notes_by_hand_at_once_keep_every_limit(storage, build
         format_credit_note_number(year, k) for k in range(1, len(notes) + 1)
     ]
     assert (await services.billing.verify()).ok
+
+
+async def test_the_invoices_a_payment_paid_something_of(storage, build):
+    payment, other = build.completed_payment(), build.completed_payment()
+    took = []
+    for n, taken in enumerate([5_000, 0, 700]):
+        invoice = build.invoice(payment_id=payment.id, now=build.at(n))
+        invoice.issue(now=build.at(n), number=format_invoice_number(_year(), n), event_id=uuid4())
+        invoice.take_from_payment(available=taken, now=build.at(n), event_id=uuid4())
+        took.append(invoice)
+    elsewhere = build.invoice(payment_id=other.id)
+    elsewhere.issue(now=build.at(9), number=format_invoice_number(_year(), 9), event_id=uuid4())
+    elsewhere.take_from_payment(available=99, now=build.at(9), event_id=uuid4())
+    await storage.add(payment, other, *took, elsewhere)
+    async with storage.uow() as uow:
+        found = await uow.invoices.list_paid_from(payment.id)
+    assert [i.id for i in found] == [took[0].id, took[2].id]
+    assert [i.amount_applied for i in found] == [5_000, 700]

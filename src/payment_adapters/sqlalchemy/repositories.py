@@ -317,10 +317,13 @@ class SqlAlchemyInvoiceRepository(_AggregateRepository[Invoice]):
         )
         return int((await self._uow.execute(stmt)).scalar_one())
 
-    async def list_by_payment(self, payment_id: UUID) -> Sequence[Invoice]:
+    async def list_paid_from(self, payment_id: UUID) -> Sequence[Invoice]:
+        c = t.invoices.c
+        # The partial index ix_invoices_applied_payment answers it: every refund's completion
+        # asks, and must not scan the table.
         return await self._all(
             select(t.invoices)
-            .where(t.invoices.c.payment_id == payment_id)
+            .where(c.payment_id == payment_id, c.amount_applied > 0)
             .order_by(*self._ordered())
         )
 

@@ -124,7 +124,7 @@ async def credit_refund(
     credited = {note.invoice_id for note in already}
     left = refund.amount.amount - sum(note.amount.amount for note in already)
     notes: list[CreditNote] = []
-    for peek in await uow.invoices.list_by_payment(payment.id):
+    for peek in await uow.invoices.list_paid_from(payment.id):
         if left <= 0:
             break
         if (

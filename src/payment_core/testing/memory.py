@@ -311,8 +311,12 @@ class InMemoryInvoiceRepository(_Repo[Invoice]):
     async def amount_applied_from(self, payment_id: UUID) -> int:
         return sum(i.amount_applied for i in self._all() if i.payment_id == payment_id)
 
-    async def list_by_payment(self, payment_id: UUID) -> Sequence[Invoice]:
-        items = [copy_aggregate(i) for i in self._all() if i.payment_id == payment_id]
+    async def list_paid_from(self, payment_id: UUID) -> Sequence[Invoice]:
+        items = [
+            copy_aggregate(i)
+            for i in self._all()
+            if i.payment_id == payment_id and i.amount_applied > 0
+        ]
         return sorted(items, key=lambda i: (i.created_at, i.id))
 
 
