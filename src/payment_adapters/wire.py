@@ -1,8 +1,8 @@
 """The wire shapes of resources, as plain JSON-ready dicts.
 
-One definition of each view (payments, refunds, invoices, billing records, and the safe views of
-the reference endpoints), shared by the HTTP responses and the event envelopes so that an event's
-``data`` is exactly what ``GET`` returns.
+One definition of each view (payments, refunds, invoices, credit notes, billing records, and the
+safe views of the reference endpoints), shared by the HTTP responses and the event envelopes so
+that an event's ``data`` is exactly what ``GET`` returns.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from typing import Any
 from uuid import UUID
 
 from payment_core.model.billing import BillingRecord
+from payment_core.model.credit_note import CreditNote
 from payment_core.model.invoice import Invoice
 from payment_core.model.payment import Payment
 from payment_core.model.refund import Refund
 
 __all__ = [
     "billing_record_view",
+    "credit_note_view",
     "invoice_view",
     "payment_safe_view",
     "payment_view",
@@ -150,14 +152,32 @@ def invoice_view(invoice: Invoice) -> dict[str, Any]:
         "total": invoice.total.amount,
         "amount_paid": invoice.amount_paid,
         "amount_due": invoice.amount_due.amount,
+        "amount_credited": invoice.amount_credited,
         "due_date": _date(invoice.due_date),
         "issued_at": rfc3339(invoice.issued_at),
         "paid_at": rfc3339(invoice.paid_at),
         "voided_at": rfc3339(invoice.voided_at),
         "payment_id": _id(invoice.payment_id),
         "notes": invoice.notes,
+        "customer": None if invoice.customer is None else invoice.customer.to_json(),
         "created_at": rfc3339(invoice.created_at),
         "updated_at": rfc3339(invoice.updated_at),
+    }
+
+
+def credit_note_view(note: CreditNote) -> dict[str, Any]:
+    return {
+        "id": str(note.id),
+        "number": note.number,
+        "invoice_id": str(note.invoice_id),
+        "booking_id": str(note.booking_id),
+        "amount": note.amount.amount,
+        "tax": note.tax,
+        "currency": note.amount.currency.code,
+        "reason": note.reason,
+        "memo": note.memo,
+        "refund_id": _id(note.refund_id),
+        "created_at": rfc3339(note.created_at),
     }
 
 

@@ -7,11 +7,13 @@ imports nothing but the standard library, ``attrs`` and ``cattrs``.
 
 from payment_core.errors import (
     ConcurrencyError,
+    CreditExceedsInvoiceError,
     CurrencyMismatchError,
     IdempotencyKeyReusedError,
     IdempotencyRequestInProgressError,
     InvalidAmountError,
     InvalidTransitionError,
+    InvoiceCreditedError,
     InvoiceNotEditableError,
     InvoicePaymentMismatchError,
     NotFoundError,
@@ -28,6 +30,7 @@ from payment_core.errors import (
     WebhookSignatureError,
 )
 from payment_core.events import (
+    CreditNoteIssued,
     DomainEvent,
     InvoiceIssued,
     InvoicePaid,
@@ -42,12 +45,15 @@ from payment_core.events import (
     RefundReversed,
 )
 from payment_core.model.billing import BillingRecord, BillingRecordType, verify_chain
+from payment_core.model.credit_note import CreditNote
+from payment_core.model.customer import Address, Customer
 from payment_core.model.invoice import Invoice, InvoiceStatus, LineItem
 from payment_core.model.payment import Card, NextAction, Payment, PaymentStatus
 from payment_core.model.refund import Refund, RefundStatus
 from payment_core.money import MAX_AMOUNT, Currency, Money
 from payment_core.pagination import Page, PageRequest
 from payment_core.services import (
+    CreateCreditNote,
     CreateInvoice,
     CreatePayment,
     Dependencies,
@@ -61,14 +67,20 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MAX_AMOUNT",
+    "Address",
     "BillingRecord",
     "BillingRecordType",
     "Card",
     "ConcurrencyError",
+    "CreateCreditNote",
     "CreateInvoice",
     "CreatePayment",
+    "CreditExceedsInvoiceError",
+    "CreditNote",
+    "CreditNoteIssued",
     "Currency",
     "CurrencyMismatchError",
+    "Customer",
     "Dependencies",
     "DomainEvent",
     "IdempotencyKeyReusedError",
@@ -76,6 +88,7 @@ __all__ = [
     "InvalidAmountError",
     "InvalidTransitionError",
     "Invoice",
+    "InvoiceCreditedError",
     "InvoiceIssued",
     "InvoiceNotEditableError",
     "InvoicePaid",

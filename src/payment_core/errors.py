@@ -17,11 +17,13 @@ from payment_core.outside_text import screen_code, screen_text
 
 __all__ = [
     "ConcurrencyError",
+    "CreditExceedsInvoiceError",
     "CurrencyMismatchError",
     "IdempotencyKeyReusedError",
     "IdempotencyRequestInProgressError",
     "InvalidAmountError",
     "InvalidTransitionError",
+    "InvoiceCreditedError",
     "InvoiceNotEditableError",
     "InvoicePaymentMismatchError",
     "MalformedBodyError",
@@ -139,6 +141,37 @@ class InvoicePaymentMismatchError(ValidationError):
     """An invoice may pay only with a payment of its own booking, in its own currency."""
 
     code: ClassVar[str] = "invoice_payment_mismatch"
+
+
+@attrs.frozen(auto_exc=True)
+class InvoiceCreditedError(PaymentError):
+    """An invoice with credit notes against it cannot be voided: the notes stand."""
+
+    code: ClassVar[str] = "invoice_has_credit_notes"
+    invoice_id: UUID
+    amount_credited: int
+
+    def describe(self) -> str:
+        return (
+            f"invoice {self.invoice_id} has {self.amount_credited} credited by credit notes; "
+            "it cannot be voided"
+        )
+
+
+@attrs.frozen(auto_exc=True)
+class CreditExceedsInvoiceError(PaymentError):
+    """A credit note that would take the invoice's credits above its total."""
+
+    code: ClassVar[str] = "credit_exceeds_invoice"
+    invoice_id: UUID
+    requested: int
+    creditable: int
+
+    def describe(self) -> str:
+        return (
+            f"a credit of {self.requested} exceeds the {self.creditable} still creditable "
+            f"on invoice {self.invoice_id}"
+        )
 
 
 @attrs.frozen(auto_exc=True)

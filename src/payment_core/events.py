@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
+from payment_core.model.credit_note import CreditNoteEvent, CreditNoteIssued
 from payment_core.model.invoice import (
     InvoiceEvent,
     InvoiceIssued,
@@ -36,6 +37,8 @@ from payment_core.model.refund import (
 )
 
 __all__ = [
+    "CreditNoteEvent",
+    "CreditNoteIssued",
     "DomainEvent",
     "InvoiceEvent",
     "InvoiceIssued",
@@ -56,12 +59,15 @@ __all__ = [
 ]
 
 
-DomainEvent: TypeAlias = PaymentEvent | RefundEvent | InvoiceEvent
+DomainEvent: TypeAlias = PaymentEvent | RefundEvent | InvoiceEvent | CreditNoteEvent
+EventClass: TypeAlias = (
+    type[PaymentEvent] | type[RefundEvent] | type[InvoiceEvent] | type[CreditNoteEvent]
+)
 
 
-def event_types() -> dict[str, type[PaymentEvent] | type[RefundEvent] | type[InvoiceEvent]]:
+def event_types() -> dict[str, EventClass]:
     """Every concrete event class by its routing key."""
-    classes: list[type[PaymentEvent] | type[RefundEvent] | type[InvoiceEvent]] = [
+    classes: list[EventClass] = [
         PaymentInitiated,
         PaymentCompleted,
         PaymentFailed,
@@ -74,5 +80,6 @@ def event_types() -> dict[str, type[PaymentEvent] | type[RefundEvent] | type[Inv
         InvoicePaid,
         InvoiceVoided,
         InvoiceMarkedUncollectible,
+        CreditNoteIssued,
     ]
     return {cls.type: cls for cls in classes}

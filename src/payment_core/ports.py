@@ -19,6 +19,7 @@ import attrs
 
 from payment_core.events import DomainEvent
 from payment_core.model.billing import BillingRecord
+from payment_core.model.credit_note import CreditNote
 from payment_core.model.invoice import Invoice
 from payment_core.model.payment import Card, NextAction, Payment
 from payment_core.model.refund import Refund
@@ -33,6 +34,8 @@ __all__ = [
     "Clock",
     "ConfirmPaymentRequest",
     "CreatePaymentRequest",
+    "CreditNoteNumberAllocator",
+    "CreditNoteRepository",
     "EventPublisher",
     "IdempotencyClaim",
     "IdempotencyStore",
@@ -218,6 +221,39 @@ class InvoiceRepository(Protocol):
         """The sum of ``amount_applied`` over the invoices linked to a payment: what it paid."""
         ...
 
+    async def list_paid_from(self, payment_id: UUID) -> Sequence[Invoice]:
+        """The invoices a payment paid something of (``amount_applied > 0``), in any state,
+        oldest first (what a refund of the payment may credit)."""
+        ...
+
+
+class CreditNoteRepository(Protocol):
+    """Credit notes: added once, never changed.
+
+    ``add`` refuses a second credit note of the same refund on the same invoice
+    (``ConcurrencyError``, a unique index on SQL).
+    """
+
+    async def add(self, credit_note: CreditNote) -> None:
+        """Insert a new credit note."""
+        ...
+
+    async def get(self, credit_note_id: UUID) -> CreditNote | None:
+        """The credit note with this id."""
+        ...
+
+    async def list_by_invoice(self, invoice_id: UUID, page: PageRequest) -> Page[CreditNote]:
+        """An invoice's credit notes, oldest first."""
+        ...
+
+    async def list_by_refund(self, refund_id: UUID) -> Sequence[CreditNote]:
+        """The credit notes that document a refund (one per invoice at most), oldest first."""
+        ...
+
+    async def refund_credited(self, invoice_id: UUID) -> int:
+        """The sum of the amounts of an invoice's credit notes that name a refund."""
+        ...
+
 
 class BillingRepository(Protocol):
     """The append-only audit trail. There is no update and no delete."""
@@ -245,6 +281,14 @@ class BillingRepository(Protocol):
 
 class InvoiceNumberAllocator(Protocol):
     """Gap-free invoice numbers: the counter moves in the issuing transaction."""
+
+    async def next(self, year: int) -> int:
+        """The next sequence number of ``year`` (1, 2, ...); rolled back with the transaction."""
+        ...
+
+
+class CreditNoteNumberAllocator(Protocol):
+    """Gap-free credit note numbers, a sequence of their own, as invoice numbers are made."""
 
     async def next(self, year: int) -> int:
         """The next sequence number of ``year`` (1, 2, ...); rolled back with the transaction."""
@@ -331,6 +375,12 @@ class UnitOfWork(Protocol):
 
     @property
     def invoice_numbers(self) -> InvoiceNumberAllocator: ...
+
+    @property
+    def credit_notes(self) -> CreditNoteRepository: ...
+
+    @property
+    def credit_note_numbers(self) -> CreditNoteNumberAllocator: ...
 
     @property
     def inbox(self) -> Inbox: ...

@@ -26,11 +26,13 @@ from litestar.exceptions import (
 
 from payment_core.errors import (
     ConcurrencyError,
+    CreditExceedsInvoiceError,
     CurrencyMismatchError,
     IdempotencyKeyReusedError,
     IdempotencyRequestInProgressError,
     InvalidAmountError,
     InvalidTransitionError,
+    InvoiceCreditedError,
     InvoiceNotEditableError,
     InvoicePaymentMismatchError,
     MalformedBodyError,
@@ -77,6 +79,8 @@ DOMAIN_ERRORS: Final[Mapping[type[PaymentError], _Mapping]] = {
     InvalidTransitionError: _Mapping(409, "Invalid state transition"),
     InvoiceNotEditableError: _Mapping(409, "Invoice not editable"),
     InvoicePaymentMismatchError: _Mapping(422, "Payment of another booking or currency"),
+    InvoiceCreditedError: _Mapping(409, "Invoice has credit notes"),
+    CreditExceedsInvoiceError: _Mapping(422, "Credit exceeds the invoice"),
     NotFoundError: _Mapping(404, "Not found"),
     RefundExceedsRefundableError: _Mapping(422, "Refund exceeds the refundable amount"),
     MalformedBodyError: _Mapping(400, "Malformed JSON"),

@@ -16,6 +16,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from payment_core.country_table import ISO_3166_ALPHA2, USER_ASSIGNED
 from payment_core.money import MAX_AMOUNT, Currency
 
 __all__ = [
@@ -23,14 +24,21 @@ __all__ = [
     "CURSOR_PATTERN",
     "IDEMPOTENCY_KEY_PATTERN",
     "UNSET",
+    "AddressRequest",
+    "AddressView",
     "BillingRecordList",
     "BillingRecordView",
     "CardSafeView",
     "CardView",
     "ConfirmPaymentRequest",
+    "CreateCreditNoteRequest",
     "CreateInvoiceRequest",
     "CreatePaymentRequest",
     "CreateRefundRequest",
+    "CreditNoteList",
+    "CreditNoteView",
+    "CustomerRequest",
+    "CustomerView",
     "EmptyRequest",
     "FieldError",
     "Health",
@@ -66,11 +74,17 @@ IDEMPOTENCY_KEY_PATTERN: Final = r"^[!-~](?:[ -~]{0,253}[!-~])?$"
 
 # ---------------------------------------------------------------------------- field types
 
+#: Printable text with something in it: no control character, not only spaces (as the
+#: customer's fields are checked in the core).
+_TEXT: Final = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+
 if TYPE_CHECKING:
     CurrencyCode = str
+    CountryCode = str
 else:
     # An enum in the schema, and the same set the decoder accepts.
     CurrencyCode = Literal[CURRENCY_CODES]
+    CountryCode = Literal[tuple(sorted(ISO_3166_ALPHA2 | USER_ASSIGNED))]
 
 Amount = Annotated[
     int,
@@ -167,6 +181,50 @@ class LineItemRequest(Struct, forbid_unknown_fields=True, kw_only=True):
 LineItems = Annotated[list[LineItemRequest], Meta(max_length=250)]
 
 
+AddressLine = Annotated[
+    str, Meta(min_length=1, max_length=200, pattern=_TEXT, examples=["Calle de Alcalá 42"])
+]
+City = Annotated[str, Meta(min_length=1, max_length=100, pattern=_TEXT, examples=["Madrid"])]
+PostalCode = Annotated[str, Meta(min_length=1, max_length=20, pattern=_TEXT, examples=["28014"])]
+Country = Annotated[
+    CountryCode,
+    Meta(description="An ISO 3166-1 alpha-2 code, upper case (`XK` too).", examples=["ES"]),
+]
+PersonName = Annotated[
+    str, Meta(min_length=1, max_length=200, pattern=_TEXT, examples=["Zoë Ñúñez"])
+]
+Email = Annotated[
+    str,
+    Meta(
+        min_length=3,
+        max_length=254,
+        # The shape the core checks (payment_core.model.customer).
+        pattern=r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s.\x00-\x1f\x7f-\x9f]+(?:\.[^@\s.\x00-\x1f\x7f-\x9f]+)+$",
+        description="An e-mail address.",
+        examples=["zoe@example.org"],
+    ),
+]
+TaxId = Annotated[str, Meta(min_length=1, max_length=64, pattern=_TEXT, examples=["ES-X1234567L"])]
+
+
+class AddressRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    line1: AddressLine | None = None
+    line2: AddressLine | None = None
+    city: City | None = None
+    postal_code: PostalCode | None = None
+    country: Country | None = None
+
+
+class CustomerRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Who the invoice is made out to; every field is optional (personal data: stored
+    encrypted)."""
+
+    name: PersonName | None = None
+    email: Email | None = None
+    tax_id: TaxId | None = None
+    address: AddressRequest | None = None
+
+
 class CreateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     booking_id: UUID
     guest_id: UUID
@@ -175,6 +233,25 @@ class CreateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     line_items: LineItems = msgspec.field(default_factory=list)
     payment_id: UUID | None = None
     notes: Notes | None = None
+    customer: CustomerRequest | None = None
+
+
+class CreateCreditNoteRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    amount: Amount
+    reason: (
+        Literal[
+            "duplicate",
+            "fraudulent",
+            "order_change",
+            "product_unsatisfactory",
+            "requested_by_customer",
+            "booking_cancelled",
+            "other",
+        ]
+        | None
+    ) = None
+    memo: Annotated[str, Meta(max_length=1000)] | None = None
+    refund_id: UUID | None = None
 
 
 class UpdateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -184,6 +261,7 @@ class UpdateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     due_date: date | UnsetType | None = UNSET
     notes: Notes | UnsetType | None = UNSET
     payment_id: UUID | UnsetType | None = UNSET
+    customer: CustomerRequest | UnsetType | None = UNSET
     status: Literal["OPEN", "VOID", "PAID", "UNCOLLECTIBLE"] | UnsetType = UNSET
 
 
@@ -273,6 +351,21 @@ class LineItemView(Struct):
     tax: int
 
 
+class AddressView(Struct):
+    line1: str | None
+    line2: str | None
+    city: str | None
+    postal_code: str | None
+    country: str | None
+
+
+class CustomerView(Struct):
+    name: str | None
+    email: str | None
+    tax_id: str | None
+    address: AddressView | None
+
+
 class InvoiceView(Struct):
     id: UUID
     number: str | None
@@ -286,19 +379,44 @@ class InvoiceView(Struct):
     total: int
     amount_paid: int
     amount_due: int
+    amount_credited: int
     due_date: str | None
     issued_at: Timestamp | None
     paid_at: Timestamp | None
     payment_id: UUID | None
     notes: str | None
+    customer: CustomerView | None
     created_at: Timestamp
     updated_at: Timestamp
     voided_at: Timestamp | None = None
 
 
+class CreditNoteView(Struct):
+    """``amount`` includes ``tax``, the invoice's tax share of it."""
+
+    id: UUID
+    number: str
+    invoice_id: UUID
+    booking_id: UUID
+    amount: int
+    tax: int
+    currency: str
+    reason: str | None
+    memo: str | None
+    refund_id: UUID | None
+    created_at: Timestamp
+
+
 class BillingRecordView(Struct):
     id: UUID
-    type: Literal["CHARGE", "REFUND", "REFUND_REVERSED", "INVOICE_ISSUED", "INVOICE_VOIDED"]
+    type: Literal[
+        "CHARGE",
+        "REFUND",
+        "REFUND_REVERSED",
+        "INVOICE_ISSUED",
+        "INVOICE_VOIDED",
+        "CREDIT_NOTE_ISSUED",
+    ]
     booking_id: UUID
     guest_id: UUID
     payment_id: UUID | None
@@ -326,6 +444,11 @@ class RefundList(Struct):
 class InvoiceList(Struct):
     items: list[InvoiceView]
     next_cursor: NextCursor | None
+
+
+class CreditNoteList(Struct):
+    items: list[CreditNoteView]
+    next_cursor: str | None
 
 
 class BillingRecordList(Struct):

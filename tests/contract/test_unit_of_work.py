@@ -124,8 +124,9 @@ async def test_processing_payment_with_reconcile_time_survives_update(storage, b
         await uow.commit()
     async with storage.uow() as uow:
         loaded = await uow.payments.get(payment.id, for_update=True)
-        loaded.start_processing(now=build.at(1), payment_method="pm_card_visa",
-                                reconcile_after=timedelta(seconds=30))
+        loaded.start_processing(
+            now=build.at(1), payment_method="pm_card_visa", reconcile_after=timedelta(seconds=30)
+        )
         loaded.schedule_reconciliation(now=build.at(2), after=timedelta(seconds=60))
         await uow.payments.update(loaded)
         await uow.commit()

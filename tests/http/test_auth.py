@@ -13,6 +13,8 @@ from payment_http.app import create_app
 
 PUBLIC = {
     ("GET", "/api/v1/payments/reference/{reference}"),
+    # The contract's Documents: a receipt is public, like the safe view.
+    ("GET", "/api/v1/payments/reference/{reference}/receipt"),
     ("GET", "/api/v1/refunds/reference/{reference}"),
     ("POST", "/api/v1/webhooks/{provider}"),
     ("GET", "/health/live"),

@@ -28,7 +28,11 @@ from payment_adapters.bootstrap import bootstrap_in_memory
 from payment_http.app import create_app
 
 PACKAGE = "payment_client"
-CONFIG = f"package_name_override: {PACKAGE}\npost_hooks: []\n"
+# PDFs are bytes to a client: the generator reads them as it reads any binary body.
+CONFIG = (
+    f"package_name_override: {PACKAGE}\npost_hooks: []\n"
+    "content_type_overrides:\n  application/pdf: application/octet-stream\n"
+)
 
 
 @pytest.fixture(scope="module")

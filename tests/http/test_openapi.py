@@ -52,6 +52,12 @@ def test_every_contract_path_is_published(schema: dict[str, Any]) -> None:
         ("GET", "/api/v1/invoices/number/{number}"),
         ("GET", "/api/v1/invoices/booking/{booking_id}"),
         ("PATCH", "/api/v1/invoices/{invoice_id}"),
+        ("GET", "/api/v1/invoices/{invoice_id}/pdf"),
+        ("POST", "/api/v1/invoices/{invoice_id}/credit-notes"),
+        ("GET", "/api/v1/invoices/{invoice_id}/credit-notes"),
+        ("GET", "/api/v1/credit-notes/{credit_note_id}"),
+        ("GET", "/api/v1/credit-notes/{credit_note_id}/pdf"),
+        ("GET", "/api/v1/payments/reference/{reference}/receipt"),
         ("GET", "/api/v1/billing/booking/{booking_id}"),
         ("GET", "/api/v1/billing/guest/{guest_id}"),
         ("GET", "/api/v1/billing/verify"),
@@ -69,6 +75,7 @@ def test_creates_answer_201_and_the_rest_200(schema: dict[str, Any]) -> None:
             "/api/v1/payments",
             "/api/v1/refunds",
             "/api/v1/invoices",
+            "/api/v1/invoices/{invoice_id}/credit-notes",
         }
         assert success == ({"201"} if creates else {"200"}), (method, path)
 
@@ -184,6 +191,12 @@ OPERATION_IDS = {
     ("GET", "/api/v1/invoices/number/{number}"): "getInvoiceByNumber",
     ("GET", "/api/v1/invoices/booking/{booking_id}"): "listBookingInvoices",
     ("PATCH", "/api/v1/invoices/{invoice_id}"): "updateInvoice",
+    ("GET", "/api/v1/invoices/{invoice_id}/pdf"): "getInvoicePdf",
+    ("POST", "/api/v1/invoices/{invoice_id}/credit-notes"): "createCreditNote",
+    ("GET", "/api/v1/invoices/{invoice_id}/credit-notes"): "listInvoiceCreditNotes",
+    ("GET", "/api/v1/credit-notes/{credit_note_id}"): "getCreditNote",
+    ("GET", "/api/v1/credit-notes/{credit_note_id}/pdf"): "getCreditNotePdf",
+    ("GET", "/api/v1/payments/reference/{reference}/receipt"): "getPaymentReceipt",
     ("GET", "/api/v1/billing/booking/{booking_id}"): "listBookingBillingRecords",
     ("GET", "/api/v1/billing/guest/{guest_id}"): "listGuestBillingRecords",
     ("GET", "/api/v1/billing/verify"): "verifyBillingRecords",

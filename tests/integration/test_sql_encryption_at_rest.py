@@ -34,6 +34,7 @@ from payment_adapters.sqlalchemy import tables as t
 from payment_adapters.sqlalchemy.outbox import SqlOutbox
 from payment_adapters.sqlalchemy.rotation import count_encrypted_rows, rotate_keys
 from payment_adapters.sqlalchemy.testing import create_database, drop_database
+from payment_core import Address, CreateCreditNote, Customer
 from payment_core.card_data import card_number_spans
 from payment_core.errors import RawCardDataError
 from payment_core.model.invoice import LineItem
@@ -252,6 +253,8 @@ async def run_flow(database: Database) -> Flow:
     await services.refunds.create(payment.id, 5_000, "requested_by_customer")
 
     notes = f"Invoice notes: VIP guest, door code 4711 {marker}"
+    customer_name = f"Zoë Ñúñez {marker}"
+    memo = f"Goodwill for the broken heating {marker}"
     invoice = await services.invoices.create(
         CreateInvoice(
             booking_id=payment.booking_id,
@@ -262,9 +265,15 @@ async def run_flow(database: Database) -> Flow:
             ],
             notes=notes,
             payment_id=payment.id,
+            customer=Customer(
+                name=customer_name,
+                email=f"zoe.{marker}@example.org",
+                address=Address(line1=f"Calle Secreta {marker}", country="ES"),
+            ),
         )
     )
     await services.invoices.issue(invoice.id)
+    await services.credit_notes.create(invoice.id, CreateCreditNote(amount=500, memo=memo))
 
     # The response the HTTP layer keeps for a retry: the payment's view, secrets and all.
     key = f"idem-{marker}"
@@ -288,6 +297,9 @@ async def run_flow(database: Database) -> Flow:
             "metadata": guest_note,
             "client_secret": client_secret,
             "notes": notes,
+            "customer name": customer_name,
+            "customer address": f"Calle Secreta {marker}",
+            "credit note memo": memo,
             "webhook body": body.decode(),
             "webhook content": f"Zoë Webhook {marker}",
             "encryption key (base64)": OLD_KEY.partition(":")[2],
@@ -409,7 +421,12 @@ async def test_a_dump_shows_no_secret_anywhere_and_rotation_reencrypts_every_row
         assert payment.description == flow.secrets["description"]
         assert payment.metadata == {"guest_note": flow.secrets["metadata"]}
         assert payment.client_secret == flow.secrets["client_secret"]
-        assert (await services.invoices.get(flow.invoice_id)).notes == flow.secrets["notes"]
+        invoice = await services.invoices.get(flow.invoice_id)
+        assert invoice.notes == flow.secrets["notes"]
+        assert invoice.customer is not None
+        assert invoice.customer.name == flow.secrets["customer name"]
+        [note] = await services.credit_notes.all_for_invoice(flow.invoice_id)
+        assert note.memo == flow.secrets["credit note memo"]
         async with only_new.uow() as uow:
             webhook = await uow.webhooks.get(flow.webhook_id)
         assert webhook.body.decode() == flow.secrets["webhook body"]

@@ -27,7 +27,7 @@ from payment_core import Currency, Invoice, LineItem, Money, Payment
 pytestmark = pytest.mark.integration
 
 CIPHER = FieldCipher.from_keys(generate_key("migrations"))
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -200,7 +200,8 @@ async def test_invoices_paid_before_0003_count_as_paid_by_their_payment(fresh):
         await conn.execute(t.payments.insert().values(payment_row))
         for invoice in (paid, open_, by_hand):
             row = invoice_to_row(invoice, CIPHER)
-            del row["amount_applied"]  # not a column yet
+            for later in ("amount_applied", "customer", "amount_credited"):
+                del row[later]  # not columns yet
             await conn.execute(t.invoices.insert().values(row))
     await fresh.migrate()
     async with fresh.uow() as uow:
@@ -310,3 +311,52 @@ async def test_several_databases_migrate_at_once_in_one_process(fresh, tmp_path)
     finally:
         for other in others:
             await other.dispose()
+
+
+async def test_invoices_from_before_0005_have_no_customer_and_nothing_credited(fresh):
+    """0004 -> 0005 on a database in use: invoices read back whole, credited 0, and the
+    database refuses credits above an invoice's total."""
+    async with fresh.write_transaction() as conn:
+        await conn.run_sync(_to("0004"))
+    when = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    invoice = Invoice.draft(
+        id=uuid4(),
+        booking_id=uuid4(),
+        guest_id=uuid4(),
+        currency=Currency.of("EUR"),
+        now=when,
+        line_items=[LineItem("Room", 2, 10_000, 1_000)],
+        notes="kept",
+    )
+    row = invoice_to_row(invoice, CIPHER)
+    for later in ("customer", "amount_credited"):
+        del row[later]  # not columns yet
+    async with fresh.write_transaction() as conn:
+        await conn.execute(t.invoices.insert().values(row))
+    await fresh.migrate()
+    async with fresh.uow() as uow:
+        read = await uow.invoices.get(invoice.id)
+    assert read is not None
+    assert (read.notes, read.customer, read.amount_credited, read.total.amount) == (
+        "kept",
+        None,
+        0,
+        22_000,
+    )
+    for credited in (22_001, -1):
+        with pytest.raises(IntegrityError):
+            async with fresh.write_transaction() as conn:
+                await conn.execute(
+                    t.invoices.update()
+                    .where(t.invoices.c.id == invoice.id)
+                    .values(amount_credited=credited)
+                )
+    async with fresh.write_transaction() as conn:
+        await conn.run_sync(_to("0004", down=True))
+    async with fresh.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        columns = await conn.run_sync(
+            lambda c: {col["name"] for col in inspect(c).get_columns("invoices")}
+        )
+    assert not {"credit_notes", "credit_note_number_counters"} & tables
+    assert not {"customer", "amount_credited"} & columns

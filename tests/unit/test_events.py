@@ -145,6 +145,7 @@ def test_every_event_type_is_known_by_its_routing_key() -> None:
         "refund.failed",
         "invoice.issued",
         "invoice.paid",
+        "credit_note.issued",
     }
     assert all(cls.type == key for key, cls in types.items())
 

@@ -221,7 +221,11 @@ class DocumentPdf(FPDF):
         self.cell(w, 10, title.upper(), align=Align.R, new_x=XPos.LEFT, new_y=YPos.NEXT)
         self.set_text_color(*INK)
         self.set_y(self.get_y() + 1.5)
-        label_w = w * 0.42
+        # Labels take the room they need (at most 42 %): a long value, such as a payment's
+        # 30-character reference, gets the rest before its type is made smaller.
+        self.set_font(FONT, "", 8.5)
+        needed = max((self.get_string_width(label) for label, _ in rows), default=0.0)
+        label_w = min(w * 0.42, needed + 2 * self.c_margin + 1)
         for label, value in rows:
             self.set_x(x)
             self.set_font(FONT, "", 8.5)

@@ -2,16 +2,21 @@
 
     python -m payment_adapters.documents.samples docs/samples
 
-writes ``invoice.pdf``, ``credit-note.pdf`` and ``receipt.pdf`` there (the ones in docs/samples
-were made so). The documents are fixed, so the files are the same on every run.
+writes ``invoice.pdf``, ``credit-note.pdf`` and ``receipt.pdf`` there, from the fixed documents
+below, and ``*-from-flow.pdf``: the invoice, credit note and receipt of a real flow through the
+services on the in-memory harness (a payment, its invoice, a refund that issues the credit
+note), read and printed as the HTTP service does. The ones in docs/samples were made so; the
+clock and the ids of the flow are fixed, so the files are the same on every run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 from payment_adapters.documents.credit_note import render_credit_note
 from payment_adapters.documents.invoice import render_invoice
@@ -27,9 +32,35 @@ from payment_adapters.documents.model import (
     ReceiptStatus,
 )
 from payment_adapters.documents.receipt import render_receipt
+from payment_adapters.documents.sources import (
+    load_credit_note_document,
+    load_invoice_document,
+    load_receipt_document,
+    render,
+)
+from payment_core.ids import uuid_from_int
+from payment_core.model.customer import Address, Customer
+from payment_core.model.invoice import LineItem
 from payment_core.money import tax_for
+from payment_core.services import (
+    CreateInvoice,
+    CreatePayment,
+    Dependencies,
+    ProviderRegistry,
+    ServiceConfig,
+    Services,
+)
+from payment_core.testing import FakeProvider, InMemoryStore, InMemoryUnitOfWork, SettableClock
 
-__all__ = ["SAMPLE_CREDIT_NOTE", "SAMPLE_INVOICE", "SAMPLE_RECEIPT", "invoice_of", "line", "main"]
+__all__ = [
+    "SAMPLE_CREDIT_NOTE",
+    "SAMPLE_INVOICE",
+    "SAMPLE_RECEIPT",
+    "documents_from_flow",
+    "invoice_of",
+    "line",
+    "main",
+]
 
 SELLER = Party(
     name="Hotel Aurora GmbH",
@@ -133,6 +164,82 @@ SAMPLE_RECEIPT = ReceiptDocument(
 )
 
 
+class _FixedIds:
+    """Ids and references that are the same on every run (so are the flow's documents)."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def new_id(self) -> UUID:
+        self._next += 1
+        return uuid_from_int(self._next)
+
+    def new_reference(self, prefix: str) -> str:
+        self._next += 1
+        return f"{prefix}_{self._next:026d}"
+
+
+async def documents_from_flow() -> dict[str, bytes]:
+    """A guest pays, is invoiced (PAID by that payment), gets part back two days later: the
+    refund issues the credit note. Each document is read back and printed as served."""
+    clock = SettableClock(datetime(2026, 11, 28, 10, 42, tzinfo=UTC))
+    store = InMemoryStore()
+    services = Services.build(
+        Dependencies(
+            uow=lambda: InMemoryUnitOfWork(store),
+            providers=ProviderRegistry([FakeProvider()]),
+            clock=clock,
+            ids=_FixedIds(),
+            config=ServiceConfig(default_provider="fake"),
+        )
+    )
+    booking, guest = uuid_from_int(0xB00C), uuid_from_int(0x6E57)
+    lines = [
+        LineItem(item.description, item.quantity, item.unit_amount, item.tax_rate_bps)
+        for item in SAMPLE_INVOICE.lines
+    ]
+    total = sum(item.amount + item.tax for item in lines)
+    payment = await services.payments.create(
+        CreatePayment(booking_id=booking, guest_id=guest, amount=total, currency="EUR")
+    )
+    payment = await services.payments.confirm(payment.id, "pm_card_visa")
+    draft = await services.invoices.create(
+        CreateInvoice(
+            booking_id=booking,
+            guest_id=guest,
+            currency="EUR",
+            line_items=lines,
+            due_date=date(2026, 12, 28),
+            payment_id=payment.id,
+            notes="Thank you for staying with us.",
+            customer=Customer(
+                name=GUEST.name,
+                email=GUEST.email,
+                tax_id=GUEST.tax_id,
+                address=Address(
+                    line1="Calle de Alcalá 42, 3º izq.",
+                    city="Madrid",
+                    postal_code="28014",
+                    country="ES",
+                ),
+            ),
+        )
+    )
+    invoice = await services.invoices.issue(draft.id)
+    clock.advance(timedelta(days=2, hours=-1, minutes=-37))
+    await services.refunds.create(payment.id, 2_500, "requested_by_customer")
+    [note] = await services.credit_notes.all_for_invoice(invoice.id)
+    return {
+        "invoice-from-flow.pdf": render(await load_invoice_document(services, invoice.id, SELLER)),
+        "credit-note-from-flow.pdf": render(
+            await load_credit_note_document(services, note.id, SELLER)
+        ),
+        "receipt-from-flow.pdf": render(
+            await load_receipt_document(services, payment.reference, SELLER)
+        ),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     target = Path(args[0] if args else ".")
@@ -140,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (target / "invoice.pdf").write_bytes(render_invoice(SAMPLE_INVOICE))
     (target / "credit-note.pdf").write_bytes(render_credit_note(SAMPLE_CREDIT_NOTE))
     (target / "receipt.pdf").write_bytes(render_receipt(SAMPLE_RECEIPT))
+    for name, content in asyncio.run(documents_from_flow()).items():
+        (target / name).write_bytes(content)
     return 0
 
 

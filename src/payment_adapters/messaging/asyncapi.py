@@ -52,6 +52,8 @@ EVENT_DESCRIPTIONS: Final[Mapping[str, str]] = {
     "invoice.paid": "An invoice was paid (`PAID`).",
     "invoice.voided": "An invoice was voided (`VOID`).",
     "invoice.marked_uncollectible": "An invoice was marked `UNCOLLECTIBLE`.",
+    "credit_note.issued": "A credit note was issued against an invoice (by hand, or by a "
+    "refund of its payment); `subject` is the invoice.",
 }
 
 
@@ -120,6 +122,23 @@ class LineItem(TypedDict):
     tax: int
 
 
+class Address(TypedDict):
+    line1: str | None
+    line2: str | None
+    city: str | None
+    postal_code: str | None
+    country: str | None
+
+
+class Customer(TypedDict):
+    """Who the invoice is made out to (every field may be null)."""
+
+    name: str | None
+    email: str | None
+    tax_id: str | None
+    address: Address | None
+
+
 class InvoiceData(TypedDict):
     """An invoice as of the event."""
 
@@ -135,14 +154,32 @@ class InvoiceData(TypedDict):
     total: int
     amount_paid: int
     amount_due: int
+    amount_credited: int
     due_date: str | None
     issued_at: str | None
     paid_at: str | None
     voided_at: str | None
     payment_id: str | None
     notes: str | None
+    customer: Customer | None
     created_at: str
     updated_at: str
+
+
+class CreditNoteData(TypedDict):
+    """A credit note as issued (`amount` includes `tax`)."""
+
+    id: str
+    number: str
+    invoice_id: str
+    booking_id: str
+    amount: int
+    tax: int
+    currency: str
+    reason: str | None
+    memo: str | None
+    refund_id: str | None
+    created_at: str
 
 
 class BookingCreatedData(TypedDict):
@@ -183,7 +220,12 @@ def _envelope(name: str, event_type: str, data: type, *, source: str | None) -> 
 
 def _data_shape(event_type: str) -> type:
     prefix = event_type.split(".", 1)[0]
-    return {"payment": PaymentData, "refund": RefundData, "invoice": InvoiceData}[prefix]
+    return {
+        "payment": PaymentData,
+        "refund": RefundData,
+        "invoice": InvoiceData,
+        "credit_note": CreditNoteData,
+    }[prefix]
 
 
 def _camel(event_type: str) -> str:
@@ -326,9 +368,9 @@ def render_markdown(settings: Settings | None = None) -> str:
         "<!-- Generated from the FastStream AsyncAPI document by",
         "     `python -m payment_adapters.messaging.asyncapi > docs/events.md`; do not edit. -->",
         "",
-        "The service publishes what happens to payments, refunds and invoices, and consumes",
-        "the booking service's events, on RabbitMQ (`RABBITMQ_URL`). Every message is a",
-        "[CloudEvents 1.0](https://cloudevents.io) JSON envelope in structured mode,",
+        "The service publishes what happens to payments, refunds, invoices and credit notes,",
+        "and consumes the booking service's events, on RabbitMQ (`RABBITMQ_URL`). Every",
+        "message is a [CloudEvents 1.0](https://cloudevents.io) JSON envelope in structured mode,",
         f"`Content-Type: {CONTENT_TYPE}`, persistent (delivery mode 2).",
         "",
         "## Published",
@@ -342,14 +384,15 @@ def render_markdown(settings: Settings | None = None) -> str:
         "  broker confirmed it, so a crash or an outage can deliver an event twice. Deduplicate",
         "  by the envelope `id` (also the AMQP `message_id`).",
         "- **In commit order per payment**: `subject` is the stream, the payment id for",
-        "  `payment.*` and `refund.*` events, the invoice id for `invoice.*`. The next event of",
-        "  a stream is sent only once the previous one was confirmed, whichever relay sends it.",
+        "  `payment.*` and `refund.*` events, the invoice id for `invoice.*` and",
+        "  `credit_note.*`. The next event of a stream is sent only once the previous one was",
+        "  confirmed, whichever relay sends it.",
         "- `data` is the resource's full view as of the event (`client_secret` is never in it).",
         "",
         "| routing key | `data` | when |",
         "| --- | --- | --- |",
     ]
-    rank = {"payment": 0, "refund": 1, "invoice": 2}
+    rank = {"payment": 0, "refund": 1, "invoice": 2, "credit_note": 3}
     for event_type in sorted(event_types(), key=lambda t: (rank.get(t.split(".")[0], 3), t)):
         shape = _data_shape(event_type).__name__
         out.append(
@@ -434,6 +477,9 @@ def render_markdown(settings: Settings | None = None) -> str:
         "RefundData",
         "InvoiceData",
         "LineItem",
+        "Customer",
+        "Address",
+        "CreditNoteData",
         "PaymentCompletedEvent",
         "BookingCreatedEvent",
     ):

@@ -17,8 +17,20 @@ from uuid import UUID
 import attrs
 import cattrs
 
-from payment_adapters.wire import invoice_view, payment_view, refund_view, rfc3339
-from payment_core.events import DomainEvent, InvoiceEvent, PaymentEvent, RefundEvent
+from payment_adapters.wire import (
+    credit_note_view,
+    invoice_view,
+    payment_view,
+    refund_view,
+    rfc3339,
+)
+from payment_core.events import (
+    CreditNoteEvent,
+    DomainEvent,
+    InvoiceEvent,
+    PaymentEvent,
+    RefundEvent,
+)
 from payment_core.services.bookings import BookingCancelled, BookingCreated
 
 __all__ = [
@@ -48,6 +60,8 @@ def event_data(event: DomainEvent) -> dict[str, Any]:
         return refund_view(event.refund)
     if isinstance(event, InvoiceEvent):
         return invoice_view(event.invoice)
+    if isinstance(event, CreditNoteEvent):
+        return credit_note_view(event.credit_note)
     raise TypeError(f"not a domain event: {type(event).__name__}")  # pragma: no cover
 
 

@@ -15,6 +15,8 @@ from uuid import UUID
 from sqlalchemy.engine import RowMapping
 
 from payment_core.model.billing import BillingRecord, BillingRecordType
+from payment_core.model.credit_note import CreditNote
+from payment_core.model.customer import Customer
 from payment_core.model.invoice import Invoice, InvoiceStatus, LineItem
 from payment_core.model.payment import Card, NextAction, Payment, PaymentStatus
 from payment_core.model.refund import Refund, RefundStatus
@@ -25,6 +27,8 @@ __all__ = [
     "associated_data",
     "billing_from_row",
     "billing_to_row",
+    "credit_note_from_row",
+    "credit_note_to_row",
     "invoice_from_row",
     "invoice_to_row",
     "open_bytes",
@@ -220,7 +224,14 @@ def _line_to_json(item: LineItem) -> dict[str, Any]:
     }
 
 
+def _customer_json(customer: Customer | None) -> str | None:
+    if customer is None:
+        return None
+    return json.dumps(customer.to_json(), sort_keys=True, separators=(",", ":"))
+
+
 def invoice_to_row(invoice: Invoice, cipher: Cipher) -> dict[str, Any]:
+    customer = _customer_json(invoice.customer)
     return {
         "id": invoice.id,
         "number": invoice.number,
@@ -237,6 +248,8 @@ def invoice_to_row(invoice: Invoice, cipher: Cipher) -> dict[str, Any]:
         "due_date": invoice.due_date,
         "payment_id": invoice.payment_id,
         "notes": seal_text(cipher, "invoices", "notes", invoice.id, invoice.notes),
+        "customer": seal_text(cipher, "invoices", "customer", invoice.id, customer),
+        "amount_credited": invoice.amount_credited,
         "issued_at": invoice.issued_at,
         "paid_at": invoice.paid_at,
         "voided_at": invoice.voided_at,
@@ -248,6 +261,7 @@ def invoice_to_row(invoice: Invoice, cipher: Cipher) -> dict[str, Any]:
 
 def invoice_from_row(row: Row, cipher: Cipher) -> Invoice:
     ident = row["id"]
+    customer = open_text(cipher, "invoices", "customer", ident, row["customer"])
     return Invoice(
         id=ident,
         booking_id=row["booking_id"],
@@ -269,11 +283,50 @@ def invoice_from_row(row: Row, cipher: Cipher) -> Invoice:
         due_date=row["due_date"],
         payment_id=row["payment_id"],
         notes=open_text(cipher, "invoices", "notes", ident, row["notes"]),
+        customer=None if customer is None else Customer.from_json(json.loads(customer)),
         amount_paid=row["amount_paid"],
         amount_applied=row["amount_applied"],
+        amount_credited=row["amount_credited"],
         issued_at=row["issued_at"],
         paid_at=row["paid_at"],
         voided_at=row["voided_at"],
+        version=row["version"],
+    )
+
+
+# ------------------------------------------------------------------------------ credit notes
+def credit_note_to_row(note: CreditNote, cipher: Cipher) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "number": note.number,
+        "invoice_id": note.invoice_id,
+        "booking_id": note.booking_id,
+        "guest_id": note.guest_id,
+        "amount": note.amount.amount,
+        "tax": note.tax,
+        "currency": note.amount.currency.code,
+        "reason": note.reason,
+        "memo": seal_text(cipher, "credit_notes", "memo", note.id, note.memo),
+        "refund_id": note.refund_id,
+        "created_at": note.created_at,
+        "version": note.version,
+    }
+
+
+def credit_note_from_row(row: Row, cipher: Cipher) -> CreditNote:
+    ident = row["id"]
+    return CreditNote(
+        id=ident,
+        number=row["number"],
+        invoice_id=row["invoice_id"],
+        booking_id=row["booking_id"],
+        guest_id=row["guest_id"],
+        amount=Money(row["amount"], Currency.of(row["currency"])),
+        tax=row["tax"],
+        created_at=row["created_at"],
+        reason=row["reason"],
+        memo=open_text(cipher, "credit_notes", "memo", ident, row["memo"]),
+        refund_id=row["refund_id"],
         version=row["version"],
     )
 

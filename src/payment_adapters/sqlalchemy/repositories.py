@@ -34,6 +34,7 @@ from payment_adapters.sqlalchemy.types import UTCDateTime
 from payment_core.errors import ConcurrencyError
 from payment_core.events import DomainEvent
 from payment_core.model.billing import BillingRecord
+from payment_core.model.credit_note import CreditNote
 from payment_core.model.invoice import Invoice, InvoiceStatus
 from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import Refund, RefundStatus
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = [
     "SqlAlchemyBillingRepository",
     "SqlAlchemyBookingLocks",
+    "SqlAlchemyCreditNoteNumberAllocator",
+    "SqlAlchemyCreditNoteRepository",
     "SqlAlchemyInbox",
     "SqlAlchemyInvoiceNumberAllocator",
     "SqlAlchemyInvoiceRepository",
@@ -316,6 +319,54 @@ class SqlAlchemyInvoiceRepository(_AggregateRepository[Invoice]):
         )
         return int((await self._uow.execute(stmt)).scalar_one())
 
+    async def list_paid_from(self, payment_id: UUID) -> Sequence[Invoice]:
+        c = t.invoices.c
+        # The partial index ix_invoices_applied_payment answers it: every refund's completion
+        # asks, and must not scan the table.
+        return await self._all(
+            select(t.invoices)
+            .where(c.payment_id == payment_id, c.amount_applied > 0)
+            .order_by(*self._ordered())
+        )
+
+
+class SqlAlchemyCreditNoteRepository(_AggregateRepository[CreditNote]):
+    """Credit notes (``payment_core.ports.CreditNoteRepository``); memos encrypted.
+
+    A second note of one refund on one invoice breaks ``uq_credit_notes_invoice_id_refund_id``
+    at the insert: ``ConcurrencyError``, as the in-memory repository says it.
+    """
+
+    table = t.credit_notes
+    entity = "credit_note"
+
+    def _to_row(self, aggregate: CreditNote) -> dict[str, Any]:
+        return m.credit_note_to_row(aggregate, self._uow.cipher)
+
+    def _from_row(self, row: RowMapping) -> CreditNote:
+        return m.credit_note_from_row(row, self._uow.cipher)
+
+    async def get(self, credit_note_id: UUID) -> CreditNote | None:
+        return await self._get(credit_note_id, False)
+
+    async def list_by_invoice(self, invoice_id: UUID, page: PageRequest) -> Page[CreditNote]:
+        where = t.credit_notes.c.invoice_id == invoice_id
+        return await keyset_page(self._uow, t.credit_notes, where, page, self._from_row)
+
+    async def list_by_refund(self, refund_id: UUID) -> Sequence[CreditNote]:
+        return await self._all(
+            select(t.credit_notes)
+            .where(t.credit_notes.c.refund_id == refund_id)
+            .order_by(*self._ordered())
+        )
+
+    async def refund_credited(self, invoice_id: UUID) -> int:
+        c = t.credit_notes.c
+        stmt = select(func.coalesce(func.sum(c.amount), 0)).where(
+            c.invoice_id == invoice_id, c.refund_id.is_not(None)
+        )
+        return int((await self._uow.execute(stmt)).scalar_one())
+
 
 class SqlAlchemyBillingRepository:
     """The append-only audit trail (``payment_core.ports.BillingRepository``)."""
@@ -381,11 +432,13 @@ class SqlAlchemyInvoiceNumberAllocator:
     other and a rolled-back issue gives its number back. No sequence: those leave gaps.
     """
 
+    counters: Table = t.invoice_number_counters
+
     def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
         self._uow = uow
 
     async def next(self, year: int) -> int:
-        counters = t.invoice_number_counters
+        counters = self.counters
         stmt = dialect_insert(self._uow.dialect_name, counters).values(year=year, last_value=1)
         stmt = stmt.on_conflict_do_update(
             index_elements=[counters.c.year],
@@ -393,6 +446,12 @@ class SqlAlchemyInvoiceNumberAllocator:
         ).returning(counters.c.last_value)
         value = (await self._uow.execute(stmt)).scalar_one()
         return int(value)
+
+
+class SqlAlchemyCreditNoteNumberAllocator(SqlAlchemyInvoiceNumberAllocator):
+    """Gap-free yearly credit note numbers, on a counter table of their own."""
+
+    counters = t.credit_note_number_counters
 
 
 class SqlAlchemyInbox:

@@ -54,6 +54,8 @@ __all__ = [
     "NAMING_CONVENTION",
     "billing_records",
     "bookings",
+    "credit_note_number_counters",
+    "credit_notes",
     "idempotency_keys",
     "inbox",
     "invoice_number_counters",
@@ -217,8 +219,13 @@ invoices = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),
-    *_non_negative("subtotal", "tax", "total", "amount_paid", "amount_applied"),
+    # Added by revision 0005: the customer (encrypted JSON; NULL: none) and what credit notes
+    # credited, never more than the total.
+    Column("customer", LargeBinary),
+    Column("amount_credited", BigInteger, nullable=False, server_default="0"),
+    *_non_negative("subtotal", "tax", "total", "amount_paid", "amount_applied", "amount_credited"),
     CheckConstraint("amount_applied <= amount_paid", name="applied_within_paid"),
+    CheckConstraint("amount_credited <= total", name="credited_within_total"),
     CheckConstraint(
         "status IN ('DRAFT', 'OPEN', 'PAID', 'VOID', 'UNCOLLECTIBLE')", name="status_known"
     ),
@@ -231,6 +238,34 @@ invoices = Table(
     ),
     # What a payment already paid: summed under its row lock whenever it pays an invoice.
     Index("ix_invoices_applied_payment", "payment_id", **_partial("amount_applied > 0")),
+)
+
+# ------------------------------------------------------------------------------ credit notes
+# Issued once, never changed (no version bump ever happens, the column is there for the
+# aggregate's shape). One credit note per refund and invoice: the unique index is what makes
+# the automatic credit of a completing refund happen once whatever retries or redeliveries
+# do; NULLs (notes by hand) never collide.
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("number", String(32), nullable=False, unique=True),
+    Column("invoice_id", Uuid, ForeignKey("invoices.id"), nullable=False),
+    Column("booking_id", Uuid, nullable=False),
+    Column("guest_id", Uuid, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("tax", BigInteger, nullable=False),
+    Column("currency", _CURRENCY, nullable=False),
+    Column("reason", String(64)),
+    Column("memo", LargeBinary),  # encrypted
+    Column("refund_id", Uuid, ForeignKey("refunds.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("invoice_id", "refund_id"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("tax >= 0 AND tax <= amount", name="tax_within_amount"),
+    Index("ix_credit_notes_invoice_page", "invoice_id", "created_at", "id"),
+    Index("ix_credit_notes_refund_id", "refund_id", **_partial("refund_id IS NOT NULL")),
 )
 
 # ------------------------------------------------------------------------------ billing
@@ -330,6 +365,15 @@ invoice_number_counters = Table(
     CheckConstraint("last_value >= 1", name="last_value_positive"),
 )
 
+# A sequence of their own for credit notes (CN-2026-000001), kept like invoice numbers'.
+credit_note_number_counters = Table(
+    "credit_note_number_counters",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last_value", Integer, nullable=False),
+    CheckConstraint("last_value >= 1", name="last_value_positive"),
+)
+
 # ------------------------------------------------------------------------------ webhooks
 webhooks = Table(
     "webhooks",
@@ -346,7 +390,8 @@ webhooks = Table(
 #: Every encrypted column, by table: (table, its key column, encrypted columns).
 ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
     (payments, "id", ("client_secret", "description", "metadata")),
-    (invoices, "id", ("notes",)),
+    (invoices, "id", ("notes", "customer")),
+    (credit_notes, "id", ("memo",)),
     (webhooks, "id", ("body",)),
     (idempotency_keys, "key", ("response_body",)),
     (outbox, "id", ("body",)),

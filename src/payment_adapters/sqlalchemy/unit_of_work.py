@@ -65,6 +65,8 @@ from payment_adapters.sqlalchemy.mapping import seal_bytes, utc_now
 from payment_adapters.sqlalchemy.repositories import (
     SqlAlchemyBillingRepository,
     SqlAlchemyBookingLocks,
+    SqlAlchemyCreditNoteNumberAllocator,
+    SqlAlchemyCreditNoteRepository,
     SqlAlchemyInbox,
     SqlAlchemyInvoiceNumberAllocator,
     SqlAlchemyInvoiceRepository,
@@ -128,6 +130,8 @@ class SqlAlchemyUnitOfWork:
         self.invoices = SqlAlchemyInvoiceRepository(self)
         self.billing = SqlAlchemyBillingRepository(self)
         self.invoice_numbers = SqlAlchemyInvoiceNumberAllocator(self)
+        self.credit_notes = SqlAlchemyCreditNoteRepository(self)
+        self.credit_note_numbers = SqlAlchemyCreditNoteNumberAllocator(self)
         self.inbox = SqlAlchemyInbox(self)
         self.bookings = SqlAlchemyBookingLocks(self)
         self.webhooks = SqlAlchemyWebhookStore(self)

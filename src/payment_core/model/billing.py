@@ -39,6 +39,7 @@ class BillingRecordType(StrEnum):
     REFUND_REVERSED = "REFUND_REVERSED"
     INVOICE_ISSUED = "INVOICE_ISSUED"
     INVOICE_VOIDED = "INVOICE_VOIDED"
+    CREDIT_NOTE_ISSUED = "CREDIT_NOTE_ISSUED"
 
 
 def _ts(value: datetime) -> str:

@@ -7,6 +7,9 @@ number; issuing assigns the next number of a gap-free sequence per calendar year
 An invoice linked to a payment takes from it what the payment still has (the use cases say
 how much): ``amount_applied`` counts it, ``amount_paid`` shows it, and the invoice is ``PAID``
 once that covers its total. Marked ``PAID`` by hand, the rest counts as paid otherwise.
+
+Credit notes against an ``OPEN`` or ``PAID`` invoice add up in ``amount_credited``, never
+above its total; what is credited is no longer due.
 """
 
 from __future__ import annotations
@@ -19,11 +22,19 @@ from uuid import UUID
 
 import attrs
 
-from payment_core.errors import InvoiceNotEditableError, ValidationError
+from payment_core.errors import (
+    CreditExceedsInvoiceError,
+    InvalidTransitionError,
+    InvoiceCreditedError,
+    InvoiceNotEditableError,
+    ValidationError,
+)
 from payment_core.model._base import check_transition, snapshot
+from payment_core.model.customer import Customer
 from payment_core.money import MAX_AMOUNT, Currency, Money, tax_for
 
 __all__ = [
+    "CREDITABLE",
     "INVOICE_TRANSITIONS",
     "MAX_LINE_ITEMS",
     "UNSET",
@@ -75,6 +86,8 @@ INVOICE_TRANSITIONS: Final[Mapping[InvoiceStatus, frozenset[InvoiceStatus]]] = {
 }
 #: The states in which an invoice takes money from its payment.
 _PAYABLE: Final = frozenset({InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE})
+#: The states in which a credit note may be issued against an invoice.
+CREDITABLE: Final = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID})
 
 
 def _exact_int(value: object, field: str, low: int, high: int) -> int:
@@ -150,6 +163,12 @@ def _check_lines(lines: Sequence[LineItem], currency: Currency) -> tuple[LineIte
     return items
 
 
+def _check_customer(customer: Customer | None) -> Customer | None:
+    if customer is not None and not isinstance(customer, Customer):
+        raise ValidationError(field="customer", reason="must be a customer")
+    return customer
+
+
 def _check_notes(notes: str | None) -> str | None:
     if notes is not None and len(notes) > MAX_NOTES:
         raise ValidationError(field="notes", reason=f"at most {MAX_NOTES} characters")
@@ -172,10 +191,13 @@ class Invoice:
     due_date: date | None = None
     payment_id: UUID | None = None
     notes: str | None = None
+    customer: Customer | None = None
     #: Minor units paid: what it took from its payment, plus the rest when marked paid by hand.
     amount_paid: int = 0
     #: Minor units taken from ``payment_id``'s payment (never more than ``amount_paid``).
     amount_applied: int = 0
+    #: Minor units credited by credit notes (never more than the total).
+    amount_credited: int = 0
     issued_at: datetime | None = None
     paid_at: datetime | None = None
     voided_at: datetime | None = None
@@ -195,6 +217,7 @@ class Invoice:
         due_date: date | None = None,
         payment_id: UUID | None = None,
         notes: str | None = None,
+        customer: Customer | None = None,
     ) -> Invoice:
         """A new ``DRAFT`` invoice."""
         return cls(
@@ -209,6 +232,7 @@ class Invoice:
             due_date=due_date,
             payment_id=payment_id,
             notes=_check_notes(notes),
+            customer=_check_customer(customer),
         )
 
     # ------------------------------------------------------------------ totals
@@ -226,7 +250,14 @@ class Invoice:
 
     @property
     def amount_due(self) -> Money:
-        return Money(max(0, self.total.amount - self.amount_paid), self.currency)
+        """What is neither paid nor credited."""
+        due = self.total.amount - self.amount_paid - self.amount_credited
+        return Money(max(0, due), self.currency)
+
+    @property
+    def creditable(self) -> int:
+        """Minor units that credit notes may still credit: the total less what they did."""
+        return self.total.amount - self.amount_credited
 
     # ------------------------------------------------------------------ commands
     def _move(self, to: InvoiceStatus, now: datetime) -> None:
@@ -242,6 +273,7 @@ class Invoice:
         due_date: date | Unset | None = UNSET,
         notes: str | Unset | None = UNSET,
         payment_id: UUID | Unset | None = UNSET,
+        customer: Customer | Unset | None = UNSET,
     ) -> None:
         """Change the content of a draft (``None`` for ``line_items`` keeps them)."""
         if self.status is not InvoiceStatus.DRAFT:
@@ -249,6 +281,8 @@ class Invoice:
         items = _check_lines(line_items, self.currency) if line_items is not None else None
         if not isinstance(notes, Unset):
             _check_notes(notes)
+        if not isinstance(customer, Unset):
+            _check_customer(customer)
         # Validate everything before changing anything: nothing is half-applied.
         if items is not None:
             self.line_items = items
@@ -258,6 +292,8 @@ class Invoice:
             self.notes = notes
         if not isinstance(payment_id, Unset):
             self.payment_id = payment_id
+        if not isinstance(customer, Unset):
+            self.customer = customer
         self.updated_at = now
 
     def issue(self, *, now: datetime, number: str, event_id: UUID) -> None:
@@ -280,7 +316,7 @@ class Invoice:
         if self.payment_id is None or self.status not in _PAYABLE:
             return 0
         taken = max(0, min(available, self.amount_due.amount))
-        covered = self.amount_paid + taken >= self.total.amount
+        covered = self.amount_paid + taken >= self.creditable
         if taken == 0 and not covered:
             return 0
         self.amount_applied += taken
@@ -297,12 +333,19 @@ class Invoice:
 
     def _paid(self, now: datetime, event_id: UUID) -> None:
         self._move(InvoiceStatus.PAID, now)
-        self.amount_paid = self.total.amount
+        # Whatever was neither paid nor credited was paid otherwise.
+        self.amount_paid = max(self.amount_paid, self.creditable)
         self.paid_at = now
         self.events.append(InvoicePaid(event_id, now, snapshot(self)))
 
     def void(self, *, now: datetime, event_id: UUID) -> None:
-        """``DRAFT | OPEN -> VOID``; what it took from its payment goes back to the payment."""
+        """``DRAFT | OPEN -> VOID``; what it took from its payment goes back to the payment.
+
+        Not once a credit note was issued against it: the note stands, and refers to it.
+        """
+        check_transition(INVOICE_TRANSITIONS, "invoice", self.id, self.status, InvoiceStatus.VOID)
+        if self.amount_credited:
+            raise InvoiceCreditedError(invoice_id=self.id, amount_credited=self.amount_credited)
         self._move(InvoiceStatus.VOID, now)
         self.amount_paid -= self.amount_applied
         self.amount_applied = 0
@@ -313,6 +356,28 @@ class Invoice:
         """``OPEN -> UNCOLLECTIBLE``."""
         self._move(InvoiceStatus.UNCOLLECTIBLE, now)
         self.events.append(InvoiceMarkedUncollectible(event_id, now, snapshot(self)))
+
+    def credit(self, *, amount: int, now: datetime) -> None:
+        """Count a credit note of ``amount`` against an ``OPEN`` or ``PAID`` invoice.
+
+        Raises :class:`InvalidTransitionError` in any other state and
+        :class:`CreditExceedsInvoiceError` when the credits would pass the total.
+        """
+        if self.status not in CREDITABLE:
+            raise InvalidTransitionError(
+                entity="invoice",
+                entity_id=self.id,
+                current=self.status.value,
+                requested="CREDITED",
+            )
+        if type(amount) is not int or amount <= 0:
+            raise ValidationError(field="amount", reason="must be a positive integer")
+        if amount > self.creditable:
+            raise CreditExceedsInvoiceError(
+                invoice_id=self.id, requested=amount, creditable=self.creditable
+            )
+        self.amount_credited += amount
+        self.updated_at = now
 
 
 # ---------------------------------------------------------------------------- events

@@ -18,6 +18,7 @@ from payment_core.services.bookings import (
     BookingEventHandler,
     HandledEvent,
 )
+from payment_core.services.credit_notes import CreateCreditNote, CreditNoteService
 from payment_core.services.invoices import CreateInvoice, InvoiceService, UpdateInvoice
 from payment_core.services.payments import CreatePayment, PaymentService
 from payment_core.services.reconciliation import ReconciliationReport, ReconciliationService
@@ -30,8 +31,10 @@ __all__ = [
     "BookingCancelled",
     "BookingCreated",
     "BookingEventHandler",
+    "CreateCreditNote",
     "CreateInvoice",
     "CreatePayment",
+    "CreditNoteService",
     "Dependencies",
     "HandledEvent",
     "InvoiceService",
@@ -60,6 +63,7 @@ class Services:
     payments: PaymentService
     refunds: RefundService
     invoices: InvoiceService
+    credit_notes: CreditNoteService
     billing: BillingService
     webhooks: WebhookService
     reconciliation: ReconciliationService
@@ -75,6 +79,7 @@ class Services:
             payments=payments,
             refunds=refunds,
             invoices=InvoiceService(deps),
+            credit_notes=CreditNoteService(deps),
             billing=BillingService(deps),
             webhooks=WebhookService(deps, payments, refunds),
             reconciliation=ReconciliationService(deps, payments, refunds),

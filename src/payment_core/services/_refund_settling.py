@@ -13,6 +13,7 @@ from payment_core.ports import ProviderRefund, ProviderRefundStatus, UnitOfWork
 from payment_core.services._deps import Dependencies
 from payment_core.services._reads import REFUNDS
 from payment_core.services.billing import append_record
+from payment_core.services.credit_notes import credit_refund
 
 __all__ = [
     "after_refund_failure",
@@ -105,6 +106,9 @@ async def complete_refund_in(
         payment_id=refund.payment_id,
         refund_id=refund.id,
     )
+    # The payment's PAID invoices get their credit notes in this same transaction: once,
+    # since a refund completes once (and a completed one never again).
+    await credit_refund(deps, uow, refund, payment)
     deps.observer.refund_outcome(refund.provider, refund.status.value)
 
 

@@ -23,6 +23,7 @@ from payment_core.errors import (
 )
 from payment_core.ids import id_for_request
 from payment_core.model.billing import BillingRecordType
+from payment_core.model.customer import Customer
 from payment_core.model.invoice import (
     UNSET,
     Invoice,
@@ -86,6 +87,7 @@ class CreateInvoice:
     due_date: date | None = None
     payment_id: UUID | None = None
     notes: str | None = None
+    customer: Customer | None = None
 
 
 @attrs.frozen(slots=True)
@@ -96,6 +98,7 @@ class UpdateInvoice:
     due_date: date | Unset | None = UNSET
     notes: str | Unset | None = UNSET
     payment_id: UUID | Unset | None = UNSET
+    customer: Customer | Unset | None = UNSET
     status: str | None = None
 
     @property
@@ -105,6 +108,7 @@ class UpdateInvoice:
             or not isinstance(self.due_date, Unset)
             or not isinstance(self.notes, Unset)
             or not isinstance(self.payment_id, Unset)
+            or not isinstance(self.customer, Unset)
         )
 
 
@@ -167,6 +171,7 @@ class InvoiceService:
             due_date=command.due_date,
             payment_id=command.payment_id,
             notes=command.notes,
+            customer=command.customer,
         )
 
         async def run() -> Invoice:
@@ -216,6 +221,7 @@ class InvoiceService:
                         due_date=patch.due_date,
                         notes=patch.notes,
                         payment_id=patch.payment_id,
+                        customer=patch.customer,
                     )
                     await self._check_payment(uow, invoice)
                 if target is not None and target is not invoice.status:

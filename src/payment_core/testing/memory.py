@@ -26,6 +26,7 @@ from payment_core.errors import (
 from payment_core.events import DomainEvent
 from payment_core.model._base import copy_aggregate
 from payment_core.model.billing import BillingRecord
+from payment_core.model.credit_note import CreditNote
 from payment_core.model.invoice import Invoice, InvoiceStatus
 from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import Refund, RefundStatus
@@ -94,6 +95,8 @@ class InMemoryStore:
         self.invoices: dict[UUID, Invoice] = {}
         self.billing: dict[UUID, list[BillingRecord]] = defaultdict(list)
         self.invoice_counters: dict[int, int] = {}
+        self.credit_notes: dict[UUID, CreditNote] = {}
+        self.credit_note_counters: dict[int, int] = {}
         self.inbox: set[tuple[str, str]] = set()
         #: Bookings whose events were handled, and when each was cancelled.
         self.bookings: dict[UUID, datetime | None] = {}
@@ -310,6 +313,62 @@ class InMemoryInvoiceRepository(_Repo[Invoice]):
     async def amount_applied_from(self, payment_id: UUID) -> int:
         return sum(i.amount_applied for i in self._all() if i.payment_id == payment_id)
 
+    async def list_paid_from(self, payment_id: UUID) -> Sequence[Invoice]:
+        items = [
+            copy_aggregate(i)
+            for i in self._all()
+            if i.payment_id == payment_id and i.amount_applied > 0
+        ]
+        return sorted(items, key=lambda i: (i.created_at, i.id))
+
+
+class InMemoryCreditNoteRepository(_Repo[CreditNote]):
+    entity = "credit_note"
+
+    def _taken(self, note: CreditNote, notes: Iterable[CreditNote]) -> bool:
+        """Whether another note documents the same refund on the same invoice (the SQL
+        tables' unique index), or has the same number."""
+        return any(
+            other.id != note.id
+            and (
+                other.number == note.number
+                or (
+                    note.refund_id is not None
+                    and (other.invoice_id, other.refund_id) == (note.invoice_id, note.refund_id)
+                )
+            )
+            for other in notes
+        )
+
+    async def add(self, aggregate: CreditNote) -> None:
+        if self._taken(aggregate, self._all()):
+            raise ConcurrencyError(entity=self.entity, entity_id=aggregate.id)
+        await super().add(aggregate)
+
+    def check(self) -> None:
+        super().check()
+        for note in self.staged.values():
+            if self._taken(note, self._table.values()):
+                raise ConcurrencyError(entity=self.entity, entity_id=note.id)
+
+    async def get(self, credit_note_id: UUID) -> CreditNote | None:
+        return await self._get(credit_note_id, False)
+
+    async def list_by_invoice(self, invoice_id: UUID, page: PageRequest) -> Page[CreditNote]:
+        items = [copy_aggregate(n) for n in self._all() if n.invoice_id == invoice_id]
+        return _page(items, page, lambda n: (n.created_at, n.id))
+
+    async def list_by_refund(self, refund_id: UUID) -> Sequence[CreditNote]:
+        items = [copy_aggregate(n) for n in self._all() if n.refund_id == refund_id]
+        return sorted(items, key=lambda n: (n.created_at, n.id))
+
+    async def refund_credited(self, invoice_id: UUID) -> int:
+        return sum(
+            n.amount.amount
+            for n in self._all()
+            if n.invoice_id == invoice_id and n.refund_id is not None
+        )
+
 
 class InMemoryBillingRepository:
     def __init__(self, uow: InMemoryUnitOfWork, store: InMemoryStore) -> None:
@@ -376,15 +435,22 @@ class InMemoryBillingRepository:
 
 
 class InMemoryInvoiceNumbers:
-    def __init__(self, uow: InMemoryUnitOfWork, store: InMemoryStore) -> None:
+    """A yearly counter (invoice numbers, or credit note numbers with ``series``)."""
+
+    def __init__(
+        self, uow: InMemoryUnitOfWork, store: InMemoryStore, series: str = "invoice_number"
+    ) -> None:
         self._uow = uow
-        self._store = store
+        self._series = series
+        self._counters = (
+            store.invoice_counters if series == "invoice_number" else store.credit_note_counters
+        )
         self.staged: dict[int, int] = {}
 
     async def next(self, year: int) -> int:
         # The counter row is "locked" until the unit of work ends: numbers stay gap-free.
-        await self._uow.lock(("invoice_number", year))
-        value = self.staged.get(year, self._store.invoice_counters.get(year, 0)) + 1
+        await self._uow.lock((self._series, year))
+        value = self.staged.get(year, self._counters.get(year, 0)) + 1
         self.staged[year] = value
         return value
 
@@ -392,7 +458,7 @@ class InMemoryInvoiceNumbers:
         return None  # nothing here can conflict at commit
 
     def apply(self) -> None:
-        self._store.invoice_counters.update(self.staged)
+        self._counters.update(self.staged)
 
 
 class InMemoryInbox:
@@ -490,6 +556,8 @@ class InMemoryUnitOfWork:
         self._invoices: InMemoryInvoiceRepository | None = None
         self._billing: InMemoryBillingRepository | None = None
         self._invoice_numbers: InMemoryInvoiceNumbers | None = None
+        self._credit_notes: InMemoryCreditNoteRepository | None = None
+        self._credit_note_numbers: InMemoryInvoiceNumbers | None = None
         self._inbox: InMemoryInbox | None = None
         self._bookings: InMemoryBookingLocks | None = None
         self._webhooks: InMemoryWebhookStore | None = None
@@ -537,6 +605,24 @@ class InMemoryUnitOfWork:
         part = self._invoice_numbers
         if part is None:
             part = self._invoice_numbers = InMemoryInvoiceNumbers(self, self.store)
+            self._parts.append(part)
+        return part
+
+    @property
+    def credit_notes(self) -> InMemoryCreditNoteRepository:
+        repo = self._credit_notes
+        if repo is None:
+            repo = self._credit_notes = InMemoryCreditNoteRepository(self, self.store.credit_notes)
+            self._parts.append(repo)
+        return repo
+
+    @property
+    def credit_note_numbers(self) -> InMemoryInvoiceNumbers:
+        part = self._credit_note_numbers
+        if part is None:
+            part = self._credit_note_numbers = InMemoryInvoiceNumbers(
+                self, self.store, "credit_note_number"
+            )
             self._parts.append(part)
         return part
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from payment_http.controllers.billing import BillingController
+from payment_http.controllers.credit_notes import CreditNoteController
+from payment_http.controllers.documents import DocumentController
 from payment_http.controllers.health import HealthController
 from payment_http.controllers.invoices import InvoiceController
 from payment_http.controllers.payments import PaymentController
@@ -12,6 +14,8 @@ from payment_http.controllers.webhooks import WebhookController
 __all__ = [
     "CONTROLLERS",
     "BillingController",
+    "CreditNoteController",
+    "DocumentController",
     "HealthController",
     "InvoiceController",
     "PaymentController",
@@ -23,6 +27,8 @@ CONTROLLERS = (
     PaymentController,
     RefundController,
     InvoiceController,
+    CreditNoteController,
+    DocumentController,
     BillingController,
     WebhookController,
     HealthController,

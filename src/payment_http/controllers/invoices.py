@@ -9,6 +9,7 @@ from litestar import Controller, Request, get, patch, post
 from litestar.params import JSONBody
 
 from payment_adapters.wire import invoice_view
+from payment_core.model.customer import Address, Customer
 from payment_core.model.invoice import UNSET, Invoice, LineItem
 from payment_core.money import Currency
 from payment_core.services import CreateInvoice, Services, UpdateInvoice
@@ -28,6 +29,7 @@ from payment_http.controllers._common import (
 from payment_http.idempotency import request_key
 from payment_http.schemas import (
     CreateInvoiceRequest,
+    CustomerRequest,
     InvoiceList,
     InvoiceView,
     LineItemRequest,
@@ -64,14 +66,38 @@ def _lines(items: list[LineItemRequest]) -> tuple[LineItem, ...]:
     )
 
 
+def _customer(body: CustomerRequest | None) -> Customer | None:
+    """The core's customer (which checks what the schema cannot: e-mail shape, country)."""
+    if body is None:
+        return None
+    address = body.address
+    return Customer(
+        name=body.name,
+        email=body.email,
+        tax_id=body.tax_id,
+        address=None
+        if address is None
+        else Address(
+            line1=address.line1,
+            line2=address.line2,
+            city=address.city,
+            postal_code=address.postal_code,
+            country=address.country,
+        ),
+    )
+
+
 def _check_create(services: Services, body: Any) -> None:
     Currency.of(body.currency)
     _lines(body.line_items)
+    _customer(body.customer)
 
 
 def _check_update(services: Services, body: Any) -> None:
     if not isinstance(body.line_items, msgspec.UnsetType):
         _lines(body.line_items)
+    if not isinstance(body.customer, msgspec.UnsetType):
+        _customer(body.customer)
 
 
 def _unset(value: T | msgspec.UnsetType) -> Any:
@@ -114,6 +140,7 @@ class InvoiceController(Controller):
                 due_date=data.due_date,
                 payment_id=data.payment_id,
                 notes=data.notes,
+                customer=_customer(data.customer),
             ),
             idempotency_key=request_key(request.scope),
         )
@@ -166,7 +193,8 @@ class InvoiceController(Controller):
         summary="Edit a draft and/or move an invoice along its states",
         operation_id="updateInvoice",
         response_description="The invoice after the change.",
-        description="`line_items`, `due_date`, `notes` and `payment_id` change only in `DRAFT` "
+        description="`line_items`, `due_date`, `notes`, `payment_id` and `customer` change only "
+        "in `DRAFT` "
         "(else 409 `invoice_not_editable`); `status` moves it: `DRAFT -> OPEN | VOID`, "
         "`OPEN -> PAID | VOID | UNCOLLECTIBLE`, `UNCOLLECTIBLE -> PAID` (else 409 "
         "`invalid_state_transition`). Issuing (`OPEN`) assigns the next gap-free number and needs "
@@ -191,6 +219,9 @@ class InvoiceController(Controller):
                 due_date=_unset(data.due_date),
                 notes=_unset(data.notes),
                 payment_id=_unset(data.payment_id),
+                customer=UNSET
+                if isinstance(data.customer, msgspec.UnsetType)
+                else _customer(data.customer),
                 status=None if isinstance(data.status, msgspec.UnsetType) else data.status,
             ),
         )
