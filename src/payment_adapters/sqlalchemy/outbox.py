@@ -36,13 +36,14 @@ import logging
 import os
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import attrs
 from sqlalchemy import Table, func, select, text, update
 
-from payment_adapters.messaging.publishers import OutboxMessage
+from payment_adapters.envelope import OutboxMessage
+from payment_adapters.sqlalchemy.tables import NOTIFY_CHANNEL, outbox
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -56,16 +57,7 @@ __all__ = [
     "SqlOutbox",
 ]
 
-logger = logging.getLogger("payment_adapters.sqlalchemy.outbox")
-
-#: The channel the unit of work notifies on commit (PostgreSQL).
-NOTIFY_CHANNEL: Final = "payments_outbox"
-
-
-def _outbox_table() -> Table:
-    from payment_adapters.sqlalchemy.tables import outbox  # noqa: PLC0415 - lazy, optional
-
-    return outbox
+logger = logging.getLogger(__name__)
 
 
 def _as_uuid(value: Any) -> UUID:
@@ -125,7 +117,7 @@ class SqlOutbox:
     def __init__(self, engine: AsyncEngine, cipher: Cipher, *, table: Table | None = None) -> None:
         self.engine = engine
         self.cipher = cipher
-        self.table = table if table is not None else _outbox_table()
+        self.table = table if table is not None else outbox
         self.dialect: str = engine.dialect.name
         self._lock_file: int | None = None
         self._lock_path: str | None = None
