@@ -11,7 +11,7 @@ from uuid import UUID
 
 from payment_core.errors import ConcurrencyError
 from payment_core.events import DomainEvent
-from payment_core.model._base import copy_aggregate
+from payment_core.model._copy import copy_aggregate
 from payment_core.model.invoice import Invoice, InvoiceStatus
 from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import Refund, RefundStatus
