@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BackgroundWork", "build_broker", "run_background"]
 
-logger = logging.getLogger("payment_adapters.background")
+logger = logging.getLogger(__name__)
 
 #: Retention runs this often (seconds).
 RETENTION_INTERVAL: Final = 3600.0
@@ -72,7 +72,7 @@ def build_broker(settings: Settings, *, graceful_timeout: float = 20.0) -> Rabbi
         reconnect_interval=2.0,
         graceful_timeout=graceful_timeout,
         app_id="payment-service",
-        logger=logging.getLogger("payment_adapters.broker"),
+        logger=logging.getLogger(f"{__name__}.broker"),
         log_level=logging.DEBUG,
     )
 

@@ -67,7 +67,7 @@ __all__ = [
     "declare_booking_subscribers",
 ]
 
-logger = logging.getLogger("payment_adapters.messaging.consumer")
+logger = logging.getLogger(__name__)
 
 BOOKINGS_QUEUE: Final = "payment-service.bookings"
 #: How many times a message went through the retry queue.

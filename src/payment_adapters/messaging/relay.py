@@ -42,7 +42,7 @@ __all__ = [
     "publish_in_stream_order",
 ]
 
-logger = logging.getLogger("payment_adapters.messaging.relay")
+logger = logging.getLogger(__name__)
 
 
 class LeasedBatch(Protocol):
