@@ -272,8 +272,8 @@ class BackgroundWork:
             # On PostgreSQL two rounds overlap: one leases while the other waits for confirms.
             concurrency=2 if outbox.is_postgres else 1,
             # Every commit notifies, and a round costs five statements: gathering the commits
-            # of 10 ms into one round cut the API's CPU per create by about a third at a few
-            # hundred creates a second (bench/README.md, HTTP), for 10 ms more event latency.
+            # of 10 ms into one round saves the API much CPU under load, for 10 ms more event
+            # latency (bench/README.md, HTTP).
             gather=RELAY_GATHER_SECONDS if outbox.is_postgres else 0.0,
         )
         if self.broker is not None:

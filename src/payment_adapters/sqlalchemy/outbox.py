@@ -1,30 +1,10 @@
 """The relay's side of the outbox: lease committed, unpublished rows; mark them published.
 
-The unit of work writes one ``outbox`` row per domain event in the transaction of the change
-(``sequence`` orders them, ``stream_id`` is the payment or invoice they belong to) and, on
-PostgreSQL, ``NOTIFY payments_outbox`` so a waiting relay wakes at once.
-
-**PostgreSQL, several relays.** A lease is one transaction: ``SELECT ... ORDER BY sequence
-LIMIT n FOR UPDATE SKIP LOCKED`` locks a batch that no other relay can take; the rows are
-published, marked ``published_at`` and the transaction commits. Skipping locked rows alone
-would let relay B publish event 2 of a payment while relay A still holds event 1 of the same
-payment, so a second query asks, for every stream in the batch, for the lowest unpublished
-sequence of that stream: a stream whose lowest unpublished row is not in our batch (another
-relay holds it, or it just committed) is held back, with all its rows, until that row is
-published. Rows of one stream are written under the payment's row lock, so their sequences
-follow their commit order and an earlier row of a stream is never committed after a later
-one. A relay that dies mid-lease releases its locks with its connection; the rows are
-published again (at least once), still in order.
-
-**Bodies** are sealed by the unit of work (``payment_adapters.crypto``, bound to
-``outbox.body:<event id>``), since events carry descriptions, metadata and notes. A lease
-hands them over sealed; the relay opens each (:meth:`SqlOutbox.unseal`) just before it is
-published, so a body that does not open stops its stream only, like a failed publish.
-
-**SQLite.** There is no ``SKIP LOCKED``, and one writer at a time anyway: one relay at a
-time leases (a lock per database in the process, and an advisory ``flock`` on a file next
-to the database file across processes); the read, the publishing and the update are each
-their own short transaction so that writers are never blocked while the broker confirms.
+On PostgreSQL a lease is one transaction (``FOR UPDATE SKIP LOCKED``) and any number of relays
+share the table, each stream still published in order; on SQLite one relay leases at a time
+(a lock per database in the process, an advisory ``flock`` across processes). Bodies are
+handed over sealed and opened one by one (:meth:`SqlOutbox.unseal`) as they are published.
+How leases keep each stream in order: docs/design-notes.md, the outbox.
 """
 
 from __future__ import annotations
