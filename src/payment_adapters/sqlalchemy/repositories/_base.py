@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from uuid import UUID
@@ -26,7 +26,9 @@ class _Aggregate(Protocol):
     id: UUID
     version: int
     created_at: datetime
-    events: list[DomainEvent]
+
+    @property
+    def events(self) -> Sequence[DomainEvent]: ...
 
 
 A = TypeVar("A", bound=_Aggregate)
