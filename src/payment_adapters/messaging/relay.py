@@ -30,7 +30,8 @@ from uuid import UUID
 
 import attrs
 
-from payment_adapters.messaging.publishers import MessagePublisher, OutboxMessage
+from payment_adapters.envelope import OutboxMessage
+from payment_adapters.messaging.publishers import MessagePublisher
 
 __all__ = [
     "OutboxRelay",
