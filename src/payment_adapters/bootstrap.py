@@ -43,7 +43,7 @@ __all__ = [
     "wait_until_available",
 ]
 
-logger = logging.getLogger("payment_adapters.bootstrap")
+logger = logging.getLogger(__name__)
 
 #: Waiting for the database at start: the first retry after this long, doubling up to the cap.
 DATABASE_RETRY_FIRST: Final = 0.5

@@ -43,7 +43,7 @@ from payment_http.openapi import publish
 
 __all__ = ["StartupGate", "create_app", "metrics_for"]
 
-logger = logging.getLogger("payment_http.app")
+logger = logging.getLogger(__name__)
 
 _DOCS_PATH = "/schema"
 

@@ -20,131 +20,35 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Final, TextIO
-from uuid import UUID
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 from payment_adapters.settings import Settings, SettingsError
-from payment_core.errors import ValidationError
+from payment_http._commands import maintenance
+from payment_http._commands._common import (
+    EXIT_CONFIGURATION,
+    EXIT_FAILURE,
+    EXIT_OK,
+    ConfigurationError,
+)
+from payment_http._commands._common import bootstrap as _bootstrap
+from payment_http._commands._common import run_async as _run
+from payment_http._commands.worker import worker_command
 from payment_http.logging import configure_logging, error_location
 
 if TYPE_CHECKING:
     from payment_adapters.bootstrap import Runtime
-    from payment_core.services import Observer
 
 __all__ = ["COMMANDS", "ConfigurationError", "main"]
 
-logger = logging.getLogger("payment_http.cli")
+logger = logging.getLogger(__name__)
 
-EXIT_OK: Final = 0
-EXIT_FAILURE: Final = 1
-EXIT_CONFIGURATION: Final = 2
 #: The sub-commands (``python -m payment_http`` without one serves).
 COMMANDS: Final = frozenset(
     {"serve", "worker", "migrate", "rotate-keys", "reconcile", "webhooks", "-h", "--help"}
 )
 #: How long in-flight requests may take to finish after SIGTERM.
 GRACEFUL_SHUTDOWN_SECONDS: Final = 30
-
-#: Variables whose problems the adapters report as ``ValueError("VARIABLE...: reason")``.
-_VARIABLES: Final = ("DATABASE_URL", "ENCRYPTION_KEYS")
-
-
-class ConfigurationError(Exception):
-    """A setting that cannot work, found while building the runtime."""
-
-    def __init__(self, variable: str, reason: str) -> None:
-        super().__init__(f"{variable}: {reason}")
-        self.variable = variable
-        self.reason = reason
-
-
-def _as_configuration_error(exc: Exception) -> ConfigurationError | None:
-    if isinstance(exc, SettingsError):
-        return ConfigurationError(exc.variable, exc.reason)
-    if isinstance(exc, ValidationError) and exc.field.isupper():
-        # The provider registry names the variable it refuses (STRIPE_API_KEY, ...).
-        return ConfigurationError(exc.field, exc.reason)
-    text = str(exc)
-    for variable in _VARIABLES:
-        if text.startswith(variable):
-            reason = text[len(variable) :].lstrip(" :") or "invalid"
-            return ConfigurationError(variable, reason)
-    if isinstance(exc, RuntimeError) and text.startswith("PAYMENT_PROVIDER="):
-        return ConfigurationError("PAYMENT_PROVIDER", text.partition(" ")[2] or "invalid")
-    return None
-
-
-async def _bootstrap(
-    settings: Settings,
-    *,
-    observer: Observer | None = None,
-    migrate: bool | None = None,
-    wait: bool = False,
-) -> Runtime:
-    from payment_adapters.bootstrap import bootstrap  # noqa: PLC0415
-
-    try:
-        return await bootstrap(settings, observer=observer, migrate=migrate, wait=wait)
-    except (ValueError, RuntimeError) as exc:
-        config = _as_configuration_error(exc)
-        if config is not None:
-            raise config from None
-        raise
-
-
-def _run(coro: Coroutine[Any, Any, int]) -> int:
-    """Run ``coro`` on uvloop when it is installed, else on asyncio's own loop."""
-    try:
-        import uvloop  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
-
-
-# ------------------------------------------------------------------ progress
-
-
-class ProgressBar:
-    """A one-line text progress bar on stderr (a plain counter when the total is unknown)."""
-
-    def __init__(self, total: int | None, *, label: str, stream: TextIO | None = None) -> None:
-        self.total = total
-        self.done = 0
-        self.label = label
-        self.stream = stream or sys.stderr
-        self._tty = self.stream.isatty()
-        self._last_shown = -1
-
-    def set_total(self, total: int) -> None:
-        """The total, once known (before the first ``advance``)."""
-        self.total = total
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        self._show()
-
-    def _show(self, *, final: bool = False) -> None:
-        if self.total:
-            fraction = min(1.0, self.done / self.total)
-            percent = int(fraction * 100)
-            if not (self._tty or final) and percent // 10 == self._last_shown // 10:
-                return  # not a terminal: a line per 10 %
-            self._last_shown = percent
-            filled = int(fraction * 30)
-            text = (
-                f"{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
-                f"{percent:3d}% {self.done}/{self.total}"
-            )
-        else:
-            text = f"{self.label}: {self.done}"
-        end = "\r" if self._tty and not final else "\n"
-        self.stream.write(text + end)
-        self.stream.flush()
-
-    def finish(self) -> None:
-        self._show(final=True)
 
 
 # ------------------------------------------------------------------ serve
@@ -292,149 +196,6 @@ def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return _run(_serve(settings, host, port, workers=not args.no_workers))
 
 
-# ------------------------------------------------------------------ other commands
-
-
-def _cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        from payment_adapters.messaging.worker import run_worker  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - the rabbit extra brings it
-        print(  # noqa: T201 - a command's own output
-            "the worker is unavailable: payment_adapters.messaging.worker is missing "
-            "(install the 'rabbit' extra)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILURE
-
-    async def run() -> int:
-        try:
-            await run_worker(settings)
-        except (ValueError, RuntimeError) as exc:
-            config = _as_configuration_error(exc)
-            if config is not None:
-                raise config from None
-            raise
-        return EXIT_OK
-
-    return _run(run())
-
-
-def _database(settings: Settings) -> tuple[Any, Any]:
-    from payment_adapters.bootstrap import build_cipher  # noqa: PLC0415
-    from payment_adapters.sqlalchemy import Database  # noqa: PLC0415
-
-    try:
-        cipher = build_cipher(settings)
-        database = Database.from_url(settings.database_url, cipher=cipher, pool_size=2)
-    except (ValueError, RuntimeError) as exc:
-        config = _as_configuration_error(exc)
-        if config is not None:
-            raise config from None
-        raise
-    return database, cipher
-
-
-def _cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    async def run() -> int:
-        database, _ = _database(settings)
-        try:
-            await database.migrate()
-        finally:
-            await database.dispose()
-        print("migrations applied", file=sys.stderr)  # noqa: T201
-        return EXIT_OK
-
-    return _run(run())
-
-
-def _cmd_rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
-    from payment_adapters.sqlalchemy.rotation import (  # noqa: PLC0415
-        count_encrypted_rows,
-        rotate_keys,
-    )
-
-    async def run() -> int:
-        database, cipher = _database(settings)
-        try:
-            if settings.auto_migrate:
-                await database.migrate()
-            total = await count_encrypted_rows(database)
-            bar = ProgressBar(total, label="re-encrypting")
-            rewritten = await rotate_keys(
-                database, cipher, batch_size=args.batch_size, progress=bar.advance
-            )
-            bar.finish()
-        finally:
-            await database.dispose()
-        print(  # noqa: T201
-            f"re-encrypted {rewritten} of {total} rows under key {cipher.primary_key_id!r}",
-            file=sys.stderr,
-        )
-        return EXIT_OK
-
-    return _run(run())
-
-
-def _table(rows: Sequence[tuple[str, object]]) -> str:
-    width = max(len(name) for name, _ in rows)
-    lines = [f"{'outcome':<{width}}  count", f"{'-' * width}  -----"]
-    lines += [f"{name:<{width}}  {value:>5}" for name, value in rows]
-    return "\n".join(lines)
-
-
-def _cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
-    async def run() -> int:
-        runtime = await _bootstrap(settings)
-        try:
-            bar = ProgressBar(None, label="reconciling")
-            report = await runtime.services.reconciliation.sweep(
-                limit=args.limit, progress=bar.advance, total=bar.set_total
-            )
-            bar.finish()
-        finally:
-            await runtime.aclose()
-        print(  # noqa: T201 - the command's output
-            _table(
-                [
-                    ("settled", report.settled),
-                    ("still unknown", report.still_unknown),
-                    ("flagged", report.flagged),
-                    ("mismatches", report.mismatches),
-                    ("examined", report.examined),
-                ]
-            )
-        )
-        return EXIT_OK
-
-    return _run(run())
-
-
-def _cmd_webhooks_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from payment_core.errors import NotFoundError  # noqa: PLC0415
-
-    try:
-        webhook_id = UUID(args.id)
-    except ValueError:
-        print(f"not a webhook id: {args.id[:64]!r}", file=sys.stderr)  # noqa: T201
-        return EXIT_FAILURE
-
-    async def run() -> int:
-        runtime = await _bootstrap(settings)
-        try:
-            result = await runtime.services.webhooks.replay(webhook_id)
-        except NotFoundError:
-            print(f"no stored webhook {webhook_id}", file=sys.stderr)  # noqa: T201
-            return EXIT_FAILURE
-        finally:
-            await runtime.aclose()
-        print(  # noqa: T201
-            f"webhook {result.webhook_id} (event {result.event_id}): {result.outcome}"
-        )
-        return EXIT_OK
-
-    return _run(run())
-
-
 # ------------------------------------------------------------------ parser
 
 
@@ -464,16 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_cmd_serve)
 
     worker = commands.add_parser("worker", help="the background work alone (FastStream)")
-    worker.set_defaults(func=_cmd_worker)
+    worker.set_defaults(func=worker_command)
 
     migrate = commands.add_parser("migrate", help="apply the schema migrations")
-    migrate.set_defaults(func=_cmd_migrate)
+    migrate.set_defaults(func=maintenance.migrate)
 
     rotate = commands.add_parser(
         "rotate-keys", help="re-encrypt every stored secret under the first ENCRYPTION_KEYS key"
     )
     rotate.add_argument("--batch-size", type=_positive, default=500, help="rows per transaction")
-    rotate.set_defaults(func=_cmd_rotate_keys)
+    rotate.set_defaults(func=maintenance.rotate_keys)
 
     reconcile = commands.add_parser(
         "reconcile", help="one reconciliation sweep now, with a summary"
@@ -481,13 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--limit", type=_positive, default=500, help="at most this many payments and refunds"
     )
-    reconcile.set_defaults(func=_cmd_reconcile)
+    reconcile.set_defaults(func=maintenance.reconcile)
 
     webhooks = commands.add_parser("webhooks", help="stored provider webhooks")
     webhook_commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
     replay = webhook_commands.add_parser("replay", help="apply a stored webhook again")
     replay.add_argument("id", help="the stored webhook's id")
-    replay.set_defaults(func=_cmd_webhooks_replay)
+    replay.set_defaults(func=maintenance.replay_webhook)
     return parser
 
 

@@ -61,7 +61,7 @@ __all__ = [
     "problem_type",
 ]
 
-logger = logging.getLogger("payment_http.errors")
+logger = logging.getLogger(__name__)
 
 PROBLEM_JSON: Final = "application/problem+json"
 _TYPE_PREFIX: Final = "urn:payment-service:problem:"

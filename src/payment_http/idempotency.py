@@ -59,7 +59,7 @@ __all__ = [
     "scoped_key",
 ]
 
-logger = logging.getLogger("payment_http.idempotency")
+logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = b"idempotent-replayed"

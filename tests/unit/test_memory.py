@@ -22,7 +22,7 @@ from payment_core.errors import (
     IdempotencyKeyReusedError,
     IdempotencyRequestInProgressError,
 )
-from payment_core.model._base import copy_aggregate
+from payment_core.model._copy import copy_aggregate
 from payment_core.ports import StoredResponse, StoredWebhook
 from payment_core.testing import (
     InMemoryIdempotencyStore,

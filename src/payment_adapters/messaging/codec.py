@@ -1,10 +1,7 @@
-"""Domain events <-> CloudEvents 1.0 JSON envelopes.
+"""Incoming CloudEvents 1.0 JSON envelopes, and the booking events they carry.
 
-Outgoing: every domain event becomes a structured-mode CloudEvent whose ``data`` is the
-resource's full view (``payment_adapters.wire``), its ``type`` the routing key, its ``subject``
-the stream (payment or invoice) it belongs to. Incoming envelopes are decoded by
-:func:`decode_envelope`, which tolerates unknown attributes and rejects what is not a valid
-envelope with a reason.
+:func:`decode_envelope` tolerates unknown attributes and rejects what is not a valid envelope
+with a reason. Outgoing envelopes are :mod:`payment_adapters.envelope`'s (re-exported here).
 """
 
 from __future__ import annotations
@@ -17,20 +14,7 @@ from uuid import UUID
 import attrs
 import cattrs
 
-from payment_adapters.wire import (
-    credit_note_view,
-    invoice_view,
-    payment_view,
-    refund_view,
-    rfc3339,
-)
-from payment_core.events import (
-    CreditNoteEvent,
-    DomainEvent,
-    InvoiceEvent,
-    PaymentEvent,
-    RefundEvent,
-)
+from payment_adapters.envelope import CONTENT_TYPE, SOURCE, encode_event, event_to_envelope
 from payment_core.services.bookings import BookingCancelled, BookingCreated
 
 __all__ = [
@@ -46,44 +30,7 @@ __all__ = [
     "event_to_envelope",
 ]
 
-SOURCE: Final = "payment-service"
-CONTENT_TYPE: Final = "application/cloudevents+json"
 MAX_ENVELOPE_BYTES: Final = 1024 * 1024
-
-
-def event_data(event: DomainEvent) -> dict[str, Any]:
-    """The ``data`` of an event: the full view of its resource as of the event."""
-    if isinstance(event, PaymentEvent):
-        # client_secret is meant for the paying browser only, never for other services.
-        return payment_view(event.payment, include_client_secret=False)
-    if isinstance(event, RefundEvent):
-        return refund_view(event.refund)
-    if isinstance(event, InvoiceEvent):
-        return invoice_view(event.invoice)
-    if isinstance(event, CreditNoteEvent):
-        return credit_note_view(event.credit_note)
-    raise TypeError(f"not a domain event: {type(event).__name__}")  # pragma: no cover
-
-
-def event_to_envelope(event: DomainEvent, *, source: str = SOURCE) -> dict[str, Any]:
-    """The CloudEvents envelope of a domain event, as a JSON-ready dict."""
-    return {
-        "specversion": "1.0",
-        "id": str(event.event_id),
-        "source": source,
-        "type": event.type,
-        "subject": str(event.stream_id),
-        "time": rfc3339(event.occurred_at),
-        "datacontenttype": "application/json",
-        "data": event_data(event),
-    }
-
-
-def encode_event(event: DomainEvent, *, source: str = SOURCE) -> bytes:
-    """The envelope serialised as compact UTF-8 JSON."""
-    return json.dumps(
-        event_to_envelope(event, source=source), separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
 
 
 class EnvelopeError(ValueError):

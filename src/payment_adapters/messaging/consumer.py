@@ -40,9 +40,9 @@ from faststream.params.no_cast import NoCastField
 from faststream.rabbit import Channel, ExchangeType, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
+from payment_adapters.envelope import CONTENT_TYPE
 from payment_adapters.messaging.codec import (
     BOOKING_EVENT_TYPES,
-    CONTENT_TYPE,
     EnvelopeError,
     decode_booking_event,
 )
@@ -67,7 +67,7 @@ __all__ = [
     "declare_booking_subscribers",
 ]
 
-logger = logging.getLogger("payment_adapters.messaging.consumer")
+logger = logging.getLogger(__name__)
 
 BOOKINGS_QUEUE: Final = "payment-service.bookings"
 #: How many times a message went through the retry queue.

@@ -1,9 +1,10 @@
 """Where committed outbox messages go: RabbitMQ (through FastStream) or in-process subscribers.
 
-Both publishers take an :class:`OutboxMessage` (a committed outbox row: the CloudEvents JSON
-body as written at commit time, its type and its stream) and return only once the message is
-delivered: confirmed by the broker, or handled by every matching in-process subscriber. They
-also implement the core's ``EventPublisher`` port for a domain event that was never stored.
+Both publishers take an :class:`~payment_adapters.envelope.OutboxMessage` (a committed outbox
+row: the CloudEvents JSON body as written at commit time, its type and its stream) and return
+only once the message is delivered: confirmed by the broker, or handled by every matching
+in-process subscriber. They also implement the core's ``EventPublisher`` port for a domain
+event that was never stored.
 
 Ordering is the relay's business (:mod:`payment_adapters.messaging.relay`): a publisher
 delivers what it is given, when it is given it.
@@ -14,14 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final, Protocol
-from uuid import UUID
 
 import attrs
 
-from payment_adapters.messaging.codec import CONTENT_TYPE, Envelope, decode_envelope, encode_event
+from payment_adapters.envelope import CONTENT_TYPE, OutboxMessage, message_from_event
+from payment_adapters.messaging.codec import Envelope, decode_envelope
 from payment_core.events import DomainEvent
 
 if TYPE_CHECKING:
@@ -37,34 +37,10 @@ __all__ = [
     "topic_matches",
 ]
 
-logger = logging.getLogger("payment_adapters.messaging.publishers")
+logger = logging.getLogger(__name__)
 
 #: Seconds to wait for the broker's confirm before the publish counts as failed.
 DEFAULT_CONFIRM_TIMEOUT: Final = 10.0
-
-
-@attrs.frozen(slots=True)
-class OutboxMessage:
-    """One committed event as it is published: the outbox row, body included."""
-
-    id: UUID
-    type: str
-    stream_id: UUID
-    body: bytes = attrs.field(repr=False)
-    sequence: int = 0
-    created_at: datetime | None = None
-
-
-def message_from_event(event: DomainEvent, sequence: int = 0) -> OutboxMessage:
-    """The message a domain event becomes (what the unit of work writes to the outbox)."""
-    return OutboxMessage(
-        id=event.event_id,
-        type=event.type,
-        stream_id=event.stream_id,
-        body=encode_event(event),
-        sequence=sequence,
-        created_at=event.occurred_at,
-    )
 
 
 class MessagePublisher(Protocol):

@@ -30,7 +30,8 @@ from uuid import UUID
 
 import attrs
 
-from payment_adapters.messaging.publishers import MessagePublisher, OutboxMessage
+from payment_adapters.envelope import OutboxMessage
+from payment_adapters.messaging.publishers import MessagePublisher
 
 __all__ = [
     "OutboxRelay",
@@ -42,7 +43,7 @@ __all__ = [
     "publish_in_stream_order",
 ]
 
-logger = logging.getLogger("payment_adapters.messaging.relay")
+logger = logging.getLogger(__name__)
 
 
 class LeasedBatch(Protocol):

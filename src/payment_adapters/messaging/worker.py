@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["create_app", "run_worker"]
 
-logger = logging.getLogger("payment_adapters.worker")
+logger = logging.getLogger(__name__)
 
 
 def create_app(runtime: Runtime, **options: Any) -> FastStream:

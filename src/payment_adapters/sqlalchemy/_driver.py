@@ -1,21 +1,11 @@
 """One autocommit statement straight to asyncpg, for the hottest writes on PostgreSQL.
 
-SQLAlchemy's execute path (execution context, the DBAPI adapter, a result object) costs more
-than asyncpg itself takes to run the same prepared statement. The statements that need none
-of it are single autocommit statements whose answer is at most one row: creating a payment
-(payment, outbox rows and notification in one statement) and claiming or completing an
-idempotency key. For those, SQLAlchemy still compiles the statement (once per statement) and
-its types still process every value; the SQL and the processed values then go to the asyncpg
-connection of a pooled connection. Measured on creating payments, 16 tasks in one process:
-CPU per create down by about a third (bench/README.md).
-
-Errors come out as SQLAlchemy's (``IntegrityError`` for a unique violation, and so on, by
-SQLSTATE class), so callers handle them as they would on the usual path; a connection that
-broke is invalidated so that the pool does not hand it out again.
-
-Anything listening to SQLAlchemy's statement events (``echo``, the ``sqlalchemy.engine``
-logger at INFO, a tracer) would not see these statements, so while anything listens they go
-the usual way (``driver_path_open``).
+Used for single autocommit statements whose answer is at most one row (creating a payment;
+claiming or completing an idempotency key): SQLAlchemy compiles the statement and processes
+its values, and the pooled connection's asyncpg connection runs it. Errors come out as
+SQLAlchemy's, and a broken connection is invalidated. While anything listens to SQLAlchemy's
+statement events (``echo``, the ``sqlalchemy.engine`` logger at INFO, a tracer) statements go
+the usual way (``driver_path_open``). Why: docs/design-notes.md; figures: bench/README.md.
 """
 
 from __future__ import annotations

@@ -78,11 +78,11 @@ class WriterQueue:
     """This process's SQLite write transactions, one at a time, first come first served.
 
     SQLite has one writer per database. Left to itself, a waiting writer polls with SQLite's
-    busy handler, whose sleeps grow to 100 ms: under load, waits were measured at over a
-    second at the 99th percentile. Queueing the process's own writers on an asyncio lock
-    hands the database over as soon as it is free; other processes still meet the busy
-    handler. A transaction stuck for longer than the busy timeout fails the waiter with
-    ``TimeoutError`` rather than hanging it forever.
+    busy handler, whose sleeps grow to 100 ms (a long tail under load: bench/README.md,
+    SQLite writers). Queueing the process's own writers on an asyncio lock hands the database
+    over as soon as it is free; other processes still meet the busy handler. A transaction
+    stuck for longer than the busy timeout fails the waiter with ``TimeoutError`` rather than
+    hanging it forever.
     """
 
     def __init__(self, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:

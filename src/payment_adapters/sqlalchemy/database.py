@@ -21,7 +21,7 @@ from payment_core.ports import Cipher
 
 __all__ = ["Database"]
 
-logger = logging.getLogger("payment_adapters.sqlalchemy")
+logger = logging.getLogger(__name__)
 
 #: PostgreSQL advisory lock held while migrating, so concurrently starting processes take turns.
 MIGRATION_LOCK_KEY: Final = 0x7061796D656E7473  # "payments"

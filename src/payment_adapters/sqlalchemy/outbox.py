@@ -1,30 +1,10 @@
 """The relay's side of the outbox: lease committed, unpublished rows; mark them published.
 
-The unit of work writes one ``outbox`` row per domain event in the transaction of the change
-(``sequence`` orders them, ``stream_id`` is the payment or invoice they belong to) and, on
-PostgreSQL, ``NOTIFY payments_outbox`` so a waiting relay wakes at once.
-
-**PostgreSQL, several relays.** A lease is one transaction: ``SELECT ... ORDER BY sequence
-LIMIT n FOR UPDATE SKIP LOCKED`` locks a batch that no other relay can take; the rows are
-published, marked ``published_at`` and the transaction commits. Skipping locked rows alone
-would let relay B publish event 2 of a payment while relay A still holds event 1 of the same
-payment, so a second query asks, for every stream in the batch, for the lowest unpublished
-sequence of that stream: a stream whose lowest unpublished row is not in our batch (another
-relay holds it, or it just committed) is held back, with all its rows, until that row is
-published. Rows of one stream are written under the payment's row lock, so their sequences
-follow their commit order and an earlier row of a stream is never committed after a later
-one. A relay that dies mid-lease releases its locks with its connection; the rows are
-published again (at least once), still in order.
-
-**Bodies** are sealed by the unit of work (``payment_adapters.crypto``, bound to
-``outbox.body:<event id>``), since events carry descriptions, metadata and notes. A lease
-hands them over sealed; the relay opens each (:meth:`SqlOutbox.unseal`) just before it is
-published, so a body that does not open stops its stream only, like a failed publish.
-
-**SQLite.** There is no ``SKIP LOCKED``, and one writer at a time anyway: one relay at a
-time leases (a lock per database in the process, and an advisory ``flock`` on a file next
-to the database file across processes); the read, the publishing and the update are each
-their own short transaction so that writers are never blocked while the broker confirms.
+On PostgreSQL a lease is one transaction (``FOR UPDATE SKIP LOCKED``) and any number of relays
+share the table, each stream still published in order; on SQLite one relay leases at a time
+(a lock per database in the process, an advisory ``flock`` across processes). Bodies are
+handed over sealed and opened one by one (:meth:`SqlOutbox.unseal`) as they are published.
+How leases keep each stream in order: docs/design-notes.md, the outbox.
 """
 
 from __future__ import annotations
@@ -36,13 +16,14 @@ import logging
 import os
 from collections.abc import AsyncIterator, Collection, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import attrs
 from sqlalchemy import Table, func, select, text, update
 
-from payment_adapters.messaging.publishers import OutboxMessage
+from payment_adapters.envelope import OutboxMessage
+from payment_adapters.sqlalchemy.tables import NOTIFY_CHANNEL, outbox
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -56,16 +37,7 @@ __all__ = [
     "SqlOutbox",
 ]
 
-logger = logging.getLogger("payment_adapters.sqlalchemy.outbox")
-
-#: The channel the unit of work notifies on commit (PostgreSQL).
-NOTIFY_CHANNEL: Final = "payments_outbox"
-
-
-def _outbox_table() -> Table:
-    from payment_adapters.sqlalchemy.tables import outbox  # noqa: PLC0415 - lazy, optional
-
-    return outbox
+logger = logging.getLogger(__name__)
 
 
 def _as_uuid(value: Any) -> UUID:
@@ -125,7 +97,7 @@ class SqlOutbox:
     def __init__(self, engine: AsyncEngine, cipher: Cipher, *, table: Table | None = None) -> None:
         self.engine = engine
         self.cipher = cipher
-        self.table = table if table is not None else _outbox_table()
+        self.table = table if table is not None else outbox
         self.dialect: str = engine.dialect.name
         self._lock_file: int | None = None
         self._lock_path: str | None = None

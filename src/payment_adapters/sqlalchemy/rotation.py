@@ -14,8 +14,8 @@ ones that were read (compare-and-set): a row the service changed in between is l
 service wrote it (with its own, current, key) instead of being overwritten with stale data.
 The version of a row is not bumped: its content does not change.
 
-Outbox bodies written in plain JSON by an earlier version (before they were sealed) are
-sealed under the primary key too, so that nothing an event carries stays readable at rest.
+Outbox bodies still in plain JSON are sealed under the primary key too, so that nothing an
+event carries stays readable at rest.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ from payment_adapters.sqlalchemy.types import UTCDateTime
 __all__ = [
     "ENCRYPTED_COLUMNS",
     "NAMING_CONVENTION",
+    "NOTIFY_CHANNEL",
     "billing_records",
     "bookings",
     "credit_note_number_counters",
@@ -334,6 +335,8 @@ outbox = Table(
     Index("ix_outbox_published_at", "published_at", **_partial("published_at IS NOT NULL")),
     sqlite_autoincrement=True,
 )
+#: The channel a commit that wrote outbox rows notifies, and the relay listens on (PostgreSQL).
+NOTIFY_CHANNEL: Final = "payments_outbox"
 
 # ------------------------------------------------------------------------------ inbox
 inbox = Table(

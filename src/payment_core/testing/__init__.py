@@ -29,13 +29,10 @@ from payment_core.ports import EventPublisher
 from payment_core.services import Dependencies, ProviderRegistry, ServiceConfig, Services
 from payment_core.services._deps import Observer
 from payment_core.services.retry import RandBelow
+from payment_core.testing._memory_idempotency import InMemoryIdempotencyStore
+from payment_core.testing._memory_store import InMemoryStore, OutboxEntry
+from payment_core.testing._memory_uow import InMemoryUnitOfWork
 from payment_core.testing.fake_provider import FAKE_TOKENS, FakeProvider, FakeToken
-from payment_core.testing.memory import (
-    InMemoryIdempotencyStore,
-    InMemoryStore,
-    InMemoryUnitOfWork,
-    OutboxEntry,
-)
 
 __all__ = [
     "FAKE_TOKENS",

@@ -21,7 +21,7 @@ from payment_http.schemas import Health, ReadinessProblem
 
 __all__ = ["HealthController", "broker_ping", "readiness"]
 
-logger = logging.getLogger("payment_http.health")
+logger = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_SECONDS: Final = 2.0
 _AMQP_HEADER: Final = b"AMQP\x00\x00\x09\x01"

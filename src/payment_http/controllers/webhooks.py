@@ -12,7 +12,7 @@ from payment_http.schemas import WebhookReceived
 
 __all__ = ["WebhookController"]
 
-logger = logging.getLogger("payment_http.webhooks")
+logger = logging.getLogger(__name__)
 
 
 class WebhookController(Controller):

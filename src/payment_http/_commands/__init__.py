@@ -1,0 +1,1 @@
+"""The ``payment-service`` sub-commands other than ``serve`` (:mod:`payment_http.cli`)."""
