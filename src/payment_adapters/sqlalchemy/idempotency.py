@@ -26,13 +26,14 @@ from typing import Any, Final
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payment_adapters.crypto import Cipher
+from payment_adapters.idempotency import IdempotencyClaim, StoredResponse
 from payment_adapters.sqlalchemy import _driver
 from payment_adapters.sqlalchemy import mapping as m
 from payment_adapters.sqlalchemy._sqlite import WriterQueue, write_transaction
 from payment_adapters.sqlalchemy.repositories import dialect_insert
 from payment_adapters.sqlalchemy.tables import idempotency_keys as keys
 from payment_core.errors import IdempotencyKeyReusedError, IdempotencyRequestInProgressError
-from payment_core.ports import Cipher, IdempotencyClaim, StoredResponse
 
 __all__ = ["SqlAlchemyIdempotencyStore"]
 

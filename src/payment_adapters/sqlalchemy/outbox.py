@@ -47,7 +47,7 @@ from payment_adapters.messaging.publishers import OutboxMessage
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-    from payment_core.ports import Cipher
+    from payment_adapters.crypto import Cipher
 
 __all__ = [
     "NOTIFY_CHANNEL",

@@ -76,7 +76,7 @@ from payment_core.errors import ConcurrencyError
 from payment_core.events import DomainEvent
 
 if TYPE_CHECKING:
-    from payment_core.ports import Cipher
+    from payment_adapters.crypto import Cipher
 
 __all__ = ["NOTIFY_CHANNEL", "SqlAlchemyUnitOfWork"]
 

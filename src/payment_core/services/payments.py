@@ -34,6 +34,7 @@ from payment_core.model.payment import Card, Payment, PaymentStatus
 from payment_core.money import Currency, Money, check_amount_in_range
 from payment_core.pagination import Page, PageRequest
 from payment_core.ports import (
+    CancelPaymentRequest,
     ConfirmPaymentRequest,
     CreatePaymentRequest,
     ProviderPayment,
@@ -631,13 +632,13 @@ class PaymentService:
                 provider,
                 "cancel_payment",
                 lambda: provider.cancel_payment(
-                    RetrievePaymentRequest(
+                    CancelPaymentRequest(
                         payment_id=payment.id,
                         provider_payment_id=payment.provider_payment_id,
                         amount=payment.amount,
+                        idempotency_key=f"payment-{payment.id}-cancel",
                         payment_method=payment.payment_method,
-                    ),
-                    f"payment-{payment.id}-cancel",
+                    )
                 ),
             )
         except ProviderError as exc:
@@ -652,6 +653,7 @@ class PaymentService:
             payment_id=payment.id,
             provider_payment_id=payment.provider_payment_id,
             amount=payment.amount,
+            idempotency_key=f"payment-{payment.id}-reconcile",
             payment_method=payment.payment_method,
         )
         try:

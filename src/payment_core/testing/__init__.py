@@ -25,24 +25,17 @@ import attrs
 
 from payment_core.events import DomainEvent
 from payment_core.ids import new_reference, uuid_from_int
-from payment_core.ports import EventPublisher
+from payment_core.ports import EventPublisher, Observer
 from payment_core.services import Dependencies, ProviderRegistry, ServiceConfig, Services
-from payment_core.services._deps import Observer
 from payment_core.services.retry import RandBelow
 from payment_core.testing.fake_provider import FAKE_TOKENS, FakeProvider, FakeToken
-from payment_core.testing.memory import (
-    InMemoryIdempotencyStore,
-    InMemoryStore,
-    InMemoryUnitOfWork,
-    OutboxEntry,
-)
+from payment_core.testing.memory import InMemoryStore, InMemoryUnitOfWork, OutboxEntry
 
 __all__ = [
     "FAKE_TOKENS",
     "FakeProvider",
     "FakeToken",
     "Harness",
-    "InMemoryIdempotencyStore",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "OutboxEntry",
@@ -136,7 +129,6 @@ class Harness:
     ids: SequentialIds
     provider: FakeProvider
     publisher: RecordingPublisher
-    idempotency: InMemoryIdempotencyStore
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
@@ -189,7 +181,6 @@ def build_in_memory(
         ids=ids,
         provider=provider,
         publisher=publisher,
-        idempotency=InMemoryIdempotencyStore(),
     )
     if auto_deliver:
 

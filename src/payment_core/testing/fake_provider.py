@@ -26,9 +26,11 @@ from payment_core.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
+from payment_core.intent_events import translate_intent_event
 from payment_core.model.payment import Card, NextAction
 from payment_core.money import Money
 from payment_core.ports import (
+    CancelPaymentRequest,
     ConfirmPaymentRequest,
     CreatePaymentRequest,
     ProviderPayment,
@@ -41,7 +43,6 @@ from payment_core.ports import (
     WebhookEvent,
     WebhookKind,
 )
-from payment_core.stripe_events import translate_stripe_event
 
 __all__ = ["FAKE_TOKENS", "FakeProvider", "FakeToken"]
 
@@ -291,7 +292,9 @@ class FakeProvider:
         return self._reply(intent)
 
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
-        return self._call("retrieve_payment", None, lambda: self._retrieve_payment(request))
+        return self._call(
+            "retrieve_payment", request.idempotency_key, lambda: self._retrieve_payment(request)
+        )
 
     def _retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
@@ -316,14 +319,12 @@ class FakeProvider:
             )
         return self._reply(intent)
 
-    async def cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
+    async def cancel_payment(self, request: CancelPaymentRequest) -> None:
         return self._call(
-            "cancel_payment",
-            idempotency_key,
-            lambda: self._cancel_payment(request, idempotency_key),
+            "cancel_payment", request.idempotency_key, lambda: self._cancel_payment(request)
         )
 
-    def _cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
+    def _cancel_payment(self, request: CancelPaymentRequest) -> None:
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
         if intent.status is not ProviderPaymentStatus.SUCCEEDED:
             intent.status = ProviderPaymentStatus.CANCELED
@@ -398,7 +399,7 @@ class FakeProvider:
         return self.translate_webhook(body)
 
     def translate_webhook(self, body: bytes) -> WebhookEvent:
-        event = translate_stripe_event(body)
+        event = translate_intent_event(body)
         # Keep our own books in step with what the provider told the service.
         if event.provider_payment_id and event.provider_payment_id in self._intents:
             intent = self._intents[event.provider_payment_id]
