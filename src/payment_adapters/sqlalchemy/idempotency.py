@@ -1,6 +1,7 @@
-"""Idempotency keys in the database, claimed atomically (``payment_core.ports.IdempotencyStore``).
+"""Idempotency keys in the database, claimed atomically (the ``IdempotencyStore`` port of
+``payment_adapters.idempotency``).
 
-Same semantics as ``payment_core.testing.memory.InMemoryIdempotencyStore``; Brandur Leach's
+Same semantics as ``payment_adapters.idempotency.InMemoryIdempotencyStore``; Brandur Leach's
 design on our own table. Every step is a single statement that decides on its own:
 
 1. ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: a row back means the key is ours. Two

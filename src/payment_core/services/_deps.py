@@ -31,7 +31,7 @@ from payment_core.services.retry import RandBelow, ReconcileSchedule, RetryPolic
 
 __all__ = ["Dependencies", "ProviderRegistry", "ServiceConfig"]
 
-logger = logging.getLogger("payment_core")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -39,7 +39,9 @@ class _Aggregate(Protocol):
     id: UUID
     version: int
     created_at: datetime
-    events: list[DomainEvent]
+
+    @property
+    def events(self) -> Sequence[DomainEvent]: ...
 
 
 class _Part(Protocol):
