@@ -5,12 +5,14 @@ The shape is Stripe's (``{id, type, created, data: {object}}``, ``payment_intent
 events), and the wire contract gives it to the fake provider's webhooks: the fake reads its
 events here. The Stripe adapter reads Stripe's own with it too, and adds what only Stripe does
 (its currency units, expanded objects, cancelled refunds), so that both read an event the same
-way. :func:`read_event` checks the envelope; :func:`translate_event` maps ``payment_intent.*``
-and refund events to a ``WebhookKind``, anything else to ``IGNORED``.
+way. :func:`read_event` checks the envelope (:func:`event_body` writes one);
+:func:`translate_event` maps ``payment_intent.*`` and refund events to a ``WebhookKind``,
+anything else to ``IGNORED``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -26,6 +28,7 @@ __all__ = [
     "PAYMENT_INTENT_KINDS",
     "REFUND_EVENT_TYPES",
     "charge_card",
+    "event_body",
     "nonempty",
     "object_money",
     "read_event",
@@ -50,6 +53,20 @@ _FINAL_REFUND_STATUS: Final[Mapping[str, ProviderRefundStatus]] = {
     "succeeded": ProviderRefundStatus.SUCCEEDED,
     "failed": ProviderRefundStatus.FAILED,
 }
+
+
+def event_body(
+    event_type: str, obj: Mapping[str, Any], *, event_id: str, created: datetime
+) -> bytes:
+    """The body of an event about ``obj``, as :func:`read_event` reads it."""
+    event = {
+        "id": event_id,
+        "object": "event",
+        "type": event_type,
+        "created": int(created.timestamp()),
+        "data": {"object": dict(obj)},
+    }
+    return json.dumps(event, separators=(",", ":")).encode()
 
 
 def read_event(body: bytes) -> Envelope:

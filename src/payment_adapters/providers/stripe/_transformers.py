@@ -66,10 +66,7 @@ _STRIPE_ZERO_DECIMAL: Final = (
 )
 _STRIPE_THREE_DECIMAL: Final = ("BHD", "JOD", "KWD", "OMR", "TND")
 
-#: Stripe's units (https://docs.stripe.com/currencies: zero-decimal, three-decimal, special
-#: cases): zero-decimal for the first list, three-decimal for the second (last digit 0); ISK
-#: and UGX are written with two decimals that are always ``00`` (an ISK ``amount`` of 100 is
-#: one króna); every other currency has two decimals.
+#: Stripe's units (https://docs.stripe.com/currencies: zero-decimal, three-decimal, special cases).
 STRIPE_UNITS: Final = ProviderUnits(
     provider="stripe",
     default_exponent=2,
