@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from payment_adapters.idempotency import IdempotencyStore, InMemoryIdempotencyStore
 from payment_adapters.settings import Settings
-from payment_core.ports import IdempotencyStore
 from payment_core.services import (
     Dependencies,
     NullObserver,
@@ -300,7 +300,7 @@ def bootstrap_in_memory(
     return Runtime(
         settings=settings,
         services=harness.services,
-        idempotency=harness.idempotency,
+        idempotency=InMemoryIdempotencyStore(),
         observer=observer or NullObserver(),
         harness=harness,
     )

@@ -26,13 +26,14 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
     "DEV_KEY_FILE",
+    "Cipher",
     "DecryptionError",
     "FieldCipher",
     "generate_key",
@@ -103,8 +104,23 @@ def _decode_key(text: str, kid: str, where: str) -> bytes:
     return raw
 
 
+class Cipher(Protocol):
+    """Authenticated encryption of a field at rest, bound to where it is stored.
+
+    The port the SQL adapters seal their secret columns through (:class:`FieldCipher`).
+    """
+
+    def encrypt(self, plaintext: bytes, *, associated_data: bytes) -> bytes:
+        """Ciphertext (with key id and nonce), readable only with the same ``associated_data``."""
+        ...
+
+    def decrypt(self, ciphertext: bytes, *, associated_data: bytes) -> bytes:
+        """The plaintext; raises if the ciphertext or ``associated_data`` was tampered with."""
+        ...
+
+
 class FieldCipher:
-    """AES-256-GCM field cipher implementing ``payment_core.ports.Cipher``.
+    """AES-256-GCM field cipher implementing :class:`Cipher`.
 
     ``keys`` maps key ids to 32-byte keys, in order: the first is the primary key (it
     encrypts), every one decrypts. Build it from configuration with :meth:`from_keys`.

@@ -2,20 +2,36 @@
 
 A valid signature says who sent a body, not that it is sane: a provider's bug, a replayed
 test event or a leaked secret can deliver anything. Every provider's translation reads its
-body with :func:`load_object` and its ids with :func:`event_id` and :func:`provider_id`, so
-that a body nested thousands deep, a lone surrogate (``"\\ud800"``, which is no text and which
-no database stores) or a NUL in an id is a client error before anything is stored.
+body with :func:`read_envelope` (or :func:`load_object`) and its ids with :func:`event_id` and
+:func:`provider_id`, so that a body nested thousands deep, a lone surrogate (``"\\ud800"``,
+which is no text and which no database stores) or a NUL in an id is a client error before
+anything is stored. The :class:`Envelope` it gives builds the translated events, refunds' the
+same way for every provider (:meth:`Envelope.refund_event`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Final, NoReturn
 
-from payment_core.errors import MalformedBodyError, ValidationError
+import attrs
 
-__all__ = ["MAX_DEPTH", "MAX_ID", "event_id", "load_object", "provider_id"]
+from payment_core.errors import MalformedBodyError, ValidationError
+from payment_core.money import Money
+from payment_core.ports.providers import ProviderRefundStatus, WebhookEvent, WebhookKind
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_ID",
+    "Envelope",
+    "event_id",
+    "load_object",
+    "provider_id",
+    "read_envelope",
+]
 
 #: Deepest nesting of arrays and objects read (providers' events nest about ten deep).
 MAX_DEPTH: Final = 64
@@ -67,6 +83,90 @@ def provider_id(value: object) -> str | None:
     ):
         return value
     return None
+
+
+#: When an event that does not say when it was made is taken to have been made.
+_EPOCH: Final = datetime.fromtimestamp(0, UTC)
+
+
+@attrs.frozen(slots=True)
+class Envelope:
+    """An event's envelope, checked: its id and type, the object it is about (Stripe's and
+    Square's ``data.object``, PayPal's ``resource``) and when it was made."""
+
+    id: str
+    type: str
+    subject: Mapping[str, Any] = attrs.field(repr=False)
+    created_at: datetime
+
+    def event(self, kind: WebhookKind, **facts: Any) -> WebhookEvent:
+        """This event, meaning ``kind``, with the ``facts`` read from its subject."""
+        return WebhookEvent(
+            id=self.id, type=self.type, kind=kind, created_at=self.created_at, **facts
+        )
+
+    def ignored(self) -> WebhookEvent:
+        """This event, meaning nothing to us."""
+        return self.event(WebhookKind.IGNORED)
+
+    def refund_event(
+        self,
+        status: ProviderRefundStatus | None,
+        *,
+        refund_ref: object,
+        payment_ref: object = None,
+        amount: Money | None,
+        failure_code: str | None,
+    ) -> WebhookEvent | None:
+        """A refund's final state (succeeded or failed) as an event; ``None`` for any other.
+
+        ``refund_ref`` and ``payment_ref`` are the provider's ids as the event wrote them.
+        """
+        if status is ProviderRefundStatus.SUCCEEDED:
+            kind = WebhookKind.REFUND_SUCCEEDED
+        elif status is ProviderRefundStatus.FAILED:
+            kind = WebhookKind.REFUND_FAILED
+        else:
+            return None
+        return self.event(
+            kind,
+            provider_refund_id=provider_id(refund_ref),
+            provider_payment_id=provider_id(payment_ref),
+            amount=amount,
+            failure_code=failure_code,
+        )
+
+
+def read_envelope(
+    body: bytes,
+    *,
+    id_field: str = "id",
+    type_field: str = "type",
+    subject_at: tuple[str, ...] = ("data", "object"),
+    created_field: str,
+    created: Callable[[object], datetime | None],
+) -> Envelope:
+    """The envelope of an event ``body``: the id at ``id_field`` (see :func:`event_id`), a
+    string type at ``type_field`` and an object at ``subject_at``; ``created`` reads the time
+    at ``created_field`` (the epoch when it cannot).
+
+    The body is read by :func:`load_object`; a bad envelope is a :class:`ValidationError`.
+    """
+    event = load_object(body)
+    id_ = event_id(event.get(id_field), field=id_field)
+    subject: object = event
+    for key in subject_at:
+        subject = subject.get(key) if isinstance(subject, dict) else None
+    type_ = event.get(type_field)
+    if not isinstance(type_, str) or not isinstance(subject, dict):
+        name = subject_at[-1]
+        article = "an" if name[0] in "aeiou" else "a"
+        raise ValidationError(
+            field=".".join(subject_at), reason=f"an event needs a type and {article} {name}"
+        )
+    return Envelope(
+        id=id_, type=type_, subject=subject, created_at=created(event.get(created_field)) or _EPOCH
+    )
 
 
 def _malformed(reason: str) -> NoReturn:

@@ -38,7 +38,7 @@ from typing import Any, Final
 import msgspec
 
 from payment_adapters.bootstrap import Runtime
-from payment_core.ports import StoredResponse
+from payment_adapters.idempotency import StoredResponse
 from payment_http._asgi import ASGIApp, Message, Receive, Scope, Send
 from payment_http.auth import OPEN_KEY_ID
 from payment_http.body import (

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import delete, select, text
 
 from payment_adapters.crypto import FieldCipher, generate_key
+from payment_adapters.idempotency import IdempotencyStore, InMemoryIdempotencyStore
 from payment_adapters.sqlalchemy import Database
 from payment_adapters.sqlalchemy import tables as t
 from payment_adapters.sqlalchemy.testing import create_database, drop_database, server_url
@@ -33,8 +34,8 @@ from payment_core.model.invoice import Invoice, LineItem
 from payment_core.model.payment import Card, NextAction, Payment
 from payment_core.model.refund import Refund
 from payment_core.money import Currency, Money
-from payment_core.ports import IdempotencyStore, UnitOfWork
-from payment_core.testing import InMemoryIdempotencyStore, InMemoryStore, InMemoryUnitOfWork
+from payment_core.ports import UnitOfWork
+from payment_core.testing import InMemoryStore, InMemoryUnitOfWork
 
 T = TypeVar("T")
 
@@ -87,8 +88,13 @@ class Storage:
         """Every committed outbox row, in sequence order."""
         if self.store is not None:
             return [
-                OutboxRow(e.sequence, e.event.event_id, e.event.type, e.event.stream_id,
-                          e.published_at is not None)
+                OutboxRow(
+                    e.sequence,
+                    e.event.event_id,
+                    e.event.type,
+                    e.event.stream_id,
+                    e.published_at is not None,
+                )
                 for e in self.store.outbox
             ]
         assert self.database is not None
@@ -166,8 +172,9 @@ async def storage(request: pytest.FixtureRequest) -> AsyncIterator[Storage]:
     name: str = request.param
     if name == "memory":
         store = InMemoryStore()
-        yield Storage(name, lambda: InMemoryUnitOfWork(store), InMemoryIdempotencyStore(),
-                      store=store)
+        yield Storage(
+            name, lambda: InMemoryUnitOfWork(store), InMemoryIdempotencyStore(), store=store
+        )
         return
     url = request.getfixturevalue("postgres_url" if name == "postgres" else "sqlite_url")
     database = Database.from_url(url, cipher=CIPHER, pool_size=CONCURRENCY[name] + 2)
@@ -212,10 +219,14 @@ def make_payment(**overrides: Any) -> Payment:
 def make_completed_payment(**overrides: Any) -> Payment:
     """A COMPLETED payment with a card (its events dropped: tests add their own)."""
     payment = make_payment(**overrides)
-    payment.start_processing(now=at(1), payment_method="pm_card_visa",
-                             reconcile_after=timedelta(minutes=5))
-    payment.complete(now=at(2), event_id=uuid4(),
-                     card=Card(brand="visa", last4="4242", exp_month=12, exp_year=2034))
+    payment.start_processing(
+        now=at(1), payment_method="pm_card_visa", reconcile_after=timedelta(minutes=5)
+    )
+    payment.complete(
+        now=at(2),
+        event_id=uuid4(),
+        card=Card(brand="visa", last4="4242", exp_month=12, exp_year=2034),
+    )
     payment.events.clear()
     return payment
 

@@ -8,8 +8,8 @@ from uuid import uuid4
 
 import pytest
 
+from payment_adapters.idempotency import StoredResponse
 from payment_core.errors import IdempotencyKeyReusedError, IdempotencyRequestInProgressError
-from payment_core.ports import StoredResponse
 
 TTL = timedelta(hours=24)
 LOCK = timedelta(seconds=30)

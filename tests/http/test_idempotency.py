@@ -13,14 +13,9 @@ import msgspec
 import pytest
 from tests.http.conftest import API_KEY, AUTH, OTHER_KEY, Api, invoice_body, payment_body
 
+from payment_adapters.idempotency import IdempotencyClaim, IdempotencyStore, StoredResponse
 from payment_core.errors import ProviderUnavailableError
-from payment_core.ports import (
-    CreatePaymentRequest,
-    IdempotencyClaim,
-    IdempotencyStore,
-    ProviderPayment,
-    StoredResponse,
-)
+from payment_core.ports import CreatePaymentRequest, ProviderPayment
 from payment_core.testing import FakeProvider
 from payment_http.auth import key_id
 from payment_http.idempotency import fingerprint, scoped_key

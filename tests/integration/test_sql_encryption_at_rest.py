@@ -29,6 +29,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
 from payment_adapters.crypto import FieldCipher, generate_key, key_id_of
+from payment_adapters.idempotency import StoredResponse
 from payment_adapters.sqlalchemy import Database
 from payment_adapters.sqlalchemy import tables as t
 from payment_adapters.sqlalchemy.outbox import SqlOutbox
@@ -39,7 +40,6 @@ from payment_core.card_data import card_number_spans
 from payment_core.errors import RawCardDataError
 from payment_core.model.invoice import LineItem
 from payment_core.model.payment import PaymentStatus
-from payment_core.ports import StoredResponse
 from payment_core.services import (
     CreateInvoice,
     CreatePayment,

@@ -24,12 +24,12 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 from payment_adapters.crypto import FieldCipher, generate_key
+from payment_adapters.idempotency import StoredResponse
 from payment_adapters.sqlalchemy import Database
 from payment_adapters.sqlalchemy.testing import create_database, drop_database
 from payment_core.ids import new_reference
 from payment_core.model.payment import Payment
 from payment_core.money import Currency, Money
-from payment_core.ports import StoredResponse
 from payment_core.services import CreatePayment, Dependencies, ProviderRegistry, Services
 from payment_core.system import SystemClock, SystemIds
 from payment_core.testing import FakeProvider

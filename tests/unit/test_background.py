@@ -16,6 +16,7 @@ import pytest
 
 from payment_adapters.background import BackgroundWork, run_background
 from payment_adapters.bootstrap import Runtime, bootstrap_in_memory
+from payment_adapters.idempotency import InMemoryIdempotencyStore
 from payment_adapters.messaging.codec import Envelope
 from payment_adapters.messaging.consumer import BookingConsumer, BookingTopology, Outcome
 from payment_adapters.messaging.publishers import (
@@ -440,7 +441,7 @@ def memory_runtime(*, auto_deliver: bool = True) -> Runtime:
     return Runtime(
         settings=settings,
         services=harness.services,
-        idempotency=harness.idempotency,
+        idempotency=InMemoryIdempotencyStore(),
         observer=NullObserver(),
         harness=harness,
     )

@@ -16,6 +16,7 @@ from payment_core.errors import (
     WebhookSignatureError,
 )
 from payment_core.ports import (
+    CancelPaymentRequest,
     ConfirmPaymentRequest,
     CreatePaymentRequest,
     ProviderPaymentStatus,
@@ -38,7 +39,11 @@ def confirm_request(token: str) -> ConfirmPaymentRequest:
 
 
 def retrieve_request(token: str | None) -> RetrievePaymentRequest:
-    return RetrievePaymentRequest(PAYMENT, INTENT, AMOUNT, token)
+    return RetrievePaymentRequest(PAYMENT, INTENT, AMOUNT, f"payment-{PAYMENT}-reconcile", token)
+
+
+def cancel_request() -> CancelPaymentRequest:
+    return CancelPaymentRequest(PAYMENT, INTENT, AMOUNT, "cancel-key")
 
 
 async def test_create_sets_up_an_intent_named_after_our_payment() -> None:
@@ -115,13 +120,13 @@ async def test_the_mismatch_token_always_reports_another_amount() -> None:
 
 async def test_cancel_releases_an_unpaid_intent_but_not_a_captured_one() -> None:
     fake = FakeProvider()
-    await fake.cancel_payment(retrieve_request(None), "cancel-key")
+    await fake.cancel_payment(cancel_request())
     assert (await fake.retrieve_payment(retrieve_request(None))).status is (
         ProviderPaymentStatus.CANCELED
     )
     paid = FakeProvider()
     await paid.confirm_payment(confirm_request("pm_card_visa"))
-    await paid.cancel_payment(retrieve_request(None), "cancel-key")
+    await paid.cancel_payment(cancel_request())
     assert (await paid.retrieve_payment(retrieve_request(None))).status is (
         ProviderPaymentStatus.SUCCEEDED
     )
@@ -240,7 +245,7 @@ async def test_the_fake_remembers_a_bounded_number_of_intents_refunds_and_calls(
     assert len(fake.calls) <= 3
     assert fake.calls[-1] == ("refund", "r9")  # the newest are kept
     # A forgotten intent is answered from its token, as a fresh process would.
-    forgotten = RetrievePaymentRequest(UUID(int=0), None, AMOUNT, "pm_card_visa")
+    forgotten = RetrievePaymentRequest(UUID(int=0), None, AMOUNT, "reconcile-key", "pm_card_visa")
     assert (await fake.retrieve_payment(forgotten)).status is ProviderPaymentStatus.SUCCEEDED
 
 

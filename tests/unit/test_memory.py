@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 import attrs
 import pytest
 
+from payment_adapters.idempotency import InMemoryIdempotencyStore, StoredResponse
 from payment_core import (
     BillingRecord,
     BillingRecordType,
@@ -23,9 +24,8 @@ from payment_core.errors import (
     IdempotencyRequestInProgressError,
 )
 from payment_core.model._copy import copy_aggregate
-from payment_core.ports import StoredResponse, StoredWebhook
+from payment_core.ports import StoredWebhook
 from payment_core.testing import (
-    InMemoryIdempotencyStore,
     InMemoryStore,
     InMemoryUnitOfWork,
     SequentialIds,

@@ -10,8 +10,9 @@ ariary). A provider may count some currencies in another unit, or take only some
 - PayPal takes decimal text; HUF, JPY and TWD without decimals.
 - Square takes the smallest denomination of the currency, which is ISO 4217's.
 
-An adapter converts on the way out (:meth:`ProviderUnits.to_provider`, which refuses an amount
-the provider cannot take rather than rounding it) and back on the way in
+Each provider's table is in its ``_transformers`` (``STRIPE_UNITS``, ``PAYPAL_UNITS``,
+``SQUARE_UNITS``). An adapter converts on the way out (:meth:`ProviderUnits.to_provider`, which
+refuses an amount the provider cannot take rather than rounding it) and back on the way in
 (:meth:`ProviderUnits.from_provider`): replies, webhooks and refunds alike. docs/providers.md
 gives the sources.
 """
@@ -21,14 +22,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from math import gcd
 from types import MappingProxyType
-from typing import Final
 
 import attrs
 
 from payment_core.errors import ProviderRejectedError
 from payment_core.money import Currency, Money
 
-__all__ = ["PAYPAL_UNITS", "SQUARE_UNITS", "STRIPE_UNITS", "ProviderUnits"]
+__all__ = ["ProviderUnits"]
 
 
 def _frozen(mapping: Mapping[str, int]) -> Mapping[str, int]:
@@ -99,46 +99,3 @@ class ProviderUnits:
         sign = "-" if amount < 0 else ""
         major, minor = divmod(abs(amount), _pow10(exponent))
         return f"{sign}{major}" if exponent == 0 else f"{sign}{major}.{minor:0{exponent}d}"
-
-
-_STRIPE_ZERO_DECIMAL: Final = (
-    "BIF",
-    "CLP",
-    "DJF",
-    "GNF",
-    "JPY",
-    "KMF",
-    "KRW",
-    "MGA",
-    "PYG",
-    "RWF",
-    "VND",
-    "VUV",
-    "XAF",
-    "XOF",
-    "XPF",
-)
-_STRIPE_THREE_DECIMAL: Final = ("BHD", "JOD", "KWD", "OMR", "TND")
-
-#: Stripe's units (https://docs.stripe.com/currencies: zero-decimal, three-decimal, special cases).
-STRIPE_UNITS: Final = ProviderUnits(
-    provider="stripe",
-    default_exponent=2,
-    exponents={
-        **dict.fromkeys(_STRIPE_ZERO_DECIMAL, 0),
-        **dict.fromkeys(_STRIPE_THREE_DECIMAL, 3),
-    },
-    steps={
-        # "Backwards compatibility requires you to represent it as a two-decimal value, where
-        # the decimal amount is always 00"; UGX is also on the zero-decimal list, the special
-        # case is the rule.
-        "ISK": 100,
-        "UGX": 100,
-        # "These API calls require the least-significant (last) digit to be 0."
-        **dict.fromkeys(_STRIPE_THREE_DECIMAL, 10),
-    },
-)
-#: PayPal's currency codes page: HUF, JPY and TWD "do not support decimals".
-PAYPAL_UNITS: Final = ProviderUnits(provider="paypal", exponents={"HUF": 0, "JPY": 0, "TWD": 0})
-#: Square's ``Money.amount`` is "in the smallest denomination of the currency": ISO's unit.
-SQUARE_UNITS: Final = ProviderUnits(provider="square")

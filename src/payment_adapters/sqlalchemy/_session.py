@@ -31,7 +31,7 @@ from payment_core.events import DomainEvent
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from payment_core.ports import Cipher
+    from payment_adapters.crypto import Cipher
 
 __all__ = ["OutboxRows", "Session"]
 

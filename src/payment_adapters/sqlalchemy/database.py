@@ -13,11 +13,11 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from payment_adapters.crypto import Cipher
 from payment_adapters.sqlalchemy import _sqlite
 from payment_adapters.sqlalchemy.idempotency import SqlAlchemyIdempotencyStore
 from payment_adapters.sqlalchemy.migrations import upgrade
 from payment_adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from payment_core.ports import Cipher
 
 __all__ = ["Database"]
 

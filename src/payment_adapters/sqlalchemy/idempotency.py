@@ -1,6 +1,7 @@
-"""Idempotency keys in the database, claimed atomically (``payment_core.ports.IdempotencyStore``).
+"""Idempotency keys in the database, claimed atomically (the ``IdempotencyStore`` port of
+``payment_adapters.idempotency``).
 
-Same semantics as ``payment_core.testing.memory.InMemoryIdempotencyStore``; Brandur Leach's
+Same semantics as ``payment_adapters.idempotency.InMemoryIdempotencyStore``; Brandur Leach's
 design on our own table. Every step is a single statement that decides on its own:
 
 1. ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: a row back means the key is ours. Two
@@ -26,13 +27,14 @@ from typing import Any, Final
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payment_adapters.crypto import Cipher
+from payment_adapters.idempotency import IdempotencyClaim, StoredResponse
 from payment_adapters.sqlalchemy import _driver
 from payment_adapters.sqlalchemy import mapping as m
 from payment_adapters.sqlalchemy._sqlite import WriterQueue, write_transaction
 from payment_adapters.sqlalchemy.repositories import dialect_insert
 from payment_adapters.sqlalchemy.tables import idempotency_keys as keys
 from payment_core.errors import IdempotencyKeyReusedError, IdempotencyRequestInProgressError
-from payment_core.ports import Cipher, IdempotencyClaim, StoredResponse
 
 __all__ = ["SqlAlchemyIdempotencyStore"]
 

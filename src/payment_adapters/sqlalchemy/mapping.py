@@ -14,6 +14,8 @@ from uuid import UUID
 
 from sqlalchemy.engine import RowMapping
 
+from payment_adapters.crypto import Cipher
+from payment_adapters.idempotency import StoredResponse
 from payment_core.model.billing import BillingRecord, BillingRecordType
 from payment_core.model.credit_note import CreditNote
 from payment_core.model.customer import Customer
@@ -21,7 +23,7 @@ from payment_core.model.invoice import Invoice, InvoiceStatus, LineItem
 from payment_core.model.payment import Card, NextAction, Payment, PaymentStatus
 from payment_core.model.refund import Refund, RefundStatus
 from payment_core.money import Currency, Money
-from payment_core.ports import Cipher, StoredResponse, StoredWebhook
+from payment_core.ports import StoredWebhook
 
 __all__ = [
     "associated_data",

@@ -28,7 +28,7 @@ from payment_adapters.sqlalchemy.tables import NOTIFY_CHANNEL, outbox
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-    from payment_core.ports import Cipher
+    from payment_adapters.crypto import Cipher
 
 __all__ = [
     "NOTIFY_CHANNEL",

@@ -47,8 +47,8 @@ from payment_core.events import DomainEvent
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from payment_adapters.crypto import Cipher
     from payment_adapters.sqlalchemy._sqlite import WriterQueue
-    from payment_core.ports import Cipher
 
 __all__ = ["NOTIFY_CHANNEL", "SqlAlchemyUnitOfWork"]
 

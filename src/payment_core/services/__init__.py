@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from payment_core.services._deps import (
-    Dependencies,
-    NullObserver,
-    Observer,
-    ProviderRegistry,
-    ServiceConfig,
-)
+from payment_core.ports import NullObserver, Observer
+from payment_core.services._deps import Dependencies, ProviderRegistry, ServiceConfig
 from payment_core.services.billing import BillingService
 from payment_core.services.bookings import (
     BookingCancelled,

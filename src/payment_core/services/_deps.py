@@ -7,7 +7,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import attrs
 
@@ -19,65 +19,21 @@ from payment_core.errors import (
     UnknownProviderError,
     ValidationError,
 )
-from payment_core.ports import Clock, Ids, PaymentProvider, UnitOfWorkFactory
+from payment_core.ports import (
+    Clock,
+    Ids,
+    NullObserver,
+    Observer,
+    PaymentProvider,
+    UnitOfWorkFactory,
+)
 from payment_core.services.retry import RandBelow, ReconcileSchedule, RetryPolicy
 
-__all__ = [
-    "Dependencies",
-    "NullObserver",
-    "Observer",
-    "ProviderRegistry",
-    "ServiceConfig",
-]
+__all__ = ["Dependencies", "ProviderRegistry", "ServiceConfig"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class Observer(Protocol):
-    """Hooks for metrics; the HTTP service plugs Prometheus counters in here."""
-
-    def payment_outcome(self, provider: str, status: str) -> None: ...
-
-    def refund_outcome(self, provider: str, status: str) -> None: ...
-
-    def provider_call(self, provider: str, operation: str, outcome: str, seconds: object) -> None:
-        """``seconds`` is a :class:`datetime.timedelta` (kept loose for the protocol)."""
-        ...
-
-    def amount_mismatch(self, provider: str) -> None: ...
-
-    def state_conflict(self, provider: str, entity: str) -> None:
-        """The provider reports money moved for a payment or refund we settled otherwise."""
-        ...
-
-    def webhook_mismatch(self, provider: str, entity: str) -> None:
-        """A signed webhook names a payment or refund of ours that it may not act on (another
-        provider's, or by another provider id than its own): ignored."""
-        ...
-
-
-class NullObserver:
-    """Observes nothing."""
-
-    def payment_outcome(self, provider: str, status: str) -> None:
-        return None
-
-    def refund_outcome(self, provider: str, status: str) -> None:
-        return None
-
-    def provider_call(self, provider: str, operation: str, outcome: str, seconds: object) -> None:
-        return None
-
-    def amount_mismatch(self, provider: str) -> None:
-        return None
-
-    def state_conflict(self, provider: str, entity: str) -> None:
-        return None
-
-    def webhook_mismatch(self, provider: str, entity: str) -> None:
-        return None
 
 
 class ProviderRegistry:

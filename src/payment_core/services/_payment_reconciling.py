@@ -24,6 +24,7 @@ async def reconcile_payment(deps: Dependencies, payment: Payment) -> tuple[Payme
         payment_id=payment.id,
         provider_payment_id=payment.provider_payment_id,
         amount=payment.amount,
+        idempotency_key=f"payment-{payment.id}-reconcile",
         payment_method=payment.payment_method,
     )
     try:

@@ -27,10 +27,10 @@ from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.money import Money
 from payment_core.pagination import Page, PageRequest
 from payment_core.ports import (
+    CancelPaymentRequest,
     ConfirmPaymentRequest,
     CreatePaymentRequest,
     ProviderPayment,
-    RetrievePaymentRequest,
     UnitOfWork,
 )
 from payment_core.services._deps import Dependencies
@@ -360,13 +360,13 @@ class PaymentService:
                 provider,
                 "cancel_payment",
                 lambda: provider.cancel_payment(
-                    RetrievePaymentRequest(
+                    CancelPaymentRequest(
                         payment_id=payment.id,
                         provider_payment_id=payment.provider_payment_id,
                         amount=payment.amount,
+                        idempotency_key=f"payment-{payment.id}-cancel",
                         payment_method=payment.payment_method,
-                    ),
-                    f"payment-{payment.id}-cancel",
+                    )
                 ),
             )
         except ProviderError as exc:

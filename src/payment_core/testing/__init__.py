@@ -25,11 +25,9 @@ import attrs
 
 from payment_core.events import DomainEvent
 from payment_core.ids import new_reference, uuid_from_int
-from payment_core.ports import EventPublisher
+from payment_core.ports import EventPublisher, Observer
 from payment_core.services import Dependencies, ProviderRegistry, ServiceConfig, Services
-from payment_core.services._deps import Observer
 from payment_core.services.retry import RandBelow
-from payment_core.testing._memory_idempotency import InMemoryIdempotencyStore
 from payment_core.testing._memory_store import InMemoryStore, OutboxEntry
 from payment_core.testing._memory_uow import InMemoryUnitOfWork
 from payment_core.testing.fake_provider import FAKE_TOKENS, FakeProvider, FakeToken
@@ -39,7 +37,6 @@ __all__ = [
     "FakeProvider",
     "FakeToken",
     "Harness",
-    "InMemoryIdempotencyStore",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "OutboxEntry",
@@ -133,7 +130,6 @@ class Harness:
     ids: SequentialIds
     provider: FakeProvider
     publisher: RecordingPublisher
-    idempotency: InMemoryIdempotencyStore
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
@@ -186,7 +182,6 @@ def build_in_memory(
         ids=ids,
         provider=provider,
         publisher=publisher,
-        idempotency=InMemoryIdempotencyStore(),
     )
     if auto_deliver:
 

@@ -2,7 +2,8 @@
 
 It is the service's default provider (``PAYMENT_PROVIDER=fake``) for development, demos and
 tests. Its payment-method tokens mirror Stripe's test tokens and their outcomes are fixed by the
-wire contract. Its webhooks use Stripe's signature scheme with the ``Fake-Signature`` header.
+wire contract (:mod:`._fake_tokens`). Its webhooks use Stripe's signature scheme with the
+``Fake-Signature`` header and Stripe's event shape (:mod:`payment_core.intent_events`).
 
 Outcomes are a function of the token, so a fresh process (a restart, another worker) answers
 ``retrieve`` about a payment it has never seen exactly as the one that confirmed it would.
@@ -11,7 +12,6 @@ Outcomes are a function of the token, so a fresh process (a restart, another wor
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -26,9 +26,11 @@ from payment_core.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from payment_core.model.payment import Card, NextAction
+from payment_core.intent_events import event_body, translate_intent_event
+from payment_core.model.payment import NextAction
 from payment_core.money import Money
 from payment_core.ports import (
+    CancelPaymentRequest,
     ConfirmPaymentRequest,
     CreatePaymentRequest,
     ProviderPayment,
@@ -41,7 +43,8 @@ from payment_core.ports import (
     WebhookEvent,
     WebhookKind,
 )
-from payment_core.stripe_events import translate_stripe_event
+from payment_core.testing._fake_tokens import DECLINE_MESSAGES, FAKE_TOKENS, FakeToken
+from payment_core.testing._faults import Faults
 
 __all__ = ["FAKE_TOKENS", "FakeProvider", "FakeToken"]
 
@@ -54,58 +57,6 @@ DEFAULT_MAX_REMEMBERED: Final = 50_000
 
 SIGNATURE_HEADER: Final = "Fake-Signature"
 DEFAULT_WEBHOOK_SECRET: Final = "whsec_fake"  # noqa: S105 - the contract's documented default
-
-
-@attrs.frozen(slots=True)
-class FakeToken:
-    """What confirming with a token does."""
-
-    outcome: str  # succeeded | declined | requires_action | timeout | mismatch
-    card: Card
-    decline_code: str | None = None
-    refunds_fail: bool = False
-
-
-_EXP: Final = {"exp_month": 12, "exp_year": 2034}
-
-#: The operations whose calls are recorded and may be made to fail.
-_OPERATIONS: Final = frozenset(
-    {
-        "create_payment",
-        "confirm_payment",
-        "retrieve_payment",
-        "cancel_payment",
-        "refund",
-        "retrieve_refund",
-    }
-)
-
-FAKE_TOKENS: Final[Mapping[str, FakeToken]] = {
-    "pm_card_visa": FakeToken("succeeded", Card("visa", "4242", **_EXP)),
-    "pm_card_mastercard": FakeToken("succeeded", Card("mastercard", "4444", **_EXP)),
-    "pm_card_chargeDeclined": FakeToken(
-        "declined", Card("visa", "0002", **_EXP), decline_code="card_declined"
-    ),
-    "pm_card_chargeDeclinedInsufficientFunds": FakeToken(
-        "declined", Card("visa", "9995", **_EXP), decline_code="insufficient_funds"
-    ),
-    "pm_card_authenticationRequired": FakeToken("requires_action", Card("visa", "3184", **_EXP)),
-    "pm_card_timeout": FakeToken("timeout", Card("visa", "0077", **_EXP)),
-    "pm_card_refundFail": FakeToken("succeeded", Card("visa", "0005", **_EXP), refunds_fail=True),
-    # Not in Stripe's set: a provider that reports another amount than we asked for.
-    "pm_card_amountMismatch": FakeToken("mismatch", Card("visa", "0101", **_EXP)),
-}
-
-_DECLINE_MESSAGES: Final = {
-    "card_declined": "Your card was declined.",
-    "insufficient_funds": "Your card has insufficient funds.",
-}
-
-
-@attrs.frozen(slots=True)
-class _Injected:
-    error: ProviderError
-    after_effect: bool
 
 
 @attrs.define(slots=True)
@@ -140,7 +91,7 @@ class FakeProvider:
         self._refunds: dict[str, ProviderRefund] = {}
         #: Every call, in order, with its idempotency key: tests assert retries reuse keys.
         self.calls: list[tuple[str, str | None]] = []
-        self._failures: dict[str, list[_Injected]] = {}
+        self._faults = Faults()
         if type(max_remembered) is not int or max_remembered < 1:
             raise ValueError("max_remembered must be a positive int")
         self._max_remembered = max_remembered
@@ -168,12 +119,7 @@ class FakeProvider:
         the money moved but the answer was lost (a timeout): a retry with the same idempotency
         key then gets the first answer, never a second charge or refund.
         """
-        if operation not in _OPERATIONS:
-            raise ValueError(f"unknown operation {operation!r}; one of {sorted(_OPERATIONS)}")
-        if type(times) is not int or times < 1:
-            raise ValueError("times must be a positive int")
-        queue = self._failures.setdefault(operation, [])
-        queue.extend([_Injected(error, after_effect)] * times)
+        self._faults.inject(operation, error, times=times, after_effect=after_effect)
 
     def _call(self, operation: str, key: str | None, body: Callable[[], T]) -> T:
         # The operations' bodies are plain functions: nothing in them waits, and a coroutine
@@ -181,8 +127,7 @@ class FakeProvider:
         self.calls.append((operation, key))
         if len(self.calls) > self._max_remembered:
             del self.calls[: len(self.calls) // 2]  # the oldest half; amortised O(1)
-        queue = self._failures.get(operation)
-        failure = queue.pop(0) if queue else None
+        failure = self._faults.next(operation)
         if failure is not None and not failure.after_effect:
             raise failure.error
         result = body()
@@ -219,7 +164,7 @@ class FakeProvider:
             next_action = NextAction(type="redirect", url=f"{self._redirect_base}/{intent.id}")
         if status is ProviderPaymentStatus.FAILED and token and token.decline_code:
             failure_code = token.decline_code
-            failure_message = _DECLINE_MESSAGES.get(token.decline_code)
+            failure_message = DECLINE_MESSAGES.get(token.decline_code)
         return ProviderPayment(
             provider_payment_id=intent.id,
             status=status,
@@ -275,7 +220,7 @@ class FakeProvider:
             intent.status = ProviderPaymentStatus.FAILED
             raise ProviderDeclinedError(
                 decline_code=token.decline_code or "card_declined",
-                message=_DECLINE_MESSAGES.get(token.decline_code or "", "Declined."),
+                message=DECLINE_MESSAGES.get(token.decline_code or "", "Declined."),
             )
         if token.outcome == "requires_action":
             intent.status = ProviderPaymentStatus.REQUIRES_ACTION
@@ -291,7 +236,9 @@ class FakeProvider:
         return self._reply(intent)
 
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
-        return self._call("retrieve_payment", None, lambda: self._retrieve_payment(request))
+        return self._call(
+            "retrieve_payment", request.idempotency_key, lambda: self._retrieve_payment(request)
+        )
 
     def _retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
@@ -316,14 +263,12 @@ class FakeProvider:
             )
         return self._reply(intent)
 
-    async def cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
+    async def cancel_payment(self, request: CancelPaymentRequest) -> None:
         return self._call(
-            "cancel_payment",
-            idempotency_key,
-            lambda: self._cancel_payment(request, idempotency_key),
+            "cancel_payment", request.idempotency_key, lambda: self._cancel_payment(request)
         )
 
-    def _cancel_payment(self, request: RetrievePaymentRequest, idempotency_key: str) -> None:
+    def _cancel_payment(self, request: CancelPaymentRequest) -> None:
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
         if intent.status is not ProviderPaymentStatus.SUCCEEDED:
             intent.status = ProviderPaymentStatus.CANCELED
@@ -398,7 +343,7 @@ class FakeProvider:
         return self.translate_webhook(body)
 
     def translate_webhook(self, body: bytes) -> WebhookEvent:
-        event = translate_stripe_event(body)
+        event = translate_intent_event(body)
         # Keep our own books in step with what the provider told the service.
         if event.provider_payment_id and event.provider_payment_id in self._intents:
             intent = self._intents[event.provider_payment_id]
@@ -420,16 +365,7 @@ class FakeProvider:
         secret: str | None = None,
     ) -> tuple[bytes, dict[str, str]]:
         """A signed delivery (body and headers) of a Stripe-shaped event, for tests and demos."""
-        body = json.dumps(
-            {
-                "id": event_id,
-                "object": "event",
-                "type": event_type,
-                "created": int(now.timestamp()),
-                "data": {"object": dict(obj)},
-            },
-            separators=(",", ":"),
-        ).encode()
+        body = event_body(event_type, obj, event_id=event_id, created=now)
         header = signing.signature_header(secret or self._secrets[0], int(now.timestamp()), body)
         return body, {SIGNATURE_HEADER: header}
 

@@ -3,12 +3,10 @@ the harness's public face is :mod:`payment_core.testing`)."""
 
 from __future__ import annotations
 
-from payment_core.testing._memory_idempotency import InMemoryIdempotencyStore
 from payment_core.testing._memory_store import InMemoryStore, OutboxEntry
 from payment_core.testing._memory_uow import InMemoryUnitOfWork
 
 __all__ = [
-    "InMemoryIdempotencyStore",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "OutboxEntry",

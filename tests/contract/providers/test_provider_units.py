@@ -17,14 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from provider_standins.kits import Kit, PayPalKit, SquareKit, StripeKit
 
-from payment_adapters.providers._units import (
-    PAYPAL_UNITS,
-    SQUARE_UNITS,
-    STRIPE_UNITS,
-    ProviderUnits,
-)
+from payment_adapters.providers._units import ProviderUnits
 from payment_adapters.providers.paypal import PayPalProvider
+from payment_adapters.providers.paypal._transformers import PAYPAL_UNITS
+from payment_adapters.providers.square._transformers import SQUARE_UNITS
 from payment_adapters.providers.stripe import StripeProvider
+from payment_adapters.providers.stripe._transformers import STRIPE_UNITS
 from payment_core.errors import ProviderRejectedError
 from payment_core.model.payment import PaymentStatus
 from payment_core.model.refund import RefundStatus

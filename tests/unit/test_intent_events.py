@@ -1,4 +1,5 @@
-"""Stripe-shaped events (the fake's and Stripe's) translated into what the core acts on."""
+"""Payment-intent events (the fake's, and Stripe's under its additions) translated into what
+the core acts on."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 
 from payment_core import Card, Money
 from payment_core.errors import ValidationError
+from payment_core.intent_events import translate_intent_event
 from payment_core.ports import WebhookKind
-from payment_core.stripe_events import translate_stripe_event
 
 
 def event(event_type: str, obj: object, **extra: object) -> bytes:
@@ -27,7 +28,7 @@ def event(event_type: str, obj: object, **extra: object) -> bytes:
 
 
 def test_a_payment_intent_event_carries_ids_amount_card_and_failure() -> None:
-    translated = translate_stripe_event(
+    translated = translate_intent_event(
         event(
             "payment_intent.payment_failed",
             {
@@ -66,13 +67,13 @@ def test_a_payment_intent_event_carries_ids_amount_card_and_failure() -> None:
     ],
 )
 def test_unusable_parts_of_an_object_are_left_out(obj: dict, field: str, value: object) -> None:
-    translated = translate_stripe_event(event("payment_intent.succeeded", obj))
+    translated = translate_intent_event(event("payment_intent.succeeded", obj))
     assert getattr(translated, field) == value
 
 
 @pytest.mark.parametrize("created", ["yesterday", -1, 2**40, True])
 def test_a_bad_created_time_falls_back_to_the_epoch(created: object) -> None:
-    translated = translate_stripe_event(event("customer.created", {}, created=created))
+    translated = translate_intent_event(event("customer.created", {}, created=created))
     assert translated.created_at == datetime.fromtimestamp(0, UTC)
 
 
@@ -81,7 +82,7 @@ def test_a_bad_created_time_falls_back_to_the_epoch(created: object) -> None:
     [("succeeded", WebhookKind.REFUND_SUCCEEDED), ("failed", WebhookKind.REFUND_FAILED)],
 )
 def test_refund_events_by_status(status: str, kind: WebhookKind) -> None:
-    translated = translate_stripe_event(
+    translated = translate_intent_event(
         event(
             "charge.refund.updated",
             {"id": "re_1", "status": status, "payment_intent": "pi_1", "failure_reason": "lost"},
@@ -108,5 +109,5 @@ def test_refund_events_by_status(status: str, kind: WebhookKind) -> None:
 )
 def test_a_body_that_is_not_an_event_is_refused(body: bytes, field: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        translate_stripe_event(body)
+        translate_intent_event(body)
     assert caught.value.field == field

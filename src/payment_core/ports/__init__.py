@@ -1,0 +1,81 @@
+"""Ports: what the core needs from the world, as ``typing.Protocol`` classes, grouped by what uses
+them.
+
+- :mod:`~payment_core.ports.storage`: repositories, the unit of work, the inbox, booking locks
+  and stored webhooks;
+- :mod:`~payment_core.ports.providers`: :class:`PaymentProvider`, one request type per
+  operation, the replies and the translated webhooks;
+- :mod:`~payment_core.ports.system`: the clock, ids, event delivery and the metrics observer.
+
+Adapters implement them structurally (no base classes to inherit): SQLAlchemy repositories and
+unit of work, provider adapters (Stripe, PayPal, Square and the fake), event publishers.
+``payment_core.testing`` has an in-memory implementation of each. Only what core code calls is
+here; what only the adapters or the HTTP layer use (the field cipher, the idempotency-key store)
+is declared beside its users in ``payment_adapters``.
+"""
+
+from payment_core.ports.providers import (
+    CancelPaymentRequest,
+    ConfirmPaymentRequest,
+    CreatePaymentRequest,
+    PaymentProvider,
+    ProviderPayment,
+    ProviderPaymentStatus,
+    ProviderRefund,
+    ProviderRefundStatus,
+    RefundRequest,
+    RetrievePaymentRequest,
+    RetrieveRefundRequest,
+    WebhookEvent,
+    WebhookKind,
+)
+from payment_core.ports.storage import (
+    BillingRepository,
+    BookingLocks,
+    CreditNoteNumberAllocator,
+    CreditNoteRepository,
+    Inbox,
+    InvoiceNumberAllocator,
+    InvoiceRepository,
+    PaymentRepository,
+    RefundRepository,
+    StoredWebhook,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WebhookStore,
+)
+from payment_core.ports.system import Clock, EventPublisher, Ids, NullObserver, Observer
+
+__all__ = [
+    "BillingRepository",
+    "BookingLocks",
+    "CancelPaymentRequest",
+    "Clock",
+    "ConfirmPaymentRequest",
+    "CreatePaymentRequest",
+    "CreditNoteNumberAllocator",
+    "CreditNoteRepository",
+    "EventPublisher",
+    "Ids",
+    "Inbox",
+    "InvoiceNumberAllocator",
+    "InvoiceRepository",
+    "NullObserver",
+    "Observer",
+    "PaymentProvider",
+    "PaymentRepository",
+    "ProviderPayment",
+    "ProviderPaymentStatus",
+    "ProviderRefund",
+    "ProviderRefundStatus",
+    "RefundRepository",
+    "RefundRequest",
+    "RetrievePaymentRequest",
+    "RetrieveRefundRequest",
+    "StoredWebhook",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "WebhookEvent",
+    "WebhookKind",
+    "WebhookStore",
+]
