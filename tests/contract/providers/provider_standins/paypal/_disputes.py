@@ -176,10 +176,10 @@ class DisputesMixin:
         """PayPal decides (``won`` or ``lost``). The dispute's JSON."""
         with self.lock:  # type: ignore[attr-defined]
             dispute = self.disputes[dispute_id]
-            self._resolve(dispute, outcome)
+            self._settle(dispute, outcome)
             return self.dispute_json(dispute)
 
-    def _resolve(self, dispute: Dispute, outcome: str) -> None:
+    def _settle(self, dispute: Dispute, outcome: str) -> None:
         dispute.status = "RESOLVED"
         dispute.outcome = "RESOLVED_SELLER_FAVOUR" if outcome == "won" else "RESOLVED_BUYER_FAVOUR"
         if outcome == "won" and dispute.money_movements:
@@ -248,7 +248,7 @@ class DisputesMixin:
         self._event("CUSTOMER.DISPUTE.UPDATED", dispute)
         outcome = verdict(" ".join(str(e.get("notes") or "") for e in evidences))
         if outcome is not None:
-            self._resolve(dispute, outcome)
+            self._settle(dispute, outcome)
         base = self.base_url  # type: ignore[attr-defined]
         link = {"href": f"{base}/v1/customer/disputes/{dispute.id}", "rel": "self", "method": "GET"}
         return Response(200, {"links": [link]})

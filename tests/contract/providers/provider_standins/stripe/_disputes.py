@@ -151,10 +151,10 @@ class DisputesMixin:
         """The bank decides (``won`` or ``lost``). The dispute's JSON."""
         with self.lock:  # type: ignore[attr-defined]
             dispute = self.disputes[dispute_id]
-            self._resolve(dispute, outcome)
+            self._settle(dispute, outcome)
             return self.dispute_json(dispute)
 
-    def _resolve(self, dispute: Dispute, outcome: str) -> None:
+    def _settle(self, dispute: Dispute, outcome: str) -> None:
         if dispute.inquiry:
             if outcome == "won":
                 dispute.status = "warning_closed"
@@ -234,7 +234,7 @@ class DisputesMixin:
         self._event("charge.dispute.updated", dispute)
         outcome = verdict(merged.get("uncategorized_text")) if submit else None
         if outcome is not None:
-            self._resolve(dispute, outcome)
+            self._settle(dispute, outcome)
         return Response(200, body)
 
     def close_dispute(self, dispute_id: str) -> Response:
