@@ -76,10 +76,14 @@ def new_id(prefix: str = "") -> str:
     return f"{prefix}{next(_COUNTER):06d}{secrets.token_hex(10)}"
 
 
-def error(status: int, category: str, code: str, detail: str, **extra: Any) -> Response:
-    return Response(
-        status, {"errors": [{"category": category, "code": code, "detail": detail, **extra}]}
-    )
+def error(
+    status: int, category: str, code: str, detail: str, field: str | None = None, **extra: Any
+) -> Response:
+    """Square's errors: ``field`` inside the error, anything else (``payment``) beside them."""
+    item = {"category": category, "code": code, "detail": detail}
+    if field is not None:
+        item["field"] = field
+    return Response(status, {"errors": [item], **extra})
 
 
 def bad_request(code: str, detail: str, **extra: Any) -> Response:
