@@ -100,7 +100,7 @@ class SquareHttp:
             base_url=standin.base_url,
             headers={
                 "Authorization": f"Bearer {standin.access_token}",
-                "Square-Version": "2026-07-16",
+                "Square-Version": "2026-08-19",
                 "Content-Type": "application/json",
             },
             timeout=5.0,
