@@ -34,7 +34,7 @@ _MESSAGES = {
     "authentication_required": "Your card was declined. This transaction requires authentication.",
 }
 #: Card brands Stripe can increment an authorization on (docs: incremental-authorization).
-_INCREMENTABLE = frozenset({"visa", "mastercard", "discover", "amex"})
+_INCREMENTABLE = frozenset({"visa", "mastercard", "amex", "discover", "unionpay"})
 MAX_INCREMENTS = 10
 
 
