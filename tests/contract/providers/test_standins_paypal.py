@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from provider_standins.clients import PayPalHttp
 from provider_standins.paypal import PayPalStandIn
 
@@ -101,6 +103,37 @@ def test_captures_take_part_then_the_rest_and_never_more(api: PayPalHttp) -> Non
     over = api.post(refund, {"amount": {"currency_code": "EUR", "value": "60.01"}}, key="r-1")
     assert issue(over) == "REFUND_AMOUNT_EXCEEDED"
     assert api.post(refund, {}, key="r-2").json()["amount"]["value"] == "60.00"
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.integers(min_value=1, max_value=6000), min_size=1, max_size=5))
+def test_captures_never_take_more_than_the_authorization(
+    paypal_standin: PayPalStandIn, amounts: list[int]
+) -> None:
+    paypal_standin.reset()
+    api = PayPalHttp(paypal_standin)
+    auth_id, _ = authorized(api)  # 100.00 EUR
+    left = 10000
+    for n, cents in enumerate(amounts):
+        value = f"{cents // 100}.{cents % 100:02d}"
+        reply = api.post(
+            f"/v2/payments/authorizations/{auth_id}/capture",
+            {"amount": {"currency_code": "EUR", "value": value}},
+            key=f"p-{n}",
+        )
+        if cents <= left:
+            assert reply.status_code == 201
+            left -= cents
+        else:
+            assert issue(reply) == (
+                "AUTHORIZATION_ALREADY_CAPTURED" if left == 0 else "MAX_CAPTURE_AMOUNT_EXCEEDED"
+            )
+    status = api.get(f"/v2/payments/authorizations/{auth_id}").json()["status"]
+    expected = "CAPTURED" if left == 0 else "CREATED" if left == 10000 else "PARTIALLY_CAPTURED"
+    assert status == expected
+    assert paypal_standin.held[auth_id].captured == 10000 - left
 
 
 def test_a_final_capture_releases_the_rest(api: PayPalHttp) -> None:
