@@ -12,7 +12,13 @@ provider's documented wire format. The base class adds what every provider share
   connection without answering; or to be late (``delay``): it answers after a pause;
 - idempotency-key storage helpers (a stored answer is replayed for the same key; the same key
   with another request is refused and recorded in ``conflicts``, which the contract suite
-  checks stays empty: a retry under one key must be the very same request).
+  checks stays empty: a retry under one key must be the very same request);
+- a settable clock (:class:`Clock`: the real time plus an offset a test moves with
+  :meth:`StandIn.advance`), by which holds expire and evidence falls due;
+- webhooks the provider sends of itself (a dispute opened, a hold expired): each is signed as
+  the provider signs it, kept in :attr:`StandIn.sent` for a test to post, and, when a test set
+  :attr:`StandIn.webhook_url`, posted there by a delivery thread (never under the lock, so the
+  receiver may call the stand-in back, as PayPal's receiver fetches its certificate).
 
 The server runs in a daemon thread; requests are handled one at a time under a lock (state is
 simple and races are not what these tests are about), hangs happen outside the lock.
@@ -21,15 +27,19 @@ simple and races are not what these tests are about), hangs happen outside the l
 from __future__ import annotations
 
 import json
+import queue
 import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Faults", "Recorded", "Response", "StandIn"]
+import httpx
+
+__all__ = ["Clock", "Faults", "Recorded", "Response", "Sent", "StandIn"]
 
 
 @dataclass
@@ -59,6 +69,34 @@ class Response:
     raw: bytes | None = None
     #: Seconds to wait before answering (outside the stand-in's lock).
     delay: float = 0.0
+
+
+class Clock:
+    """The stand-in's idea of now: the real time plus an offset that only moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def timestamp(self) -> int:
+        return int(self.now().timestamp())
+
+
+@dataclass
+class Sent:
+    """A webhook the stand-in sent of itself (or holds for the test to post)."""
+
+    event_type: str
+    body: bytes
+    headers: dict[str, str]
+    #: What the receiver answered (``None`` before delivery or without a URL).
+    status: int | None = None
+    error: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 class Faults:
@@ -120,6 +158,13 @@ class StandIn:
         self._fault: str | None = None
         #: Requests refused for reusing a key with other parameters (see :meth:`idempotent`).
         self.conflicts: list[str] = []
+        self.clock = Clock()
+        self.webhook_url: str | None = None
+        self.sent: list[Sent] = []
+        self._deliveries: queue.Queue[Sent] = queue.Queue()
+        self._pending = 0
+        self._delivered = threading.Condition()
+        threading.Thread(target=self._deliver, name=f"{self.name}-webhooks", daemon=True).start()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
@@ -147,7 +192,55 @@ class StandIn:
             self.faults = None
             self._idempotency = {}
             self.conflicts = []
+            self.clock.offset = timedelta(0)
+            self.webhook_url = None
+            self.sent = []
             self.reset_state()
+
+    def advance(self, delta: timedelta | float) -> None:
+        """Move the clock forward; what fell due meanwhile happens (holds expire, ...)."""
+        with self.lock:
+            self.clock.offset += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
+            self.on_clock()
+
+    def on_clock(self) -> None:
+        """Subclasses apply what falls due by the clock (expiries), emitting their webhooks."""
+
+    # ------------------------------------------------------------------ webhooks
+    def emit(self, event_type: str, body: bytes, headers: dict[str, str]) -> Sent:
+        """Keep a signed webhook and, with a :attr:`webhook_url`, have it posted there."""
+        sent = Sent(event_type, body, headers)
+        self.sent.append(sent)
+        if self.webhook_url is not None:
+            with self._delivered:
+                self._pending += 1
+            self._deliveries.put(sent)
+        return sent
+
+    def sent_of(self, prefix: str) -> list[Sent]:
+        """The webhooks sent so far whose event type starts with ``prefix``."""
+        with self.lock:
+            return [s for s in self.sent if s.event_type.startswith(prefix)]
+
+    def wait_for_deliveries(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued webhook was posted; ``False`` on timeout."""
+        with self._delivered:
+            return self._delivered.wait_for(lambda: self._pending == 0, timeout)
+
+    def _deliver(self) -> None:
+        with httpx.Client(timeout=10.0) as client:
+            while True:
+                sent = self._deliveries.get()
+                url = self.webhook_url
+                try:
+                    if url is not None:
+                        reply = client.post(url, content=sent.body, headers=sent.headers)
+                        sent.status = reply.status_code
+                except httpx.HTTPError as exc:
+                    sent.error = repr(exc)
+                with self._delivered:
+                    self._pending -= 1
+                    self._delivered.notify_all()
 
     def reset_state(self) -> None:  # pragma: no cover - overridden
         """Subclasses clear their objects here."""
@@ -273,5 +366,6 @@ class StandIn:
             do_POST = _serve
             do_DELETE = _serve
             do_PATCH = _serve
+            do_PUT = _serve
 
         return Handler
