@@ -39,7 +39,7 @@ CONTENT_TYPE: Final = "application/cloudevents+json"
 MAX_ENVELOPE_BYTES: Final = 1024 * 1024
 
 
-def event_data(event: DomainEvent) -> dict[str, Any]:
+def event_data(event: DomainEvent) -> Mapping[str, Any]:
     """The ``data`` of an event: the full view of its resource as of the event."""
     if isinstance(event, PaymentEvent):
         # client_secret is meant for the paying browser only, never for other services.

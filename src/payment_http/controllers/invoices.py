@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, patch, post
 from litestar.params import JSONBody
 
 from payment_adapters.wire import invoice_view
-from payment_core.model.invoice import UNSET, Invoice, LineItem
+from payment_core.model.invoice import UNSET, LineItem
 from payment_core.money import Currency
 from payment_core.services import CreateInvoice, Services, UpdateInvoice
 from payment_http.body import json_body
@@ -32,7 +32,6 @@ from payment_http.schemas import (
     InvoiceView,
     LineItemRequest,
     UpdateInvoiceRequest,
-    to_struct,
 )
 
 __all__ = ["InvoiceController"]
@@ -79,10 +78,6 @@ def _unset(value: T | msgspec.UnsetType) -> Any:
     return UNSET if isinstance(value, msgspec.UnsetType) else value
 
 
-def _view(invoice: Invoice) -> InvoiceView:
-    return to_struct(InvoiceView, invoice_view(invoice))
-
-
 class InvoiceController(Controller):
     path = "/api/v1/invoices"
     tags = ["invoices"]  # noqa: RUF012 - Litestar's layer attribute
@@ -117,7 +112,7 @@ class InvoiceController(Controller):
             ),
             idempotency_key=request_key(request.scope),
         )
-        return _view(invoice)
+        return invoice_view(invoice)
 
     @get(
         "/{invoice_id:str}",
@@ -128,7 +123,7 @@ class InvoiceController(Controller):
         responses=problems(401, 404),
     )
     async def get_invoice(self, invoice_id: PathId, services: ServicesDep) -> InvoiceView:
-        return _view(await services.invoices.get(parse_id(invoice_id, "invoice")))
+        return invoice_view(await services.invoices.get(parse_id(invoice_id, "invoice")))
 
     @get(
         "/number/{number:str}",
@@ -139,7 +134,7 @@ class InvoiceController(Controller):
         responses=problems(401, 404),
     )
     async def get_by_number(self, number: PathText, services: ServicesDep) -> InvoiceView:
-        return _view(await services.invoices.get_by_number(number))
+        return invoice_view(await services.invoices.get_by_number(number))
 
     @get(
         "/booking/{booking_id:str}",
@@ -159,7 +154,9 @@ class InvoiceController(Controller):
         result = await services.invoices.list_by_booking(
             parse_id(booking_id, "booking"), page(limit, cursor)
         )
-        return InvoiceList(items=[_view(i) for i in result.items], next_cursor=result.next_cursor)
+        return InvoiceList(
+            items=[invoice_view(i) for i in result.items], next_cursor=result.next_cursor
+        )
 
     @patch(
         "/{invoice_id:str}",
@@ -194,4 +191,4 @@ class InvoiceController(Controller):
                 status=None if isinstance(data.status, msgspec.UnsetType) else data.status,
             ),
         )
-        return _view(invoice)
+        return invoice_view(invoice)

@@ -10,7 +10,6 @@ from litestar.params import JSONBody
 from payment_adapters.wire import refund_safe_view, refund_view
 from payment_core.errors import NotFoundError
 from payment_core.ids import is_reference
-from payment_core.model.refund import Refund
 from payment_http.body import json_body
 from payment_http.controllers._common import (
     AUTH,
@@ -32,14 +31,9 @@ from payment_http.schemas import (
     RefundList,
     RefundSafeView,
     RefundView,
-    to_struct,
 )
 
 __all__ = ["RefundController"]
-
-
-def _view(refund: Refund) -> RefundView:
-    return to_struct(RefundView, refund_view(refund))
 
 
 class RefundController(Controller):
@@ -71,7 +65,7 @@ class RefundController(Controller):
             data.reason,
             idempotency_key=request_key(request.scope),
         )
-        return _view(refund)
+        return refund_view(refund)
 
     @get(
         "/{refund_id:str}",
@@ -82,7 +76,7 @@ class RefundController(Controller):
         responses=problems(401, 404),
     )
     async def get_refund(self, refund_id: PathId, services: ServicesDep) -> RefundView:
-        return _view(await services.refunds.get(parse_id(refund_id, "refund")))
+        return refund_view(await services.refunds.get(parse_id(refund_id, "refund")))
 
     @get(
         "/reference/{reference:str}",
@@ -96,7 +90,7 @@ class RefundController(Controller):
         if not is_reference(reference, "re"):
             raise NotFoundError(entity="refund", key="(reference)")
         refund = await services.refunds.get_by_reference(reference)
-        return to_struct(RefundSafeView, refund_safe_view(refund))
+        return refund_safe_view(refund)
 
     @get(
         "/payment/{payment_id:str}",
@@ -116,7 +110,9 @@ class RefundController(Controller):
         result = await services.refunds.list_by_payment(
             parse_id(payment_id, "payment"), page(limit, cursor)
         )
-        return RefundList(items=[_view(r) for r in result.items], next_cursor=result.next_cursor)
+        return RefundList(
+            items=[refund_view(r) for r in result.items], next_cursor=result.next_cursor
+        )
 
     @post(
         "/{refund_id:str}/process",
@@ -140,4 +136,4 @@ class RefundController(Controller):
         refund = await services.refunds.process(
             parse_id(refund_id, "refund"), idempotency_key=request_key(request.scope)
         )
-        return _view(refund)
+        return refund_view(refund)
