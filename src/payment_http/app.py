@@ -6,7 +6,7 @@ Layers of a request, outermost first:
    wraps Litestar's whole handler, so 404s and 405s are seen too);
 2. Litestar's routing and error handling (every error becomes a problem document,
    :mod:`payment_http.errors`);
-3. :class:`~payment_http.auth.AuthMiddleware`: bearer keys, before anything reads the body;
+3. :class:`~payment_http.auth.ApiKeyAuthentication`: bearer keys, before anything reads the body;
 4. :class:`StartupGate`: 503 while the process still waits for its database at start;
 5. :class:`~payment_http.idempotency.RequestPipelineMiddleware`: body limits and strict
    validation, then the ``Idempotency-Key`` claim, replay and record;
@@ -32,7 +32,8 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from payment_adapters.bootstrap import Runtime
 from payment_core.services import Services
 from payment_http._asgi import ASGIApp, Receive, Scope, Send
-from payment_http.auth import AuthMiddleware
+from payment_http.auth import ApiKeyAuthentication
+from payment_http.body import provide_payload
 from payment_http.context import RequestContext
 from payment_http.controllers import CONTROLLERS
 from payment_http.docs_ui import PinnedScalarRenderPlugin, docs_router
@@ -188,9 +189,10 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
             "metrics": Provide(provide_metrics, sync_to_thread=False, use_cache=True),
+            "payload": Provide(provide_payload, sync_to_thread=False),
         },
         middleware=[
-            DefineMiddleware(AuthMiddleware, keys=settings.api_keys),  # type: ignore[arg-type]
+            DefineMiddleware(ApiKeyAuthentication, keys=settings.api_keys),
             DefineMiddleware(StartupGate, runtime=runtime),  # type: ignore[arg-type]
             DefineMiddleware(
                 RequestPipelineMiddleware,  # type: ignore[arg-type]

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Final
+from typing import Annotated, Final, TypeVar
 from uuid import UUID
 
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import HeaderParameter, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, PathParameter, QueryParameter, SkipValidation
 
 from payment_core.errors import NotFoundError
 from payment_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from payment_core.services import Services
+from payment_http.auth import PUBLIC
 from payment_http.errors import PROBLEM_JSON
 from payment_http.schemas import CURSOR_PATTERN, IDEMPOTENCY_KEY_PATTERN, Problem
 
@@ -24,6 +25,7 @@ __all__ = [
     "Limit",
     "PathId",
     "PathText",
+    "Payload",
     "Reference",
     "ServicesDep",
     "page",
@@ -33,8 +35,6 @@ __all__ = [
 
 #: The security requirement of every operation that needs a key.
 AUTH: Final[list[dict[str, list[str]]]] = [{"BearerAuth": []}]
-#: ``opt`` of a public operation (no key needed).
-PUBLIC: Final[dict[str, Any]] = {"public": True}
 
 _DESCRIPTIONS: Final[Mapping[int, str]] = {
     400: "Malformed JSON or a malformed header (`malformed_json`, `invalid_idempotency_key`), "
@@ -84,6 +84,10 @@ Reference = Annotated[
 PathText = Annotated[str, PathParameter()]
 #: The use cases, injected by name.
 ServicesDep = NamedDependency[Services]
+T = TypeVar("T")
+#: The request body, decoded and validated once before the handler runs
+#: (:func:`payment_http.body.provide_payload`): injected by name, not validated again.
+Payload = NamedDependency[SkipValidation[T]]
 Limit = Annotated[
     int,
     QueryParameter(

@@ -6,7 +6,6 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, get, patch, post
-from litestar.params import JSONBody
 
 from payment_adapters.wire import invoice_view
 from payment_core.model.invoice import UNSET, LineItem
@@ -20,6 +19,7 @@ from payment_http.controllers._common import (
     Limit,
     PathId,
     PathText,
+    Payload,
     ServicesDep,
     page,
     parse_id,
@@ -96,19 +96,19 @@ class InvoiceController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[CreateInvoiceRequest],
+        payload: Payload[CreateInvoiceRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> InvoiceView:
         invoice = await services.invoices.create(
             CreateInvoice(
-                booking_id=data.booking_id,
-                guest_id=data.guest_id,
-                currency=data.currency,
-                line_items=_lines(data.line_items),
-                due_date=data.due_date,
-                payment_id=data.payment_id,
-                notes=data.notes,
+                booking_id=payload.booking_id,
+                guest_id=payload.guest_id,
+                currency=payload.currency,
+                line_items=_lines(payload.line_items),
+                due_date=payload.due_date,
+                payment_id=payload.payment_id,
+                notes=payload.notes,
             ),
             idempotency_key=request_key(request.scope),
         )
@@ -175,20 +175,24 @@ class InvoiceController(Controller):
     async def update(
         self,
         invoice_id: PathId,
-        data: JSONBody[UpdateInvoiceRequest],
+        payload: Payload[UpdateInvoiceRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> InvoiceView:
         ident = parse_id(invoice_id, "invoice")
-        lines = None if isinstance(data.line_items, msgspec.UnsetType) else _lines(data.line_items)
+        lines = (
+            None
+            if isinstance(payload.line_items, msgspec.UnsetType)
+            else _lines(payload.line_items)
+        )
         invoice = await services.invoices.update(
             ident,
             UpdateInvoice(
                 line_items=lines,
-                due_date=_unset(data.due_date),
-                notes=_unset(data.notes),
-                payment_id=_unset(data.payment_id),
-                status=None if isinstance(data.status, msgspec.UnsetType) else data.status,
+                due_date=_unset(payload.due_date),
+                notes=_unset(payload.notes),
+                payment_id=_unset(payload.payment_id),
+                status=None if isinstance(payload.status, msgspec.UnsetType) else payload.status,
             ),
         )
         return invoice_view(invoice)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
 
 from payment_adapters.wire import payment_safe_view, payment_view
 from payment_core.errors import NotFoundError
@@ -20,6 +19,7 @@ from payment_http.controllers._common import (
     IdempotencyKey,
     Limit,
     PathId,
+    Payload,
     Reference,
     ServicesDep,
     page,
@@ -80,12 +80,12 @@ class PaymentController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[CreatePaymentRequest],
+        payload: Payload[CreatePaymentRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
         payment = await services.payments.create(
-            _command(data), idempotency_key=request_key(request.scope)
+            _command(payload), idempotency_key=request_key(request.scope)
         )
         return payment_view(payment)
 
@@ -136,14 +136,15 @@ class PaymentController(Controller):
         request: Request[Any, Any, Any],
         payment_id: PathId,
         services: ServicesDep,
-        data: JSONBody[ConfirmPaymentRequest | None] = None,
+        payload: Payload[ConfirmPaymentRequest],
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
         ident = parse_id(payment_id, "payment")
-        method = data.payment_method if data is not None else None
-        token = data.verification_token if data is not None else None
         payment = await services.payments.confirm(
-            ident, method, token, idempotency_key=request_key(request.scope)
+            ident,
+            payload.payment_method,
+            payload.verification_token,
+            idempotency_key=request_key(request.scope),
         )
         return payment_view(payment)
 

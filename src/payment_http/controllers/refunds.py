@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
 
 from payment_adapters.wire import refund_safe_view, refund_view
 from payment_core.errors import NotFoundError
@@ -18,6 +17,7 @@ from payment_http.controllers._common import (
     IdempotencyKey,
     Limit,
     PathId,
+    Payload,
     Reference,
     ServicesDep,
     page,
@@ -55,14 +55,14 @@ class RefundController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[CreateRefundRequest],
+        payload: Payload[CreateRefundRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> RefundView:
         refund = await services.refunds.create(
-            data.payment_id,
-            data.amount,
-            data.reason,
+            payload.payment_id,
+            payload.amount,
+            payload.reason,
             idempotency_key=request_key(request.scope),
         )
         return refund_view(refund)
