@@ -48,6 +48,7 @@ from payment_core.errors import (
     ValidationError,
     WebhookSignatureError,
 )
+from payment_http.context import request_id
 from payment_http.logging import error_location, redact
 
 __all__ = [
@@ -211,11 +212,6 @@ def problem_body(
     return msgspec.json.encode(body)
 
 
-def _request_id(request: Request[Any, Any, Any]) -> str | None:
-    value = request.scope.get("state", {}).get("request_id")
-    return value if isinstance(value, str) else None
-
-
 def _response(
     request: Request[Any, Any, Any],
     status: int,
@@ -233,7 +229,7 @@ def _response(
             detail,
             title=title,
             errors=errors,
-            request_id=_request_id(request),
+            request_id=request_id(request.scope),
         ),
         status_code=status,
         media_type=PROBLEM_JSON,
