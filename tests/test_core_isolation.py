@@ -41,7 +41,7 @@ SCRIPT = textwrap.dedent(
         assert refund.status is RefundStatus.COMPLETED, refund.status
         invoice = await services.invoices.create(CreateInvoice(
             booking_id=booking, guest_id=payment.guest_id, currency="EUR",
-            line_items=[LineItem("Room", 1, 12_500)], payment_id=payment.id))
+            line_items=[LineItem("Room", 1, 10_000)], payment_id=payment.id))
         invoice = await services.invoices.issue(invoice.id)
         timeout = await services.payments.create(CreatePayment(
             booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR",

@@ -4,20 +4,36 @@ Each event carries a snapshot of its aggregate as it was when the event happened
 message published later says exactly what was true at commit time. ``type`` is the routing key
 of the wire contract (``payment.completed``, ...). Events are collected by the unit of work and
 written to the outbox in the same transaction as the change that caused them.
+
+Each event class is defined beside its aggregate in :mod:`payment_core.model`; this module
+gathers them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, TypeAlias
-from uuid import UUID
+from typing import TypeAlias
 
-import attrs
-
-if TYPE_CHECKING:
-    from payment_core.model.invoice import Invoice
-    from payment_core.model.payment import Payment
-    from payment_core.model.refund import Refund
+from payment_core.model.invoice import (
+    InvoiceEvent,
+    InvoiceIssued,
+    InvoiceMarkedUncollectible,
+    InvoicePaid,
+    InvoiceVoided,
+)
+from payment_core.model.payment import (
+    PaymentCancelled,
+    PaymentCompleted,
+    PaymentEvent,
+    PaymentFailed,
+    PaymentInitiated,
+)
+from payment_core.model.refund import (
+    RefundCompleted,
+    RefundEvent,
+    RefundFailed,
+    RefundInitiated,
+    RefundReversed,
+)
 
 __all__ = [
     "DomainEvent",
@@ -38,114 +54,6 @@ __all__ = [
     "RefundReversed",
     "event_types",
 ]
-
-
-@attrs.frozen(slots=True)
-class PaymentEvent:
-    """Something happened to a payment; ``payment`` is its snapshot at that moment."""
-
-    type: ClassVar[str]
-    event_id: UUID
-    occurred_at: datetime
-    payment: Payment = attrs.field(repr=False)
-
-    @property
-    def stream_id(self) -> UUID:
-        """Events of one stream are published in commit order."""
-        return self.payment.id
-
-
-@attrs.frozen(slots=True)
-class PaymentInitiated(PaymentEvent):
-    type: ClassVar[str] = "payment.initiated"
-
-
-@attrs.frozen(slots=True)
-class PaymentCompleted(PaymentEvent):
-    type: ClassVar[str] = "payment.completed"
-
-
-@attrs.frozen(slots=True)
-class PaymentFailed(PaymentEvent):
-    type: ClassVar[str] = "payment.failed"
-
-
-@attrs.frozen(slots=True)
-class PaymentCancelled(PaymentEvent):
-    type: ClassVar[str] = "payment.cancelled"
-
-
-@attrs.frozen(slots=True)
-class RefundEvent:
-    """Something happened to a refund; ``refund`` is its snapshot at that moment."""
-
-    type: ClassVar[str]
-    event_id: UUID
-    occurred_at: datetime
-    refund: Refund = attrs.field(repr=False)
-
-    @property
-    def stream_id(self) -> UUID:
-        # Refunds share their payment's stream so consumers see a payment's story in order.
-        return self.refund.payment_id
-
-
-@attrs.frozen(slots=True)
-class RefundInitiated(RefundEvent):
-    type: ClassVar[str] = "refund.initiated"
-
-
-@attrs.frozen(slots=True)
-class RefundCompleted(RefundEvent):
-    type: ClassVar[str] = "refund.completed"
-
-
-@attrs.frozen(slots=True)
-class RefundFailed(RefundEvent):
-    """The refund failed for good: retries exhausted, or rejected by the provider."""
-
-    type: ClassVar[str] = "refund.failed"
-
-
-@attrs.frozen(slots=True)
-class RefundReversed(RefundEvent):
-    """A refund reported completed failed later at the provider; the money was not returned."""
-
-    type: ClassVar[str] = "refund.reversed"
-
-
-@attrs.frozen(slots=True)
-class InvoiceEvent:
-    """Something happened to an invoice; ``invoice`` is its snapshot at that moment."""
-
-    type: ClassVar[str]
-    event_id: UUID
-    occurred_at: datetime
-    invoice: Invoice = attrs.field(repr=False)
-
-    @property
-    def stream_id(self) -> UUID:
-        return self.invoice.id
-
-
-@attrs.frozen(slots=True)
-class InvoiceIssued(InvoiceEvent):
-    type: ClassVar[str] = "invoice.issued"
-
-
-@attrs.frozen(slots=True)
-class InvoicePaid(InvoiceEvent):
-    type: ClassVar[str] = "invoice.paid"
-
-
-@attrs.frozen(slots=True)
-class InvoiceVoided(InvoiceEvent):
-    type: ClassVar[str] = "invoice.voided"
-
-
-@attrs.frozen(slots=True)
-class InvoiceMarkedUncollectible(InvoiceEvent):
-    type: ClassVar[str] = "invoice.marked_uncollectible"
 
 
 DomainEvent: TypeAlias = PaymentEvent | RefundEvent | InvoiceEvent

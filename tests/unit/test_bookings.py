@@ -314,7 +314,7 @@ async def test_redelivery_confirms_a_payment_a_crash_left_pending(services, harn
     """The create committed (with its inbox row) but the process died before the confirm."""
     data = created(method="pm_card_visa")
     # Exactly what the handler commits before it confirms.
-    stalled = await services.payments.create(
+    stalled = await services.payments.prepare(
         CreatePayment(
             booking_id=data.booking_id,
             guest_id=data.guest_id,
@@ -322,9 +322,12 @@ async def test_redelivery_confirms_a_payment_a_crash_left_pending(services, harn
             currency=data.currency,
             payment_method=data.payment_method,
             metadata={EVENT_ID_METADATA: "evt-crash"},
-        ),
-        inbox=(BOOKINGS_CONSUMER, "evt-crash"),
+        )
     )
+    async with harness.uow() as uow:
+        await uow.inbox.add(BOOKINGS_CONSUMER, "evt-crash")
+        await uow.payments.add(stalled)
+        await uow.commit()
     handled = await services.bookings.booking_created("evt-crash", data)
     assert handled.duplicate is True
     assert [p.id for p in handled.payments] == [stalled.id]

@@ -86,6 +86,39 @@ async def test_create_with_a_provider_reporting_another_amount_stores_nothing() 
     assert harness.store.payments == {}
 
 
+async def test_prepare_sets_the_payment_up_at_the_provider_and_saves_nothing(
+    kit, services, harness
+) -> None:
+    payment = await services.payments.prepare(
+        CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR")
+    )
+    assert (payment.status, payment.provider_payment_id) == (
+        PaymentStatus.PENDING,
+        f"pi_fake_{payment.id.hex}",
+    )
+    assert kit.calls("create_payment") == [f"payment-{payment.id}-create"]
+    assert harness.store.payments == {}
+    assert harness.published_types() == []
+
+
+async def test_prepare_refuses_a_provider_reporting_another_amount() -> None:
+    class OffByOne(FakeProvider):
+        async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
+            reply = await super().create_payment(request)
+            return ProviderPayment(
+                provider_payment_id=reply.provider_payment_id,
+                status=reply.status,
+                amount=Money(request.amount.amount + 1, request.amount.currency),
+            )
+
+    harness = build_in_memory(provider=OffByOne())
+    with pytest.raises(ProviderRejectedError) as caught:
+        await harness.services.payments.prepare(
+            CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR")
+        )
+    assert caught.value.reason_code == "provider_amount_mismatch"
+
+
 async def test_create_when_the_provider_is_down_stores_nothing(kit, harness) -> None:
     harness.provider.inject_failure("create_payment", ProviderUnavailableError(message="down"))
     with pytest.raises(ProviderUnavailableError):

@@ -65,7 +65,9 @@ class _Aggregate(Protocol):
     id: UUID
     version: int
     created_at: datetime
-    events: list[DomainEvent]
+
+    @property
+    def events(self) -> Sequence[DomainEvent]: ...
 
 
 A = TypeVar("A", bound=_Aggregate)

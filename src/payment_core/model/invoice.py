@@ -14,19 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum, StrEnum
-from typing import Final
+from typing import ClassVar, Final
 from uuid import UUID
 
 import attrs
 
 from payment_core.errors import InvoiceNotEditableError, ValidationError
-from payment_core.events import (
-    DomainEvent,
-    InvoiceIssued,
-    InvoiceMarkedUncollectible,
-    InvoicePaid,
-    InvoiceVoided,
-)
 from payment_core.model._base import check_transition, snapshot
 from payment_core.money import MAX_AMOUNT, Currency, Money, tax_for
 
@@ -35,7 +28,12 @@ __all__ = [
     "MAX_LINE_ITEMS",
     "UNSET",
     "Invoice",
+    "InvoiceEvent",
+    "InvoiceIssued",
+    "InvoiceMarkedUncollectible",
+    "InvoicePaid",
     "InvoiceStatus",
+    "InvoiceVoided",
     "LineItem",
     "Unset",
     "format_invoice_number",
@@ -182,7 +180,7 @@ class Invoice:
     paid_at: datetime | None = None
     voided_at: datetime | None = None
     version: int = 0
-    events: list[DomainEvent] = attrs.field(factory=list, repr=False)
+    events: list[InvoiceEvent] = attrs.field(factory=list, repr=False)
 
     @classmethod
     def draft(
@@ -315,3 +313,42 @@ class Invoice:
         """``OPEN -> UNCOLLECTIBLE``."""
         self._move(InvoiceStatus.UNCOLLECTIBLE, now)
         self.events.append(InvoiceMarkedUncollectible(event_id, now, snapshot(self)))
+
+
+# ---------------------------------------------------------------------------- events
+# Beside the aggregate whose snapshot they carry, so the two need no import of each other;
+# payment_core.events gathers every event.
+
+
+@attrs.frozen(slots=True)
+class InvoiceEvent:
+    """Something happened to an invoice; ``invoice`` is its snapshot at that moment."""
+
+    type: ClassVar[str]
+    event_id: UUID
+    occurred_at: datetime
+    invoice: Invoice = attrs.field(repr=False)
+
+    @property
+    def stream_id(self) -> UUID:
+        return self.invoice.id
+
+
+@attrs.frozen(slots=True)
+class InvoiceIssued(InvoiceEvent):
+    type: ClassVar[str] = "invoice.issued"
+
+
+@attrs.frozen(slots=True)
+class InvoicePaid(InvoiceEvent):
+    type: ClassVar[str] = "invoice.paid"
+
+
+@attrs.frozen(slots=True)
+class InvoiceVoided(InvoiceEvent):
+    type: ClassVar[str] = "invoice.voided"
+
+
+@attrs.frozen(slots=True)
+class InvoiceMarkedUncollectible(InvoiceEvent):
+    type: ClassVar[str] = "invoice.marked_uncollectible"

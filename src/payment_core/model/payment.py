@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import ClassVar, Final
 from uuid import UUID
 
 import attrs
@@ -19,13 +19,6 @@ from payment_core.errors import (
     InvalidTransitionError,
     RefundExceedsRefundableError,
     ValidationError,
-)
-from payment_core.events import (
-    DomainEvent,
-    PaymentCancelled,
-    PaymentCompleted,
-    PaymentFailed,
-    PaymentInitiated,
 )
 from payment_core.model._base import check_transition, snapshot
 from payment_core.money import Money
@@ -37,6 +30,11 @@ __all__ = [
     "Card",
     "NextAction",
     "Payment",
+    "PaymentCancelled",
+    "PaymentCompleted",
+    "PaymentEvent",
+    "PaymentFailed",
+    "PaymentInitiated",
     "PaymentStatus",
 ]
 
@@ -140,7 +138,7 @@ class Payment:
     #: cancelled it, so that the same request again answers as it did instead of 409.
     moved_by_request: UUID | None = None
     version: int = 0
-    events: list[DomainEvent] = attrs.field(factory=list, repr=False)
+    events: list[PaymentEvent] = attrs.field(factory=list, repr=False)
 
     # ------------------------------------------------------------------ creation
     @classmethod
@@ -359,3 +357,43 @@ class Payment:
             raise InvalidTransitionError(
                 entity="payment", entity_id=self.id, current=self.status.value, requested=requested
             )
+
+
+# ---------------------------------------------------------------------------- events
+# Beside the aggregate whose snapshot they carry, so the two need no import of each other;
+# payment_core.events gathers every event.
+
+
+@attrs.frozen(slots=True)
+class PaymentEvent:
+    """Something happened to a payment; ``payment`` is its snapshot at that moment."""
+
+    type: ClassVar[str]
+    event_id: UUID
+    occurred_at: datetime
+    payment: Payment = attrs.field(repr=False)
+
+    @property
+    def stream_id(self) -> UUID:
+        """Events of one stream are published in commit order."""
+        return self.payment.id
+
+
+@attrs.frozen(slots=True)
+class PaymentInitiated(PaymentEvent):
+    type: ClassVar[str] = "payment.initiated"
+
+
+@attrs.frozen(slots=True)
+class PaymentCompleted(PaymentEvent):
+    type: ClassVar[str] = "payment.completed"
+
+
+@attrs.frozen(slots=True)
+class PaymentFailed(PaymentEvent):
+    type: ClassVar[str] = "payment.failed"
+
+
+@attrs.frozen(slots=True)
+class PaymentCancelled(PaymentEvent):
+    type: ClassVar[str] = "payment.cancelled"

@@ -10,23 +10,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import ClassVar, Final
 from uuid import UUID
 
 import attrs
 
 from payment_core.errors import ValidationError
-from payment_core.events import (
-    DomainEvent,
-    RefundCompleted,
-    RefundFailed,
-    RefundInitiated,
-    RefundReversed,
-)
 from payment_core.model._base import check_transition, snapshot
 from payment_core.money import Money
 
-__all__ = ["REFUND_REASONS", "REFUND_TRANSITIONS", "Refund", "RefundStatus"]
+__all__ = [
+    "REFUND_REASONS",
+    "REFUND_TRANSITIONS",
+    "Refund",
+    "RefundCompleted",
+    "RefundEvent",
+    "RefundFailed",
+    "RefundInitiated",
+    "RefundReversed",
+    "RefundStatus",
+]
 
 
 class RefundStatus(StrEnum):
@@ -79,7 +82,7 @@ class Refund:
     #: attempt; ``None`` when the background retries made it.
     attempted_by_request: UUID | None = None
     version: int = 0
-    events: list[DomainEvent] = attrs.field(factory=list, repr=False)
+    events: list[RefundEvent] = attrs.field(factory=list, repr=False)
 
     @classmethod
     def create(
@@ -174,3 +177,47 @@ class Refund:
         self.failure_reason = reason
         self.events.append(RefundReversed(event_id, now, snapshot(self)))
         self.events.append(RefundFailed(failed_event_id, now, snapshot(self)))
+
+
+# ---------------------------------------------------------------------------- events
+# Beside the aggregate whose snapshot they carry, so the two need no import of each other;
+# payment_core.events gathers every event.
+
+
+@attrs.frozen(slots=True)
+class RefundEvent:
+    """Something happened to a refund; ``refund`` is its snapshot at that moment."""
+
+    type: ClassVar[str]
+    event_id: UUID
+    occurred_at: datetime
+    refund: Refund = attrs.field(repr=False)
+
+    @property
+    def stream_id(self) -> UUID:
+        # Refunds share their payment's stream so consumers see a payment's story in order.
+        return self.refund.payment_id
+
+
+@attrs.frozen(slots=True)
+class RefundInitiated(RefundEvent):
+    type: ClassVar[str] = "refund.initiated"
+
+
+@attrs.frozen(slots=True)
+class RefundCompleted(RefundEvent):
+    type: ClassVar[str] = "refund.completed"
+
+
+@attrs.frozen(slots=True)
+class RefundFailed(RefundEvent):
+    """The refund failed for good: retries exhausted, or rejected by the provider."""
+
+    type: ClassVar[str] = "refund.failed"
+
+
+@attrs.frozen(slots=True)
+class RefundReversed(RefundEvent):
+    """A refund reported completed failed later at the provider; the money was not returned."""
+
+    type: ClassVar[str] = "refund.reversed"

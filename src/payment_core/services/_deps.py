@@ -30,7 +30,7 @@ __all__ = [
     "ServiceConfig",
 ]
 
-logger = logging.getLogger("payment_core")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

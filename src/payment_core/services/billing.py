@@ -14,6 +14,7 @@ from payment_core.money import Money
 from payment_core.pagination import Page, PageRequest
 from payment_core.ports import UnitOfWork
 from payment_core.services._deps import Dependencies
+from payment_core.services._reads import read
 
 __all__ = ["BillingService", "append_record"]
 
@@ -57,12 +58,10 @@ class BillingService:
         self._deps = deps
 
     async def list_by_booking(self, booking_id: UUID, page: PageRequest) -> Page[BillingRecord]:
-        async with self._deps.uow() as uow:
-            return await uow.billing.list_by_booking(booking_id, page)
+        return await read(self._deps, lambda uow: uow.billing.list_by_booking(booking_id, page))
 
     async def list_by_guest(self, guest_id: UUID, page: PageRequest) -> Page[BillingRecord]:
-        async with self._deps.uow() as uow:
-            return await uow.billing.list_by_guest(guest_id, page)
+        return await read(self._deps, lambda uow: uow.billing.list_by_guest(guest_id, page))
 
     async def verify(self) -> ChainVerification:
         """Walk every chain; report the first broken record, if any."""

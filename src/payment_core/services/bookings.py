@@ -6,7 +6,10 @@ redelivered event is acknowledged and ignored.
 
 from __future__ import annotations
 
+import enum
 import logging
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Final
 from uuid import UUID
 
@@ -16,19 +19,15 @@ from payment_core.errors import InvalidTransitionError, PaymentError, Validation
 from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import Refund
 from payment_core.pagination import PageRequest
+from payment_core.ports import UnitOfWork
 from payment_core.services._deps import Dependencies
 from payment_core.services._refunding import open_refund
-from payment_core.services.payments import (
-    BookingCancelledError,
-    CreatePayment,
-    DuplicateEventError,
-    PaymentService,
-)
+from payment_core.services.payments import CreatePayment, PaymentService
 from payment_core.services.refunds import RefundService
 
 __all__ = ["BOOKINGS_CONSUMER", "BookingCancelled", "BookingCreated", "BookingEventHandler"]
 
-logger = logging.getLogger("payment_core.bookings")
+logger = logging.getLogger(__name__)
 
 #: Metadata key on a payment created for a booking event: the event's id.
 EVENT_ID_METADATA: Final = "booking_event_id"
@@ -66,6 +65,26 @@ class HandledEvent:
     refunds: tuple[Refund, ...] = ()
 
 
+class _Saved(enum.Enum):
+    """What became of a payment prepared for a ``booking.created``."""
+
+    SAVED = enum.auto()
+    DUPLICATE = enum.auto()  # the event was handled before
+    BOOKING_CANCELLED = enum.auto()
+
+
+async def _payments_of(uow: UnitOfWork, booking_id: UUID) -> AsyncGenerator[Payment, None]:
+    """Every payment of a booking, read in ``uow`` page by page."""
+    page = PageRequest(limit=200)
+    while True:
+        batch = await uow.payments.list_by_booking(booking_id, page)
+        for payment in batch.items:
+            yield payment
+        if batch.next_cursor is None:
+            return
+        page = PageRequest.parse(200, batch.next_cursor)
+
+
 class BookingEventHandler:
     """Turns booking events into payments, cancellations and refunds."""
 
@@ -85,7 +104,13 @@ class BookingEventHandler:
         return None
 
     async def booking_created(self, event_id: str, data: BookingCreated) -> HandledEvent:
-        """Create a ``PENDING`` payment when one is required, confirmed when a method is given."""
+        """Create a ``PENDING`` payment when one is required, confirmed when a method is given.
+
+        The payment is set up at the provider first (no transaction is open while the provider
+        is asked); then one transaction records the event, locks the booking and saves the
+        payment. A redelivered event, or a booking cancelled meanwhile, saves nothing, and the
+        intent set up at the provider is released.
+        """
         if type(data.payment_required) is not bool:
             raise ValidationError(field="payment_required", reason="must be a boolean")
         if not data.payment_required:
@@ -99,18 +124,15 @@ class BookingEventHandler:
             description=f"Booking {data.booking_id}",
             metadata={EVENT_ID_METADATA: event_id} if len(event_id) <= 500 else {},
         )
-        try:
-            payment = await self._payments.create(
-                command, inbox=(BOOKINGS_CONSUMER, event_id), unless_booking_cancelled=True
-            )
-        except DuplicateEventError as duplicate:
+        payment = await self._payments.prepare(command)
+        saved = await self._save(event_id, payment)
+        if saved is _Saved.DUPLICATE:
             # A redelivery: the intent this attempt set up at the provider is not needed.
-            if duplicate.payment is not None:
-                await self._payments.release_at_provider(duplicate.payment)
+            await self._payments.release_at_provider(payment)
             if data.payment_method is None:
                 return HandledEvent(duplicate=True)
             return await self._finish_confirm(event_id, data)
-        except BookingCancelledError as cancelled:
+        if saved is _Saved.BOOKING_CANCELLED:
             # Overtaken by its booking's cancellation (on another worker, or redelivered after
             # it): no payment, and the intent set up at the provider is released.
             logger.info(
@@ -118,7 +140,7 @@ class BookingEventHandler:
                 event_id,
                 data.booking_id,
             )
-            await self._payments.release_at_provider(cancelled.payment)
+            await self._payments.release_at_provider(payment)
             return HandledEvent(duplicate=False)
         if data.payment_method is not None:
             try:
@@ -129,6 +151,24 @@ class BookingEventHandler:
                 payment = await self._payments.get(payment.id)
         return HandledEvent(duplicate=False, payments=(payment,))
 
+    async def _save(self, event_id: str, payment: Payment) -> _Saved:
+        """Record the event and save ``payment`` (set up at the provider) in one transaction,
+        unless the event was handled before or the booking is cancelled."""
+        deps = self._deps
+        async with deps.uow() as uow:
+            if not await uow.inbox.add(BOOKINGS_CONSUMER, event_id):
+                return _Saved.DUPLICATE
+            # The booking is locked before the payment is saved: a booking.cancelled handled
+            # on another worker either committed first (and this sees it) or waits for this
+            # commit, then finds the payment and cancels it.
+            if await uow.bookings.lock(payment.booking_id):
+                await uow.commit()  # the event is handled: it creates nothing
+                return _Saved.BOOKING_CANCELLED
+            await uow.payments.add(payment)
+            await uow.commit()
+        deps.observer.payment_outcome(payment.provider, payment.status.value)
+        return _Saved.SAVED
+
     async def _finish_confirm(self, event_id: str, data: BookingCreated) -> HandledEvent:
         """A redelivery after the create committed: confirm it if the first try stopped short.
 
@@ -136,22 +176,15 @@ class BookingEventHandler:
         that died between them left a ``PENDING`` payment that only this event knows to confirm.
         """
         assert data.payment_method is not None
-        page = PageRequest(limit=200)
-        async with self._deps.uow() as uow:
-            while True:
-                batch = await uow.payments.list_by_booking(data.booking_id, page)
-                stalled = next(
-                    (
-                        p
-                        for p in batch.items
-                        if p.status is PaymentStatus.PENDING
-                        and p.metadata.get(EVENT_ID_METADATA) == event_id
-                    ),
-                    None,
-                )
-                if stalled is not None or batch.next_cursor is None:
+        stalled = None
+        async with self._deps.uow() as uow, aclosing(_payments_of(uow, data.booking_id)) as listed:
+            async for payment in listed:
+                if (
+                    payment.status is PaymentStatus.PENDING
+                    and payment.metadata.get(EVENT_ID_METADATA) == event_id
+                ):
+                    stalled = payment
                     break
-                page = PageRequest.parse(200, batch.next_cursor)
         if stalled is None:
             return HandledEvent(duplicate=True)
         try:
@@ -177,38 +210,32 @@ class BookingEventHandler:
                 # waits, then sees the cancellation and creates nothing.
                 await uow.bookings.mark_cancelled(data.booking_id, deps.clock.now())
                 auto_refund = deps.config.auto_refund_on_cancel
-                page = PageRequest(limit=200)
-                while True:
-                    batch = await uow.payments.list_by_booking(data.booking_id, page)
-                    for listed in batch.items:
-                        payment = await uow.payments.get(listed.id, for_update=True)
-                        assert payment is not None
-                        now = deps.clock.now()
-                        if payment.status is PaymentStatus.PENDING:
-                            payment.cancel(now=now, event_id=deps.ids.new_id())
-                            await uow.payments.update(payment)
-                            cancelled.append(payment)
-                        elif (
-                            payment.status is PaymentStatus.COMPLETED
-                            and auto_refund
-                            and payment.refundable > 0
-                        ):
-                            refund = open_refund(deps, payment, None, "booking_cancelled")
-                            await uow.payments.update(payment)
-                            await uow.refunds.add(refund)
-                            refunds.append(refund)
-                        elif (
-                            payment.status is PaymentStatus.PROCESSING
-                            and auto_refund
-                            and not payment.refund_on_completion
-                        ):
-                            # The provider has it (3-D Secure, or no answer yet): should it
-                            # take the money after all, the completion refunds it in full.
-                            payment.refund_once_completed(now=now)
-                            await uow.payments.update(payment)
-                    if batch.next_cursor is None:
-                        break
-                    page = PageRequest.parse(200, batch.next_cursor)
+                async for listed in _payments_of(uow, data.booking_id):
+                    payment = await uow.payments.get(listed.id, for_update=True)
+                    assert payment is not None
+                    now = deps.clock.now()
+                    if payment.status is PaymentStatus.PENDING:
+                        payment.cancel(now=now, event_id=deps.ids.new_id())
+                        await uow.payments.update(payment)
+                        cancelled.append(payment)
+                    elif (
+                        payment.status is PaymentStatus.COMPLETED
+                        and auto_refund
+                        and payment.refundable > 0
+                    ):
+                        refund = open_refund(deps, payment, None, "booking_cancelled")
+                        await uow.payments.update(payment)
+                        await uow.refunds.add(refund)
+                        refunds.append(refund)
+                    elif (
+                        payment.status is PaymentStatus.PROCESSING
+                        and auto_refund
+                        and not payment.refund_on_completion
+                    ):
+                        # The provider has it (3-D Secure, or no answer yet): should it take
+                        # the money after all, the completion refunds it in full.
+                        payment.refund_once_completed(now=now)
+                        await uow.payments.update(payment)
                 await uow.commit()
             return HandledEvent(duplicate=False, payments=tuple(cancelled), refunds=tuple(refunds))
 

@@ -37,6 +37,7 @@ from payment_core.money import Currency
 from payment_core.pagination import Page, PageRequest
 from payment_core.ports import UnitOfWork
 from payment_core.services._deps import Dependencies
+from payment_core.services._reads import INVOICES, read
 from payment_core.services.billing import append_record
 
 __all__ = ["CreateInvoice", "InvoiceService", "UpdateInvoice", "pay_invoices"]
@@ -113,12 +114,6 @@ class InvoiceService:
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
 
-    async def _require(self, uow: UnitOfWork, invoice_id: UUID, *, lock: bool = False) -> Invoice:
-        invoice = await uow.invoices.get(invoice_id, for_update=lock)
-        if invoice is None:
-            raise NotFoundError(entity="invoice", key=str(invoice_id))
-        return invoice
-
     async def _check_payment(self, uow: UnitOfWork, invoice: Invoice) -> None:
         if invoice.payment_id is None:
             return
@@ -136,21 +131,17 @@ class InvoiceService:
 
     # ------------------------------------------------------------------ queries
     async def get(self, invoice_id: UUID) -> Invoice:
-        async with self._deps.uow() as uow:
-            return await self._require(uow, invoice_id)
+        return await INVOICES.get(self._deps, invoice_id)
 
     async def get_by_number(self, number: str) -> Invoice:
         if parse_invoice_number(number) is None:
             raise NotFoundError(entity="invoice", key=number)
-        async with self._deps.uow() as uow:
-            invoice = await uow.invoices.get_by_number(number)
-        if invoice is None:
-            raise NotFoundError(entity="invoice", key=number)
-        return invoice
+        return await INVOICES.find(
+            self._deps, number, lambda uow: uow.invoices.get_by_number(number)
+        )
 
     async def list_by_booking(self, booking_id: UUID, page: PageRequest) -> Page[Invoice]:
-        async with self._deps.uow() as uow:
-            return await uow.invoices.list_by_booking(booking_id, page)
+        return await read(self._deps, lambda uow: uow.invoices.list_by_booking(booking_id, page))
 
     # ------------------------------------------------------------------ commands
     async def create(
@@ -217,7 +208,7 @@ class InvoiceService:
         async def run() -> Invoice:
             async with deps.uow() as uow:
                 payment = await self._lock_payment(uow, invoice_id, patch, target)
-                invoice = await self._require(uow, invoice_id, lock=True)
+                invoice = await INVOICES.require(uow, invoice_id, lock=True)
                 if patch.changes_content:
                     invoice.edit(
                         now=deps.clock.now(),
@@ -269,7 +260,7 @@ class InvoiceService:
         """
         if target not in _TAKES:
             return None
-        peek = await self._require(uow, invoice_id)
+        peek = await INVOICES.require(uow, invoice_id)
         payment_id = peek.payment_id if isinstance(patch.payment_id, Unset) else patch.payment_id
         if payment_id is None:
             return None

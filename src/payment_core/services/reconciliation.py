@@ -13,7 +13,7 @@ from payment_core.services.refunds import RefundService
 
 __all__ = ["ReconciliationReport", "ReconciliationService"]
 
-logger = logging.getLogger("payment_core.reconciliation")
+logger = logging.getLogger(__name__)
 
 
 @attrs.define(slots=True)

@@ -9,7 +9,6 @@ retry can never pay twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from uuid import UUID
 
 from payment_core.errors import (
@@ -22,26 +21,32 @@ from payment_core.errors import (
     ProviderUnavailableError,
 )
 from payment_core.ids import id_for_request
-from payment_core.model.billing import BillingRecordType
 from payment_core.model.payment import Payment
 from payment_core.model.refund import Refund, RefundStatus
 from payment_core.money import Money
 from payment_core.pagination import Page, PageRequest
 from payment_core.ports import (
     ProviderRefund,
-    ProviderRefundStatus,
     RefundRequest,
     RetrieveRefundRequest,
     UnitOfWork,
 )
 from payment_core.services._deps import Dependencies
+from payment_core.services._reads import PAYMENTS, REFUNDS, read
+from payment_core.services._refund_settling import (
+    after_refund_failure,
+    apply_refund_reply,
+    complete_refund_in,
+    refund_mismatch_in,
+    reverse_refund,
+    reverse_refund_in,
+)
 from payment_core.services._refunding import open_refund
-from payment_core.services.billing import append_record
 from payment_core.services.payments import PaymentService, SettleOutcome
 
 __all__ = ["RefundService"]
 
-logger = logging.getLogger("payment_core.refunds")
+logger = logging.getLogger(__name__)
 
 
 def _check_same_request(
@@ -64,28 +69,20 @@ class RefundService:
         self._payments = payments
 
     # ------------------------------------------------------------------ queries
-    async def _require(self, uow: UnitOfWork, refund_id: UUID, *, lock: bool = False) -> Refund:
-        refund = await uow.refunds.get(refund_id, for_update=lock)
-        if refund is None:
-            raise NotFoundError(entity="refund", key=str(refund_id))
-        return refund
-
     async def get(self, refund_id: UUID) -> Refund:
-        async with self._deps.uow() as uow:
-            return await self._require(uow, refund_id)
+        return await REFUNDS.get(self._deps, refund_id)
 
     async def get_by_reference(self, reference: str) -> Refund:
-        async with self._deps.uow() as uow:
-            refund = await uow.refunds.get_by_reference(reference)
-        if refund is None:
-            raise NotFoundError(entity="refund", key=reference)
-        return refund
+        return await REFUNDS.find(
+            self._deps, reference, lambda uow: uow.refunds.get_by_reference(reference)
+        )
 
     async def list_by_payment(self, payment_id: UUID, page: PageRequest) -> Page[Refund]:
-        async with self._deps.uow() as uow:
-            if await uow.payments.get(payment_id) is None:
-                raise NotFoundError(entity="payment", key=str(payment_id))
+        async def query(uow: UnitOfWork) -> Page[Refund]:
+            await PAYMENTS.require(uow, payment_id)
             return await uow.refunds.list_by_payment(payment_id, page)
+
+        return await read(self._deps, query)
 
     # ------------------------------------------------------------------ create
     async def create(
@@ -112,9 +109,7 @@ class RefundService:
 
         async def run() -> tuple[Refund, bool]:
             async with deps.uow() as uow:
-                payment = await uow.payments.get(payment_id, for_update=True)
-                if payment is None:
-                    raise NotFoundError(entity="payment", key=str(payment_id))
+                payment = await PAYMENTS.require(uow, payment_id, lock=True)
                 if request is not None:
                     made = await uow.refunds.get(request)
                     if made is not None:
@@ -157,7 +152,7 @@ class RefundService:
 
         async def start() -> tuple[Refund, Payment | None]:
             async with deps.uow() as uow:
-                refund = await self._require(uow, refund_id, lock=True)
+                refund = await REFUNDS.require(uow, refund_id, lock=True)
                 if request is not None and refund.attempted_by_request == request:
                     # This request made the latest attempt and its answer was lost: finish
                     # an attempt still in flight (same provider key: the provider's first
@@ -203,144 +198,23 @@ class RefundService:
         try:
             reply = await deps.call_provider(provider, "refund", lambda: provider.refund(request))
         except ProviderDeclinedError as exc:
-            return await self._after_failure(refund.id, exc.decline_code, definite=True)
+            return await after_refund_failure(deps, refund.id, exc.decline_code, definite=True)
         except ProviderRejectedError as exc:
-            return await self._after_failure(refund.id, exc.reason_code, definite=True, final=True)
+            return await after_refund_failure(
+                deps, refund.id, exc.reason_code, definite=True, final=True
+            )
         except ProviderUnavailableError as exc:
-            return await self._after_failure(
-                refund.id, f"unavailable: {exc.message}", definite=False
+            return await after_refund_failure(
+                deps, refund.id, f"unavailable: {exc.message}", definite=False
             )
         return await self.apply_reply(refund.id, reply)
-
-    async def apply_reply(self, refund_id: UUID, reply: ProviderRefund) -> Refund:
-        """Record a provider's account of a refund that is being processed."""
-        if reply.status is ProviderRefundStatus.FAILED:
-            return await self._after_failure(
-                refund_id,
-                reply.failure_reason or "refund_failed",
-                definite=True,
-                provider_refund_id=reply.provider_refund_id,
-            )
-        deps = self._deps
-
-        async def run() -> Refund:
-            async with deps.uow() as uow:
-                refund = await self._require(uow, refund_id, lock=True)
-                if refund.status is not RefundStatus.PROCESSING:
-                    return refund
-                if reply.amount != refund.amount:
-                    await self.mismatch_in(uow, refund, reply.amount)
-                    await uow.commit()
-                    return refund
-                if reply.status is ProviderRefundStatus.PENDING:
-                    # Accepted, not final yet: a webhook or reconciliation completes it. The
-                    # same answer again changes nothing (updated_at says since when it waits).
-                    if refund.provider_refund_id != reply.provider_refund_id:
-                        refund.provider_refund_id = reply.provider_refund_id
-                        refund.updated_at = deps.clock.now()
-                        await uow.refunds.update(refund)
-                        await uow.commit()
-                    return refund
-                await self.complete_in(uow, refund, reply.provider_refund_id)
-                await uow.commit()
-                return refund
-
-        return await deps.retrying(run)
-
-    async def mismatch_in(self, uow: UnitOfWork, refund: Refund, reported: Money | None) -> None:
-        """The provider reports another amount for ``refund``, or none (``reported`` is
-        ``None``): counted and logged, never settled; a refund still in flight says so in
-        ``last_error`` (in the caller's transaction)."""
-        self._deps.observer.amount_mismatch(refund.provider)
-        logger.warning(
-            "provider %s reports %s for refund %s, expected %s %s",
-            refund.provider,
-            "no amount" if reported is None else f"{reported.amount} {reported.currency.code}",
-            refund.id,
-            refund.amount.amount,
-            refund.amount.currency.code,
-        )
-        if refund.status in (RefundStatus.PENDING, RefundStatus.PROCESSING):
-            refund.last_error = "provider_amount_mismatch"
-            await uow.refunds.update(refund)
-
-    async def complete_in(
-        self, uow: UnitOfWork, refund: Refund, provider_refund_id: str | None
-    ) -> None:
-        """Complete a processing refund inside the caller's transaction."""
-        deps = self._deps
-        payment = await uow.payments.get(refund.payment_id, for_update=True)
-        assert payment is not None, "a refund's payment is never deleted"
-        refund.complete(
-            now=deps.clock.now(), event_id=deps.ids.new_id(), provider_refund_id=provider_refund_id
-        )
-        payment.settle_refund(now=deps.clock.now(), amount=refund.amount)
-        await uow.refunds.update(refund)
-        await uow.payments.update(payment)
-        await append_record(
-            deps,
-            uow,
-            type=BillingRecordType.REFUND,
-            booking_id=refund.booking_id,
-            guest_id=refund.guest_id,
-            amount=refund.amount,
-            description=f"Refund {refund.reference}",
-            payment_id=refund.payment_id,
-            refund_id=refund.id,
-        )
-        deps.observer.refund_outcome(refund.provider, refund.status.value)
-
-    async def _after_failure(
-        self,
-        refund_id: UUID,
-        error: str,
-        *,
-        definite: bool,
-        final: bool = False,
-        provider_refund_id: str | None = None,
-    ) -> Refund:
-        deps = self._deps
-        policy = deps.config.refund_retry
-
-        async def run() -> Refund:
-            async with deps.uow() as uow:
-                refund = await self._require(uow, refund_id, lock=True)
-                if refund.status is not RefundStatus.PROCESSING:
-                    return refund
-                now = deps.clock.now()
-                if provider_refund_id is not None:
-                    refund.provider_refund_id = provider_refund_id
-                exhausted = final or policy.exhausted(refund.attempts)
-                if exhausted and definite:
-                    refund.fail(now=now, event_id=deps.ids.new_id(), reason=error)
-                    payment = await uow.payments.get(refund.payment_id, for_update=True)
-                    assert payment is not None
-                    payment.release_refund(now=now, amount=refund.amount)
-                    await uow.payments.update(payment)
-                    deps.observer.refund_outcome(refund.provider, refund.status.value)
-                elif exhausted:
-                    # Unknown outcome and no attempts left: never guess. It stays PROCESSING
-                    # and reconciliation asks the provider with the same key.
-                    refund.last_error = error
-                    refund.updated_at = now
-                else:
-                    refund.retry_later(
-                        now=now,
-                        at=now + policy.delay(refund.attempts, deps.randbelow),
-                        error=error,
-                        definite=definite,
-                    )
-                await uow.refunds.update(refund)
-                await uow.commit()
-                return refund
-
-        return await deps.retrying(run)
 
     # ------------------------------------------------------------------ background
     async def process_due(self, limit: int = 100) -> int:
         """Attempt every refund whose retry is due; the number attempted."""
-        async with self._deps.uow() as uow:
-            due: Sequence[Refund] = await uow.refunds.list_due(self._deps.clock.now(), limit)
+        due = await read(
+            self._deps, lambda uow: uow.refunds.list_due(self._deps.clock.now(), limit)
+        )
         attempted = 0
         for refund in due:
             try:
@@ -355,8 +229,7 @@ class RefundService:
         """Ask the provider about a refund stuck ``PROCESSING`` and apply the answer."""
         deps = self._deps
         provider = deps.providers.get(refund.provider)
-        async with deps.uow() as uow:
-            payment = await uow.payments.get(refund.payment_id)
+        payment = await read(deps, lambda uow: uow.payments.get(refund.payment_id))
         assert payment is not None
         request = RetrieveRefundRequest(
             refund_id=refund.id,
@@ -391,7 +264,7 @@ class RefundService:
 
         async def run() -> tuple[Refund, str]:
             async with deps.uow() as uow:
-                refund = await self._require(uow, refund_id, lock=True)
+                refund = await REFUNDS.require(uow, refund_id, lock=True)
                 if refund.status is not RefundStatus.PROCESSING:
                     return refund, SettleOutcome.UNKNOWN
                 now = deps.clock.now()
@@ -412,41 +285,28 @@ class RefundService:
 
         return await deps.retrying(run)
 
+    # ------------------------------------------------------------------ provider replies
+    async def apply_reply(self, refund_id: UUID, reply: ProviderRefund) -> Refund:
+        """Record a provider's account of a refund that is being processed."""
+        return await apply_refund_reply(self._deps, refund_id, reply)
+
+    async def mismatch_in(self, uow: UnitOfWork, refund: Refund, reported: Money | None) -> None:
+        """The provider reports another amount for ``refund``, or none (``reported`` is
+        ``None``): counted and logged, never settled; a refund still in flight says so in
+        ``last_error`` (in the caller's transaction)."""
+        await refund_mismatch_in(self._deps, uow, refund, reported)
+
+    async def complete_in(
+        self, uow: UnitOfWork, refund: Refund, provider_refund_id: str | None
+    ) -> None:
+        """Complete a processing refund inside the caller's transaction."""
+        await complete_refund_in(self._deps, uow, refund, provider_refund_id)
+
     # ------------------------------------------------------------------ late reversal
     async def reverse(self, refund_id: UUID, reason: str) -> Refund:
         """A ``COMPLETED`` refund failed later: reverse it (``REFUND_REVERSED`` record)."""
-        deps = self._deps
-
-        async def run() -> Refund:
-            async with deps.uow() as uow:
-                refund = await self._require(uow, refund_id, lock=True)
-                await self.reverse_in(uow, refund, reason)
-                await uow.commit()
-                return refund
-
-        return await deps.retrying(run)
+        return await reverse_refund(self._deps, refund_id, reason)
 
     async def reverse_in(self, uow: UnitOfWork, refund: Refund, reason: str) -> None:
         """The reversal, inside the caller's transaction."""
-        deps = self._deps
-        now = deps.clock.now()
-        payment = await uow.payments.get(refund.payment_id, for_update=True)
-        assert payment is not None
-        refund.reverse(
-            now=now, event_id=deps.ids.new_id(), failed_event_id=deps.ids.new_id(), reason=reason
-        )
-        payment.reverse_refund(now=now, amount=refund.amount)
-        await uow.refunds.update(refund)
-        await uow.payments.update(payment)
-        await append_record(
-            deps,
-            uow,
-            type=BillingRecordType.REFUND_REVERSED,
-            booking_id=refund.booking_id,
-            guest_id=refund.guest_id,
-            amount=refund.amount,
-            description=f"Refund {refund.reference} reversed: {reason}"[:500],
-            payment_id=refund.payment_id,
-            refund_id=refund.id,
-        )
-        deps.observer.refund_outcome(refund.provider, "REVERSED")
+        await reverse_refund_in(self._deps, uow, refund, reason)

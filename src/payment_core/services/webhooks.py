@@ -26,7 +26,7 @@ from payment_core.services.refunds import RefundService
 
 __all__ = ["WebhookResult", "WebhookService"]
 
-logger = logging.getLogger("payment_core.webhooks")
+logger = logging.getLogger(__name__)
 
 _PAYMENT_STATUS = {
     WebhookKind.PAYMENT_SUCCEEDED: ProviderPaymentStatus.SUCCEEDED,

@@ -44,7 +44,9 @@ class _Aggregate(Protocol):
     id: UUID
     version: int
     created_at: datetime
-    events: list[DomainEvent]
+
+    @property
+    def events(self) -> Sequence[DomainEvent]: ...
 
 
 class _Part(Protocol):
