@@ -38,7 +38,6 @@ import attrs
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, ExchangeType, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
-from pydantic import SkipValidation
 
 from payment_adapters.messaging.codec import (
     BOOKING_EVENT_TYPES,
@@ -46,7 +45,7 @@ from payment_adapters.messaging.codec import (
     EnvelopeError,
     decode_booking_event,
 )
-from payment_adapters.messaging.contract import BOOKING_MESSAGES
+from payment_adapters.messaging.contract import BookingCancelledMessage, BookingCreatedMessage
 from payment_core.errors import ConcurrencyError, PaymentError, ProviderUnavailableError
 from payment_core.services.bookings import BookingCancelled, BookingCreated
 
@@ -77,16 +76,6 @@ REDELIVERIES_HEADER: Final = "x-payment-service-redeliveries"
 DEFAULT_ATTEMPTS: Final = 3
 #: Trips through the retry queue before a failing message is dead-lettered.
 DEFAULT_MAX_REDELIVERIES: Final = 5
-
-if TYPE_CHECKING:
-    BookingCreatedMessage = bytes
-    BookingCancelledMessage = bytes
-else:
-    # What FastStream documents as each handler's message; the handler is given the raw body
-    # unvalidated (and undecoded: ``_raw_body``), so that the consumer checks it and a bad
-    # message is dead-lettered by us, never failed inside the framework.
-    BookingCreatedMessage = SkipValidation[BOOKING_MESSAGES["booking.created"]]
-    BookingCancelledMessage = SkipValidation[BOOKING_MESSAGES["booking.cancelled"]]
 
 
 class BookingHandler(Protocol):

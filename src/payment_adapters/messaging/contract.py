@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NotRequired, cast, get_type_hints
 
 import attrs
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, SkipValidation, create_model
 from typing_extensions import TypedDict
 
 from payment_adapters.messaging.codec import BOOKING_EVENT_TYPES, CONTENT_TYPE, SOURCE
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BOOKING_MESSAGES",
     "EVENT_DESCRIPTIONS",
+    "BookingCancelledMessage",
+    "BookingCreatedMessage",
     "data_shape",
     "declare_event_publishers",
     "published_message",
@@ -118,6 +120,16 @@ BOOKING_MESSAGES: Final[Mapping[str, type[BaseModel]]] = {
     )
     for event_type, kind in BOOKING_EVENT_TYPES.items()
 }
+
+
+if TYPE_CHECKING:
+    BookingCreatedMessage = bytes
+    BookingCancelledMessage = bytes
+else:
+    # The consumer's handlers' message types: what FastStream documents, while the handler is
+    # given the raw body unvalidated, for the consumer to check (and dead-letter) itself.
+    BookingCreatedMessage = SkipValidation[BOOKING_MESSAGES["booking.created"]]
+    BookingCancelledMessage = SkipValidation[BOOKING_MESSAGES["booking.cancelled"]]
 
 
 def declare_event_publishers(broker: RabbitBroker, exchange: str) -> dict[str, RabbitPublisher]:
