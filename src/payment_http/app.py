@@ -11,7 +11,7 @@ Layers of a request, outermost first:
 3. :class:`~payment_http.auth.ApiKeyAuthentication`: bearer keys, before anything reads the body;
 4. :class:`StartupGate`: 503 while the process still waits for its database at start;
 5. :class:`~payment_http.idempotency.RequestPipelineMiddleware`: body limits and strict
-   validation (the decoded body is the handler's ``payload``), then the ``Idempotency-Key``
+   validation (the decoded body is what the handler takes), then the ``Idempotency-Key``
    claim, replay and record;
 6. the controllers, thin: a use case of :class:`~payment_core.services.Services` each.
 """
@@ -35,7 +35,6 @@ from payment_adapters.bootstrap import Runtime
 from payment_core.services import Services
 from payment_http._asgi import ASGIApp, Receive, Scope, Send
 from payment_http.auth import ApiKeyAuthentication
-from payment_http.body import provide_payload
 from payment_http.context import RequestContext
 from payment_http.controllers import CONTROLLERS
 from payment_http.docs_ui import PinnedScalarRenderPlugin, docs_router
@@ -158,7 +157,6 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
             "metrics": Provide(provide_metrics, sync_to_thread=False, use_cache=True),
-            "payload": Provide(provide_payload, sync_to_thread=False),
         },
         middleware=[
             context,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Final, TypeVar
+from typing import Annotated, Final
 from uuid import UUID
 
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import HeaderParameter, PathParameter, QueryParameter, SkipValidation
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from payment_core.errors import NotFoundError
 from payment_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
@@ -25,7 +25,6 @@ __all__ = [
     "Limit",
     "PathId",
     "PathText",
-    "Payload",
     "Reference",
     "ServicesDep",
     "page",
@@ -84,10 +83,6 @@ Reference = Annotated[
 PathText = Annotated[str, PathParameter()]
 #: The use cases, injected by name.
 ServicesDep = NamedDependency[Services]
-T = TypeVar("T")
-#: The request body, decoded and validated once before the handler runs
-#: (:func:`payment_http.body.provide_payload`): injected by name, not validated again.
-Payload = NamedDependency[SkipValidation[T]]
 Limit = Annotated[
     int,
     QueryParameter(

@@ -11,7 +11,7 @@ from payment_adapters.wire import invoice_view
 from payment_core.model.invoice import UNSET, LineItem
 from payment_core.money import Currency
 from payment_core.services import CreateInvoice, Services, UpdateInvoice
-from payment_http.body import json_body
+from payment_http.body import body_of, json_body
 from payment_http.controllers._common import (
     AUTH,
     Cursor,
@@ -19,7 +19,6 @@ from payment_http.controllers._common import (
     Limit,
     PathId,
     PathText,
-    Payload,
     ServicesDep,
     page,
     parse_id,
@@ -96,19 +95,19 @@ class InvoiceController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        payload: Payload[CreateInvoiceRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> InvoiceView:
+        body = body_of(request, CreateInvoiceRequest)
         invoice = await services.invoices.create(
             CreateInvoice(
-                booking_id=payload.booking_id,
-                guest_id=payload.guest_id,
-                currency=payload.currency,
-                line_items=_lines(payload.line_items),
-                due_date=payload.due_date,
-                payment_id=payload.payment_id,
-                notes=payload.notes,
+                booking_id=body.booking_id,
+                guest_id=body.guest_id,
+                currency=body.currency,
+                line_items=_lines(body.line_items),
+                due_date=body.due_date,
+                payment_id=body.payment_id,
+                notes=body.notes,
             ),
             idempotency_key=request_key(request.scope),
         )
@@ -174,25 +173,22 @@ class InvoiceController(Controller):
     )
     async def update(
         self,
+        request: Request[Any, Any, Any],
         invoice_id: PathId,
-        payload: Payload[UpdateInvoiceRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> InvoiceView:
+        body = body_of(request, UpdateInvoiceRequest)
         ident = parse_id(invoice_id, "invoice")
-        lines = (
-            None
-            if isinstance(payload.line_items, msgspec.UnsetType)
-            else _lines(payload.line_items)
-        )
+        lines = None if isinstance(body.line_items, msgspec.UnsetType) else _lines(body.line_items)
         invoice = await services.invoices.update(
             ident,
             UpdateInvoice(
                 line_items=lines,
-                due_date=_unset(payload.due_date),
-                notes=_unset(payload.notes),
-                payment_id=_unset(payload.payment_id),
-                status=None if isinstance(payload.status, msgspec.UnsetType) else payload.status,
+                due_date=_unset(body.due_date),
+                notes=_unset(body.notes),
+                payment_id=_unset(body.payment_id),
+                status=None if isinstance(body.status, msgspec.UnsetType) else body.status,
             ),
         )
         return invoice_view(invoice)

@@ -11,7 +11,7 @@ from payment_core.errors import NotFoundError
 from payment_core.ids import is_reference
 from payment_core.money import Currency
 from payment_core.services import CreatePayment, Services
-from payment_http.body import json_body
+from payment_http.body import body_of, json_body
 from payment_http.controllers._common import (
     AUTH,
     PUBLIC,
@@ -19,7 +19,6 @@ from payment_http.controllers._common import (
     IdempotencyKey,
     Limit,
     PathId,
-    Payload,
     Reference,
     ServicesDep,
     page,
@@ -80,12 +79,12 @@ class PaymentController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        payload: Payload[CreatePaymentRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
+        body = body_of(request, CreatePaymentRequest)
         payment = await services.payments.create(
-            _command(payload), idempotency_key=request_key(request.scope)
+            _command(body), idempotency_key=request_key(request.scope)
         )
         return payment_view(payment)
 
@@ -136,14 +135,14 @@ class PaymentController(Controller):
         request: Request[Any, Any, Any],
         payment_id: PathId,
         services: ServicesDep,
-        payload: Payload[ConfirmPaymentRequest],
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
+        body = body_of(request, ConfirmPaymentRequest)
         ident = parse_id(payment_id, "payment")
         payment = await services.payments.confirm(
             ident,
-            payload.payment_method,
-            payload.verification_token,
+            body.payment_method,
+            body.verification_token,
             idempotency_key=request_key(request.scope),
         )
         return payment_view(payment)

@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from payment_adapters.wire import refund_safe_view, refund_view
 from payment_core.errors import NotFoundError
 from payment_core.ids import is_reference
-from payment_http.body import json_body
+from payment_http.body import body_of, json_body
 from payment_http.controllers._common import (
     AUTH,
     PUBLIC,
@@ -17,7 +17,6 @@ from payment_http.controllers._common import (
     IdempotencyKey,
     Limit,
     PathId,
-    Payload,
     Reference,
     ServicesDep,
     page,
@@ -55,14 +54,14 @@ class RefundController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        payload: Payload[CreateRefundRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> RefundView:
+        body = body_of(request, CreateRefundRequest)
         refund = await services.refunds.create(
-            payload.payment_id,
-            payload.amount,
-            payload.reason,
+            body.payment_id,
+            body.amount,
+            body.reason,
             idempotency_key=request_key(request.scope),
         )
         return refund_view(refund)
