@@ -14,9 +14,9 @@ The order is deliberate:
 6. the operation's own cheap checks (a known currency, a configured provider, ...).
 
 Only then does the idempotency key get claimed and the handler run. The handler takes the
-Struct decoded here (:func:`body_of`): a body is read, parsed and converted once. (Not as a
-Litestar dependency: a handler with two dependencies has them resolved in a task group, which
-cost about a third more CPU per request than the whole decode.)
+Struct decoded here (:func:`body_of`): a body is read, parsed and converted once. (It is read
+from the request's state rather than injected: a second dependency would have Litestar resolve
+a handler's dependencies in a task group on every request.)
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ _CARD_FIELD_NAME: Final = re.compile(
     re.IGNORECASE,
 )
 _MISSING: Final = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$")
+_UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
 #: Where the decoded body waits for the handler (``scope["state"]``).
 _PAYLOAD: Final = "payload"
-_UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
 
 Check = Callable[[Services, Any], None]
 S = TypeVar("S", bound=msgspec.Struct)

@@ -74,7 +74,8 @@ class _Mapping:
 
 
 #: THE table: each domain error's HTTP status and title. Its ``code`` is the error class's own
-#: stable ``code``. The most specific class wins (the lookup walks the MRO).
+#: stable ``code``. Each row is one Litestar exception handler (:func:`exception_handlers`), so
+#: the most specific class in an error's MRO wins.
 DOMAIN_ERRORS: Final[Mapping[type[PaymentError], _Mapping]] = {
     InvalidTransitionError: _Mapping(409, "Invalid state transition"),
     InvoiceNotEditableError: _Mapping(409, "Invoice not editable"),
