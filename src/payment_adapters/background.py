@@ -72,6 +72,7 @@ def build_broker(settings: Settings, *, graceful_timeout: float = 20.0) -> Rabbi
         reconnect_interval=2.0,
         graceful_timeout=graceful_timeout,
         app_id="payment-service",
+        description="RabbitMQ (`RABBITMQ_URL`). Every message is a CloudEvents 1.0 JSON envelope.",
         logger=logging.getLogger(f"{__name__}.broker"),
         log_level=logging.DEBUG,
     )
@@ -110,6 +111,12 @@ class BackgroundWork:
             self.publisher: MessagePublisher = publisher or FastStreamPublisher(
                 self.broker, exchange=settings.payments_exchange
             )
+            # What the relay publishes, as the broker's own publishers: the AsyncAPI document.
+            from payment_adapters.messaging.contract import (  # noqa: PLC0415
+                declare_event_publishers,
+            )
+
+            declare_event_publishers(self.broker, settings.payments_exchange)
             if consume_bookings:
                 from payment_adapters.messaging.consumer import (  # noqa: PLC0415
                     BookingConsumer,

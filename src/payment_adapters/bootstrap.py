@@ -181,6 +181,32 @@ class Runtime:
             self.waiting_for = None
         return True
 
+    async def outbox_backlog(self) -> tuple[int, float]:
+        """Events committed and not yet published: how many, and the age of the oldest in
+        seconds (``(0, 0.0)`` when there are none)."""
+        harness = self.harness
+        if harness is not None:
+            entries = harness.store.unpublished()
+            if not entries:
+                return 0, 0.0
+            oldest = min(e.event.occurred_at for e in entries)
+            return len(entries), max(0.0, (harness.clock.now() - oldest).total_seconds())
+        if self.database is None:
+            return 0, 0.0
+        from sqlalchemy import func, select  # noqa: PLC0415 - only with a SQL database
+
+        from payment_adapters.sqlalchemy.tables import outbox  # noqa: PLC0415
+
+        query = select(func.count(), func.min(outbox.c.created_at)).where(
+            outbox.c.published_at.is_(None)
+        )
+        async with self.database.engine.connect() as conn:
+            row = (await conn.execute(query)).one()
+        pending, oldest_at = int(row[0] or 0), row[1]
+        if not pending or oldest_at is None:
+            return pending, 0.0
+        return pending, max(0.0, time.time() - oldest_at.timestamp())
+
     async def aclose(self) -> None:
         """Close provider clients and the database pool."""
         from payment_adapters.providers import aclose_providers  # noqa: PLC0415

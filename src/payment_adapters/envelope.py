@@ -10,6 +10,7 @@ from here.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
@@ -45,7 +46,7 @@ SOURCE: Final = "payment-service"
 CONTENT_TYPE: Final = "application/cloudevents+json"
 
 
-def event_data(event: DomainEvent) -> dict[str, Any]:
+def event_data(event: DomainEvent) -> Mapping[str, Any]:
     """The ``data`` of an event: the full view of its resource as of the event."""
     if isinstance(event, PaymentEvent):
         # client_secret is meant for the paying browser only, never for other services.

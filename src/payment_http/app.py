@@ -2,21 +2,23 @@
 
 Layers of a request, outermost first:
 
-1. :class:`~payment_http.context.RequestContext`: request id, access log, latency metric (it
-   wraps Litestar's whole handler, so 404s and 405s are seen too);
-2. Litestar's routing and error handling (every error becomes a problem document,
-   :mod:`payment_http.errors`);
-3. :class:`~payment_http.auth.AuthMiddleware`: bearer keys, before anything reads the body;
+1. Litestar's routing and error handling (every error becomes a problem document,
+   :mod:`payment_http.errors`), with :class:`~payment_http.context.RequestContext`'s
+   ``before_send`` hook: the ``X-Request-Id`` header, the access log and the latency metric of
+   every response, the router's 404s and 405s included;
+2. :class:`~payment_http.context.RequestContext`: the request id, bound to every log line of
+   the request, and its clock;
+3. :class:`~payment_http.auth.ApiKeyAuthentication`: bearer keys, before anything reads the body;
 4. :class:`StartupGate`: 503 while the process still waits for its database at start;
 5. :class:`~payment_http.idempotency.RequestPipelineMiddleware`: body limits and strict
-   validation, then the ``Idempotency-Key`` claim, replay and record;
+   validation (the decoded body is what the handler takes), then the ``Idempotency-Key``
+   claim, replay and record;
 6. the controllers, thin: a use case of :class:`~payment_core.services.Services` each.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Final
 
@@ -32,7 +34,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from payment_adapters.bootstrap import Runtime
 from payment_core.services import Services
 from payment_http._asgi import ASGIApp, Receive, Scope, Send
-from payment_http.auth import AuthMiddleware
+from payment_http.auth import ApiKeyAuthentication
 from payment_http.context import RequestContext
 from payment_http.controllers import CONTROLLERS
 from payment_http.docs_ui import PinnedScalarRenderPlugin, docs_router
@@ -73,41 +75,6 @@ def metrics_for(runtime: Runtime) -> Metrics:
     if isinstance(observer, PrometheusObserver):
         return observer.metrics
     return Metrics()
-
-
-def _outbox_probe(runtime: Runtime) -> Any:
-    """A coroutine function telling the outbox backlog, when the runtime can tell it."""
-    harness = runtime.harness
-    if harness is not None:
-
-        async def in_memory() -> tuple[int, float]:
-            entries = harness.store.unpublished()
-            if not entries:
-                return 0, 0.0
-            oldest = min(e.event.occurred_at for e in entries)
-            return len(entries), max(0.0, (harness.clock.now() - oldest).total_seconds())
-
-        return in_memory
-    database = runtime.database
-    if database is None:
-        return None
-    from sqlalchemy import func, select  # noqa: PLC0415 - only with a SQL database
-
-    from payment_adapters.sqlalchemy.tables import outbox  # noqa: PLC0415
-
-    query = select(func.count(), func.min(outbox.c.created_at)).where(
-        outbox.c.published_at.is_(None)
-    )
-
-    async def sql() -> tuple[int, float]:
-        async with database.engine.connect() as conn:
-            row = (await conn.execute(query)).one()
-        pending, oldest = int(row[0] or 0), row[1]
-        if not pending or oldest is None:
-            return pending, 0.0
-        return pending, max(0.0, time.time() - oldest.timestamp())
-
-    return sql
 
 
 class StartupGate:
@@ -182,15 +149,18 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
         return metrics
 
     options = _OptionsAnswer()
+    context = RequestContext(metrics)
     app = Litestar(
         route_handlers=list(CONTROLLERS),
         before_request=options,
+        before_send=[context.before_send],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
             "metrics": Provide(provide_metrics, sync_to_thread=False, use_cache=True),
         },
         middleware=[
-            DefineMiddleware(AuthMiddleware, keys=settings.api_keys),  # type: ignore[arg-type]
+            context,
+            DefineMiddleware(ApiKeyAuthentication, keys=settings.api_keys),
             DefineMiddleware(StartupGate, runtime=runtime),  # type: ignore[arg-type]
             DefineMiddleware(
                 RequestPipelineMiddleware,  # type: ignore[arg-type]
@@ -235,6 +205,5 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
     )
     options.learn(app)
     publish(app, services.deps.providers.names)
-    app.asgi_handler = RequestContext(app.asgi_handler, metrics)  # type: ignore[arg-type,assignment]
-    metrics.set_outbox_probe(_outbox_probe(runtime))
+    metrics.set_outbox_probe(runtime.outbox_backlog)
     return app

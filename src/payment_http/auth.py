@@ -1,30 +1,47 @@
 """Bearer API keys: ``Authorization: Bearer <key>`` against ``API_KEYS``.
 
+Litestar's :class:`~litestar.middleware.authentication.AbstractAuthenticationMiddleware`, with
+the public operations opted out by ``opt={"exclude_from_auth": True}`` (:data:`PUBLIC`): the two
+``/reference/{reference}`` reads, ``/health/*``, ``/metrics``, ``/api/v1/webhooks/*`` and the
+OpenAPI documents and UI under ``/schema``, exactly as the contract lists. Every method is
+checked, ``OPTIONS`` included.
+
 The candidate is hashed and compared with the hash of *every* configured key by
 :func:`hmac.compare_digest`, without stopping at a match, so neither the position of the
 matching key nor the lengths of the keys show in the timing. Keys are never logged; a request is
-known by a key *id* (a short hash), which also scopes its idempotency keys.
-
-Public, exactly as the contract lists: the two ``/reference/{reference}`` reads, ``/health/*``,
-``/metrics`` and ``/api/v1/webhooks/*`` (route handlers with ``opt={"public": True}``), and the
-OpenAPI documents and UI under ``/schema``.
+known by a key *id* (a short hash), its ``request.auth``, which also scopes its idempotency keys.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
-from payment_http._asgi import ASGIApp, Receive, Scope, Send
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.middleware.authentication import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+)
+from litestar.types import ASGIApp
+
 from payment_http.errors import HttpProblem
 
-__all__ = ["OPEN_KEY_ID", "PUBLIC_KEY_ID", "AuthMiddleware", "is_public", "key_id"]
+__all__ = [
+    "OPEN_KEY_ID",
+    "PUBLIC",
+    "PUBLIC_KEY_ID",
+    "ApiKeyAuthentication",
+    "api_key_id",
+    "key_id",
+]
 
 OPEN_KEY_ID: Final = "open"
 PUBLIC_KEY_ID: Final = "public"
-_SCHEMA_PREFIX: Final = "/schema"
+#: The ``opt`` of a public route handler (or router): no key is asked for.
+PUBLIC: Final[Mapping[str, Any]] = {"exclude_from_auth": True}
 _CHALLENGE: Final = 'Bearer realm="payment-service"'
 
 
@@ -33,34 +50,30 @@ def key_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def is_public(scope: Scope) -> bool:
-    handler = scope.get("route_handler")
-    if handler is not None and handler.opt.get("public", False) is True:
-        return True
-    path = str(scope.get("path_template") or scope.get("path", ""))
-    return path == _SCHEMA_PREFIX or path.startswith(_SCHEMA_PREFIX + "/")
+def api_key_id(scope: Mapping[str, Any]) -> str:
+    """Who sent the request: its key's id, ``open`` without ``API_KEYS``, ``public`` on a public
+    route (which is not authenticated)."""
+    auth = scope.get("auth")
+    return auth if isinstance(auth, str) else PUBLIC_KEY_ID
 
 
-def _bearer(scope: Scope) -> str | None:
+def _bearer(scope: Mapping[str, Any]) -> str | None:
+    # The first Authorization header, read from the scope as it is (no header map is built).
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
-            try:
-                text = value.decode("latin-1")
-            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-                return None
-            scheme, _, token = text.strip().partition(" ")
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
             if scheme.lower() != "bearer":
                 return None
-            token = token.strip()
-            return token or None
+            return token.strip() or None
     return None
 
 
-class AuthMiddleware:
+class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     """Refuses a non-public request without a valid key (401 ``unauthorized``)."""
 
     def __init__(self, app: ASGIApp, *, keys: Sequence[str]) -> None:
-        self.app = app
+        # Every method is authenticated (Litestar would let OPTIONS through by default).
+        super().__init__(app, exclude_http_methods=(), scopes={ScopeType.HTTP})
         self._keys = tuple((hashlib.sha256(k.encode()).digest(), key_id(k)) for k in keys)
 
     def _match(self, token: str) -> str | None:
@@ -72,26 +85,20 @@ class AuthMiddleware:
                 found = ident
         return found
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        state = scope.setdefault("state", {})
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         if not self._keys:
-            state["api_key_id"] = OPEN_KEY_ID
-        elif is_public(scope):
-            state["api_key_id"] = PUBLIC_KEY_ID
-        else:
-            token = _bearer(scope)
-            ident = self._match(token) if token is not None else None
-            if ident is None:
-                raise HttpProblem(
-                    401,
-                    "unauthorized",
-                    "a valid API key is required: Authorization: Bearer <key>"
-                    if token is None
-                    else "the API key is not valid",
-                    headers={"WWW-Authenticate": _CHALLENGE},
-                )
-            state["api_key_id"] = ident
-        await self.app(scope, receive, send)
+            return AuthenticationResult(user=None, auth=OPEN_KEY_ID)
+        token = _bearer(connection.scope)
+        ident = self._match(token) if token is not None else None
+        if ident is None:
+            raise HttpProblem(
+                401,
+                "unauthorized",
+                "a valid API key is required: Authorization: Bearer <key>"
+                if token is None
+                else "the API key is not valid",
+                headers={"WWW-Authenticate": _CHALLENGE},
+            )
+        return AuthenticationResult(user=None, auth=ident)

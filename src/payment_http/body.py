@@ -13,20 +13,30 @@ The order is deliberate:
    a bool is never an integer, and unknown fields are refused (422, with ``errors``);
 6. the operation's own cheap checks (a known currency, a configured provider, ...).
 
-Only then does the idempotency key get claimed and the handler run.
+Only then does the idempotency key get claimed and the handler run. The handler takes the
+Struct decoded here (:func:`body_of`): a body is read, parsed and converted once. (It is read
+from the request's state rather than injected: a second dependency would have Litestar resolve
+a handler's dependencies in a task group on every request.)
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 import msgspec
+from litestar import Request
 
 from payment_core.card_data import ASCII_DIGIT_RUN, FORBIDDEN_FIELDS, find_raw_card_data
-from payment_core.errors import RawCardDataError
+from payment_core.errors import (
+    InvalidAmountError,
+    MalformedBodyError,
+    RawCardDataError,
+    UnknownCurrencyError,
+    ValidationError,
+)
 from payment_core.services import Services
 from payment_http.errors import HttpProblem
 
@@ -35,6 +45,7 @@ __all__ = [
     "BodySpec",
     "ClientDisconnectedError",
     "DecodedBody",
+    "body_of",
     "check_content_type",
     "decode_body",
     "json_body",
@@ -60,8 +71,11 @@ _CARD_FIELD_NAME: Final = re.compile(
 )
 _MISSING: Final = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$")
 _UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
+#: Where the decoded body waits for the handler (``scope["state"]``).
+_PAYLOAD: Final = "payload"
 
 Check = Callable[[Services, Any], None]
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 @attrs.frozen(slots=True)
@@ -205,56 +219,65 @@ def _validation_problem(exc: msgspec.ValidationError) -> HttpProblem:
     leaf = _leaf(field)
     missing = _MISSING.match(reason) is not None
     unknown = _UNKNOWN.match(reason) is not None
-    code = "validation_error"
+    code = ValidationError.code
     if not missing and not unknown:
         if leaf in _AMOUNT_FIELDS:
-            code = "invalid_amount"
+            code = InvalidAmountError.code
         elif leaf == "currency":
-            code = "unknown_currency"
+            code = UnknownCurrencyError.code
     if unknown:
         reason = "unknown field"
     elif missing:
         reason = "required"
-    return HttpProblem(422, code, f"{field}: {reason}", errors=[(field, reason)])
+    return HttpProblem.refused(code, f"{field}: {reason}", errors=[(field, reason)])
+
+
+def _invalid(detail: str, reason: str) -> HttpProblem:
+    return HttpProblem.refused(ValidationError.code, detail, errors=[("body", reason)])
 
 
 @attrs.frozen(slots=True)
 class DecodedBody:
-    """A validated body and its canonical bytes (sorted keys, no whitespace) for fingerprints."""
+    """A validated body: the operation's Struct, and the JSON document it was converted from."""
 
     value: msgspec.Struct
-    canonical: bytes
+    document: Any
+
+    def canonical(self) -> bytes:
+        """The document's canonical bytes (sorted keys, no whitespace), for fingerprints."""
+        return msgspec.json.encode(self.document, order="sorted")
+
+    def hand_over(self, scope: Any) -> None:
+        """Keep the Struct for the handler (:func:`body_of`)."""
+        scope["state"][_PAYLOAD] = self.value
+
+
+def body_of(request: Request[Any, Any, Any], kind: type[S]) -> S:
+    """The body of ``request`` as :func:`decode_body` decoded and validated it (a ``kind``)."""
+    value = request.scope["state"][_PAYLOAD]
+    if not isinstance(value, kind):  # pragma: no cover - a route whose opt names another type
+        raise TypeError(f"the body was decoded as {type(value).__name__}, not {kind.__name__}")
+    return value
 
 
 def decode_body(body: bytes, spec: BodySpec, services: Services) -> DecodedBody:
     """Steps 3 to 6 of the module docstring."""
     if not body.strip():
         if spec.required:
-            raise HttpProblem(
-                422,
-                "validation_error",
-                "a JSON object body is required",
-                errors=[("body", "required")],
-            )
+            raise _invalid("a JSON object body is required", "required")
         value: Any = {}
     else:
         try:
             value = msgspec.json.decode(body)
         except (msgspec.DecodeError, RecursionError):
-            raise HttpProblem(400, "malformed_json", "the body is not valid JSON") from None
+            raise HttpProblem.refused(
+                MalformedBodyError.code, "the body is not valid JSON"
+            ) from None
         if not isinstance(value, dict):
-            raise HttpProblem(
-                422,
-                "validation_error",
-                "the body must be a JSON object",
-                errors=[("body", "must be an object")],
-            )
+            raise _invalid("the body must be a JSON object", "must be an object")
         if not _depth_ok(value, body):
-            raise HttpProblem(
-                422,
-                "validation_error",
-                f"the body is nested deeper than {MAX_DEPTH} levels",
-                errors=[("body", "too deeply nested")],
+            raise _invalid(
+                f"the body is nested deeper than {MAX_DEPTH} levels", "too deeply nested"
             )
         if _may_hold_card_data(body):
             found = find_raw_card_data(value) or _card_data_in_keys(value)
@@ -266,4 +289,4 @@ def decode_body(body: bytes, spec: BodySpec, services: Services) -> DecodedBody:
         raise _validation_problem(exc) from None
     if spec.check is not None:
         spec.check(services, struct)
-    return DecodedBody(struct, msgspec.json.encode(value, order="sorted"))
+    return DecodedBody(struct, value)

@@ -22,6 +22,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from payment_http._asgi import ASGIApp, Message, Receive, Scope, Send
+from payment_http.auth import PUBLIC
 
 __all__ = [
     "SCALAR_VERSION",
@@ -162,4 +163,5 @@ def docs_router(path: str) -> Router:
         route_handlers=[assets],
         include_in_schema=False,
         middleware=[DefineMiddleware(DocsSecurityHeaders)],  # type: ignore[arg-type]
+        opt=PUBLIC,  # the documents are public
     )

@@ -23,6 +23,7 @@ from litestar.exceptions import (
     NotFoundException,
     ValidationException,
 )
+from litestar.types import ExceptionHandler
 
 from payment_core.errors import (
     ConcurrencyError,
@@ -49,6 +50,7 @@ from payment_core.errors import (
     ValidationError,
     WebhookSignatureError,
 )
+from payment_http.context import request_id
 from payment_http.logging import error_location, redact
 
 __all__ = [
@@ -74,7 +76,8 @@ class _Mapping:
 
 
 #: THE table: each domain error's HTTP status and title. Its ``code`` is the error class's own
-#: stable ``code``. The most specific class wins (the lookup walks the MRO).
+#: stable ``code``. Each row is one Litestar exception handler (:func:`exception_handlers`), so
+#: the most specific class in an error's MRO wins.
 DOMAIN_ERRORS: Final[Mapping[type[PaymentError], _Mapping]] = {
     InvalidTransitionError: _Mapping(409, "Invalid state transition"),
     InvoiceNotEditableError: _Mapping(409, "Invoice not editable"),
@@ -104,29 +107,44 @@ DOMAIN_ERRORS: Final[Mapping[type[PaymentError], _Mapping]] = {
     PaymentError: _Mapping(422, "Request failed"),
 }
 
-#: Litestar's own HTTP exceptions (routing, methods) by status: code and title.
-_HTTP_CODES: Final[Mapping[int, tuple[str, str]]] = {
-    400: ("bad_request", "Bad request"),
-    401: ("unauthorized", "Unauthorized"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not_found", "Not found"),
-    405: ("method_not_allowed", "Method not allowed"),
-    406: ("not_acceptable", "Not acceptable"),
-    413: ("payload_too_large", "Payload too large"),
-    415: ("unsupported_media_type", "Unsupported media type"),
-    422: ("validation_error", "Validation failed"),
-    429: ("rate_limited", "Too many requests"),
-    500: ("internal_error", "Internal server error"),
-    503: ("service_unavailable", "Service unavailable"),
-}
-
-
-#: Titles of the codes the HTTP layer raises itself, and of every domain error's code.
-_TITLES: Final[Mapping[str, str]] = {
-    "malformed_json": "Malformed JSON",
+#: The HTTP layer's own codes (transport, routing, headers) and their titles.
+_HTTP_TITLES: Final[Mapping[str, str]] = {
+    "bad_request": "Bad request",
+    "unauthorized": "Unauthorized",
+    "forbidden": "Forbidden",
+    "method_not_allowed": "Method not allowed",
+    "not_acceptable": "Not acceptable",
+    "payload_too_large": "Payload too large",
+    "unsupported_media_type": "Unsupported media type",
     "invalid_idempotency_key": "Invalid Idempotency-Key",
+    "rate_limited": "Too many requests",
+    "internal_error": "Internal server error",
+    "service_unavailable": "Service unavailable",
+}
+#: Every code's title: the HTTP layer's and each domain error's (from the table).
+_TITLES: Final[Mapping[str, str]] = {
     **{cls.code: mapping.title for cls, mapping in DOMAIN_ERRORS.items()},
-    **dict(_HTTP_CODES.values()),
+    **_HTTP_TITLES,
+}
+#: The status of each domain error's code, for problems the HTTP layer finds itself (a body
+#: that fails validation is refused as the domain would refuse it).
+_DOMAIN_STATUS: Final[Mapping[str, int]] = {
+    cls.code: mapping.status for cls, mapping in DOMAIN_ERRORS.items()
+}
+#: Litestar's own HTTP exceptions (routing, methods) by status: their code.
+_HTTP_CODES: Final[Mapping[int, str]] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: NotFoundError.code,
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: ValidationError.code,
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
 }
 
 
@@ -152,25 +170,38 @@ class HttpProblem(Exception):  # noqa: N818 - it is a problem document, raised
         self.status = status
         self.code = code
         self.detail = detail
-        self.title = title or _TITLES.get(code) or _HTTP_CODES.get(status, ("", "Error"))[1]
+        self.title = title or _title(code, status)
         self.errors = tuple(errors)
         self.headers = dict(headers or {})
+
+    @classmethod
+    def refused(
+        cls, code: str, detail: str, *, errors: Sequence[tuple[str, str]] = ()
+    ) -> HttpProblem:
+        """A request refused for a domain error's ``code``, with that error's status and title
+        (:data:`DOMAIN_ERRORS`), for what the HTTP layer checks itself (a body's shape)."""
+        return cls(_DOMAIN_STATUS[code], code, detail, errors=errors)
+
+
+def _title(code: str, status: int) -> str:
+    return _TITLES.get(code) or _TITLES.get(_HTTP_CODES.get(status, ""), "Error")
 
 
 def problem_body(
     status: int,
     code: str,
-    title: str,
     detail: str,
     *,
+    title: str | None = None,
     errors: Sequence[tuple[str, str]] = (),
     request_id: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """The encoded problem document (details are redacted of anything card-like)."""
+    """The encoded problem document (details are redacted of anything card-like); its title is
+    the code's unless given."""
     body: dict[str, Any] = {
         "type": problem_type(code),
-        "title": title,
+        "title": title or _title(code, status),
         "status": status,
         "detail": redact(detail),
         "code": code,
@@ -186,37 +217,29 @@ def problem_body(
     return msgspec.json.encode(body)
 
 
-def _request_id(request: Request[Any, Any, Any]) -> str | None:
-    value = request.scope.get("state", {}).get("request_id")
-    return value if isinstance(value, str) else None
-
-
 def _response(
     request: Request[Any, Any, Any],
     status: int,
     code: str,
-    title: str,
     detail: str,
     *,
+    title: str | None = None,
     errors: Sequence[tuple[str, str]] = (),
     headers: Mapping[str, str] | None = None,
 ) -> Response[bytes]:
     return Response(
         content=problem_body(
-            status, code, title, detail, errors=errors, request_id=_request_id(request)
+            status,
+            code,
+            detail,
+            title=title,
+            errors=errors,
+            request_id=request_id(request.scope),
         ),
         status_code=status,
         media_type=PROBLEM_JSON,
         headers=dict(headers or {}),
     )
-
-
-def _lookup(exc: PaymentError) -> _Mapping:
-    for cls in type(exc).__mro__:
-        mapping = DOMAIN_ERRORS.get(cls)
-        if mapping is not None:
-            return mapping
-    return DOMAIN_ERRORS[PaymentError]
 
 
 def _field_errors(exc: PaymentError) -> tuple[tuple[str, str], ...]:
@@ -231,23 +254,28 @@ def _field_errors(exc: PaymentError) -> tuple[tuple[str, str], ...]:
     return ()
 
 
-def domain_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    assert isinstance(exc, PaymentError)
-    mapping = _lookup(exc)
-    headers: dict[str, str] = {}
-    if isinstance(exc, ProviderUnavailableError) and exc.retry_after_seconds:
-        headers["Retry-After"] = str(exc.retry_after_seconds)
-    if mapping.status >= 500:
-        logger.warning("request failed: %s (%s)", exc.code, exc.describe())
-    return _response(
-        request,
-        mapping.status,
-        exc.code,
-        mapping.title,
-        exc.describe(),
-        errors=_field_errors(exc),
-        headers=headers,
-    )
+def _domain_error_handler(mapping: _Mapping) -> ExceptionHandler[Any]:
+    """The handler of one row of :data:`DOMAIN_ERRORS` (Litestar picks the row of the most
+    specific class in the error's MRO)."""
+
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+        assert isinstance(exc, PaymentError)
+        headers: dict[str, str] = {}
+        if isinstance(exc, ProviderUnavailableError) and exc.retry_after_seconds:
+            headers["Retry-After"] = str(exc.retry_after_seconds)
+        if mapping.status >= 500:
+            logger.warning("request failed: %s (%s)", exc.code, exc.describe())
+        return _response(
+            request,
+            mapping.status,
+            exc.code,
+            exc.describe(),
+            title=mapping.title,
+            errors=_field_errors(exc),
+            headers=headers,
+        )
+
+    return handle
 
 
 def http_problem_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -256,8 +284,8 @@ def http_problem_handler(request: Request[Any, Any, Any], exc: Exception) -> Res
         request,
         exc.status,
         exc.code,
-        exc.title,
         exc.detail,
+        title=exc.title,
         errors=exc.errors,
         headers=exc.headers,
     )
@@ -285,10 +313,9 @@ def litestar_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         # A query, path or header parameter out of its declared range: a validation failure.
         errors = _validation_errors(exc)
         detail = "; ".join(f"{f}: {r}" for f, r in errors) or "the request is invalid"
-        return _response(
-            request, 422, "validation_error", "Validation failed", detail, errors=errors
-        )
+        return _response(request, 422, ValidationError.code, detail, errors=errors)
     status = exc.status_code
+    code = _HTTP_CODES.get(status, f"http_{status}")
     if isinstance(exc, NotFoundException):
         detail = "no such resource"
     elif isinstance(exc, MethodNotAllowedException):
@@ -296,10 +323,9 @@ def litestar_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     elif status >= 500:
         detail = "the request could not be handled"
     else:
-        detail = str(exc.detail) if exc.detail else _HTTP_CODES.get(status, ("", "Error"))[1]
-    code, title = _HTTP_CODES.get(status, (f"http_{status}", "Error"))
+        detail = str(exc.detail) if exc.detail else _title(code, status)
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
-    return _response(request, status, code, title, detail, headers=headers)
+    return _response(request, status, code, detail, headers=headers)
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
@@ -333,7 +359,6 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
             request,
             503,
             "service_unavailable",
-            "Service unavailable",
             "the database is unavailable; the request was not accepted",
             headers={"Retry-After": "1"},
         )
@@ -342,15 +367,15 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
         request,
         500,
         "internal_error",
-        "Internal server error",
         "an unexpected error occurred; quote the request id when reporting it",
     )
 
 
-def exception_handlers() -> dict[type[Exception] | int, Any]:
-    """The handlers to give Litestar: every error becomes a problem document."""
+def exception_handlers() -> dict[type[Exception] | int, ExceptionHandler[Any]]:
+    """The handlers to give Litestar: every error becomes a problem document, each domain error
+    as its row of :data:`DOMAIN_ERRORS` says."""
     return {
-        PaymentError: domain_error_handler,
+        **{cls: _domain_error_handler(mapping) for cls, mapping in DOMAIN_ERRORS.items()},
         HttpProblem: http_problem_handler,
         HTTPException: litestar_error_handler,
         Exception: unexpected_error_handler,

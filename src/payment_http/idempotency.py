@@ -1,7 +1,8 @@
 """Request bodies and the ``Idempotency-Key`` of every POST and PATCH.
 
-The middleware reads and validates the body (:mod:`payment_http.body`), then, when the request
-carries an ``Idempotency-Key``, claims it in the persistent :class:`IdempotencyStore`:
+The middleware reads, validates and decodes the body once (:mod:`payment_http.body`; the
+handler takes the decoded Struct), then, when the request carries an ``Idempotency-Key``,
+claims it in the persistent :class:`IdempotencyStore`:
 
 - the key is 1-255 printable ASCII characters, else 400 ``invalid_idempotency_key``;
 - keys are scoped per API key (two clients never share a key space), and a request is known by
@@ -40,7 +41,7 @@ import msgspec
 from payment_adapters.bootstrap import Runtime
 from payment_adapters.idempotency import StoredResponse
 from payment_http._asgi import ASGIApp, Message, Receive, Scope, Send
-from payment_http.auth import OPEN_KEY_ID
+from payment_http.auth import api_key_id
 from payment_http.body import (
     BodySpec,
     ClientDisconnectedError,
@@ -180,14 +181,15 @@ class RequestPipelineMiddleware:
         if body.strip():
             check_content_type(scope)
         key = _idempotency_key(scope)
-        # Validated strictly here; the handler gets the same values from Litestar's own decode.
+        # Decoded and validated strictly here, once: the handler takes this very Struct.
         decoded = decode_body(body, spec, self.runtime.services)
+        decoded.hand_over(scope)
+        # The body stays readable (a handler that reads it gets the same bytes).
+        receive = _replaying_receive(body, receive)
         if key is None:
-            await self.app(scope, _replaying_receive(body, receive), send)
+            await self.app(scope, receive, send)
             return
-        await self._idempotent(
-            scope, receive, send, body=body, key=key, canonical=decoded.canonical
-        )
+        await self._idempotent(scope, receive, send, key=key, canonical=decoded.canonical())
 
     async def _idempotent(
         self,
@@ -195,14 +197,12 @@ class RequestPipelineMiddleware:
         receive: Receive,
         send: Send,
         *,
-        body: bytes,
         key: str,
         canonical: bytes,
     ) -> None:
         store = self.runtime.idempotency
         clock = self.runtime.services.deps.clock
-        state = scope.get("state", {})
-        scoped = scoped_key(str(state.get("api_key_id", OPEN_KEY_ID)), key)
+        scoped = scoped_key(api_key_id(scope), key)
         print_ = fingerprint(scope["method"], scope["path"], canonical)
         claim = await store.claim(
             scoped, print_, now=clock.now(), ttl=self.ttl, lock_timeout=self.lock_timeout
@@ -228,7 +228,7 @@ class RequestPipelineMiddleware:
         scope.setdefault("state", {})[_STATE_KEY] = scoped
         # If the process dies here (a crash) the key stays locked and is taken over after the
         # lock timeout: the handler runs again and, by the same key, finds what this run did.
-        await self.app(scope, _replaying_receive(body, receive), buffer.send)
+        await self.app(scope, receive, buffer.send)
         try:
             if buffer.storable:
                 await store.complete(

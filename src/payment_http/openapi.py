@@ -3,8 +3,9 @@
 Litestar describes the paths, parameters and responses from the route handlers. The bodies
 are described by what validates them: each JSON operation's :class:`~payment_http.body.BodySpec`
 (its Struct and whether a body is required) and msgspec's own JSON Schema of the Structs in
-:mod:`payment_http.schemas`, the very types the request decoder converts with. So what the
-document promises and what the service enforces come from one declaration (Litestar's own
+:mod:`payment_http.schemas`, the very types the request decoder converts with (and of the views
+of :mod:`payment_adapters.wire` the responses are). So what the document promises and what the
+service enforces come from one declaration (Litestar's own
 translation of msgspec constraints drops some: a dict's size, its keys' and values' lengths,
 ``additionalProperties: false``, and it offers ``null`` for an optional body).
 
@@ -35,6 +36,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 from litestar.routes import HTTPRoute
+from typing_extensions import is_typeddict
 
 from payment_http import schemas
 from payment_http.body import BodySpec
@@ -44,11 +46,13 @@ __all__ = ["WIRE_TYPES", "publish"]
 _REF_TEMPLATE: Final = "#/components/schemas/{name}"
 _JSON: Final = "application/json"
 
-#: Every body the API reads or writes.
-WIRE_TYPES: Final[tuple[type[msgspec.Struct], ...]] = tuple(
+#: Every body the API reads or writes: the request and HTTP-only Structs, and the resources'
+#: views (TypedDicts shared with the events).
+WIRE_TYPES: Final[tuple[type, ...]] = tuple(
     value
     for name in schemas.__all__
-    if inspect.isclass(value := getattr(schemas, name)) and issubclass(value, msgspec.Struct)
+    if inspect.isclass(value := getattr(schemas, name))
+    and (is_typeddict(value) or issubclass(value, msgspec.Struct))
 )
 _COMPONENTS: Final[dict[str, dict[str, Any]]] = msgspec.json.schema_components(
     WIRE_TYPES, ref_template=_REF_TEMPLATE

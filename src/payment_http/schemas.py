@@ -1,21 +1,31 @@
-"""Request and response bodies of the HTTP API: the one place their wire shapes are declared.
+"""Request and response bodies of the HTTP API.
 
 Requests are msgspec Structs decoded *strictly* (``12.0`` is not an integer, ``"12"`` is not a
-number, ``true`` is not ``1``) and they forbid unknown fields, as Stripe's API does. Responses
-are built from :mod:`payment_adapters.wire` (the same views the events carry) and converted into
-the Structs below, so the OpenAPI schema shows their real shape and a drift between the two
-fails loudly in the tests.
+number, ``true`` is not ``1``) and they forbid unknown fields, as Stripe's API does. The
+resources' views are the ones the events carry, declared once in :mod:`payment_adapters.wire`
+and re-exported here; the pages of them, the problems and the other HTTP-only answers are the
+Structs below.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Final, Literal
 from uuid import UUID
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from payment_adapters.wire import (
+    BillingRecordView,
+    CardSafeView,
+    CreditNoteView,
+    InvoiceView,
+    PaymentSafeView,
+    PaymentView,
+    RefundSafeView,
+    RefundView,
+)
 from payment_core.country_table import ISO_3166_ALPHA2, USER_ASSIGNED
 from payment_core.money import MAX_AMOUNT, Currency
 
@@ -25,11 +35,9 @@ __all__ = [
     "IDEMPOTENCY_KEY_PATTERN",
     "UNSET",
     "AddressRequest",
-    "AddressView",
     "BillingRecordList",
     "BillingRecordView",
     "CardSafeView",
-    "CardView",
     "ConfirmPaymentRequest",
     "CreateCreditNoteRequest",
     "CreateInvoiceRequest",
@@ -38,15 +46,12 @@ __all__ = [
     "CreditNoteList",
     "CreditNoteView",
     "CustomerRequest",
-    "CustomerView",
     "EmptyRequest",
     "FieldError",
     "Health",
     "InvoiceList",
     "InvoiceView",
     "LineItemRequest",
-    "LineItemView",
-    "NextActionView",
     "PaymentList",
     "PaymentSafeView",
     "PaymentView",
@@ -58,10 +63,7 @@ __all__ = [
     "UpdateInvoiceRequest",
     "VerifyView",
     "WebhookReceived",
-    "to_struct",
 ]
-
-S = TypeVar("S", bound=Struct)
 
 #: Every code ``Currency.of`` accepts: ISO 4217 List One, the codes that have a minor unit.
 CURRENCY_CODES: Final = tuple(currency.code for currency in Currency.all())
@@ -137,7 +139,6 @@ NextCursor = Annotated[
         description="Pass it as `cursor` for the next page; `null` on the last page.",
     ),
 ]
-Timestamp = Annotated[str, Meta(description="RFC 3339, UTC", examples=["2026-11-28T10:00:00Z"])]
 Description = Annotated[str, Meta(max_length=1000)]
 Notes = Annotated[str, Meta(max_length=5000)]
 Reason = Annotated[str, Meta(min_length=1, max_length=200, examples=["requested_by_customer"])]
@@ -268,169 +269,6 @@ class UpdateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
 # ---------------------------------------------------------------------------- responses
 
 
-class CardView(Struct):
-    brand: str
-    last4: str
-    exp_month: int | None
-    exp_year: int | None
-
-
-class NextActionView(Struct):
-    type: str
-    url: str
-
-
-class PaymentView(Struct):
-    id: UUID
-    reference: str
-    booking_id: UUID
-    guest_id: UUID
-    amount: int
-    currency: str
-    status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
-    provider: str
-    provider_payment_id: str | None
-    amount_refunded: int
-    card: CardView | None
-    failure_code: str | None
-    failure_message: str | None
-    next_action: NextActionView | None
-    description: str | None
-    metadata: dict[str, str]
-    created_at: Timestamp
-    updated_at: Timestamp
-    client_secret: str | None = None
-
-
-class CardSafeView(Struct):
-    brand: str
-    last4: str
-
-
-class PaymentSafeView(Struct):
-    reference: str
-    status: str
-    amount: int
-    currency: str
-    amount_refunded: int
-    card: CardSafeView | None
-    failure_message: str | None
-    updated_at: Timestamp
-
-
-class RefundView(Struct):
-    id: UUID
-    reference: str
-    payment_id: UUID
-    booking_id: UUID
-    amount: int
-    currency: str
-    status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED"]
-    reason: str | None
-    attempts: int
-    next_retry_at: Timestamp | None
-    failure_reason: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
-
-
-class RefundSafeView(Struct):
-    reference: str
-    status: str
-    amount: int
-    currency: str
-    updated_at: Timestamp
-
-
-class LineItemView(Struct):
-    description: str
-    quantity: int
-    unit_amount: int
-    tax_rate_bps: int
-    amount: int
-    tax: int
-
-
-class AddressView(Struct):
-    line1: str | None
-    line2: str | None
-    city: str | None
-    postal_code: str | None
-    country: str | None
-
-
-class CustomerView(Struct):
-    name: str | None
-    email: str | None
-    tax_id: str | None
-    address: AddressView | None
-
-
-class InvoiceView(Struct):
-    id: UUID
-    number: str | None
-    status: Literal["DRAFT", "OPEN", "PAID", "VOID", "UNCOLLECTIBLE"]
-    booking_id: UUID
-    guest_id: UUID
-    currency: str
-    line_items: list[LineItemView]
-    subtotal: int
-    tax: int
-    total: int
-    amount_paid: int
-    amount_due: int
-    amount_credited: int
-    due_date: str | None
-    issued_at: Timestamp | None
-    paid_at: Timestamp | None
-    payment_id: UUID | None
-    notes: str | None
-    customer: CustomerView | None
-    created_at: Timestamp
-    updated_at: Timestamp
-    voided_at: Timestamp | None = None
-
-
-class CreditNoteView(Struct):
-    """``amount`` includes ``tax``, the invoice's tax share of it."""
-
-    id: UUID
-    number: str
-    invoice_id: UUID
-    booking_id: UUID
-    amount: int
-    tax: int
-    currency: str
-    reason: str | None
-    memo: str | None
-    refund_id: UUID | None
-    created_at: Timestamp
-
-
-class BillingRecordView(Struct):
-    id: UUID
-    type: Literal[
-        "CHARGE",
-        "REFUND",
-        "REFUND_REVERSED",
-        "INVOICE_ISSUED",
-        "INVOICE_VOIDED",
-        "CREDIT_NOTE_ISSUED",
-    ]
-    booking_id: UUID
-    guest_id: UUID
-    payment_id: UUID | None
-    refund_id: UUID | None
-    invoice_id: UUID | None
-    amount: int
-    currency: str
-    description: str
-    created_at: Timestamp
-    hash: str
-    sequence: int | None = None
-    previous_hash: str | None = None
-
-
 class PaymentList(Struct):
     items: list[PaymentView]
     next_cursor: NextCursor | None
@@ -501,8 +339,3 @@ class ReadinessProblem(Struct, omit_defaults=True):
     code: str
     checks: dict[str, str] = msgspec.field(default_factory=dict)
     request_id: str | None = None
-
-
-def to_struct(struct_type: type[S], view: dict[str, Any]) -> S:
-    """A wire view as its declared Struct (fails loudly if the two ever drift apart)."""
-    return msgspec.convert(view, struct_type)

@@ -32,11 +32,10 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 from faststream.middlewares import AckPolicy
-from faststream.params.no_cast import NoCastField
 from faststream.rabbit import Channel, ExchangeType, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
@@ -46,6 +45,7 @@ from payment_adapters.messaging.codec import (
     EnvelopeError,
     decode_booking_event,
 )
+from payment_adapters.messaging.contract import BookingCancelledMessage, BookingCreatedMessage
 from payment_core.errors import ConcurrencyError, PaymentError, ProviderUnavailableError
 from payment_core.services.bookings import BookingCancelled, BookingCreated
 
@@ -154,8 +154,8 @@ def declare_booking_subscribers(
 
     FastStream binds a queue with one routing key per subscriber, so each key gets its own
     subscriber on the same queue and the same channel; ``prefetch`` is shared by them
-    (``global_qos``). The worker passes the real handler; the AsyncAPI document passes typed
-    stubs, so the documented topology is the declared one.
+    (``global_qos``). ``handler_for`` gives each key's handler, whose message type FastStream
+    documents (the AsyncAPI document is this broker's).
     """
     # Handler-less subscribers declare their queue on start and consume nothing: the DLQ and
     # the retry queue exist before the first message could be dead-lettered into them.
@@ -249,13 +249,15 @@ class BookingConsumer:
         self._broker = broker
         consumer = self
 
-        async def handle_booking_event(
-            body: Annotated[bytes, NoCastField()], message: RabbitMessage
-        ) -> None:
+        async def booking_created(body: BookingCreatedMessage, message: RabbitMessage) -> None:
             await consumer.on_message(body, message)
 
+        async def booking_cancelled(body: BookingCancelledMessage, message: RabbitMessage) -> None:
+            await consumer.on_message(body, message)
+
+        handlers = {"booking.created": booking_created, "booking.cancelled": booking_cancelled}
         return declare_booking_subscribers(
-            broker, self.topology, lambda _key: handle_booking_event, prefetch=self.prefetch
+            broker, self.topology, handlers.__getitem__, prefetch=self.prefetch
         )
 
     # ------------------------------------------------------------------ handling

@@ -48,7 +48,7 @@ def create_app(runtime: Runtime, **options: Any) -> FastStream:
 def _build(runtime: Runtime, **options: Any) -> tuple[FastStream, BackgroundWork]:
     from faststream import FastStream  # noqa: PLC0415
 
-    from payment_adapters.messaging.asyncapi import build_specification  # noqa: PLC0415
+    from payment_adapters.messaging.contract import specification  # noqa: PLC0415
 
     url = runtime.settings.rabbitmq_url
     if not url:
@@ -73,9 +73,10 @@ def _build(runtime: Runtime, **options: Any) -> tuple[FastStream, BackgroundWork
         on_startup=[start_background],
         after_startup=[broker_started],
         on_shutdown=[stop_background],
+        # The service's event document (docs/events.md) is this app's: its broker declares
+        # every subscriber and publisher with its message type.
+        specification=specification(),
     )
-    # The documented topology (typed messages) rather than the live broker's raw handlers.
-    app.schema = build_specification(runtime.settings)
     app.context.set_global("background", work)
     return app, work
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 from uuid import UUID
 
 from litestar.di import NamedDependency
@@ -13,6 +13,7 @@ from litestar.params import HeaderParameter, PathParameter, QueryParameter
 from payment_core.errors import NotFoundError
 from payment_core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from payment_core.services import Services
+from payment_http.auth import PUBLIC
 from payment_http.errors import PROBLEM_JSON
 from payment_http.schemas import CURSOR_PATTERN, IDEMPOTENCY_KEY_PATTERN, Problem
 
@@ -33,8 +34,6 @@ __all__ = [
 
 #: The security requirement of every operation that needs a key.
 AUTH: Final[list[dict[str, list[str]]]] = [{"BearerAuth": []}]
-#: ``opt`` of a public operation (no key needed).
-PUBLIC: Final[dict[str, Any]] = {"public": True}
 
 _DESCRIPTIONS: Final[Mapping[int, str]] = {
     400: "Malformed JSON or a malformed header (`malformed_json`, `invalid_idempotency_key`), "

@@ -5,7 +5,6 @@ from __future__ import annotations
 from litestar import Controller, get
 
 from payment_adapters.wire import billing_record_view
-from payment_core.model.billing import BillingRecord
 from payment_http.controllers._common import (
     AUTH,
     Cursor,
@@ -16,13 +15,9 @@ from payment_http.controllers._common import (
     parse_id,
     problems,
 )
-from payment_http.schemas import BillingRecordList, BillingRecordView, VerifyView, to_struct
+from payment_http.schemas import BillingRecordList, VerifyView
 
 __all__ = ["BillingController"]
-
-
-def _view(record: BillingRecord) -> BillingRecordView:
-    return to_struct(BillingRecordView, billing_record_view(record))
 
 
 class BillingController(Controller):
@@ -48,7 +43,7 @@ class BillingController(Controller):
             parse_id(booking_id, "booking"), page(limit, cursor)
         )
         return BillingRecordList(
-            items=[_view(r) for r in result.items], next_cursor=result.next_cursor
+            items=[billing_record_view(r) for r in result.items], next_cursor=result.next_cursor
         )
 
     @get(
@@ -70,7 +65,7 @@ class BillingController(Controller):
             parse_id(guest_id, "guest"), page(limit, cursor)
         )
         return BillingRecordList(
-            items=[_view(r) for r in result.items], next_cursor=result.next_cursor
+            items=[billing_record_view(r) for r in result.items], next_cursor=result.next_cursor
         )
 
     @get(

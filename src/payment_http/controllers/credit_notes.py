@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
 
-from payment_adapters.wire import credit_note_view
-from payment_core.model.credit_note import CreditNote, check_request
+from payment_adapters.wire import CreditNoteView, credit_note_view
+from payment_core.model.credit_note import check_request
 from payment_core.services import CreateCreditNote, Services
-from payment_http.body import json_body
+from payment_http.body import body_of, json_body
 from payment_http.controllers._common import (
     AUTH,
     Cursor,
@@ -23,7 +22,7 @@ from payment_http.controllers._common import (
     problems,
 )
 from payment_http.idempotency import request_key
-from payment_http.schemas import CreateCreditNoteRequest, CreditNoteList, CreditNoteView, to_struct
+from payment_http.schemas import CreateCreditNoteRequest, CreditNoteList
 
 __all__ = ["CreditNoteController"]
 
@@ -41,10 +40,6 @@ _CREATE = (
 
 def _check_create(services: Services, body: Any) -> None:
     check_request(body.amount, body.reason, body.memo)
-
-
-def _view(note: CreditNote) -> CreditNoteView:
-    return to_struct(CreditNoteView, credit_note_view(note))
 
 
 class CreditNoteController(Controller):
@@ -66,10 +61,10 @@ class CreditNoteController(Controller):
         self,
         request: Request[Any, Any, Any],
         invoice_id: PathId,
-        data: JSONBody[CreateCreditNoteRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> CreditNoteView:
+        data = body_of(request, CreateCreditNoteRequest)
         note = await services.credit_notes.create(
             parse_id(invoice_id, "invoice"),
             CreateCreditNote(
@@ -77,7 +72,7 @@ class CreditNoteController(Controller):
             ),
             idempotency_key=request_key(request.scope),
         )
-        return _view(note)
+        return credit_note_view(note)
 
     @get(
         "/invoices/{invoice_id:str}/credit-notes",
@@ -98,7 +93,7 @@ class CreditNoteController(Controller):
             parse_id(invoice_id, "invoice"), page(limit, cursor)
         )
         return CreditNoteList(
-            items=[_view(n) for n in result.items], next_cursor=result.next_cursor
+            items=[credit_note_view(n) for n in result.items], next_cursor=result.next_cursor
         )
 
     @get(
@@ -112,4 +107,6 @@ class CreditNoteController(Controller):
     async def get_credit_note(
         self, credit_note_id: PathId, services: ServicesDep
     ) -> CreditNoteView:
-        return _view(await services.credit_notes.get(parse_id(credit_note_id, "credit note")))
+        return credit_note_view(
+            await services.credit_notes.get(parse_id(credit_note_id, "credit note"))
+        )

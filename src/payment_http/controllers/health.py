@@ -113,7 +113,6 @@ class HealthController(Controller):
             content=problem_body(  # type: ignore[arg-type]
                 503,
                 "service_unavailable",
-                "Service unavailable",
                 f"down: {', '.join(down)}",
                 extra={"checks": checks},
             ),

@@ -6,14 +6,13 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, get, patch, post
-from litestar.params import JSONBody
 
 from payment_adapters.wire import invoice_view
 from payment_core.model.customer import Address, Customer
-from payment_core.model.invoice import UNSET, Invoice, LineItem
+from payment_core.model.invoice import UNSET, LineItem
 from payment_core.money import Currency
 from payment_core.services import CreateInvoice, Services, UpdateInvoice
-from payment_http.body import json_body
+from payment_http.body import body_of, json_body
 from payment_http.controllers._common import (
     AUTH,
     Cursor,
@@ -34,7 +33,6 @@ from payment_http.schemas import (
     InvoiceView,
     LineItemRequest,
     UpdateInvoiceRequest,
-    to_struct,
 )
 
 __all__ = ["InvoiceController"]
@@ -105,10 +103,6 @@ def _unset(value: T | msgspec.UnsetType) -> Any:
     return UNSET if isinstance(value, msgspec.UnsetType) else value
 
 
-def _view(invoice: Invoice) -> InvoiceView:
-    return to_struct(InvoiceView, invoice_view(invoice))
-
-
 class InvoiceController(Controller):
     path = "/api/v1/invoices"
     tags = ["invoices"]  # noqa: RUF012 - Litestar's layer attribute
@@ -127,24 +121,24 @@ class InvoiceController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[CreateInvoiceRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> InvoiceView:
+        body = body_of(request, CreateInvoiceRequest)
         invoice = await services.invoices.create(
             CreateInvoice(
-                booking_id=data.booking_id,
-                guest_id=data.guest_id,
-                currency=data.currency,
-                line_items=_lines(data.line_items),
-                due_date=data.due_date,
-                payment_id=data.payment_id,
-                notes=data.notes,
-                customer=_customer(data.customer),
+                booking_id=body.booking_id,
+                guest_id=body.guest_id,
+                currency=body.currency,
+                line_items=_lines(body.line_items),
+                due_date=body.due_date,
+                payment_id=body.payment_id,
+                notes=body.notes,
+                customer=_customer(body.customer),
             ),
             idempotency_key=request_key(request.scope),
         )
-        return _view(invoice)
+        return invoice_view(invoice)
 
     @get(
         "/{invoice_id:str}",
@@ -155,7 +149,7 @@ class InvoiceController(Controller):
         responses=problems(401, 404),
     )
     async def get_invoice(self, invoice_id: PathId, services: ServicesDep) -> InvoiceView:
-        return _view(await services.invoices.get(parse_id(invoice_id, "invoice")))
+        return invoice_view(await services.invoices.get(parse_id(invoice_id, "invoice")))
 
     @get(
         "/number/{number:str}",
@@ -166,7 +160,7 @@ class InvoiceController(Controller):
         responses=problems(401, 404),
     )
     async def get_by_number(self, number: PathText, services: ServicesDep) -> InvoiceView:
-        return _view(await services.invoices.get_by_number(number))
+        return invoice_view(await services.invoices.get_by_number(number))
 
     @get(
         "/booking/{booking_id:str}",
@@ -186,7 +180,9 @@ class InvoiceController(Controller):
         result = await services.invoices.list_by_booking(
             parse_id(booking_id, "booking"), page(limit, cursor)
         )
-        return InvoiceList(items=[_view(i) for i in result.items], next_cursor=result.next_cursor)
+        return InvoiceList(
+            items=[invoice_view(i) for i in result.items], next_cursor=result.next_cursor
+        )
 
     @patch(
         "/{invoice_id:str}",
@@ -205,24 +201,25 @@ class InvoiceController(Controller):
     )
     async def update(
         self,
+        request: Request[Any, Any, Any],
         invoice_id: PathId,
-        data: JSONBody[UpdateInvoiceRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> InvoiceView:
+        body = body_of(request, UpdateInvoiceRequest)
         ident = parse_id(invoice_id, "invoice")
-        lines = None if isinstance(data.line_items, msgspec.UnsetType) else _lines(data.line_items)
+        lines = None if isinstance(body.line_items, msgspec.UnsetType) else _lines(body.line_items)
         invoice = await services.invoices.update(
             ident,
             UpdateInvoice(
                 line_items=lines,
-                due_date=_unset(data.due_date),
-                notes=_unset(data.notes),
-                payment_id=_unset(data.payment_id),
+                due_date=_unset(body.due_date),
+                notes=_unset(body.notes),
+                payment_id=_unset(body.payment_id),
                 customer=UNSET
-                if isinstance(data.customer, msgspec.UnsetType)
-                else _customer(data.customer),
-                status=None if isinstance(data.status, msgspec.UnsetType) else data.status,
+                if isinstance(body.customer, msgspec.UnsetType)
+                else _customer(body.customer),
+                status=None if isinstance(body.status, msgspec.UnsetType) else body.status,
             ),
         )
-        return _view(invoice)
+        return invoice_view(invoice)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
 
 from payment_adapters.wire import payment_safe_view, payment_view
 from payment_core.errors import NotFoundError
 from payment_core.ids import is_reference
-from payment_core.model.payment import Payment
 from payment_core.money import Currency
 from payment_core.services import CreatePayment, Services
-from payment_http.body import json_body
+from payment_http.body import body_of, json_body
 from payment_http.controllers._common import (
     AUTH,
     PUBLIC,
@@ -35,7 +33,6 @@ from payment_http.schemas import (
     PaymentList,
     PaymentSafeView,
     PaymentView,
-    to_struct,
 )
 
 __all__ = ["PaymentController"]
@@ -64,10 +61,6 @@ def _check_create(services: Services, body: Any) -> None:
     services.deps.providers.get(body.provider or services.deps.config.default_provider)
 
 
-def _view(payment: Payment) -> PaymentView:
-    return to_struct(PaymentView, payment_view(payment))
-
-
 class PaymentController(Controller):
     path = "/api/v1/payments"
     tags = ["payments"]  # noqa: RUF012 - Litestar's layer attribute
@@ -86,14 +79,14 @@ class PaymentController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[CreatePaymentRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
+        body = body_of(request, CreatePaymentRequest)
         payment = await services.payments.create(
-            _command(data), idempotency_key=request_key(request.scope)
+            _command(body), idempotency_key=request_key(request.scope)
         )
-        return _view(payment)
+        return payment_view(payment)
 
     @get(
         "/{payment_id:str}",
@@ -104,7 +97,7 @@ class PaymentController(Controller):
         responses=problems(401, 404),
     )
     async def get_payment(self, payment_id: PathId, services: ServicesDep) -> PaymentView:
-        return _view(await services.payments.get(parse_id(payment_id, "payment")))
+        return payment_view(await services.payments.get(parse_id(payment_id, "payment")))
 
     @get(
         "/reference/{reference:str}",
@@ -120,7 +113,7 @@ class PaymentController(Controller):
         if not is_reference(reference, "pay"):
             raise NotFoundError(entity="payment", key="(reference)")
         payment = await services.payments.get_by_reference(reference)
-        return to_struct(PaymentSafeView, payment_safe_view(payment))
+        return payment_safe_view(payment)
 
     @post(
         "/{payment_id:str}/confirm",
@@ -142,16 +135,17 @@ class PaymentController(Controller):
         request: Request[Any, Any, Any],
         payment_id: PathId,
         services: ServicesDep,
-        data: JSONBody[ConfirmPaymentRequest | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentView:
+        body = body_of(request, ConfirmPaymentRequest)
         ident = parse_id(payment_id, "payment")
-        method = data.payment_method if data is not None else None
-        token = data.verification_token if data is not None else None
         payment = await services.payments.confirm(
-            ident, method, token, idempotency_key=request_key(request.scope)
+            ident,
+            body.payment_method,
+            body.verification_token,
+            idempotency_key=request_key(request.scope),
         )
-        return _view(payment)
+        return payment_view(payment)
 
     @post(
         "/{payment_id:str}/cancel",
@@ -173,7 +167,7 @@ class PaymentController(Controller):
         payment = await services.payments.cancel(
             parse_id(payment_id, "payment"), idempotency_key=request_key(request.scope)
         )
-        return _view(payment)
+        return payment_view(payment)
 
     @get(
         "/booking/{booking_id:str}",
@@ -193,4 +187,6 @@ class PaymentController(Controller):
         result = await services.payments.list_by_booking(
             parse_id(booking_id, "booking"), page(limit, cursor)
         )
-        return PaymentList(items=[_view(p) for p in result.items], next_cursor=result.next_cursor)
+        return PaymentList(
+            items=[payment_view(p) for p in result.items], next_cursor=result.next_cursor
+        )

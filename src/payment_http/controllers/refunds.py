@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody
 
 from payment_adapters.wire import refund_safe_view, refund_view
 from payment_core.errors import NotFoundError
 from payment_core.ids import is_reference
-from payment_core.model.refund import Refund
-from payment_http.body import json_body
+from payment_http.body import body_of, json_body
 from payment_http.controllers._common import (
     AUTH,
     PUBLIC,
@@ -32,14 +30,9 @@ from payment_http.schemas import (
     RefundList,
     RefundSafeView,
     RefundView,
-    to_struct,
 )
 
 __all__ = ["RefundController"]
-
-
-def _view(refund: Refund) -> RefundView:
-    return to_struct(RefundView, refund_view(refund))
 
 
 class RefundController(Controller):
@@ -61,17 +54,17 @@ class RefundController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: JSONBody[CreateRefundRequest],
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> RefundView:
+        body = body_of(request, CreateRefundRequest)
         refund = await services.refunds.create(
-            data.payment_id,
-            data.amount,
-            data.reason,
+            body.payment_id,
+            body.amount,
+            body.reason,
             idempotency_key=request_key(request.scope),
         )
-        return _view(refund)
+        return refund_view(refund)
 
     @get(
         "/{refund_id:str}",
@@ -82,7 +75,7 @@ class RefundController(Controller):
         responses=problems(401, 404),
     )
     async def get_refund(self, refund_id: PathId, services: ServicesDep) -> RefundView:
-        return _view(await services.refunds.get(parse_id(refund_id, "refund")))
+        return refund_view(await services.refunds.get(parse_id(refund_id, "refund")))
 
     @get(
         "/reference/{reference:str}",
@@ -96,7 +89,7 @@ class RefundController(Controller):
         if not is_reference(reference, "re"):
             raise NotFoundError(entity="refund", key="(reference)")
         refund = await services.refunds.get_by_reference(reference)
-        return to_struct(RefundSafeView, refund_safe_view(refund))
+        return refund_safe_view(refund)
 
     @get(
         "/payment/{payment_id:str}",
@@ -116,7 +109,9 @@ class RefundController(Controller):
         result = await services.refunds.list_by_payment(
             parse_id(payment_id, "payment"), page(limit, cursor)
         )
-        return RefundList(items=[_view(r) for r in result.items], next_cursor=result.next_cursor)
+        return RefundList(
+            items=[refund_view(r) for r in result.items], next_cursor=result.next_cursor
+        )
 
     @post(
         "/{refund_id:str}/process",
@@ -140,4 +135,4 @@ class RefundController(Controller):
         refund = await services.refunds.process(
             parse_id(refund_id, "refund"), idempotency_key=request_key(request.scope)
         )
-        return _view(refund)
+        return refund_view(refund)

@@ -1,0 +1,189 @@
+"""The messages of the event contract, as FastStream documents them from the real broker.
+
+Published: for each event type, a CloudEvents 1.0 envelope whose ``data`` is the resource's
+view from :mod:`payment_adapters.wire`, the very declaration the HTTP API returns, declared on
+the broker as a FastStream publisher with that ``schema`` (:func:`declare_event_publishers`,
+called where the broker is built). Consumed: the booking envelopes, whose ``data`` is derived
+from the attrs classes the consumer decodes into (:data:`BOOKING_MESSAGES`); the consumer's
+handlers take them as their message type. The AsyncAPI document
+(:mod:`payment_adapters.messaging.asyncapi`) is FastStream's own, of the worker's broker.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal, NotRequired, cast, get_type_hints
+
+import attrs
+from pydantic import BaseModel, SkipValidation, create_model
+from typing_extensions import TypedDict
+
+from payment_adapters.messaging.codec import BOOKING_EVENT_TYPES, CONTENT_TYPE, SOURCE
+from payment_adapters.wire import CreditNoteData, InvoiceData, PaymentData, RefundData
+from payment_core.events import event_types
+
+if TYPE_CHECKING:
+    from faststream.rabbit import RabbitBroker
+    from faststream.rabbit.publisher import RabbitPublisher
+    from faststream.specification.base import SpecificationFactory
+
+__all__ = [
+    "BOOKING_MESSAGES",
+    "EVENT_DESCRIPTIONS",
+    "TITLE",
+    "BookingCancelledMessage",
+    "BookingCreatedMessage",
+    "data_shape",
+    "declare_event_publishers",
+    "published_message",
+    "specification",
+]
+
+#: What each published event type means (the routing key on the ``payments`` exchange).
+EVENT_DESCRIPTIONS: Final[Mapping[str, str]] = {
+    "payment.initiated": "A payment was created (`PENDING`).",
+    "payment.completed": "The provider took the money (`COMPLETED`).",
+    "payment.failed": "The payment was declined or failed (`FAILED`, with `failure_code`).",
+    "payment.cancelled": "A `PENDING` payment was cancelled (`CANCELLED`).",
+    "refund.initiated": "A refund was created (`PENDING`); its amount is held on the payment.",
+    "refund.completed": "The provider gave the money back (`COMPLETED`).",
+    "refund.failed": "The refund failed for good (retries exhausted or rejected).",
+    "refund.reversed": "A completed refund failed later at the provider: money not returned.",
+    "invoice.issued": "An invoice was issued (`OPEN`, numbered).",
+    "invoice.paid": "An invoice was paid (`PAID`).",
+    "invoice.voided": "An invoice was voided (`VOID`).",
+    "invoice.marked_uncollectible": "An invoice was marked `UNCOLLECTIBLE`.",
+    "credit_note.issued": "A credit note was issued against an invoice (by hand, or by a "
+    "refund of its payment); `subject` is the invoice.",
+}
+
+_DATA: Final[Mapping[str, type]] = {
+    "payment": PaymentData,
+    "refund": RefundData,
+    "invoice": InvoiceData,
+    "credit_note": CreditNoteData,
+}
+
+
+def data_shape(event_type: str) -> type:
+    """The ``data`` of a published event type: its resource's view."""
+    return _DATA[event_type.split(".", 1)[0]]
+
+
+def _camel(event_type: str) -> str:
+    return "".join(part.capitalize() for part in event_type.replace("_", ".").split("."))
+
+
+def _envelope(name: str, event_type: str, data: type, *, source: str | None) -> type[BaseModel]:
+    """The CloudEvents 1.0 structured-mode envelope of one event type.
+
+    A pydantic model rather than a TypedDict: FastStream documents a model under its own name,
+    where a lone TypedDict argument would lose it. ``source`` is ours for what we publish.
+    """
+    ours = source is not None
+    fields: dict[str, Any] = {
+        "specversion": (Literal["1.0"], ...),
+        "id": (str, ...),
+        "source": (Literal[source], ...) if ours else (str, ...),
+        "type": (Literal[event_type], ...),
+        "subject": (str, ...) if ours else (str | None, None),
+        "time": (str, ...) if ours else (str | None, None),
+        "datacontenttype": (Literal["application/json"], "application/json"),
+        "data": (data, ...),
+    }
+    return cast(type[BaseModel], create_model(name, **fields))
+
+
+@functools.cache
+def published_message(event_type: str) -> type[BaseModel]:
+    """The envelope published for ``event_type`` (``PaymentCompletedEvent``, ...)."""
+    return _envelope(
+        f"{_camel(event_type)}Event", event_type, data_shape(event_type), source=SOURCE
+    )
+
+
+def _data_of(kind: type, name: str) -> type:
+    """A TypedDict of an attrs class's fields: what a message must carry to decode into it
+    (a field with a default may be left out)."""
+    hints = get_type_hints(kind)
+    fields = {
+        field.name: hints[field.name]
+        if field.default is attrs.NOTHING
+        else NotRequired[hints[field.name]]
+        for field in attrs.fields(kind)
+    }
+    return cast(type, TypedDict(name, fields))  # type: ignore[operator]
+
+
+#: The booking envelopes the consumer takes, by routing key (``BookingCreatedEvent``, ...).
+BOOKING_MESSAGES: Final[Mapping[str, type[BaseModel]]] = {
+    event_type: _envelope(
+        f"{_camel(event_type)}Event",
+        event_type,
+        _data_of(kind, f"{_camel(event_type)}Data"),
+        source=None,
+    )
+    for event_type, kind in BOOKING_EVENT_TYPES.items()
+}
+
+
+if TYPE_CHECKING:
+    BookingCreatedMessage = bytes
+    BookingCancelledMessage = bytes
+else:
+    # The consumer's handlers' message types: what FastStream documents, while the handler is
+    # given the raw body unvalidated, for the consumer to check (and dead-letter) itself.
+    BookingCreatedMessage = SkipValidation[BOOKING_MESSAGES["booking.created"]]
+    BookingCancelledMessage = SkipValidation[BOOKING_MESSAGES["booking.cancelled"]]
+
+
+def declare_event_publishers(broker: RabbitBroker, exchange: str) -> dict[str, RabbitPublisher]:
+    """One FastStream publisher per event type on the topic ``exchange``, with its envelope as
+    its ``schema`` and the options every event is published with (persistent, not mandatory:
+    an event type nobody is bound to yet is dropped by the broker, and confirmed)."""
+    from faststream.rabbit import ExchangeType, RabbitExchange  # noqa: PLC0415
+
+    target = RabbitExchange(exchange, type=ExchangeType.TOPIC, durable=True)
+    return {
+        event_type: broker.publisher(
+            exchange=target,
+            routing_key=event_type,
+            persist=True,
+            mandatory=False,
+            content_type=CONTENT_TYPE,
+            title=f"{exchange}:{event_type}",
+            description=EVENT_DESCRIPTIONS.get(event_type),
+            schema=published_message(event_type),
+        )
+        for event_type in event_types()
+    }
+
+
+# ---------------------------------------------------------------- the document
+
+TITLE: Final = "payment-service events"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("payment-service")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+def specification() -> SpecificationFactory:
+    """The AsyncAPI 3.0 description of a worker app; FastStream adds the app's broker."""
+    from faststream.specification import AsyncAPI  # noqa: PLC0415
+
+    return AsyncAPI(
+        title=TITLE,
+        version=_version(),
+        description=(
+            "Payment events published through a transactional outbox, and the booking "
+            "events the service consumes."
+        ),
+        schema_version="3.0.0",
+    )
