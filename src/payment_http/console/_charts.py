@@ -18,11 +18,10 @@ from markupsafe import Markup
 
 __all__ = ["Point", "bar_chart", "line_chart"]
 
-WIDTH: Final = 720
-HEIGHT: Final = 200
-LEFT: Final = 64
+HEIGHT: Final = 220
+LEFT: Final = 92
 RIGHT: Final = 12
-TOP: Final = 12
+TOP: Final = 14
 BOTTOM: Final = 28
 
 
@@ -33,31 +32,45 @@ class Point:
     value: int | None
 
 
-def _frame(chart_id: str, title: str, description: str, body: list[str]) -> Markup:
+def nice_ceiling(value: int) -> int:
+    """The smallest of 1, 2, 2.5, 5 times a power of ten that is at least ``value``."""
+    if value <= 0:
+        return 0
+    power = 1
+    while power * 10 < value:
+        power *= 10
+    for step in (power, 2 * power, 5 * power // 2, 5 * power, 10 * power):
+        if step >= value:
+            return step
+    return 10 * power  # pragma: no cover - the loop always returns
+
+
+def _frame(chart_id: str, title: str, description: str, body: list[str], width: int) -> Markup:
     return Markup(  # noqa: S704 - every text in it is escaped below
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-labelledby="{chart_id}-title {chart_id}-desc" preserveAspectRatio="none">'
+        f'<svg class="chart" viewBox="0 0 {width} {HEIGHT}" role="img" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc">'
         f'<title id="{chart_id}-title">{escape(title)}</title>'
         f'<desc id="{chart_id}-desc">{escape(description)}</desc>' + "".join(body) + "</svg>"
     )
 
 
-def _axes(top_label: str, points: Sequence[Point]) -> list[str]:
+def _axes(top_label: str, mid_label: str, points: Sequence[Point], width: int) -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
     parts: list[str] = []
-    for i, label in ((0, top_label), (1, ""), (2, "0")):
+    for i, label in ((0, top_label), (1, mid_label), (2, "0")):
         y = TOP + plot_h * i // 2
         parts.append(
-            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}"></line>'
+            f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y}" y2="{y}"></line>'
         )
         if label:
             parts.append(
                 f'<text class="axis" x="{LEFT - 6}" y="{y + 4}" text-anchor="end">'
                 f"{escape(label)}</text>"
             )
-    step = _step(len(points))
+    step = _step(len(points), width)
+    last = len(points) - 1
     for index, point in enumerate(points):
-        if index % 7 == 0 or index == len(points) - 1:
+        if (last - index) % 7 == 0:
             x = LEFT + step * index + step // 2
             parts.append(
                 f'<text class="axis" x="{x}" y="{HEIGHT - 8}" text-anchor="middle">'
@@ -66,8 +79,8 @@ def _axes(top_label: str, points: Sequence[Point]) -> list[str]:
     return parts
 
 
-def _step(n: int) -> int:
-    return (WIDTH - LEFT - RIGHT) // max(1, n)
+def _step(n: int, width: int) -> int:
+    return (width - LEFT - RIGHT) // max(1, n)
 
 
 def bar_chart(
@@ -76,13 +89,15 @@ def bar_chart(
     description: str,
     points: Sequence[Point],
     label: Callable[[int], str],
+    *,
+    width: int = 1000,
 ) -> Markup:
-    """One bar a day; ``label`` writes a value (the top of the scale, the tooltips)."""
-    top = max((p.value or 0 for p in points), default=0)
+    """One bar a day; ``label`` writes a value (the scale, the tooltips)."""
+    top = nice_ceiling(max((p.value or 0 for p in points), default=0))
     plot_h = HEIGHT - TOP - BOTTOM
-    step = _step(len(points))
+    step = _step(len(points), width)
     bar = max(2, step * 7 // 10)
-    body = _axes(label(top) if top else "", points)
+    body = _axes(label(top) if top else "", label(top // 2) if top else "", points, width)
     for index, point in enumerate(points):
         value = point.value or 0
         height = value * plot_h // top if top else 0
@@ -94,16 +109,22 @@ def bar_chart(
             f'<rect class="bar" x="{x}" y="{y}" width="{bar}" height="{height}">'
             f"<title>{point.day.isoformat()}: {escape(label(value))}</title></rect>"
         )
-    return _frame(chart_id, title, description, body)
+    return _frame(chart_id, title, description, body, width)
 
 
 def line_chart(
-    chart_id: str, title: str, description: str, points: Sequence[Point], *, scale: int
+    chart_id: str,
+    title: str,
+    description: str,
+    points: Sequence[Point],
+    *,
+    scale: int,
+    width: int = 620,
 ) -> Markup:
     """A rate per day in basis points of ``scale`` (10000 = 100 %); gaps where no value."""
     plot_h = HEIGHT - TOP - BOTTOM
-    step = _step(len(points))
-    body = _axes(_percent(scale), points)
+    step = _step(len(points), width)
+    body = _axes(_percent(scale), _percent(scale // 2), points, width)
     runs: list[list[tuple[int, int]]] = [[]]
     for index, point in enumerate(points):
         if point.value is None:
@@ -120,7 +141,7 @@ def line_chart(
         if len(run) > 1:
             coords = " ".join(f"{x},{y}" for x, y in run)
             body.insert(0, f'<polyline class="line" points="{coords}"></polyline>')
-    return _frame(chart_id, title, description, body)
+    return _frame(chart_id, title, description, body, width)
 
 
 def _percent(bps: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 from uuid import UUID
 
-from litestar import Request
+from litestar import MediaType, Request
 from litestar.response import Template
 
 from payment_http.console._actions import take_flash
@@ -44,6 +44,7 @@ def page(
             **context,
         },
         status_code=status_code,
+        media_type=MediaType.HTML,
     )
 
 

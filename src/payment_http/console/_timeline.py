@@ -35,6 +35,16 @@ _EVENT_TITLES: Final = {
 }
 
 
+_EVENT_STATUS: Final = {
+    "payment.initiated": "PENDING",
+    "payment.completed": "COMPLETED",
+    "payment.failed": "FAILED",
+    "payment.cancelled": "CANCELLED",
+    "refund.completed": "COMPLETED",
+    "refund.failed": "FAILED",
+}
+
+
 @attrs.frozen(slots=True)
 class Entry:
     at: datetime
@@ -100,9 +110,12 @@ def timeline(
     invoices: list[Invoice],
 ) -> list[Entry]:
     """Every entry, newest first."""
-    entries: list[Entry] = [
-        Entry(payment.created_at, "state", "Payment created", f"via {payment.provider}", "PENDING")
-    ]
+    entries: list[Entry] = []
+    if not any(e.type == "payment.initiated" for e in events):
+        # Its event has left the outbox (retention): the payment itself says when it began.
+        entries.append(
+            Entry(payment.created_at, "state", "Payment created", f"via {payment.provider}")
+        )
     for event in events:
         published = (
             f"published {ago(event.created_at, event.published_at).replace(' ago', ' later')}"
@@ -115,6 +128,7 @@ def timeline(
                 "event",
                 _EVENT_TITLES.get(event.type, event.type),
                 f"event {event.type}, {published}",
+                _EVENT_STATUS.get(event.type),
             )
         )
     if payment.failure_code:
@@ -145,7 +159,6 @@ def timeline(
                 "refund",
                 f"Refund {refund.reference} of {amount} requested",
                 f"reason: {refund.reason or 'none given'}",
-                "PENDING",
             )
         )
         if refund.attempts or refund.status.value != "PENDING":

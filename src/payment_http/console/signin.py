@@ -6,7 +6,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import structlog
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, get, post
 from litestar.response import Redirect, Template
 
 from payment_http.console._common import form_of, page
@@ -55,6 +55,7 @@ def _signin_page(
             "title": "Sign in",
         },
         status_code=status_code,
+        media_type=MediaType.HTML,
     )
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
