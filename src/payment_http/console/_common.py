@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from uuid import UUID
 
 from litestar import MediaType, Request
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Template
 
 from payment_http.console._actions import take_flash
 from payment_http.console._state import Console
 
-__all__ = ["form_of", "page", "parse_uuid"]
+__all__ = ["PathText", "QueryText", "form_of", "page", "parse_uuid"]
 
+#: A path segment, checked by the handler (a malformed id is as unknown as a missing one).
+PathText = Annotated[str, PathParameter()]
+#: A query parameter, read as text and checked by the handler.
+QueryText = Annotated[str, QueryParameter(required=False)]
 #: Form fields longer than this are cut: no form of the console needs more.
 _FIELD_MAX: Final = 500
 

@@ -24,7 +24,7 @@ from payment_core.model.refund import REFUND_REASONS
 from payment_core.money import Money
 from payment_core.ports import StoredWebhook
 from payment_http.console._actions import Outcome, perform, valid_form_key
-from payment_http.console._common import form_of, page, parse_uuid
+from payment_http.console._common import PathText, form_of, page, parse_uuid
 from payment_http.console._state import ConsoleDep
 from payment_http.console._views import money, payment_view, refund_view
 from payment_http.console.pages import not_found
@@ -76,7 +76,7 @@ class ConsoleForms(Controller):
     path = "/console"
 
     # ------------------------------------------------------------------ refund
-    async def _payment(self, console: ConsoleDep, payment_id: str) -> Any:
+    async def _payment(self, console: ConsoleDep, payment_id: PathText) -> Any:
         ident = parse_uuid(payment_id)
         if ident is None:
             raise NotFoundError(entity="payment", key="(malformed id)")
@@ -111,7 +111,7 @@ class ConsoleForms(Controller):
 
     @get("/payments/{payment_id:str}/refund")
     async def refund_form(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: PathText
     ) -> Template:
         try:
             payment = await self._payment(console, payment_id)
@@ -121,7 +121,7 @@ class ConsoleForms(Controller):
 
     @post("/payments/{payment_id:str}/refund/review", status_code=200)
     async def refund_review(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: PathText
     ) -> Template:
         form = await form_of(request)
         session = console.session(request)
@@ -193,7 +193,7 @@ class ConsoleForms(Controller):
 
     @post("/payments/{payment_id:str}/refund", status_code=303)
     async def refund(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: PathText
     ) -> Any:
         form = await form_of(request)
         session = console.session(request)
@@ -235,7 +235,7 @@ class ConsoleForms(Controller):
     # ------------------------------------------------------------------ cancel
     @get("/payments/{payment_id:str}/cancel")
     async def cancel_confirm(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: PathText
     ) -> Template:
         try:
             payment = await self._payment(console, payment_id)
@@ -256,7 +256,7 @@ class ConsoleForms(Controller):
 
     @post("/payments/{payment_id:str}/cancel", status_code=303)
     async def cancel(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: PathText
     ) -> Any:
         form = await form_of(request)
         session = console.session(request)
@@ -289,7 +289,7 @@ class ConsoleForms(Controller):
     # ------------------------------------------------------------------ retry a refund
     @get("/refunds/{refund_id:str}/retry")
     async def retry_confirm(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, refund_id: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, refund_id: PathText
     ) -> Template:
         ident = parse_uuid(refund_id)
         try:
@@ -320,7 +320,7 @@ class ConsoleForms(Controller):
 
     @post("/refunds/{refund_id:str}/retry", status_code=303)
     async def retry(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, refund_id: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, refund_id: PathText
     ) -> Any:
         form = await form_of(request)
         session = console.session(request)
@@ -363,7 +363,7 @@ class ConsoleForms(Controller):
 
     @get("/webhooks/{webhook_id:str}/replay")
     async def replay_confirm(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, webhook_id: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, webhook_id: PathText
     ) -> Template:
         ident = parse_uuid(webhook_id)
         stored = await self._webhook(console, ident) if ident else None
@@ -390,7 +390,7 @@ class ConsoleForms(Controller):
 
     @post("/webhooks/{webhook_id:str}/replay", status_code=303)
     async def replay(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, webhook_id: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, webhook_id: PathText
     ) -> Any:
         form = await form_of(request)
         session = console.session(request)

@@ -14,7 +14,7 @@ from payment_core.errors import NotFoundError, ValidationError
 from payment_core.ids import is_reference
 from payment_core.model.payment import PaymentStatus
 from payment_core.pagination import PageRequest
-from payment_http.console._common import page, parse_uuid
+from payment_http.console._common import PathText, QueryText, page, parse_uuid
 from payment_http.console._dead_letters import dead_letters
 from payment_http.console._overview import DAYS, overview
 from payment_http.console._state import ConsoleDep
@@ -57,7 +57,7 @@ class ConsolePages(Controller):
 
     @get("/", name="console:overview")
     async def overview(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, currency: str | None = None
+        self, request: Request[Any, Any, Any], console: ConsoleDep, currency: QueryText = ""
     ) -> Template:
         now = console.services.deps.clock.now()
         since = days_back(now, DAYS)
@@ -70,7 +70,9 @@ class ConsolePages(Controller):
         return page(console, request, "overview.html", nav="overview", title="Overview", **figures)
 
     @get("/find")
-    async def find(self, request: Request[Any, Any, Any], console: ConsoleDep, q: str = "") -> Any:
+    async def find(
+        self, request: Request[Any, Any, Any], console: ConsoleDep, q: QueryText = ""
+    ) -> Any:
         """The header's box: a payment or refund reference, or a payment, booking or guest id."""
         text = q.strip()[:100]
         services = console.services
@@ -105,13 +107,13 @@ class ConsolePages(Controller):
         self,
         request: Request[Any, Any, Any],
         console: ConsoleDep,
-        reference: str = "",
-        booking_id: str = "",
-        guest_id: str = "",
-        status: str = "",
-        created_from: str = "",
-        created_to: str = "",
-        cursor: str = "",
+        reference: QueryText = "",
+        booking_id: QueryText = "",
+        guest_id: QueryText = "",
+        status: QueryText = "",
+        created_from: QueryText = "",
+        created_to: QueryText = "",
+        cursor: QueryText = "",
     ) -> Template:
         errors: list[str] = []
         fields = {
@@ -165,7 +167,7 @@ class ConsolePages(Controller):
 
     @get("/payments/{payment_id:str}", name="console:payment")
     async def payment(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: PathText
     ) -> Template:
         ident = parse_uuid(payment_id)
         services = console.services
@@ -204,7 +206,7 @@ class ConsolePages(Controller):
 
     @get("/attention", name="console:attention")
     async def attention(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, cursor: str = ""
+        self, request: Request[Any, Any, Any], console: ConsoleDep, cursor: QueryText = ""
     ) -> Template:
         queries = console.queries
         try:
@@ -233,8 +235,8 @@ class ConsolePages(Controller):
         self,
         request: Request[Any, Any, Any],
         console: ConsoleDep,
-        cursor: str = "",
-        unprocessed: str = "",
+        cursor: QueryText = "",
+        unprocessed: QueryText = "",
     ) -> Template:
         only = unprocessed == "1"
         try:

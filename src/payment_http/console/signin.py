@@ -9,7 +9,7 @@ import structlog
 from litestar import Controller, MediaType, Request, get, post
 from litestar.response import Redirect, Template
 
-from payment_http.console._common import form_of, page
+from payment_http.console._common import PathText, QueryText, form_of, page
 from payment_http.console._guard import PUBLIC
 from payment_http.console._session import COOKIE, LOGIN_COOKIE, LOGIN_COOKIE_SECONDS
 from payment_http.console._state import ConsoleDep
@@ -40,7 +40,7 @@ def _signin_page(
     request: Request[Any, Any, Any],
     *,
     target: str,
-    error: str = "",
+    error: QueryText = "",
     status_code: int = 200,
     retry_after: int | None = None,
 ) -> Template:
@@ -71,7 +71,7 @@ class ConsoleSignIn(Controller):
         self,
         request: Request[Any, Any, Any],
         console: ConsoleDep,
-        next: str = "",
+        next: QueryText = "",
     ) -> Any:
         if console.sessions.open:
             return Redirect(_next(next), status_code=303)
@@ -145,7 +145,7 @@ class ConsoleFallback(Controller):
 
     @get("/{rest:path}", name="console:fallback")
     async def missing(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, rest: str
+        self, request: Request[Any, Any, Any], console: ConsoleDep, rest: PathText
     ) -> Template:
         return page(
             console, request, "not_found.html", title="Not found", status_code=404, what="page"
