@@ -21,6 +21,7 @@ from tests.http.conftest import (  # noqa: F401 - fixtures the tests here use
     API_KEY,
     AUTH,
     Api,
+    json_logs,
     make_api,
     payment_body,
     postgres_url,
