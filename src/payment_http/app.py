@@ -35,6 +35,7 @@ from payment_adapters.bootstrap import Runtime
 from payment_core.services import Services
 from payment_http._asgi import ASGIApp, Receive, Scope, Send
 from payment_http.auth import ApiKeyAuthentication
+from payment_http.console import TEMPLATES, console_router
 from payment_http.context import RequestContext
 from payment_http.controllers import CONTROLLERS
 from payment_http.docs_ui import PinnedScalarRenderPlugin, docs_router
@@ -151,7 +152,8 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
     options = _OptionsAnswer()
     context = RequestContext(metrics)
     app = Litestar(
-        route_handlers=list(CONTROLLERS),
+        route_handlers=[*CONTROLLERS, console_router(runtime)],
+        template_config=TEMPLATES,
         before_request=options,
         before_send=[context.before_send],
         dependencies={

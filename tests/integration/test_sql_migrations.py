@@ -27,7 +27,7 @@ from payment_core import Currency, Invoice, LineItem, Money, Payment
 pytestmark = pytest.mark.integration
 
 CIPHER = FieldCipher.from_keys(generate_key("migrations"))
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

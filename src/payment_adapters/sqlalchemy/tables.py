@@ -55,6 +55,7 @@ __all__ = [
     "NOTIFY_CHANNEL",
     "billing_records",
     "bookings",
+    "console_sessions",
     "credit_note_number_counters",
     "credit_notes",
     "idempotency_keys",
@@ -150,6 +151,9 @@ payments = Table(
     Index("ix_payments_provider_payment_id", "provider", "provider_payment_id"),
     # The reconciliation sweep reads only PROCESSING payments, oldest due first.
     Index("ix_payments_reconcile_due", "reconcile_at", "id", **_partial("status = 'PROCESSING'")),
+    # The console's search, newest first: by time alone, and by status and time (revision 0006).
+    Index("ix_payments_created_page", "created_at", "id"),
+    Index("ix_payments_status_page", "status", "created_at", "id"),
 )
 
 # ------------------------------------------------------------------------------ refunds
@@ -187,6 +191,9 @@ refunds = Table(
     # The retry worker reads PENDING refunds that are due; the watchdog, PROCESSING ones.
     Index("ix_refunds_due", "next_retry_at", "id", **_partial("status = 'PENDING'")),
     Index("ix_refunds_stuck", "updated_at", "id", **_partial("status = 'PROCESSING'")),
+    # The console's overview (refunds by day) and its list of FAILED refunds (revision 0006).
+    Index("ix_refunds_created_page", "created_at", "id"),
+    Index("ix_refunds_failed_page", "created_at", "id", **_partial("status = 'FAILED'")),
 )
 
 # ------------------------------------------------------------------------------ invoices
@@ -333,6 +340,8 @@ outbox = Table(
     Index("ix_outbox_unpublished", "sequence", **_partial("published_at IS NULL")),
     # Retention deletes published rows older than a cutoff.
     Index("ix_outbox_published_at", "published_at", **_partial("published_at IS NOT NULL")),
+    # A payment's events for the console's timeline (revision 0006).
+    Index("ix_outbox_stream", "stream_id", "sequence"),
     sqlite_autoincrement=True,
 )
 #: The channel a commit that wrote outbox rows notifies, and the relay listens on (PostgreSQL).
@@ -388,6 +397,25 @@ webhooks = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("processed_at", UTCDateTime),
     UniqueConstraint("provider", "event_id"),
+    # The console's list, newest first, and its list of webhooks not processed (revision 0006).
+    Index("ix_webhooks_received_page", "received_at", "id"),
+    Index("ix_webhooks_unprocessed", "received_at", "id", **_partial("processed_at IS NULL")),
+)
+
+# ------------------------------------------------------------------------------ console
+# Operator console sessions (payment_http.console). The cookie carries a random token; only
+# its SHA-256 is stored, so reading this table gives no session away. Signing out sets
+# ``revoked_at``: the cookie stops working in every process at once.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", CHAR(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Index("ix_console_sessions_expires_at", "expires_at"),
 )
 
 #: Every encrypted column, by table: (table, its key column, encrypted columns).
