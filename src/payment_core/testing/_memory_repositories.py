@@ -156,6 +156,24 @@ _AWAITING = (PaymentStatus.PROCESSING, PaymentStatus.AUTHORIZED)
 class InMemoryPaymentMethodRepository(Repo[PaymentMethod]):
     entity = "payment_method"
 
+    def _saved_by(self, method: PaymentMethod, methods: list[PaymentMethod]) -> bool:
+        # One method per saving payment, as the SQL unique index says.
+        return method.payment_id is not None and any(
+            m.payment_id == method.payment_id and m.id != method.id for m in methods
+        )
+
+    async def add(self, aggregate: PaymentMethod) -> None:
+        if self._saved_by(aggregate, self._all()):
+            raise ConcurrencyError(entity=self.entity, entity_id=aggregate.id)
+        await super().add(aggregate)
+
+    def check(self) -> None:
+        super().check()
+        committed = list(self._table.values())
+        for method in self.staged.values():
+            if self._saved_by(method, committed):
+                raise ConcurrencyError(entity=self.entity, entity_id=method.id)
+
     async def get(
         self, payment_method_id: UUID, *, for_update: bool = False
     ) -> PaymentMethod | None:
