@@ -207,14 +207,14 @@ class PaymentService:
                         raise IdempotencyKeyReusedError(key=idempotency_key or "")
                     asks = payment.status is PaymentStatus.PROCESSING
                     return payment, asks, await charge_of(uow, payment) if asks else SavedCharge()
-                charge = await charge_of(uow, payment)
-                if charge.token is not None and payment_method is not None:
+                saved = payment.payment_method_id is not None and payment.setup_future_usage is None
+                if saved and payment_method is not None:
                     raise ValidationError(
                         field="payment_method", reason="this payment charges its saved method"
                     )
                 method = (
                     None
-                    if charge.token is not None
+                    if saved
                     else payment_method or payment.payment_method or DEFAULT_PAYMENT_METHOD
                 )
                 if verification_token is None:
@@ -243,6 +243,8 @@ class PaymentService:
                         reconcile_after=deps.config.reconcile_after,
                         request=request_id,
                     )
+                # Checked after the state (a detached method is refused, and nothing changes).
+                charge = await charge_of(uow, payment)
                 await uow.payments.update(payment)
                 await uow.commit()
                 return payment, True, charge

@@ -79,8 +79,9 @@ class FakeProvider(FakeHolds, FakeSavedCards, FakeRefunds, FakeWebhooks):
     """A deterministic provider whose behaviour is fixed by the payment-method token.
 
     It can do everything the port asks (holds, partial captures, increases, saved cards,
-    off-session charges). Its holds last ``authorization_ttl`` on ``clock`` (the harness gives
-    it its settable clock, so that a test moves a hold to its expiry at once).
+    off-session charges), unless ``capabilities`` says less. Its holds last
+    ``authorization_ttl`` on ``clock`` (the harness gives it its settable clock, so that a test
+    moves a hold to its expiry at once).
     """
 
     def __init__(
@@ -92,11 +93,15 @@ class FakeProvider(FakeHolds, FakeSavedCards, FakeRefunds, FakeWebhooks):
         max_remembered: int = DEFAULT_MAX_REMEMBERED,
         clock: Clock | None = None,
         authorization_ttl: timedelta = DEFAULT_AUTHORIZATION_TTL,
+        capabilities: ProviderCapabilities | None = None,
     ) -> None:
         if authorization_ttl <= timedelta(0):
             raise ValueError("authorization_ttl must be positive")
         self.clock: Clock = clock or _SystemClock()
         self.authorization_ttl = authorization_ttl
+        #: Everything by default (it is the reference the real providers are measured
+        #: against); less, to see how the service answers a provider that cannot hold.
+        self.capabilities = capabilities or ProviderCapabilities.all()
         self._detached: set[str] = set()
         self._name = name
         self._secrets = tuple(webhook_secrets)
@@ -116,8 +121,6 @@ class FakeProvider(FakeHolds, FakeSavedCards, FakeRefunds, FakeWebhooks):
 
     #: Its 3-D Secure completes by webhook: a confirm brings no verification token.
     takes_verification_token: Final = False
-    #: Everything: it is the reference the real providers are measured against.
-    capabilities: Final = ProviderCapabilities.all()
 
     def _now(self) -> datetime:
         return self.clock.now()
