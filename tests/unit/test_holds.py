@@ -350,3 +350,38 @@ async def test_a_hold_on_a_new_payment_reads_the_command(kit: Kit) -> None:
     assert (payment.status, payment.capture_method.value) == (P.PENDING, "manual")
     held = await kit.services.payments.confirm(payment.id, "pm_card_mastercard")
     assert held.status is P.AUTHORIZED
+
+
+async def test_a_cancelled_booking_releases_its_hold(kit: Kit, harness) -> None:
+    from payment_core.services import BookingCancelled  # noqa: PLC0415
+
+    payment = await kit.hold()
+    await kit.services.bookings.booking_cancelled(
+        "evt-cancel-1", BookingCancelled(booking_id=payment.booking_id)
+    )
+    released = harness.store.payments[payment.id]
+    assert (released.status, released.amount_capturable) == (P.CANCELLED, 0)
+    assert kit.calls("cancel_payment") == [f"payment-{payment.id}-cancel"]
+    assert kit.all_records() == []
+
+
+async def test_a_hold_being_captured_when_its_booking_is_cancelled_is_refunded(
+    kit: Kit, harness
+) -> None:
+    from payment_core.services import BookingCancelled  # noqa: PLC0415
+
+    payment = await kit.hold()
+    harness.provider.inject_failure(
+        "capture_payment", ProviderUnavailableError(message="timeout"), after_effect=True
+    )
+    await kit.services.payments.capture(payment.id)
+    await kit.services.bookings.booking_cancelled(
+        "evt-cancel-2", BookingCancelled(booking_id=payment.booking_id)
+    )
+    assert harness.store.payments[payment.id].capture_in_flight  # not released under it
+    harness.clock.advance(minutes=5)
+    await kit.services.reconciliation.sweep()
+    completed = harness.store.payments[payment.id]
+    assert completed.status is P.COMPLETED
+    [refund] = harness.store.refunds.values()
+    assert (refund.amount.amount, refund.reason) == (10_000, "booking_cancelled")

@@ -296,9 +296,11 @@ class Payment(Hold):
         self.updated_at = now
 
     def refund_once_completed(self, *, now: datetime) -> None:
-        """Its booking is cancelled but the provider has not answered yet: should the money
-        be taken after all, it goes back in full (the completing transaction opens the refund)."""
-        self._require(PaymentStatus.PROCESSING, "PROCESSING")
+        """Its booking is cancelled but the provider has not answered yet (a confirm, or a
+        capture): should the money be taken after all, it goes back in full (the completing
+        transaction opens the refund)."""
+        if not self.awaits_provider:
+            self._require(PaymentStatus.PROCESSING, "PROCESSING")
         self.refund_on_completion = True
         self.updated_at = now
 
