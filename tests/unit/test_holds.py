@@ -206,6 +206,17 @@ async def test_a_refused_capture_leaves_the_hold_as_it_was(kit: Kit, harness) ->
     assert captured.status is P.COMPLETED
 
 
+async def test_a_keyed_capture_the_provider_refused_may_be_asked_again(kit: Kit, harness) -> None:
+    payment = await kit.hold()
+    harness.provider.inject_failure(
+        "capture_payment", ProviderRejectedError(reason_code="x", message="no")
+    )
+    with pytest.raises(ProviderRejectedError):
+        await kit.services.payments.capture(payment.id, 3_000, idempotency_key="again")
+    captured = await kit.services.payments.capture(payment.id, 3_000, idempotency_key="again")
+    assert (captured.status, captured.amount_captured) == (P.COMPLETED, 3_000)
+
+
 class MisreportingProvider(FakeProvider):
     """Captures the hold, then reports another amount taken."""
 

@@ -185,8 +185,10 @@ class Hold:
         self.events.append(PaymentCompleted(event_id, now, self._snapshot()))
 
     def abandon_capture(self, *, now: datetime) -> None:
-        """The provider definitely refused the capture: the hold is as it was."""
+        """The provider definitely refused the capture: the hold is as it was (and the
+        request that asked may ask again)."""
         self.amount_capture_pending = 0
+        self.hold_moved_by_request = None
         self.reconcile_at = None
         self.updated_at = now
 
