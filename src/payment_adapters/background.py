@@ -1,10 +1,12 @@
-"""The background work of a process: outbox relay, booking consumer, refund retries, sweeps.
+"""The background work of a process: outbox relay, booking consumer, refund retries, sweeps
+(reconciliation, holds near or past their expiry).
 
 ``payment-service serve`` runs it next to the HTTP API (:func:`run_background`), and
 ``payment-service worker`` runs it alone as a FastStream app
 (:mod:`payment_adapters.messaging.worker`). Any number of processes may run it against one
 database and one broker: the relay shares the outbox with ``FOR UPDATE SKIP LOCKED``, the
-consumers share the queue, refunds and reconciliation lock what they touch.
+consumers share the queue, refunds, reconciliation and the hold sweep lock what they touch
+(a hold is warned once, by a marker column, and captured or expired once, under its row lock).
 
 Every loop survives errors: it logs the error's type (never its text, which may quote SQL),
 backs off exponentially and tries again. When ``stop`` is set each loop finishes the round
@@ -161,6 +163,8 @@ class BackgroundWork:
         self._spawn(
             "reconciliation", self._periodic("reconciliation", services.reconciliation.sweep)
         )
+        # Holds near their expiry are told (and captured, when configured); past it, expired.
+        self._spawn("holds", self._periodic("hold expiry", services.holds.sweep))
         if self.runtime.database is not None:
             self._spawn(
                 "retention",

@@ -21,6 +21,7 @@ from payment_adapters.idempotency import IdempotencyStore, InMemoryIdempotencySt
 from payment_adapters.settings import Settings
 from payment_core.services import (
     Dependencies,
+    ExpiryAction,
     NullObserver,
     Observer,
     ProviderRegistry,
@@ -227,6 +228,11 @@ def service_config(settings: Settings) -> ServiceConfig:
             max_attempts=settings.refund_max_attempts,
         ),
         auto_refund_on_cancel=settings.auto_refund_on_cancel,
+        authorization_ttl=timedelta(seconds=settings.authorization_ttl_seconds),
+        authorization_expiry_warning=timedelta(
+            seconds=settings.authorization_expiry_warning_seconds
+        ),
+        authorization_expiry_action=ExpiryAction(settings.authorization_expiry_action),
     )
 
 
@@ -315,11 +321,14 @@ def bootstrap_in_memory(
             return datetime.now(UTC)
 
     settings = settings or Settings(environment="test")
+    clock = WallClock()
     harness = build_in_memory(
-        clock=WallClock(),
+        clock=clock,
         config=attrs.evolve(service_config(settings), default_provider="fake"),
         provider=FakeProvider(
-            webhook_secrets=tuple(s.strip() for s in settings.fake_webhook_secret.split(","))
+            webhook_secrets=tuple(s.strip() for s in settings.fake_webhook_secret.split(",")),
+            clock=clock,
+            authorization_ttl=timedelta(seconds=settings.fake_authorization_ttl_seconds),
         ),
         observer=observer,
     )

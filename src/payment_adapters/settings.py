@@ -64,6 +64,12 @@ class Settings:
     reconcile_after_seconds: int = 300
     outbox_retention_seconds: int = 7 * 86_400
     background_interval_seconds: int = 1
+    # Card holds: how long one lasts when its provider does not say, when its expiry is told,
+    # and what is done then (notify, or capture the whole hold).
+    authorization_ttl_seconds: int = 7 * 86_400
+    authorization_expiry_warning_seconds: int = 86_400
+    authorization_expiry_action: str = "notify"
+    fake_authorization_ttl_seconds: int = 7 * 86_400
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = 64 * 1024
@@ -135,6 +141,11 @@ class Settings:
         if self.refund_retry_max_seconds < self.refund_retry_base_seconds:
             raise SettingsError(
                 "REFUND_RETRY_MAX_SECONDS", "must be at least REFUND_RETRY_BASE_SECONDS"
+            )
+        if self.authorization_expiry_warning_seconds >= self.authorization_ttl_seconds:
+            raise SettingsError(
+                "AUTHORIZATION_EXPIRY_WARNING_SECONDS",
+                "must be less than AUTHORIZATION_TTL_SECONDS",
             )
         return self
 
@@ -240,6 +251,9 @@ def _encryption_keys(name: str, raw: str) -> str:
     return text
 
 
+#: The longest a card hold lasts anywhere (PayPal: 29 days), with room to spare.
+_HOLDS_AT_MOST: Final = 31 * 86_400
+
 _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
     "DATABASE_URL": _database_url,
     "PAYMENT_PROVIDER": _choice("fake", "stripe", "paypal", "square"),
@@ -263,6 +277,10 @@ _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
     "RECONCILE_AFTER_SECONDS": _int(1, 7 * 86_400),
     "OUTBOX_RETENTION_SECONDS": _int(60, 365 * 86_400),
     "BACKGROUND_INTERVAL_SECONDS": _int(1, 3_600),
+    "AUTHORIZATION_TTL_SECONDS": _int(60, _HOLDS_AT_MOST),
+    "AUTHORIZATION_EXPIRY_WARNING_SECONDS": _int(0, _HOLDS_AT_MOST),
+    "AUTHORIZATION_EXPIRY_ACTION": _choice("notify", "capture"),
+    "FAKE_AUTHORIZATION_TTL_SECONDS": _int(1, _HOLDS_AT_MOST),
     "LOG_LEVEL": _choice(*LOG_LEVELS, upper=True),
     "LOG_JSON": _bool,
     "MAX_BODY_BYTES": _int(1_024, 64 * 1024 * 1024),

@@ -6,6 +6,9 @@ imports nothing but the standard library, ``attrs`` and ``cattrs``.
 """
 
 from payment_core.errors import (
+    CaptureExceedsAuthorizedError,
+    CaptureInProgressError,
+    CardDeclinedError,
     ConcurrencyError,
     CreditExceedsInvoiceError,
     CurrencyMismatchError,
@@ -17,7 +20,11 @@ from payment_core.errors import (
     InvoiceNotEditableError,
     InvoicePaymentMismatchError,
     NotFoundError,
+    NotSupportedByProviderError,
     PaymentError,
+    PaymentMethodDetachedError,
+    PaymentMethodGuestMismatchError,
+    PaymentMethodRequiredError,
     ProviderDeclinedError,
     ProviderError,
     ProviderRejectedError,
@@ -35,8 +42,11 @@ from payment_core.events import (
     InvoiceIssued,
     InvoicePaid,
     InvoiceVoided,
+    PaymentAuthorizationExpiring,
+    PaymentAuthorized,
     PaymentCancelled,
     PaymentCompleted,
+    PaymentExpired,
     PaymentFailed,
     PaymentInitiated,
     RefundCompleted,
@@ -48,7 +58,8 @@ from payment_core.model.billing import BillingRecord, BillingRecordType, verify_
 from payment_core.model.credit_note import CreditNote
 from payment_core.model.customer import Address, Customer
 from payment_core.model.invoice import Invoice, InvoiceStatus, LineItem
-from payment_core.model.payment import Card, NextAction, Payment, PaymentStatus
+from payment_core.model.payment import CaptureMethod, Card, NextAction, Payment, PaymentStatus
+from payment_core.model.payment_method import PaymentMethod, PaymentMethodStatus
 from payment_core.model.refund import Refund, RefundStatus
 from payment_core.money import MAX_AMOUNT, Currency, Money
 from payment_core.pagination import Page, PageRequest
@@ -70,7 +81,11 @@ __all__ = [
     "Address",
     "BillingRecord",
     "BillingRecordType",
+    "CaptureExceedsAuthorizedError",
+    "CaptureInProgressError",
+    "CaptureMethod",
     "Card",
+    "CardDeclinedError",
     "ConcurrencyError",
     "CreateCreditNote",
     "CreateInvoice",
@@ -99,14 +114,23 @@ __all__ = [
     "Money",
     "NextAction",
     "NotFoundError",
+    "NotSupportedByProviderError",
     "Page",
     "PageRequest",
     "Payment",
+    "PaymentAuthorizationExpiring",
+    "PaymentAuthorized",
     "PaymentCancelled",
     "PaymentCompleted",
     "PaymentError",
+    "PaymentExpired",
     "PaymentFailed",
     "PaymentInitiated",
+    "PaymentMethod",
+    "PaymentMethodDetachedError",
+    "PaymentMethodGuestMismatchError",
+    "PaymentMethodRequiredError",
+    "PaymentMethodStatus",
     "PaymentStatus",
     "ProviderDeclinedError",
     "ProviderError",

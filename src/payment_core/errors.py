@@ -16,6 +16,9 @@ import attrs
 from payment_core.outside_text import screen_code, screen_text
 
 __all__ = [
+    "CaptureExceedsAuthorizedError",
+    "CaptureInProgressError",
+    "CardDeclinedError",
     "ConcurrencyError",
     "CreditExceedsInvoiceError",
     "CurrencyMismatchError",
@@ -28,7 +31,11 @@ __all__ = [
     "InvoicePaymentMismatchError",
     "MalformedBodyError",
     "NotFoundError",
+    "NotSupportedByProviderError",
     "PaymentError",
+    "PaymentMethodDetachedError",
+    "PaymentMethodGuestMismatchError",
+    "PaymentMethodRequiredError",
     "ProviderDeclinedError",
     "ProviderError",
     "ProviderRejectedError",
@@ -125,6 +132,36 @@ class InvalidTransitionError(PaymentError):
 
 
 @attrs.frozen(auto_exc=True)
+class CaptureInProgressError(InvalidTransitionError):
+    """A capture of the hold is in flight (its outcome not known yet): nothing else may move
+    the hold until reconciliation has settled it."""
+
+    code: ClassVar[str] = "capture_in_progress"
+
+    def describe(self) -> str:
+        return (
+            f"{self.entity} {self.entity_id} has a capture in flight; cannot move to "
+            f"{self.requested} until it is settled"
+        )
+
+
+@attrs.frozen(auto_exc=True)
+class CaptureExceedsAuthorizedError(PaymentError):
+    """A capture of more than the hold still holds."""
+
+    code: ClassVar[str] = "capture_exceeds_authorized"
+    payment_id: UUID
+    requested: int
+    capturable: int
+
+    def describe(self) -> str:
+        return (
+            f"a capture of {self.requested} exceeds the {self.capturable} held on payment "
+            f"{self.payment_id}"
+        )
+
+
+@attrs.frozen(auto_exc=True)
 class InvoiceNotEditableError(PaymentError):
     """The content of an invoice can change only while it is a draft."""
 
@@ -214,6 +251,31 @@ class RawCardDataError(PaymentError):
 
     def describe(self) -> str:
         return f"{self.field}: raw card data is forbidden; pass a provider payment-method token"
+
+
+@attrs.frozen(auto_exc=True)
+class PaymentMethodGuestMismatchError(ValidationError):
+    """A saved payment method may pay only for the guest it belongs to."""
+
+    code: ClassVar[str] = "payment_method_guest_mismatch"
+
+
+@attrs.frozen(auto_exc=True)
+class PaymentMethodRequiredError(ValidationError):
+    """An off-session charge needs a saved payment method (``payment_method_id``)."""
+
+    code: ClassVar[str] = "payment_method_required"
+
+
+@attrs.frozen(auto_exc=True)
+class PaymentMethodDetachedError(PaymentError):
+    """A saved payment method that was detached can never be charged again."""
+
+    code: ClassVar[str] = "payment_method_detached"
+    payment_method_id: UUID
+
+    def describe(self) -> str:
+        return f"payment method {self.payment_method_id} is detached"
 
 
 @attrs.frozen(auto_exc=True)
@@ -333,3 +395,37 @@ class ProviderRejectedError(ProviderError):
 
     def describe(self) -> str:
         return f"rejected by provider: {self.reason_code}"
+
+
+@attrs.frozen(auto_exc=True)
+class CardDeclinedError(ProviderDeclinedError):
+    """The card's issuer declined a change to a hold (an incremental authorization): the hold
+    stays as it was."""
+
+    code: ClassVar[str] = "card_declined"
+
+
+@attrs.frozen(auto_exc=True)
+class NotSupportedByProviderError(ProviderRejectedError):
+    """The provider cannot do what was asked (a hold, a partial capture, an increment, a saved
+    card): refused before anything changes.
+
+    Build it with :meth:`of`; ``reason_code`` and ``message`` say the same for the code paths
+    that treat every rejection alike.
+    """
+
+    code: ClassVar[str] = "not_supported_by_provider"
+    provider: str = attrs.field(default="", kw_only=True)
+    operation: str = attrs.field(default="", kw_only=True)
+
+    @classmethod
+    def of(cls, provider: str, operation: str) -> NotSupportedByProviderError:
+        return cls(
+            reason_code="not_supported_by_provider",
+            message=f"{operation} is not supported by provider {provider}",
+            provider=provider,
+            operation=operation,
+        )
+
+    def describe(self) -> str:
+        return f"{self.operation} is not supported by payment provider {self.provider[:40]}"

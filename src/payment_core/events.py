@@ -22,9 +22,12 @@ from payment_core.model.invoice import (
     InvoiceVoided,
 )
 from payment_core.model.payment import (
+    PaymentAuthorizationExpiring,
+    PaymentAuthorized,
     PaymentCancelled,
     PaymentCompleted,
     PaymentEvent,
+    PaymentExpired,
     PaymentFailed,
     PaymentInitiated,
 )
@@ -45,9 +48,12 @@ __all__ = [
     "InvoiceMarkedUncollectible",
     "InvoicePaid",
     "InvoiceVoided",
+    "PaymentAuthorizationExpiring",
+    "PaymentAuthorized",
     "PaymentCancelled",
     "PaymentCompleted",
     "PaymentEvent",
+    "PaymentExpired",
     "PaymentFailed",
     "PaymentInitiated",
     "RefundCompleted",
@@ -69,9 +75,12 @@ def event_types() -> dict[str, EventClass]:
     """Every concrete event class by its routing key."""
     classes: list[EventClass] = [
         PaymentInitiated,
+        PaymentAuthorized,
+        PaymentAuthorizationExpiring,
         PaymentCompleted,
         PaymentFailed,
         PaymentCancelled,
+        PaymentExpired,
         RefundInitiated,
         RefundCompleted,
         RefundFailed,

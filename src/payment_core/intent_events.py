@@ -21,7 +21,12 @@ from uuid import UUID
 from payment_core.errors import ValidationError
 from payment_core.model.payment import Card
 from payment_core.money import Currency, Money
-from payment_core.ports import ProviderRefundStatus, WebhookEvent, WebhookKind
+from payment_core.ports import (
+    ProviderRefundStatus,
+    SavedPaymentMethod,
+    WebhookEvent,
+    WebhookKind,
+)
 from payment_core.webhook_json import Envelope, provider_id, read_envelope
 
 __all__ = [
@@ -38,6 +43,8 @@ __all__ = [
 
 PAYMENT_INTENT_KINDS: Final[Mapping[str, WebhookKind]] = {
     "payment_intent.succeeded": WebhookKind.PAYMENT_SUCCEEDED,
+    # A hold was placed (capture_method=manual): Stripe's word for "authorized".
+    "payment_intent.amount_capturable_updated": WebhookKind.PAYMENT_AUTHORIZED,
     "payment_intent.payment_failed": WebhookKind.PAYMENT_FAILED,
     "payment_intent.processing": WebhookKind.PAYMENT_PROCESSING,
     "payment_intent.requires_action": WebhookKind.PAYMENT_REQUIRES_ACTION,
@@ -101,14 +108,18 @@ def translate_event(envelope: Envelope) -> WebhookEvent:
         if isinstance(last_error, dict):
             code = nonempty(last_error.get("decline_code")) or nonempty(last_error.get("code"))
             message = nonempty(last_error.get("message"))
+        capturable = obj.get("amount_capturable")
+        card = charge_card(obj)
         return envelope.event(
             kind,
             provider_payment_id=provider_id(obj.get("id")),
             payment_id=payment_id,
             amount=amount,
-            card=charge_card(obj),
+            card=card,
             failure_code=code,
             failure_message=message,
+            amount_capturable=capturable if type(capturable) is int else None,
+            saved_method=_saved_method(obj, card),
         )
     if envelope.type in REFUND_EVENT_TYPES:
         refund = envelope.refund_event(
@@ -121,6 +132,15 @@ def translate_event(envelope: Envelope) -> WebhookEvent:
         if refund is not None:
             return refund
     return envelope.ignored()
+
+
+def _saved_method(obj: Mapping[str, Any], card: Card | None) -> SavedPaymentMethod | None:
+    """The card an intent saves for later (``setup_future_usage``): its payment method, on
+    its customer."""
+    token, customer = provider_id(obj.get("payment_method")), provider_id(obj.get("customer"))
+    if obj.get("setup_future_usage") != "off_session" or token is None or customer is None:
+        return None
+    return SavedPaymentMethod(token=token, customer_id=customer, card=card)
 
 
 def nonempty(value: object) -> str | None:

@@ -26,6 +26,9 @@ from litestar.exceptions import (
 from litestar.types import ExceptionHandler
 
 from payment_core.errors import (
+    CaptureExceedsAuthorizedError,
+    CaptureInProgressError,
+    CardDeclinedError,
     ConcurrencyError,
     CreditExceedsInvoiceError,
     CurrencyMismatchError,
@@ -38,7 +41,11 @@ from payment_core.errors import (
     InvoicePaymentMismatchError,
     MalformedBodyError,
     NotFoundError,
+    NotSupportedByProviderError,
     PaymentError,
+    PaymentMethodDetachedError,
+    PaymentMethodGuestMismatchError,
+    PaymentMethodRequiredError,
     ProviderDeclinedError,
     ProviderError,
     ProviderRejectedError,
@@ -80,6 +87,11 @@ class _Mapping:
 #: the most specific class in an error's MRO wins.
 DOMAIN_ERRORS: Final[Mapping[type[PaymentError], _Mapping]] = {
     InvalidTransitionError: _Mapping(409, "Invalid state transition"),
+    CaptureInProgressError: _Mapping(409, "Capture in progress"),
+    CaptureExceedsAuthorizedError: _Mapping(422, "Capture exceeds the authorized amount"),
+    PaymentMethodGuestMismatchError: _Mapping(422, "Payment method of another guest"),
+    PaymentMethodRequiredError: _Mapping(422, "Saved payment method required"),
+    PaymentMethodDetachedError: _Mapping(409, "Payment method detached"),
     InvoiceNotEditableError: _Mapping(409, "Invoice not editable"),
     InvoicePaymentMismatchError: _Mapping(422, "Payment of another booking or currency"),
     InvoiceCreditedError: _Mapping(409, "Invoice has credit notes"),
@@ -102,7 +114,9 @@ DOMAIN_ERRORS: Final[Mapping[type[PaymentError], _Mapping]] = {
     # The provider refused the request itself (not a card decline, which is an outcome):
     # the request is what is wrong, so 422 rather than 402.
     ProviderRejectedError: _Mapping(422, "Rejected by the payment provider"),
+    NotSupportedByProviderError: _Mapping(422, "Not supported by the payment provider"),
     ProviderDeclinedError: _Mapping(402, "Declined by the payment provider"),
+    CardDeclinedError: _Mapping(402, "Card declined"),
     ProviderError: _Mapping(502, "Payment provider error"),
     PaymentError: _Mapping(422, "Request failed"),
 }

@@ -21,6 +21,7 @@ from payment_adapters.wire import (
     CardSafeView,
     CreditNoteView,
     InvoiceView,
+    PaymentMethodView,
     PaymentSafeView,
     PaymentView,
     RefundSafeView,
@@ -37,6 +38,7 @@ __all__ = [
     "AddressRequest",
     "BillingRecordList",
     "BillingRecordView",
+    "CapturePaymentRequest",
     "CardSafeView",
     "ConfirmPaymentRequest",
     "CreateCreditNoteRequest",
@@ -49,10 +51,13 @@ __all__ = [
     "EmptyRequest",
     "FieldError",
     "Health",
+    "IncrementAuthorizationRequest",
     "InvoiceList",
     "InvoiceView",
     "LineItemRequest",
     "PaymentList",
+    "PaymentMethodList",
+    "PaymentMethodView",
     "PaymentSafeView",
     "PaymentView",
     "Problem",
@@ -159,6 +164,55 @@ class CreatePaymentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     payment_method: Token | None = None
     description: Description | None = None
     metadata: Metadata | None = None
+    capture_method: Annotated[
+        Literal["automatic", "manual"],
+        Meta(
+            description="`manual`: a confirm holds the money (`AUTHORIZED`); capture it later. "
+            "A provider that cannot hold gets 422 `not_supported_by_provider`."
+        ),
+    ] = "automatic"
+    confirm: Annotated[
+        bool, Meta(description="Confirm at once; the response shows what the provider did.")
+    ] = False
+    setup_future_usage: (
+        Annotated[
+            Literal["off_session"],
+            Meta(
+                description="Save the card for charges without the guest once the payment succeeds."
+            ),
+        ]
+        | None
+    ) = None
+    payment_method_id: (
+        Annotated[
+            UUID,
+            Meta(
+                description="Charge this saved payment method of the same guest (no token): "
+                "another guest's is 422 `payment_method_guest_mismatch`, an unknown one 422 "
+                "`validation_error`, a detached one 409 `payment_method_detached`."
+            ),
+        ]
+        | None
+    ) = None
+    off_session: Annotated[
+        bool,
+        Meta(
+            description="Charge the saved method without the guest (merchant-initiated): needs "
+            "`payment_method_id` (else 422 `payment_method_required`) and `confirm: true`."
+        ),
+    ] = False
+
+
+class CapturePaymentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Capture an ``AUTHORIZED`` payment: all of ``amount_capturable``, or ``amount`` of it."""
+
+    amount: Amount | None = None
+
+
+class IncrementAuthorizationRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Raise an ``AUTHORIZED`` payment's hold to ``amount``, the new total."""
+
+    amount: Amount
 
 
 class ConfirmPaymentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -271,6 +325,11 @@ class UpdateInvoiceRequest(Struct, forbid_unknown_fields=True, kw_only=True):
 
 class PaymentList(Struct):
     items: list[PaymentView]
+    next_cursor: NextCursor | None
+
+
+class PaymentMethodList(Struct):
+    items: list[PaymentMethodView]
     next_cursor: NextCursor | None
 
 

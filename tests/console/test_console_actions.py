@@ -191,3 +191,58 @@ async def test_actions_are_logged_with_the_key_id_and_never_the_key(operator, js
     assert lines[0]["key_id"] == key_id("test-key-1")
     assert lines[0]["action"] == "refund"
     assert "test-key-1" not in captured.err + captured.out
+
+
+async def hold(operator) -> dict:
+    """A payment holding EUR 125.00 (capture_method=manual, confirmed at once)."""
+    return await operator.payment(method="", capture_method="manual", confirm=True)
+
+
+async def test_the_hold_actions_are_on_now_that_holds_are_built(operator):
+    from payment_http.console import build_console  # noqa: PLC0415
+
+    assert build_console(operator.api.runtime).capabilities.holds
+    payment = await hold(operator)
+    page = await operator.get(f"/console/payments/{payment['id']}")
+    assert "Capture…" in page.text
+    assert "Release hold…" in page.text
+    assert "EUR 125.00 held until" in page.text
+
+
+async def test_a_hold_is_captured_after_confirmation_once(operator_on):
+    payment = await hold(operator_on)
+    page = await operator_on.get(f"/console/payments/{payment['id']}/capture")
+    assert "Capture the hold" in page.text
+    assert "Capture EUR 125.00" in page.text
+    fields = {n: hidden(page.text, n) for n in ("csrf_token", "form_key")}
+    path = f"/console/payments/{payment['id']}/capture"
+    first, second = await asyncio.gather(
+        operator_on.post(path, fields), operator_on.post(path, fields)
+    )
+    assert first.status_code == second.status_code == 303
+    shown = await operator_on.api.client.get(f"/api/v1/payments/{payment['id']}", headers=AUTH)
+    assert (shown.json()["status"], shown.json()["amount_captured"]) == ("COMPLETED", 12500)
+    captures = [c for c in operator_on.api.provider.calls if c[0] == "capture_payment"]
+    assert len(captures) == 1
+    notice = await operator_on.get(first.headers["location"])
+    assert "COMPLETED: EUR 125.00 taken." in notice.text
+
+
+async def test_a_hold_is_released_after_confirmation(operator_on):
+    payment = await hold(operator_on)
+    page = await operator_on.get(f"/console/payments/{payment['id']}/cancel")
+    assert "Release the hold" in page.text
+    fields = {n: hidden(page.text, n) for n in ("csrf_token", "form_key")}
+    await operator_on.post(f"/console/payments/{payment['id']}/cancel", fields)
+    shown = await operator_on.api.client.get(f"/api/v1/payments/{payment['id']}", headers=AUTH)
+    assert (shown.json()["status"], shown.json()["amount_capturable"]) == ("CANCELLED", 0)
+
+
+async def test_capturing_a_payment_that_holds_nothing_is_told_not_done(operator):
+    payment = await operator.payment()
+    page = await operator.get(f"/console/payments/{payment['id']}/capture")
+    fields = {n: hidden(page.text, n) for n in ("csrf_token", "form_key")}
+    done = await operator.post(f"/console/payments/{payment['id']}/capture", fields)
+    shown = await operator.get(done.headers["location"])
+    assert "invalid_state_transition" in shown.text
+    assert not [c for c in operator.api.provider.calls if c[0] == "capture_payment"]

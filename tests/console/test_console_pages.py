@@ -119,7 +119,7 @@ async def test_the_payment_page_tells_its_story_without_secrets(operator_on):
     assert "EUR 100.00" in text
     for entry in ("Payment completed", "Billing record CHARGE", "Refund completed"):
         assert entry in text
-    assert "not available yet" in text.lower()  # holds, plans, disputes
+    assert "not available yet" in text.lower()  # plans, disputes
     assert "does not record each provider call" in text
 
 

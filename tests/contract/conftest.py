@@ -31,7 +31,8 @@ from payment_adapters.sqlalchemy.testing import create_database, drop_database, 
 from payment_core.ids import new_reference
 from payment_core.model.billing import BillingRecord, BillingRecordType
 from payment_core.model.invoice import Invoice, LineItem
-from payment_core.model.payment import Card, NextAction, Payment
+from payment_core.model.payment import CaptureMethod, Card, NextAction, Payment
+from payment_core.model.payment_method import PaymentMethod
 from payment_core.model.refund import Refund
 from payment_core.money import Currency, Money
 from payment_core.ports import UnitOfWork
@@ -113,6 +114,8 @@ def _repository(uow: UnitOfWork, aggregate: Any) -> Any:
         return uow.refunds
     if isinstance(aggregate, Invoice):
         return uow.invoices
+    if isinstance(aggregate, PaymentMethod):
+        return uow.payment_methods
     raise TypeError(type(aggregate).__name__)
 
 
@@ -231,6 +234,39 @@ def make_completed_payment(**overrides: Any) -> Payment:
     return payment
 
 
+def make_hold(expires_at: datetime | None = None, **overrides: Any) -> Payment:
+    """An AUTHORIZED payment holding its whole amount until ``expires_at`` (a week on)."""
+    payment = make_payment(capture_method=CaptureMethod.MANUAL, **overrides)
+    payment.start_processing(
+        now=at(1), payment_method="pm_card_visa", reconcile_after=timedelta(minutes=5)
+    )
+    payment.authorize(
+        now=at(2),
+        event_id=uuid4(),
+        amount_capturable=payment.amount.amount,
+        expires_at=expires_at or at(7 * 86_400),
+        card=Card(brand="visa", last4="4242", exp_month=12, exp_year=2034),
+    )
+    payment.events.clear()
+    return payment
+
+
+def make_payment_method(**overrides: Any) -> PaymentMethod:
+    """An ACTIVE saved card with a token and a customer that must never leak."""
+    fields: dict[str, Any] = {
+        "id": uuid4(),
+        "guest_id": uuid4(),
+        "provider": "fake",
+        "provider_token": f"pm_saved_{uuid4().hex}",
+        "provider_customer_id": f"cus_{uuid4().hex}",
+        "card": Card(brand="mastercard", last4="4444", exp_month=1, exp_year=2031),
+        "payment_id": uuid4(),
+        "now": T0,
+    }
+    fields.update(overrides)
+    return PaymentMethod.save(**fields)
+
+
 def make_refund(payment: Payment, amount: int = 500, **overrides: Any) -> Refund:
     fields: dict[str, Any] = {
         "id": uuid4(),
@@ -304,6 +340,8 @@ class Builders:
     at = staticmethod(at)
     payment = staticmethod(make_payment)
     completed_payment = staticmethod(make_completed_payment)
+    hold = staticmethod(make_hold)
+    payment_method = staticmethod(make_payment_method)
     refund = staticmethod(make_refund)
     invoice = staticmethod(make_invoice)
     record = staticmethod(make_record)

@@ -39,7 +39,10 @@ async def test_added_payment_reads_back_with_every_field(storage, build):
 
 async def test_optional_fields_round_trip_as_none(storage, build):
     payment = build.payment(
-        client_secret=None, description=None, metadata={}, payment_method=None,
+        client_secret=None,
+        description=None,
+        metadata={},
+        payment_method=None,
         provider_payment_id=None,
     )
     async with storage.uow() as uow:
@@ -87,8 +90,9 @@ async def test_update_saves_changes_and_bumps_the_version(storage, build):
         await uow.commit()
     async with storage.uow() as uow:
         loaded = await uow.payments.get(payment.id, for_update=True)
-        loaded.start_processing(now=build.at(10), payment_method="pm_card_visa",
-                                reconcile_after=timedelta(minutes=5))
+        loaded.start_processing(
+            now=build.at(10), payment_method="pm_card_visa", reconcile_after=timedelta(minutes=5)
+        )
         await uow.payments.update(loaded)
         assert loaded.version == 1
         await uow.commit()
@@ -211,9 +215,7 @@ async def test_booking_pages_are_oldest_first_without_gaps_or_repeats(storage, b
 
 async def test_a_page_that_ends_exactly_at_the_end_has_no_cursor(storage, build):
     booking = uuid4()
-    await _add_many(
-        storage, [build.payment(booking_id=booking, now=build.at(i)) for i in range(4)]
-    )
+    await _add_many(storage, [build.payment(booking_id=booking, now=build.at(i)) for i in range(4)])
     async with storage.uow() as uow:
         full = await uow.payments.list_by_booking(booking, PageRequest(limit=4))
         first = await uow.payments.list_by_booking(booking, PageRequest(limit=2))
@@ -254,8 +256,9 @@ async def test_a_cursor_in_another_timezone_means_the_same_instant(storage, buil
 async def test_due_for_reconciliation_are_processing_and_due_oldest_first(storage, build):
     def processing(due_in: int):
         payment = build.payment()
-        payment.start_processing(now=build.T0, payment_method="pm_card_visa",
-                                 reconcile_after=timedelta(seconds=due_in))
+        payment.start_processing(
+            now=build.T0, payment_method="pm_card_visa", reconcile_after=timedelta(seconds=due_in)
+        )
         return payment
 
     late, due_first, due_second = processing(600), processing(10), processing(20)

@@ -41,8 +41,13 @@ def _services(storage, build) -> tuple[Services, FakeProvider]:
 
 async def _completed_payment(services: Services, amount: int):
     payment = await services.payments.create(
-        CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=amount, currency="EUR",
-                      description="Suite, 3 nights")
+        CreatePayment(
+            booking_id=uuid4(),
+            guest_id=uuid4(),
+            amount=amount,
+            currency="EUR",
+            description="Suite, 3 nights",
+        )
     )
     payment = await services.payments.confirm(payment.id, "pm_card_visa")
     assert payment.status is PaymentStatus.COMPLETED
@@ -98,8 +103,13 @@ async def test_invoice_numbers_stay_gap_free_under_concurrent_issuing(storage, b
     booking, guest = uuid4(), uuid4()  # one booking: their billing records share one chain
     drafts = [
         await services.invoices.create(
-            CreateInvoice(booking_id=booking, guest_id=guest, currency="EUR", notes="n",
-                          line_items=[LineItem(description="Room", quantity=1, unit_amount=9_900)])
+            CreateInvoice(
+                booking_id=booking,
+                guest_id=guest,
+                currency="EUR",
+                notes="n",
+                line_items=[LineItem(description="Room", quantity=1, unit_amount=9_900)],
+            )
         )
         for _ in range(storage.tasks)
     ]
@@ -122,8 +132,13 @@ async def test_concurrent_creates_each_commit_with_their_event(storage, build):
     created = await asyncio.gather(
         *(
             services.payments.create(
-                CreatePayment(booking_id=booking, guest_id=uuid4(), amount=100 + n,
-                              currency="EUR", metadata={"n": str(n)})
+                CreatePayment(
+                    booking_id=booking,
+                    guest_id=uuid4(),
+                    amount=100 + n,
+                    currency="EUR",
+                    metadata={"n": str(n)},
+                )
             )
             for n in range(storage.tasks)
         )

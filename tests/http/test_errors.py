@@ -126,6 +126,14 @@ def test_the_table_maps_every_domain_error() -> None:
     assert codes["invalid_signature"] == 400
     assert codes["provider_unavailable"] == 503
     assert codes["raw_card_data_forbidden"] == 422
+    # Card holds and saved cards (Part 2 of the contract).
+    assert codes["capture_exceeds_authorized"] == 422
+    assert codes["capture_in_progress"] == 409
+    assert codes["card_declined"] == 402
+    assert codes["payment_method_guest_mismatch"] == 422
+    assert codes["payment_method_detached"] == 409
+    assert codes["payment_method_required"] == 422
+    assert codes["not_supported_by_provider"] == 422
 
 
 def test_connection_failures_count_as_the_database_being_down() -> None:

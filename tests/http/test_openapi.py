@@ -29,7 +29,7 @@ def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         (method.upper(), path, op)
         for path, item in schema["paths"].items()
         for method, op in item.items()
-        if method in {"get", "post", "patch"}
+        if method in {"get", "post", "patch", "delete"}
     ]
 
 
@@ -41,7 +41,12 @@ def test_every_contract_path_is_published(schema: dict[str, Any]) -> None:
         ("GET", "/api/v1/payments/reference/{reference}"),
         ("POST", "/api/v1/payments/{payment_id}/confirm"),
         ("POST", "/api/v1/payments/{payment_id}/cancel"),
+        ("POST", "/api/v1/payments/{payment_id}/capture"),
+        ("POST", "/api/v1/payments/{payment_id}/increment_authorization"),
         ("GET", "/api/v1/payments/booking/{booking_id}"),
+        ("GET", "/api/v1/payment-methods/{payment_method_id}"),
+        ("GET", "/api/v1/payment-methods/guest/{guest_id}"),
+        ("DELETE", "/api/v1/payment-methods/{payment_method_id}"),
         ("POST", "/api/v1/refunds"),
         ("GET", "/api/v1/refunds/{refund_id}"),
         ("GET", "/api/v1/refunds/reference/{reference}"),
@@ -100,7 +105,8 @@ def test_json_writes_document_transport_errors_and_the_idempotency_key(
     schema: dict[str, Any],
 ) -> None:
     for method, path, op in operations(schema):
-        if method == "GET" or "webhooks" in path:
+        # A DELETE carries no body and is idempotent by itself.
+        if method in ("GET", "DELETE") or "webhooks" in path:
             continue
         assert {"400", "409", "413", "415", "422"} <= set(op["responses"]), (method, path)
         headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
@@ -180,6 +186,11 @@ OPERATION_IDS = {
     ("GET", "/api/v1/payments/reference/{reference}"): "getPaymentByReference",
     ("POST", "/api/v1/payments/{payment_id}/confirm"): "confirmPayment",
     ("POST", "/api/v1/payments/{payment_id}/cancel"): "cancelPayment",
+    ("POST", "/api/v1/payments/{payment_id}/capture"): "capturePayment",
+    ("POST", "/api/v1/payments/{payment_id}/increment_authorization"): "incrementAuthorization",
+    ("GET", "/api/v1/payment-methods/{payment_method_id}"): "getPaymentMethod",
+    ("GET", "/api/v1/payment-methods/guest/{guest_id}"): "listGuestPaymentMethods",
+    ("DELETE", "/api/v1/payment-methods/{payment_method_id}"): "detachPaymentMethod",
     ("GET", "/api/v1/payments/booking/{booking_id}"): "listBookingPayments",
     ("POST", "/api/v1/refunds"): "createRefund",
     ("GET", "/api/v1/refunds/{refund_id}"): "getRefund",
@@ -225,6 +236,8 @@ def test_request_bodies_are_the_decoders_own_schemas(schema: dict[str, Any]) -> 
     for name in (
         "CreatePaymentRequest",
         "ConfirmPaymentRequest",
+        "CapturePaymentRequest",
+        "IncrementAuthorizationRequest",
         "CreateRefundRequest",
         "CreateInvoiceRequest",
         "UpdateInvoiceRequest",
@@ -261,6 +274,7 @@ def test_every_json_write_declares_its_body(schema: dict[str, Any]) -> None:
     assert optional == {
         ("POST", "/api/v1/payments/{payment_id}/confirm"),
         ("POST", "/api/v1/payments/{payment_id}/cancel"),
+        ("POST", "/api/v1/payments/{payment_id}/capture"),
         ("POST", "/api/v1/refunds/{refund_id}/process"),
     }
 

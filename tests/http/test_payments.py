@@ -9,6 +9,9 @@ PAYMENT_FIELDS = {
     "id", "reference", "booking_id", "guest_id", "amount", "currency", "status", "provider",
     "provider_payment_id", "amount_refunded", "card", "failure_code", "failure_message",
     "next_action", "client_secret", "description", "metadata", "created_at", "updated_at",
+    # Card holds and saved cards (Part 2).
+    "capture_method", "amount_capturable", "amount_captured", "amount_capture_pending",
+    "authorization_expires_at", "payment_method_id",
 }  # fmt: skip
 SAFE_FIELDS = {
     "reference", "status", "amount", "currency", "amount_refunded", "card", "failure_message",

@@ -9,6 +9,8 @@ authentication enforced, invalid data refused and *valid data accepted*.
 Valid data is accepted unless the refusal is one of the service's rules that no JSON Schema
 can state, each stated in words in the document: a referenced payment must exist (and be in
 the invoice's currency), an invoice's lines may not add up to more than the largest amount,
+a saved payment method must exist and be the guest's, an off-session charge needs one (and
+``confirm``), and a payment names a token or a saved method, not both,
 nothing may carry a card number, and an integer is written as one (JSON Schema counts ``2.0``
 as the integer 2; the service, like its contract, refuses a float where an integer is due). A
 webhook is accepted only with its
@@ -131,6 +133,13 @@ ALL_CHECKS: Final = CHECKS.get_all()
 IDEMPOTENCY_KEY: Final = "Idempotency-Key"
 #: Operations whose payment_id or lines are checked against other data (see their description).
 CROSS_CHECKED: Final = {
+    "createPayment": {
+        "payment_method_id",
+        "off_session",
+        "payment_method",
+        "setup_future_usage",
+        "provider",
+    },
     "createInvoice": {"payment_id", "line_items"},
     "updateInvoice": {"payment_id", "line_items"},
 }

@@ -278,9 +278,7 @@ async def test_a_stream_split_between_two_leases_stops_at_the_row_held_elsewhere
     async with engine.connect() as other, other.begin():
         # The other relay's lease holds event 2 only.
         await other.execute(
-            select(t.outbox.c.sequence)
-            .where(t.outbox.c.sequence == rows[1][0])
-            .with_for_update()
+            select(t.outbox.c.sequence).where(t.outbox.c.sequence == rows[1][0]).with_for_update()
         )
         async with outbox.lease(10) as lease:
             assert [m.sequence for m in lease.messages] == [rows[0][0]]

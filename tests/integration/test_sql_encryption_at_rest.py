@@ -184,6 +184,7 @@ class Flow:
     webhook_id: object
     idempotency_key: str
     response: StoredResponse
+    payment_method_id: object = None
 
 
 def _services(database: Database, provider: FakeProvider) -> Services:
@@ -275,6 +276,35 @@ async def run_flow(database: Database) -> Flow:
     await services.invoices.issue(invoice.id)
     await services.credit_notes.create(invoice.id, CreateCreditNote(amount=500, memo=memo))
 
+    # A card saved for later, then charged without the guest: the provider's token and
+    # customer id are the saved card's secrets.
+    saver = await services.payments.create(
+        CreatePayment(
+            booking_id=uuid4(),
+            guest_id=uuid4(),
+            amount=3_000,
+            currency="EUR",
+            payment_method="pm_card_visa",
+            setup_future_usage="off_session",
+            confirm=True,
+        )
+    )
+    assert saver.payment_method_id is not None
+    method = await services.payment_methods.get(saver.payment_method_id)
+    assert method.provider_customer_id is not None
+    charge = await services.payments.create(
+        CreatePayment(
+            booking_id=uuid4(),
+            guest_id=saver.guest_id,
+            amount=1_500,
+            currency="EUR",
+            payment_method_id=method.id,
+            off_session=True,
+            confirm=True,
+        )
+    )
+    assert charge.status is PaymentStatus.COMPLETED
+
     # The response the HTTP layer keeps for a retry: the payment's view, secrets and all.
     key = f"idem-{marker}"
     now = SystemClock().now()
@@ -306,12 +336,15 @@ async def run_flow(database: Database) -> Flow:
             "encryption key (bytes)": raw_key,
             "card number": PAN,
             "separated card number": SEPARATED_PAN,
+            "saved card token": method.provider_token,
+            "saved card customer": method.provider_customer_id,
         },
         payment_id=payment.id,
         invoice_id=invoice.id,
         webhook_id=result.webhook_id,
         idempotency_key=key,
         response=response,
+        payment_method_id=method.id,
     )
 
 
@@ -427,6 +460,11 @@ async def test_a_dump_shows_no_secret_anywhere_and_rotation_reencrypts_every_row
         assert invoice.customer.name == flow.secrets["customer name"]
         [note] = await services.credit_notes.all_for_invoice(flow.invoice_id)
         assert note.memo == flow.secrets["credit note memo"]
+        method = await services.payment_methods.get(flow.payment_method_id)
+        assert (method.provider_token, method.provider_customer_id) == (
+            flow.secrets["saved card token"],
+            flow.secrets["saved card customer"],
+        )
         async with only_new.uow() as uow:
             webhook = await uow.webhooks.get(flow.webhook_id)
         assert webhook.body.decode() == flow.secrets["webhook body"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -27,7 +27,21 @@ from payment_core import Currency, Invoice, LineItem, Money, Payment
 pytestmark = pytest.mark.integration
 
 CIPHER = FieldCipher.from_keys(generate_key("migrations"))
-HEAD_REVISION = "0006"
+HOUR = timedelta(hours=1)
+HEAD_REVISION = "0007"
+#: The payment columns revision 0007 adds (not there in an older schema).
+HOLD_COLUMNS = (
+    "capture_method",
+    "amount_capturable",
+    "amount_captured",
+    "amount_capture_pending",
+    "authorization_expires_at",
+    "expiry_warned_at",
+    "hold_moved_by_request",
+    "payment_method_id",
+    "off_session",
+    "setup_future_usage",
+)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -137,7 +151,7 @@ async def test_upgrading_a_database_with_data_keeps_it(fresh):
         description="Room 12",
     )
     row = payment_to_row(payment, CIPHER)
-    for later in ("refund_on_completion", "moved_by_request"):
+    for later in ("refund_on_completion", "moved_by_request", *HOLD_COLUMNS):
         del row[later]  # not columns yet
     async with fresh.write_transaction() as conn:
         await conn.execute(t.payments.insert().values(row))
@@ -196,7 +210,8 @@ async def test_invoices_paid_before_0003_count_as_paid_by_their_payment(fresh):
     by_hand.mark_paid(now=when, event_id=uuid4())
     async with fresh.write_transaction() as conn:
         payment_row = payment_to_row(payment, CIPHER)
-        del payment_row["moved_by_request"]  # added by 0004
+        for later in ("moved_by_request", *HOLD_COLUMNS):
+            del payment_row[later]  # added by 0004 and 0007
         await conn.execute(t.payments.insert().values(payment_row))
         for invoice in (paid, open_, by_hand):
             row = invoice_to_row(invoice, CIPHER)
@@ -360,3 +375,82 @@ async def test_invoices_from_before_0005_have_no_customer_and_nothing_credited(f
         )
     assert not {"credit_notes", "credit_note_number_counters"} & tables
     assert not {"customer", "amount_credited"} & columns
+
+
+async def test_payments_from_before_0007_captured_what_they_completed(fresh):
+    """0006 -> 0007 on a database in use: a completed payment captured its amount (so its
+    refunds stay within what was captured), a pending one nothing; the database then takes
+    the new states and refuses refunds above what was captured."""
+    async with fresh.write_transaction() as conn:
+        await conn.run_sync(_to("0006"))
+    when = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    payments = [
+        Payment.initiate(
+            id=uuid4(),
+            reference=f"pay_{n}",
+            booking_id=uuid4(),
+            guest_id=uuid4(),
+            amount=Money(10_000, Currency.of("EUR")),
+            provider="fake",
+            now=when,
+            event_id=uuid4(),
+        )
+        for n in range(2)
+    ]
+    completed, pending = payments
+    completed.start_processing(now=when, payment_method="pm_card_visa", reconcile_after=HOUR)
+    completed.complete(now=when, event_id=uuid4(), card=None)
+    completed.reserve_refund(now=when, amount=Money(4_000, Currency.of("EUR")))
+    async with fresh.write_transaction() as conn:
+        for payment in payments:
+            row = payment_to_row(payment, CIPHER)
+            for later in HOLD_COLUMNS:
+                del row[later]
+            await conn.execute(t.payments.insert().values(row))
+    await fresh.migrate()
+    async with fresh.uow() as uow:
+        read = {p.id: await uow.payments.get(p.id) for p in payments}
+    assert [(read[p.id].amount_captured, read[p.id].refundable) for p in payments] == [
+        (10_000, 6_000),
+        (0, 0),
+    ]
+    async with fresh.write_transaction() as conn:
+        await conn.execute(
+            t.payments.update()
+            .where(t.payments.c.id == pending.id)
+            .values(status="AUTHORIZED", capture_method="manual", amount_capturable=10_000)
+        )
+    for values in (
+        {"amount_refund_pending": 10_001},
+        {"status": "HELD"},
+        {"amount_captured": 10_001},
+        {"capture_method": "later"},
+    ):
+        with pytest.raises(IntegrityError):
+            async with fresh.write_transaction() as conn:
+                await conn.execute(
+                    t.payments.update().where(t.payments.c.id == completed.id).values(values)
+                )
+    # Downgrading with money held is refused; an expired hold goes back as cancelled.
+    with pytest.raises(RuntimeError, match="capture or release every hold"):
+        async with fresh.write_transaction() as conn:
+            await conn.run_sync(_to("0006", down=True))
+    async with fresh.write_transaction() as conn:
+        await conn.execute(
+            t.payments.update().where(t.payments.c.id == pending.id).values(status="EXPIRED")
+        )
+    async with fresh.write_transaction() as conn:
+        await conn.run_sync(_to("0006", down=True))
+    async with fresh.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        columns = await conn.run_sync(
+            lambda c: {col["name"] for col in inspect(c).get_columns("payments")}
+        )
+        status = (
+            await conn.execute(
+                text("SELECT status FROM payments WHERE reference = :r"), {"r": "pay_1"}
+            )
+        ).scalar()
+    assert "payment_methods" not in tables
+    assert not set(HOLD_COLUMNS) & columns
+    assert status == "CANCELLED"

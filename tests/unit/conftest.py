@@ -73,6 +73,62 @@ class Kit:
         payment = await self.create(token, **kwargs)
         return await self.services.payments.confirm(payment.id)
 
+    async def hold(
+        self,
+        token: str | None = "pm_card_visa",
+        *,
+        amount: int = 10_000,
+        guest_id: UUID | None = None,
+        **fields: Any,
+    ) -> Payment:
+        """A payment created with ``capture_method=manual`` and confirmed at once
+        (``AUTHORIZED`` for the default token)."""
+        return await self.services.payments.create(
+            CreatePayment(
+                booking_id=new_uuid(),
+                guest_id=guest_id or new_uuid(),
+                amount=amount,
+                currency="EUR",
+                payment_method=token,
+                capture_method="manual",
+                confirm=True,
+                **fields,
+            )
+        )
+
+    async def saved(
+        self, token: str = "pm_card_visa", *, guest_id: UUID | None = None, **fields: Any
+    ) -> Payment:
+        """A payment that saved its card (``setup_future_usage``), confirmed at once."""
+        return await self.services.payments.create(
+            CreatePayment(
+                booking_id=new_uuid(),
+                guest_id=guest_id or new_uuid(),
+                amount=fields.pop("amount", 10_000),
+                currency="EUR",
+                payment_method=token,
+                setup_future_usage="off_session",
+                confirm=True,
+                **fields,
+            )
+        )
+
+    async def off_session(self, saved: Payment, amount: int = 4_000, **fields: Any) -> Payment:
+        """An off-session charge of the card ``saved`` saved, for its guest."""
+        assert saved.payment_method_id is not None
+        return await self.services.payments.create(
+            CreatePayment(
+                booking_id=new_uuid(),
+                guest_id=fields.pop("guest_id", saved.guest_id),
+                amount=amount,
+                currency="EUR",
+                payment_method_id=fields.pop("payment_method_id", saved.payment_method_id),
+                off_session=True,
+                confirm=True,
+                **fields,
+            )
+        )
+
     # ------------------------------------------------------------------ webhooks
     def signed(
         self, event_type: str, obj: Mapping[str, Any], *, event_id: str | None = None

@@ -507,6 +507,48 @@ async def test_background_retries_due_refunds() -> None:
     assert (refund.status, refund.attempts) == (RefundStatus.FAILED, 2)
 
 
+async def test_background_expires_holds_past_their_deadline() -> None:
+    """The served fake provider's holds last FAKE_AUTHORIZATION_TTL_SECONDS on the wall clock;
+    the background work tells the warning once and expires the hold."""
+    settings = Settings(
+        environment="test",
+        fake_authorization_ttl_seconds=1,
+        authorization_ttl_seconds=60,
+        authorization_expiry_warning_seconds=1,
+    )
+    runtime = bootstrap_in_memory(settings)
+    services = runtime.services
+    payment = await services.payments.create(
+        CreatePayment(
+            booking_id=uuid4(),
+            guest_id=uuid4(),
+            amount=100,
+            currency="EUR",
+            capture_method="manual",
+            confirm=True,
+        )
+    )
+    assert payment.status is PaymentStatus.AUTHORIZED
+    work = BackgroundWork(runtime, consume_bookings=False, interval=0.05)
+    await work.start()
+    try:
+
+        async def expired() -> bool:
+            return (await services.payments.get(payment.id)).status is PaymentStatus.EXPIRED
+
+        await eventually(expired, within=10)
+    finally:
+        await work.stop()
+    assert runtime.harness is not None
+    types = [e.type for e in runtime.harness.publisher.events if e.stream_id == payment.id]
+    assert types == [
+        "payment.initiated",
+        "payment.authorized",
+        "payment.authorization_expiring",
+        "payment.expired",
+    ]
+
+
 @attrs.define
 class BrokenRefunds:
     """A refund service whose background pass fails a few times, then works."""

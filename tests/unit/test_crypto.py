@@ -32,8 +32,10 @@ def cipher(spec: str = f"a:{KEY_A}") -> FieldCipher:
 @given(plaintext=st.binary(max_size=2048), associated=st.binary(max_size=128))
 def test_what_is_sealed_opens_to_the_same_bytes(plaintext, associated):
     c = cipher()
-    assert c.decrypt(c.encrypt(plaintext, associated_data=associated),
-                     associated_data=associated) == plaintext
+    assert (
+        c.decrypt(c.encrypt(plaintext, associated_data=associated), associated_data=associated)
+        == plaintext
+    )
 
 
 def test_every_seal_uses_a_fresh_nonce():
@@ -73,8 +75,17 @@ def test_a_value_moved_to_another_row_or_column_does_not_open():
         c.decrypt(sealed, associated_data=b"payments.description:" + AD.split(b":")[1])
 
 
-@pytest.mark.parametrize("value", [b"", b"\x01", b"\x02\x01a" + bytes(40), b"\x01\x00" + bytes(40),
-                                   b"\x01\x05ab" + bytes(5), b"\x01\x01\xff" + bytes(40)])
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"",
+        b"\x01",
+        b"\x02\x01a" + bytes(40),
+        b"\x01\x00" + bytes(40),
+        b"\x01\x05ab" + bytes(5),
+        b"\x01\x01\xff" + bytes(40),
+    ],
+)
 def test_malformed_values_are_refused(value):
     with pytest.raises(DecryptionError):
         cipher().decrypt(value, associated_data=AD)

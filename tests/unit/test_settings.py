@@ -120,3 +120,59 @@ def test_the_fake_webhook_secret_is_the_development_default_only_when_unset() ->
     assert Settings.from_env({}, env_file=None).fake_webhook_secret == "whsec_fake"
     own = Settings.from_env({"FAKE_WEBHOOK_SECRET": "whsec_mine"}, env_file=None)
     assert own.fake_webhook_secret == "whsec_mine"
+
+
+# ---------------------------------------------------------------------------- card holds
+
+
+def test_the_hold_settings_default_to_the_contracts_and_reach_the_services() -> None:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from payment_adapters.bootstrap import bootstrap_in_memory, service_config  # noqa: PLC0415
+    from payment_core.services import ExpiryAction  # noqa: PLC0415
+
+    settings = Settings.from_env({}, env_file=None)
+    assert (
+        settings.authorization_ttl_seconds,
+        settings.authorization_expiry_warning_seconds,
+        settings.authorization_expiry_action,
+        settings.fake_authorization_ttl_seconds,
+    ) == (604_800, 86_400, "notify", 604_800)
+    config = service_config(
+        Settings.from_env(
+            {
+                "AUTHORIZATION_TTL_SECONDS": "3600",
+                "AUTHORIZATION_EXPIRY_WARNING_SECONDS": "600",
+                "AUTHORIZATION_EXPIRY_ACTION": "Capture",
+            },
+            env_file=None,
+        )
+    )
+    assert (
+        config.authorization_ttl,
+        config.authorization_expiry_warning,
+        config.authorization_expiry_action,
+    ) == (timedelta(hours=1), timedelta(minutes=10), ExpiryAction.CAPTURE)
+    runtime = bootstrap_in_memory(
+        Settings.from_env({"FAKE_AUTHORIZATION_TTL_SECONDS": "90"}, env_file=None)
+    )
+    assert runtime.harness is not None
+    assert runtime.harness.provider.authorization_ttl == timedelta(seconds=90)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AUTHORIZATION_TTL_SECONDS", "59"),
+        ("AUTHORIZATION_TTL_SECONDS", "a week"),
+        ("AUTHORIZATION_TTL_SECONDS", str(32 * 86_400)),
+        ("AUTHORIZATION_EXPIRY_WARNING_SECONDS", "-1"),
+        ("AUTHORIZATION_EXPIRY_WARNING_SECONDS", "604800"),  # not before a default hold's end
+        ("AUTHORIZATION_EXPIRY_ACTION", "release"),
+        ("FAKE_AUTHORIZATION_TTL_SECONDS", "0"),
+    ],
+)
+def test_a_bad_hold_setting_is_refused_by_name(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: value}, env_file=None)
+    assert caught.value.variable == variable

@@ -24,7 +24,7 @@ from payment_core import (
 from payment_core.errors import InvalidTransitionError
 from payment_core.model._base import check_transition
 from payment_core.model.invoice import INVOICE_TRANSITIONS
-from payment_core.model.payment import PAYMENT_TRANSITIONS
+from payment_core.model.payment import PAYMENT_TRANSITIONS, CaptureMethod
 from payment_core.model.refund import REFUND_TRANSITIONS
 
 NOW = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -36,6 +36,11 @@ CONTRACT_PAYMENT = {
     (P.PROCESSING, P.COMPLETED),
     (P.PROCESSING, P.FAILED),
     (P.PENDING, P.CANCELLED),
+    # Card holds (Part 2): authorize now, capture, release or let expire.
+    (P.PROCESSING, P.AUTHORIZED),
+    (P.AUTHORIZED, P.COMPLETED),
+    (P.AUTHORIZED, P.CANCELLED),
+    (P.AUTHORIZED, P.EXPIRED),
 }
 # The contract's refund moves, plus the retry loop (a failed attempt goes back to PENDING)
 # and the late reversal (COMPLETED -> FAILED).
@@ -80,6 +85,7 @@ def test_invoice_table_is_exactly_the_contracts() -> None:
 
 
 def payment_in(status: PaymentStatus) -> Payment:
+    """A hold (``capture_method=manual``), holding its whole amount when ``AUTHORIZED``."""
     return Payment(
         id=UUID(int=1),
         reference="pay_x",
@@ -90,6 +96,9 @@ def payment_in(status: PaymentStatus) -> Payment:
         status=status,
         created_at=NOW,
         updated_at=NOW,
+        capture_method=CaptureMethod.MANUAL,
+        amount_capturable=5_000 if status is P.AUTHORIZED else 0,
+        authorization_expires_at=NOW + timedelta(days=7) if status is P.AUTHORIZED else None,
     )
 
 
@@ -124,13 +133,27 @@ def invoice_in(status: InvoiceStatus) -> Invoice:
 EVENT = UUID(int=99)
 LATER = NOW + timedelta(minutes=1)
 
+
+def _complete(payment: Payment) -> None:
+    """A confirm's success, or a hold's capture."""
+    if payment.status is P.AUTHORIZED:
+        payment.start_capture(now=LATER, amount=Money(5_000, EUR), reconcile_after=timedelta(1))
+        payment.complete_capture(now=LATER, event_id=EVENT)
+    else:
+        payment.complete(now=LATER, event_id=EVENT, card=None)
+
+
 PAYMENT_MOVES: dict[PaymentStatus, Callable[[Payment], None]] = {
     P.PROCESSING: lambda p: p.start_processing(
         now=LATER, payment_method="pm_card_visa", reconcile_after=timedelta(minutes=5)
     ),
-    P.COMPLETED: lambda p: p.complete(now=LATER, event_id=EVENT, card=None),
+    P.AUTHORIZED: lambda p: p.authorize(
+        now=LATER, event_id=EVENT, amount_capturable=5_000, expires_at=LATER + timedelta(7)
+    ),
+    P.COMPLETED: _complete,
     P.FAILED: lambda p: p.fail(now=LATER, event_id=EVENT, code="card_declined", message=None),
     P.CANCELLED: lambda p: p.cancel(now=LATER, event_id=EVENT),
+    P.EXPIRED: lambda p: p.expire(now=LATER, event_id=EVENT),
 }
 REFUND_MOVES: dict[RefundStatus, Callable[[Refund], None]] = {
     R.PROCESSING: lambda r: r.start_attempt(now=LATER),

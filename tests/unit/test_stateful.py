@@ -1,10 +1,12 @@
-"""A Hypothesis state machine over payments, refunds and invoices, driven through the services.
+"""A Hypothesis state machine over payments (holds and saved cards included), refunds and
+invoices, driven through the services.
 
 The model below knows the contract (which moves are legal, what each fake token does) and
 nothing of the implementation. After every step: no illegal move succeeded and every legal one
-did, refunds never exceed the captured amount, the billing trail reconciles with payment and
-refund totals and its chains verify, invoice numbers stay unique and gap-free per year, and
-no payment pays its invoices more than it holds (a PAID invoice was paid its whole total).
+did, refunds never exceed the captured amount, the billing trail reconciles with what was
+captured and refunded and its chains verify, invoice numbers stay unique and gap-free per year,
+no payment pays its invoices more than it holds (a PAID invoice was paid its whole total), and
+each payment's events follow its state machine (a hold's warning told at most once).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from uuid import UUID, uuid4
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -42,9 +44,13 @@ from payment_core import (
     verify_chain,
 )
 from payment_core.errors import (
+    CaptureExceedsAuthorizedError,
+    CardDeclinedError,
     InvalidTransitionError,
     InvoiceNotEditableError,
     InvoicePaymentMismatchError,
+    PaymentMethodDetachedError,
+    ProviderRejectedError,
     ProviderUnavailableError,
     RefundExceedsRefundableError,
     ValidationError,
@@ -66,6 +72,17 @@ AFTER_CONFIRM = {
     "pm_card_authenticationRequired": P.PROCESSING,
     "pm_card_timeout": P.PROCESSING,
     "pm_card_amountMismatch": P.PROCESSING,
+    "pm_card_offSessionAuthRequired": P.COMPLETED,
+    "pm_card_offSessionDeclined": P.COMPLETED,
+    "pm_card_incrementDeclined": P.COMPLETED,
+}
+# A saved card charged without the guest: what its token's issuer does (any other completes).
+OFF_SESSION = {
+    "pm_card_offSessionAuthRequired": (P.FAILED, "authentication_required"),
+    "pm_card_offSessionDeclined": (P.FAILED, "card_declined"),
+    "pm_card_authenticationRequired": (P.FAILED, "authentication_required"),
+    "pm_card_amountMismatch": (P.PROCESSING, "provider_amount_mismatch"),
+    "pm_card_timeout": (P.PROCESSING, None),
 }
 # What the reconciliation sweep finds for a payment left PROCESSING.
 AFTER_SWEEP = {
@@ -73,6 +90,7 @@ AFTER_SWEEP = {
     "pm_card_authenticationRequired": P.PROCESSING,
     "pm_card_amountMismatch": P.PROCESSING,
 }
+TERMINAL_EVENTS = ("payment.completed", "payment.failed", "payment.cancelled", "payment.expired")
 REFUND_MOVES = {
     R.PENDING: {R.PENDING, R.PROCESSING, R.COMPLETED, R.FAILED},
     R.PROCESSING: {R.PROCESSING, R.COMPLETED, R.FAILED, R.PENDING},
@@ -87,6 +105,17 @@ class PaymentModel:
     amount: int
     token: str | None
     status: PaymentStatus = P.PENDING
+    manual: bool = False
+    #: Asked to save its card; the saved method, once it did.
+    saves: bool = False
+    method_id: UUID | None = None
+    capturable: int = 0
+    captured: int = 0
+    expires_at: datetime | None = None
+
+    def after_confirm(self, status: PaymentStatus) -> PaymentStatus:
+        """A manual payment the provider took is held instead."""
+        return P.AUTHORIZED if self.manual and status is P.COMPLETED else status
 
 
 @attrs.define
@@ -163,8 +192,21 @@ class PaymentsMachine(RuleBasedStateMachine):
                     (P.PENDING, P.COMPLETED),  # a webhook for a customer-confirmed payment
                     (P.PROCESSING, P.COMPLETED),
                     (P.PROCESSING, P.FAILED),
+                    (P.PROCESSING, P.AUTHORIZED),  # reconciliation finds it held
+                    (P.AUTHORIZED, P.EXPIRED),  # its deadline passed
                 }, (model.status, actual)
                 model.status = actual
+            payment = store.payments[pid]
+            if actual is P.AUTHORIZED and model.expires_at is None:
+                model.capturable = payment.amount_capturable
+                model.expires_at = payment.authorization_expires_at
+            if actual is P.COMPLETED and not model.captured:
+                model.captured = payment.amount_captured
+                assert model.captured == (model.capturable if model.manual else model.amount) or (
+                    payment.amount_captured == payment.amount.amount
+                )
+            if model.saves and model.method_id is None:
+                model.method_id = payment.payment_method_id
         for rid, refund in self.model_refunds.items():
             actual_r = store.refunds[rid].status
             assert actual_r in REFUND_MOVES[refund.status], (refund.status, actual_r)
@@ -190,7 +232,7 @@ class PaymentsMachine(RuleBasedStateMachine):
             for r in self.model_refunds.values()
             if r.payment_id == payment_id and r.status is not R.FAILED
         )
-        return self.model_payments[payment_id].amount - held
+        return self.model_payments[payment_id].captured - held
 
     def left_to_pay(self, payment_id: UUID) -> int:
         """What a payment can still pay invoices: what it holds less what it already paid."""
@@ -202,14 +244,18 @@ class PaymentsMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ payments
     @initialize(target=payments)
     def first_payment(self) -> UUID:
-        return self.create_payment("pm_card_visa", 10_000)
+        return self.create_payment("pm_card_visa", 10_000, manual=True, save=True)
 
     @rule(
         target=payments,
         token=st.sampled_from(sorted(AFTER_CONFIRM, key=str)),
         amount=st.integers(min_value=1, max_value=100_000),
+        manual=st.booleans(),
+        save=st.booleans(),
     )
-    def create_payment(self, token: str | None, amount: int) -> UUID:
+    def create_payment(
+        self, token: str | None, amount: int, manual: bool = False, save: bool = False
+    ) -> UUID:
         payment = self.run(
             self.services.payments.create(
                 CreatePayment(
@@ -218,11 +264,13 @@ class PaymentsMachine(RuleBasedStateMachine):
                     amount=amount,
                     currency="EUR",
                     payment_method=token,
+                    capture_method="manual" if manual else "automatic",
+                    setup_future_usage="off_session" if save else None,
                 )
             )
         )
         assert payment.status is P.PENDING
-        self.model_payments[payment.id] = PaymentModel(amount, token)
+        self.model_payments[payment.id] = PaymentModel(amount, token, manual=manual, saves=save)
         return payment.id
 
     @rule(payment_id=payments)
@@ -239,21 +287,139 @@ class PaymentsMachine(RuleBasedStateMachine):
             )
             return
         assert model.status is P.PENDING, f"confirmed a {model.status} payment"
-        assert payment.status is AFTER_CONFIRM[model.token]
+        assert payment.status is model.after_confirm(AFTER_CONFIRM[model.token])
         model.status = payment.status
+        if model.status is P.COMPLETED:
+            model.captured = model.amount
         self.refresh()
 
     @rule(payment_id=payments)
     def cancel(self, payment_id: UUID) -> None:
+        """Cancel a pending payment, or release a hold."""
         model = self.model_payments[payment_id]
+        legal = (P.PENDING, P.AUTHORIZED)
         try:
             payment = self.run(self.services.payments.cancel(payment_id))
         except InvalidTransitionError:
-            assert model.status is not P.PENDING, "a legal cancel was refused"
+            assert model.status not in legal, "a legal cancel was refused"
             return
-        assert model.status is P.PENDING, f"cancelled a {model.status} payment"
-        assert payment.status is P.CANCELLED
+        assert model.status in legal, f"cancelled a {model.status} payment"
+        assert (payment.status, payment.amount_capturable) == (P.CANCELLED, 0)
         model.status = P.CANCELLED
+
+    def past_expiry(self, model: PaymentModel) -> bool:
+        return model.expires_at is not None and self.clock.now() >= model.expires_at
+
+    # ------------------------------------------------------------------ holds
+    @rule(
+        payment_id=payments,
+        amount=st.one_of(st.none(), st.integers(min_value=1, max_value=120_000)),
+    )
+    def capture(self, payment_id: UUID, amount: int | None) -> None:
+        model = self.model_payments[payment_id]
+        try:
+            payment = self.run(self.services.payments.capture(payment_id, amount))
+        except InvalidTransitionError as error:
+            held = model.status is P.AUTHORIZED
+            assert not held or self.past_expiry(model), "a legal capture was refused"
+            if held:
+                assert error.current == "EXPIRED"  # noqa: PT017 - as in confirm
+                model.status = P.EXPIRED
+            return
+        except CaptureExceedsAuthorizedError:
+            assert amount is not None
+            assert amount > model.capturable, "a capture within the hold was refused"
+            return
+        assert model.status is P.AUTHORIZED, f"captured a {model.status} payment"
+        assert not self.past_expiry(model), "captured a hold past its expiry"
+        expected = model.capturable if amount is None else amount
+        assert expected <= model.capturable, "captured more than was held"
+        assert (payment.status, payment.amount_captured) == (P.COMPLETED, expected)
+        event("a hold was captured")
+        model.status, model.captured, model.capturable = P.COMPLETED, expected, 0
+        self.refresh()
+
+    @rule(payment_id=payments, more=st.integers(min_value=-1_000, max_value=50_000))
+    def increase_the_hold(self, payment_id: UUID, more: int) -> None:
+        model = self.model_payments[payment_id]
+        total = model.amount + more
+        try:
+            payment = self.run(self.services.payments.increment_authorization(payment_id, total))
+        except InvalidTransitionError:
+            assert model.status is not P.AUTHORIZED, "an increase of a hold was refused"
+            return
+        except ValidationError:
+            assert total <= model.amount, "a larger hold was refused"
+            assert model.status is P.AUTHORIZED or total < 1  # an amount of nothing, anywhere
+            return
+        except CardDeclinedError:
+            assert model.token == "pm_card_incrementDeclined"
+            return
+        except ProviderRejectedError:
+            assert self.past_expiry(model), "the provider refused an increase of a live hold"
+            return
+        assert model.status is P.AUTHORIZED, f"increased a {model.status} payment"
+        assert more > 0
+        event("a hold was increased")
+        model.capturable += more
+        model.amount = total
+        assert (payment.amount.amount, payment.amount_capturable) == (total, model.capturable)
+
+    @rule(hours=st.integers(min_value=1, max_value=120))
+    def time_passes_and_holds_are_swept(self, hours: int) -> None:
+        self.clock.advance(hours=hours)
+        self.run(self.services.holds.sweep())
+        for model in self.model_payments.values():
+            if model.status is P.AUTHORIZED and self.past_expiry(model):
+                event("a hold expired")
+                model.status = P.EXPIRED
+        self.refresh()
+
+    # ------------------------------------------------------------------ saved cards
+    @precondition(lambda self: any(m.method_id for m in self.model_payments.values()))
+    @rule(target=payments, data=st.data(), amount=st.integers(min_value=1, max_value=50_000))
+    def charge_a_saved_card_off_session(self, data: st.DataObject, amount: int) -> Any:
+        saver_id = data.draw(
+            st.sampled_from(sorted(p for p, m in self.model_payments.items() if m.method_id))
+        )
+        saver = self.model_payments[saver_id]
+        method = self.harness.store.payment_methods[saver.method_id]
+        try:
+            charge = self.run(
+                self.services.payments.create(
+                    CreatePayment(
+                        booking_id=uuid4(),
+                        guest_id=method.guest_id,
+                        amount=amount,
+                        currency="EUR",
+                        payment_method_id=method.id,
+                        off_session=True,
+                        confirm=True,
+                    )
+                )
+            )
+        except PaymentMethodDetachedError:
+            assert not method.is_active
+            return multiple()
+        assert method.is_active, "a detached card was charged"
+        status, code = OFF_SESSION.get(saver.token or "", (P.COMPLETED, None))
+        assert (charge.status, charge.failure_code) == (status, code)
+        event(f"a saved card was charged off-session: {status.value}")
+        self.model_payments[charge.id] = PaymentModel(
+            amount, saver.token, status=status, captured=amount if status is P.COMPLETED else 0
+        )
+        return charge.id
+
+    @precondition(lambda self: any(m.method_id for m in self.model_payments.values()))
+    @rule(data=st.data())
+    def detach_a_saved_card(self, data: st.DataObject) -> None:
+        method_id = data.draw(
+            st.sampled_from(
+                sorted(str(m.method_id) for m in self.model_payments.values() if m.method_id)
+            )
+        )
+        method = self.run(self.services.payment_methods.detach(UUID(method_id)))
+        assert not method.is_active
 
     # ------------------------------------------------------------------ refunds
     @rule(
@@ -320,7 +486,10 @@ class PaymentsMachine(RuleBasedStateMachine):
             if before[pid] is P.PROCESSING and self.harness.store.payments[pid].reconcile_at:
                 continue  # not due yet, or still unknown at the provider
             if before[pid] is P.PROCESSING and model.token in AFTER_SWEEP:
-                assert model.status in (AFTER_SWEEP[model.token], P.COMPLETED)
+                assert model.status in (
+                    model.after_confirm(AFTER_SWEEP[model.token]),
+                    P.COMPLETED,
+                )
 
     # ------------------------------------------------------------------ webhooks
     @rule(payment_id=payments)
@@ -523,12 +692,17 @@ class PaymentsMachine(RuleBasedStateMachine):
             in_flight = sum(
                 r.amount.amount for r in refunds if r.status in (R.PENDING, R.PROCESSING)
             )
-            assert live <= payment.amount.amount
+            assert live <= payment.amount_captured <= payment.amount.amount
             assert payment.amount_refunded == completed
             assert payment.amount_refund_pending == in_flight
-            assert payment.refundable == payment.amount.amount - live >= 0
+            assert payment.refundable == payment.amount_captured - live >= 0
             if refunds:
                 assert payment.status is P.COMPLETED
+            if payment.status is not P.COMPLETED:
+                assert payment.amount_captured == 0
+            if payment.status is not P.AUTHORIZED:
+                assert payment.amount_capturable == 0
+                assert payment.authorization_expires_at is None
 
     @invariant()
     def the_provider_gives_each_refund_back_at_most_once(self) -> None:
@@ -546,7 +720,8 @@ class PaymentsMachine(RuleBasedStateMachine):
         for record in records:
             totals[record.type] += record.amount
         completed = [p for p in store.payments.values() if p.status is P.COMPLETED]
-        assert totals[BillingRecordType.CHARGE] == sum(p.amount.amount for p in completed)
+        # Money that moved, and only that: a charge for what was captured, none for a hold.
+        assert totals[BillingRecordType.CHARGE] == sum(p.amount_captured for p in completed)
         assert totals[BillingRecordType.REFUND] - totals[BillingRecordType.REFUND_REVERSED] == sum(
             p.amount_refunded for p in store.payments.values()
         )
@@ -578,15 +753,22 @@ class PaymentsMachine(RuleBasedStateMachine):
     @invariant()
     def each_payments_events_follow_its_state_machine(self) -> None:
         story: dict[UUID, list[str]] = defaultdict(list)
-        for event in self.harness.publisher.events:
-            if event.type.startswith("payment."):
-                story[event.stream_id].append(event.type)
+        for published in self.harness.publisher.events:
+            if published.type.startswith("payment."):
+                story[published.stream_id].append(published.type)
         for types in story.values():
             assert types[0] == "payment.initiated"
-            assert len(types) <= 2
-            assert all(
-                t in ("payment.completed", "payment.failed", "payment.cancelled") for t in types[1:]
-            )
+            rest = types[1:]
+            assert all(rest.count(t) <= 1 for t in rest), types
+            assert sum(t in TERMINAL_EVENTS for t in rest) <= 1, types
+            if rest and rest[-1] not in TERMINAL_EVENTS:
+                assert rest[-1] in ("payment.authorized", "payment.authorization_expiring")
+            if "payment.authorization_expiring" in rest:
+                assert rest.index("payment.authorized") < rest.index(
+                    "payment.authorization_expiring"
+                )
+            if "payment.expired" in rest:
+                assert "payment.authorized" in rest
 
 
 # max_examples comes from the loaded profile (100 by default, 200 with HYPOTHESIS_PROFILE=ci).

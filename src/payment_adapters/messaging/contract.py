@@ -43,9 +43,15 @@ __all__ = [
 #: What each published event type means (the routing key on the ``payments`` exchange).
 EVENT_DESCRIPTIONS: Final[Mapping[str, str]] = {
     "payment.initiated": "A payment was created (`PENDING`).",
-    "payment.completed": "The provider took the money (`COMPLETED`).",
+    "payment.authorized": "The money is held on the card, not taken (`AUTHORIZED`, a "
+    "`capture_method=manual` payment): `amount_capturable` until `authorization_expires_at`.",
+    "payment.authorization_expiring": "A hold expires within "
+    "`AUTHORIZATION_EXPIRY_WARNING_SECONDS` (told once); capture or release it.",
+    "payment.completed": "The provider took the money (`COMPLETED`): a confirm, or the capture "
+    "of a hold (`amount_captured`).",
     "payment.failed": "The payment was declined or failed (`FAILED`, with `failure_code`).",
-    "payment.cancelled": "A `PENDING` payment was cancelled (`CANCELLED`).",
+    "payment.cancelled": "A `PENDING` payment was cancelled, or a hold released (`CANCELLED`).",
+    "payment.expired": "A hold nobody captured reached its expiry (`EXPIRED`): nothing was taken.",
     "refund.initiated": "A refund was created (`PENDING`); its amount is held on the payment.",
     "refund.completed": "The provider gave the money back (`COMPLETED`).",
     "refund.failed": "The refund failed for good (retries exhausted or rejected).",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -85,6 +86,8 @@ class ProviderSettings:
     square_verification_url: str | None = None
     #: ``None`` is the public development default (``whsec_fake``); an empty value is refused.
     fake_webhook_secret: str | None = attrs.field(default=DEFAULT_WEBHOOK_SECRET, repr=_secret_repr)
+    #: How long the fake provider's holds last.
+    fake_authorization_ttl_seconds: int = 7 * 86_400
 
 
 @attrs.frozen(kw_only=True)
@@ -232,8 +235,13 @@ def build_providers(
     if not _is_production(settings):
         # A long-running service forgets old fake intents sooner than a test harness does:
         # the fake answers from the token for one it forgot, and memory stays flat.
+        ttl = getattr(settings, "fake_authorization_ttl_seconds", None) or 7 * 86_400
         providers.append(
-            FakeProvider(webhook_secrets=_fake_secrets(settings), max_remembered=SERVED_FAKE_MEMORY)
+            FakeProvider(
+                webhook_secrets=_fake_secrets(settings),
+                max_remembered=SERVED_FAKE_MEMORY,
+                authorization_ttl=timedelta(seconds=ttl),
+            )
         )
     stripe_key = _get(settings, "stripe_api_key")
     if stripe_key is not None:

@@ -20,7 +20,7 @@ from payment_core.model.billing import BillingRecord, BillingRecordType
 from payment_core.model.credit_note import CreditNote
 from payment_core.model.customer import Customer
 from payment_core.model.invoice import Invoice, InvoiceStatus, LineItem
-from payment_core.model.payment import Card, NextAction, Payment, PaymentStatus
+from payment_core.model.payment import CaptureMethod, Card, NextAction, Payment, PaymentStatus
 from payment_core.model.refund import Refund, RefundStatus
 from payment_core.money import Currency, Money
 from payment_core.ports import StoredWebhook
@@ -119,6 +119,16 @@ def payment_to_row(payment: Payment, cipher: Cipher) -> dict[str, Any]:
         "reconcile_attempts": payment.reconcile_attempts,
         "refund_on_completion": payment.refund_on_completion,
         "moved_by_request": payment.moved_by_request,
+        "capture_method": payment.capture_method.value,
+        "amount_capturable": payment.amount_capturable,
+        "amount_captured": payment.amount_captured,
+        "amount_capture_pending": payment.amount_capture_pending,
+        "authorization_expires_at": payment.authorization_expires_at,
+        "expiry_warned_at": payment.expiry_warned_at,
+        "hold_moved_by_request": payment.hold_moved_by_request,
+        "payment_method_id": payment.payment_method_id,
+        "off_session": payment.off_session,
+        "setup_future_usage": payment.setup_future_usage,
         "created_at": payment.created_at,
         "updated_at": payment.updated_at,
         "version": payment.version,
@@ -162,6 +172,16 @@ def payment_from_row(row: Row, cipher: Cipher) -> Payment:
         reconcile_attempts=row["reconcile_attempts"],
         refund_on_completion=row["refund_on_completion"],
         moved_by_request=row["moved_by_request"],
+        capture_method=CaptureMethod(row["capture_method"]),
+        amount_capturable=row["amount_capturable"],
+        amount_captured=row["amount_captured"],
+        amount_capture_pending=row["amount_capture_pending"],
+        authorization_expires_at=row["authorization_expires_at"],
+        expiry_warned_at=row["expiry_warned_at"],
+        hold_moved_by_request=row["hold_moved_by_request"],
+        payment_method_id=row["payment_method_id"],
+        off_session=row["off_session"],
+        setup_future_usage=row["setup_future_usage"],
         version=row["version"],
     )
 

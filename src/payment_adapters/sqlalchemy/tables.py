@@ -50,7 +50,10 @@ from sqlalchemy.types import CHAR
 from payment_adapters.sqlalchemy.types import UTCDateTime
 
 __all__ = [
+    "CAPTURES_IN_FLIGHT",
     "ENCRYPTED_COLUMNS",
+    "HOLDS",
+    "HOLDS_TO_WARN",
     "NAMING_CONVENTION",
     "NOTIFY_CHANNEL",
     "billing_records",
@@ -64,6 +67,7 @@ __all__ = [
     "invoices",
     "metadata",
     "outbox",
+    "payment_methods",
     "payments",
     "refunds",
     "webhooks",
@@ -99,6 +103,13 @@ _STATUS = String(16)
 _CURRENCY = CHAR(3)
 _PROVIDER = String(32)
 _TOKEN = String(255)
+
+#: Holds the expiry sweep looks at (a capture in flight is left to reconciliation).
+HOLDS: Final = "status = 'AUTHORIZED' AND amount_capture_pending = 0"
+#: ... of which those not warned yet.
+HOLDS_TO_WARN: Final = f"{HOLDS} AND expiry_warned_at IS NULL"
+#: Captures whose outcome is not known yet (reconciliation asks about them).
+CAPTURES_IN_FLIGHT: Final = "amount_capture_pending > 0"
 
 # ------------------------------------------------------------------------------ payments
 payments = Table(
@@ -136,14 +147,42 @@ payments = Table(
     Column("refund_on_completion", Boolean, nullable=False, server_default=false()),
     # Added by revision 0004: the idempotent request that confirmed or cancelled it.
     Column("moved_by_request", Uuid),
+    # Added by revision 0007: card holds and saved payment methods.
+    Column("capture_method", String(16), nullable=False, server_default="automatic"),
+    Column("amount_capturable", BigInteger, nullable=False, server_default="0"),
+    Column("amount_captured", BigInteger, nullable=False, server_default="0"),
+    Column("amount_capture_pending", BigInteger, nullable=False, server_default="0"),
+    Column("authorization_expires_at", UTCDateTime),
+    Column("expiry_warned_at", UTCDateTime),
+    Column("hold_moved_by_request", Uuid),
+    # Our own saved method (not a foreign key: a method points back at the payment that
+    # saved it, and neither may wait on the other).
+    Column("payment_method_id", Uuid),
+    Column("off_session", Boolean, nullable=False, server_default=false()),
+    Column("setup_future_usage", String(16)),
     CheckConstraint("amount > 0", name="amount_positive"),
-    *_non_negative("amount_refunded", "amount_refund_pending"),
-    # The refund invariant, held by the database too: never more out or on hold than came in.
-    CheckConstraint(
-        "amount_refunded + amount_refund_pending <= amount", name="refunds_within_amount"
+    *_non_negative(
+        "amount_refunded",
+        "amount_refund_pending",
+        "amount_capturable",
+        "amount_captured",
+        "amount_capture_pending",
     ),
+    # The refund invariant, held by the database too: never more out or on hold than was
+    # captured (revision 0007; before it, than the amount).
     CheckConstraint(
-        "status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED')",
+        "amount_refunded + amount_refund_pending <= amount_captured",
+        name="refunds_within_captured",
+    ),
+    CheckConstraint("amount_captured <= amount", name="captured_within_amount"),
+    CheckConstraint("amount_capturable <= amount", name="capturable_within_amount"),
+    CheckConstraint(
+        "amount_capture_pending <= amount_capturable", name="capture_within_capturable"
+    ),
+    CheckConstraint("capture_method IN ('automatic', 'manual')", name="capture_method_known"),
+    CheckConstraint(
+        "status IN ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED', "
+        "'AUTHORIZED', 'EXPIRED')",
         name="status_known",
     ),
     Index("ix_payments_booking_page", "booking_id", "created_at", "id"),
@@ -154,6 +193,45 @@ payments = Table(
     # The console's search, newest first: by time alone, and by status and time (revision 0006).
     Index("ix_payments_created_page", "created_at", "id"),
     Index("ix_payments_status_page", "status", "created_at", "id"),
+    # Reconciliation also reads captures in flight; the hold sweep, holds by their expiry:
+    # warnings not told yet, and every hold (revision 0007). ``status`` leads the hold
+    # indexes, constant as it is, so that SQLite's planner (which has no statistics) takes
+    # them over the status page index and a sort.
+    Index("ix_payments_capture_due", "reconcile_at", "id", **_partial(CAPTURES_IN_FLIGHT)),
+    Index("ix_payments_hold_expiry", "status", "authorization_expires_at", "id", **_partial(HOLDS)),
+    Index(
+        "ix_payments_hold_warning",
+        "status",
+        "authorization_expires_at",
+        "id",
+        **_partial(HOLDS_TO_WARN),
+    ),
+)
+
+# ------------------------------------------------------------------------------ payment methods
+# A guest's saved cards (revision 0007). The provider's token and customer id are sealed like
+# every secret; the card is what a person may see. ``payment_id`` is the payment whose
+# success saved it, once.
+payment_methods = Table(
+    "payment_methods",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("guest_id", Uuid, nullable=False),
+    Column("provider", _PROVIDER, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("provider_token", LargeBinary, nullable=False),  # encrypted
+    Column("provider_customer_id", LargeBinary),  # encrypted
+    Column("card_brand", String(32)),
+    Column("card_last4", CHAR(4)),
+    Column("card_exp_month", SmallInteger),
+    Column("card_exp_year", SmallInteger),
+    Column("status", _STATUS, nullable=False),
+    Column("payment_id", Uuid, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("status IN ('ACTIVE', 'DETACHED')", name="status_known"),
+    Index("ix_payment_methods_guest_page", "guest_id", "created_at", "id"),
 )
 
 # ------------------------------------------------------------------------------ refunds
@@ -421,6 +499,7 @@ console_sessions = Table(
 #: Every encrypted column, by table: (table, its key column, encrypted columns).
 ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
     (payments, "id", ("client_secret", "description", "metadata")),
+    (payment_methods, "id", ("provider_token", "provider_customer_id")),
     (invoices, "id", ("notes", "customer")),
     (credit_notes, "id", ("memo",)),
     (webhooks, "id", ("body",)),

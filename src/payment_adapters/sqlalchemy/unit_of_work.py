@@ -37,6 +37,7 @@ from payment_adapters.sqlalchemy.repositories import (
     SqlAlchemyInbox,
     SqlAlchemyInvoiceNumberAllocator,
     SqlAlchemyInvoiceRepository,
+    SqlAlchemyPaymentMethodRepository,
     SqlAlchemyPaymentRepository,
     SqlAlchemyRefundRepository,
     SqlAlchemyWebhookStore,
@@ -71,6 +72,7 @@ class SqlAlchemyUnitOfWork:
         session = self._session = Session(engine, cipher, sqlite_writers, notify=notify)
         self.payments = SqlAlchemyPaymentRepository(session)
         self.refunds = SqlAlchemyRefundRepository(session)
+        self.payment_methods = SqlAlchemyPaymentMethodRepository(session)
         self.invoices = SqlAlchemyInvoiceRepository(session)
         self.billing = SqlAlchemyBillingRepository(session)
         self.invoice_numbers = SqlAlchemyInvoiceNumberAllocator(session)

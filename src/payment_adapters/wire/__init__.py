@@ -32,6 +32,7 @@ from payment_adapters.wire.invoices import (
     credit_note_view,
     invoice_view,
 )
+from payment_adapters.wire.payment_methods import PaymentMethodView, payment_method_view
 from payment_adapters.wire.payments import (
     Card,
     CardSafeView,
@@ -61,6 +62,7 @@ __all__ = [
     "LineItem",
     "NextAction",
     "PaymentData",
+    "PaymentMethodView",
     "PaymentSafeView",
     "PaymentView",
     "RefundData",
@@ -69,6 +71,7 @@ __all__ = [
     "billing_record_view",
     "credit_note_view",
     "invoice_view",
+    "payment_method_view",
     "payment_safe_view",
     "payment_view",
     "refund_safe_view",

@@ -7,7 +7,7 @@ from typing import Literal, cast, overload
 # pydantic reads TypedDicts for the AsyncAPI document, and wants typing_extensions' before 3.12.
 from typing_extensions import TypedDict
 
-from payment_adapters.wire._common import Id, Timestamp, rfc3339
+from payment_adapters.wire._common import Id, Timestamp, id_text, rfc3339
 from payment_core.model.payment import Payment
 from payment_core.model.refund import Refund
 
@@ -49,10 +49,18 @@ class PaymentData(TypedDict):
     guest_id: Id
     amount: int
     currency: str
-    status: Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+    status: Literal[
+        "PENDING", "PROCESSING", "AUTHORIZED", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"
+    ]
     provider: str
     provider_payment_id: str | None
     amount_refunded: int
+    capture_method: Literal["automatic", "manual"]
+    amount_capturable: int
+    amount_captured: int
+    amount_capture_pending: int
+    authorization_expires_at: Timestamp | None
+    payment_method_id: Id | None
     card: Card | None
     failure_code: str | None
     failure_message: str | None
@@ -135,6 +143,12 @@ def payment_view(
         "provider": payment.provider,
         "provider_payment_id": payment.provider_payment_id,
         "amount_refunded": payment.amount_refunded,
+        "capture_method": payment.capture_method.value,
+        "amount_capturable": payment.amount_capturable,
+        "amount_captured": payment.amount_captured,
+        "amount_capture_pending": payment.amount_capture_pending,
+        "authorization_expires_at": rfc3339(payment.authorization_expires_at),
+        "payment_method_id": id_text(payment.payment_method_id),
         "card": None
         if card is None
         else {

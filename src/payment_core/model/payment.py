@@ -1,16 +1,16 @@
 """The payment aggregate and its state machine.
 
-``PENDING -> PROCESSING -> COMPLETED | FAILED`` and ``PENDING -> CANCELLED``; nothing else.
-An unknown provider outcome leaves a payment ``PROCESSING`` (it is never guessed to be failed);
-the webhook or the reconciliation sweep settles it later.
+``PENDING -> PROCESSING -> COMPLETED | FAILED`` and ``PENDING -> CANCELLED``; with
+``capture_method=manual``, ``PROCESSING -> AUTHORIZED -> COMPLETED | CANCELLED | EXPIRED``
+(the hold's part is :class:`~payment_core.model._hold.Hold`). An unknown provider outcome
+leaves a payment ``PROCESSING`` (or a capture in flight): it is never guessed; the webhook or
+the reconciliation sweep settles it later.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import ClassVar, Final
 from uuid import UUID
 
 import attrs
@@ -21,91 +21,53 @@ from payment_core.errors import (
     ValidationError,
 )
 from payment_core.model._base import check_transition, snapshot
+from payment_core.model._hold import Hold
+from payment_core.model._payment_events import (
+    PaymentAuthorizationExpiring,
+    PaymentAuthorized,
+    PaymentCancelled,
+    PaymentCompleted,
+    PaymentEvent,
+    PaymentExpired,
+    PaymentFailed,
+    PaymentInitiated,
+)
+from payment_core.model._payment_status import (
+    AMOUNT_MISMATCH,
+    PAYMENT_TRANSITIONS,
+    CaptureMethod,
+    PaymentStatus,
+)
+from payment_core.model.card import MAX_BRAND, Card, NextAction
 from payment_core.money import Money
-from payment_core.outside_text import screen_code
 
 __all__ = [
     "AMOUNT_MISMATCH",
+    "MAX_BRAND",
     "PAYMENT_TRANSITIONS",
+    "SETUP_FUTURE_USAGE",
+    "CaptureMethod",
     "Card",
     "NextAction",
     "Payment",
+    "PaymentAuthorizationExpiring",
+    "PaymentAuthorized",
     "PaymentCancelled",
     "PaymentCompleted",
     "PaymentEvent",
+    "PaymentExpired",
     "PaymentFailed",
     "PaymentInitiated",
     "PaymentStatus",
 ]
 
-AMOUNT_MISMATCH: Final = "provider_amount_mismatch"
-#: The longest card brand kept (the width of its column).
-MAX_BRAND: Final = 32
-
-
-class PaymentStatus(StrEnum):
-    PENDING = "PENDING"
-    PROCESSING = "PROCESSING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-PAYMENT_TRANSITIONS: Final[Mapping[PaymentStatus, frozenset[PaymentStatus]]] = {
-    PaymentStatus.PENDING: frozenset({PaymentStatus.PROCESSING, PaymentStatus.CANCELLED}),
-    PaymentStatus.PROCESSING: frozenset({PaymentStatus.COMPLETED, PaymentStatus.FAILED}),
-    PaymentStatus.COMPLETED: frozenset(),
-    PaymentStatus.FAILED: frozenset(),
-    PaymentStatus.CANCELLED: frozenset(),
-}
-
-
-def _brand(value: object) -> str:
-    # The provider's word for it, kept to what the brand column holds.
-    return screen_code(value, limit=MAX_BRAND) or "unknown"
-
-
-def _month(value: object) -> int | None:
-    return value if type(value) is int and 1 <= value <= 12 else None
-
-
-def _year(value: object) -> int | None:
-    return value if type(value) is int and 1900 <= value <= 9999 else None
-
-
-@attrs.frozen(slots=True)
-class Card:
-    """What a provider tells about the card: never the number, never the security code.
-
-    It comes from providers and webhooks: a brand that is not a short code is ``unknown``, an
-    expiry month or year out of range is unknown (``None``), and ``last4`` must be four ASCII
-    digits.
-    """
-
-    brand: str = attrs.field(converter=_brand)
-    last4: str
-    exp_month: int | None = attrs.field(default=None, converter=_month)
-    exp_year: int | None = attrs.field(default=None, converter=_year)
-
-    def __attrs_post_init__(self) -> None:
-        if (
-            not isinstance(self.last4, str)
-            or len(self.last4) != 4
-            or not (self.last4.isascii() and self.last4.isdigit())
-        ):
-            raise ValidationError(field="card.last4", reason="must be four digits")
-
-
-@attrs.frozen(slots=True)
-class NextAction:
-    """What the customer must do before the provider can finish (3-D Secure)."""
-
-    type: str
-    url: str
+#: ``setup_future_usage``: save the card, once the payment succeeds, for charges without the
+#: guest (the only use the contract knows).
+SETUP_FUTURE_USAGE = "off_session"
 
 
 @attrs.define(slots=True, eq=False)
-class Payment:
+class Payment(Hold):
     """Money taken from a guest for a booking, through one provider."""
 
     id: UUID
@@ -137,6 +99,25 @@ class Payment:
     #: The idempotent request (:func:`payment_core.ids.id_for_request`) that confirmed or
     #: cancelled it, so that the same request again answers as it did instead of 409.
     moved_by_request: UUID | None = None
+    capture_method: CaptureMethod = CaptureMethod.AUTOMATIC
+    #: Held on the card and not captured yet (``AUTHORIZED`` only).
+    amount_capturable: int = 0
+    #: Taken from the card: the whole amount of a completed automatic payment, what a capture
+    #: took of a hold. What can be refunded comes out of it.
+    amount_captured: int = 0
+    #: A capture sent to the provider whose outcome is not settled yet (0: none).
+    amount_capture_pending: int = 0
+    authorization_expires_at: datetime | None = None
+    #: When ``payment.authorization_expiring`` was told (once).
+    expiry_warned_at: datetime | None = None
+    #: The idempotent request that last captured or incremented the hold.
+    hold_moved_by_request: UUID | None = None
+    #: The saved payment method it charges, or that its success saved.
+    payment_method_id: UUID | None = None
+    #: Charged without the guest (merchant-initiated), with a saved method.
+    off_session: bool = False
+    #: ``off_session``: save the card when the payment succeeds.
+    setup_future_usage: str | None = None
     version: int = 0
     events: list[PaymentEvent] = attrs.field(factory=list, repr=False)
 
@@ -158,6 +139,10 @@ class Payment:
         client_secret: str | None = None,
         description: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        capture_method: CaptureMethod = CaptureMethod.AUTOMATIC,
+        payment_method_id: UUID | None = None,
+        off_session: bool = False,
+        setup_future_usage: str | None = None,
     ) -> Payment:
         """A new ``PENDING`` payment, with its ``PaymentInitiated`` event."""
         if not amount.is_positive:
@@ -177,6 +162,10 @@ class Payment:
             client_secret=client_secret,
             description=description,
             metadata=dict(metadata or {}),
+            capture_method=capture_method,
+            payment_method_id=payment_method_id,
+            off_session=off_session,
+            setup_future_usage=setup_future_usage,
         )
         payment.events.append(PaymentInitiated(event_id, now, snapshot(payment)))
         return payment
@@ -184,16 +173,14 @@ class Payment:
     # ------------------------------------------------------------------ queries
     @property
     def refundable(self) -> int:
-        """Minor units that may still be refunded: never below zero."""
-        return max(0, self.amount.amount - self.amount_refunded - self.amount_refund_pending)
+        """Minor units that may still be refunded (of what was captured): never below zero."""
+        return max(0, self.amount_captured - self.amount_refunded - self.amount_refund_pending)
 
     @property
     def is_settled(self) -> bool:
-        return self.status in (
-            PaymentStatus.COMPLETED,
-            PaymentStatus.FAILED,
-            PaymentStatus.CANCELLED,
-        )
+        """Whether the provider's replies may no longer move it (``AUTHORIZED`` moves by our
+        own capture, release and expiry)."""
+        return self.status not in (PaymentStatus.PENDING, PaymentStatus.PROCESSING)
 
     def _move(self, to: PaymentStatus, now: datetime) -> None:
         check_transition(PAYMENT_TRANSITIONS, "payment", self.id, self.status, to)
@@ -205,7 +192,7 @@ class Payment:
         self,
         *,
         now: datetime,
-        payment_method: str,
+        payment_method: str | None,
         reconcile_after: timedelta,
         request: UUID | None = None,
     ) -> None:
@@ -220,7 +207,7 @@ class Payment:
         self,
         *,
         now: datetime,
-        payment_method: str,
+        payment_method: str | None,
         reconcile_after: timedelta,
         request: UUID | None = None,
     ) -> None:
@@ -245,6 +232,8 @@ class Payment:
         self._move(PaymentStatus.COMPLETED, now)
         if card is not None:
             self.card = card
+        self.amount_captured = self.amount.amount
+        self.amount_capturable = 0
         self.failure_code = None
         self.failure_message = None
         self.next_action = None
@@ -271,7 +260,11 @@ class Payment:
         self.events.append(PaymentFailed(event_id, now, snapshot(self)))
 
     def cancel(self, *, now: datetime, event_id: UUID, request: UUID | None = None) -> None:
-        """``PENDING -> CANCELLED``."""
+        """``PENDING -> CANCELLED``, or ``AUTHORIZED -> CANCELLED``: the hold is released."""
+        if self.status is PaymentStatus.AUTHORIZED:
+            self.check_hold_movable(PaymentStatus.CANCELLED)
+            self.amount_capturable = 0
+            self.authorization_expires_at = None
         self._move(PaymentStatus.CANCELLED, now)
         self.moved_by_request = request
         self.events.append(PaymentCancelled(event_id, now, snapshot(self)))
@@ -289,17 +282,25 @@ class Payment:
         self.failure_message = message
         self.updated_at = now
 
+    @property
+    def awaits_provider(self) -> bool:
+        """Confirmed or captured, with the provider's answer not known yet."""
+        return self.status is PaymentStatus.PROCESSING or self.capture_in_flight
+
     def schedule_reconciliation(self, *, now: datetime, after: timedelta) -> None:
         """The provider could not say yet; ask again later."""
-        self._require(PaymentStatus.PROCESSING, "PROCESSING")
+        if not self.awaits_provider:
+            self._require(PaymentStatus.PROCESSING, "PROCESSING")
         self.reconcile_attempts += 1
         self.reconcile_at = now + after
         self.updated_at = now
 
     def refund_once_completed(self, *, now: datetime) -> None:
-        """Its booking is cancelled but the provider has not answered yet: should the money
-        be taken after all, it goes back in full (the completing transaction opens the refund)."""
-        self._require(PaymentStatus.PROCESSING, "PROCESSING")
+        """Its booking is cancelled but the provider has not answered yet (a confirm, or a
+        capture): should the money be taken after all, it goes back in full (the completing
+        transaction opens the refund)."""
+        if not self.awaits_provider:
+            self._require(PaymentStatus.PROCESSING, "PROCESSING")
         self.refund_on_completion = True
         self.updated_at = now
 
@@ -357,43 +358,3 @@ class Payment:
             raise InvalidTransitionError(
                 entity="payment", entity_id=self.id, current=self.status.value, requested=requested
             )
-
-
-# ---------------------------------------------------------------------------- events
-# Beside the aggregate whose snapshot they carry, so the two need no import of each other;
-# payment_core.events gathers every event.
-
-
-@attrs.frozen(slots=True)
-class PaymentEvent:
-    """Something happened to a payment; ``payment`` is its snapshot at that moment."""
-
-    type: ClassVar[str]
-    event_id: UUID
-    occurred_at: datetime
-    payment: Payment = attrs.field(repr=False)
-
-    @property
-    def stream_id(self) -> UUID:
-        """Events of one stream are published in commit order."""
-        return self.payment.id
-
-
-@attrs.frozen(slots=True)
-class PaymentInitiated(PaymentEvent):
-    type: ClassVar[str] = "payment.initiated"
-
-
-@attrs.frozen(slots=True)
-class PaymentCompleted(PaymentEvent):
-    type: ClassVar[str] = "payment.completed"
-
-
-@attrs.frozen(slots=True)
-class PaymentFailed(PaymentEvent):
-    type: ClassVar[str] = "payment.failed"
-
-
-@attrs.frozen(slots=True)
-class PaymentCancelled(PaymentEvent):
-    type: ClassVar[str] = "payment.cancelled"

@@ -15,6 +15,7 @@ from payment_core.model.billing import BillingRecord
 from payment_core.model.credit_note import CreditNote
 from payment_core.model.invoice import Invoice
 from payment_core.model.payment import Payment
+from payment_core.model.payment_method import PaymentMethod
 from payment_core.model.refund import Refund
 from payment_core.pagination import Page, PageRequest
 
@@ -26,6 +27,7 @@ __all__ = [
     "Inbox",
     "InvoiceNumberAllocator",
     "InvoiceRepository",
+    "PaymentMethodRepository",
     "PaymentRepository",
     "RefundRepository",
     "StoredWebhook",
@@ -67,7 +69,46 @@ class PaymentRepository(Protocol):
         ...
 
     async def list_due_for_reconciliation(self, now: datetime, limit: int) -> Sequence[Payment]:
-        """``PROCESSING`` payments whose ``reconcile_at`` has come, oldest due first."""
+        """Payments waiting for the provider's answer (``PROCESSING``, or ``AUTHORIZED`` with a
+        capture in flight) whose ``reconcile_at`` has come, oldest due first."""
+        ...
+
+    async def list_holds_to_warn(self, before: datetime, limit: int) -> Sequence[Payment]:
+        """``AUTHORIZED`` payments not warned yet whose hold expires at or before ``before``
+        (and no capture in flight), soonest first. Served by an index, never a scan."""
+        ...
+
+    async def list_holds_expired(self, now: datetime, limit: int) -> Sequence[Payment]:
+        """``AUTHORIZED`` payments whose hold expired at or before ``now`` (and no capture in
+        flight), soonest first. Served by an index, never a scan."""
+        ...
+
+
+class PaymentMethodRepository(Protocol):
+    """Saved payment methods; ``update`` is optimistic. The provider's token and customer id
+    are stored encrypted."""
+
+    async def add(self, method: PaymentMethod) -> None:
+        """Insert a new method."""
+        ...
+
+    async def get(
+        self, payment_method_id: UUID, *, for_update: bool = False
+    ) -> PaymentMethod | None:
+        """The method, locked until commit when ``for_update``."""
+        ...
+
+    async def update(self, method: PaymentMethod) -> None:
+        """Save changes; raise ``ConcurrencyError`` on a stale version."""
+        ...
+
+    async def list_by_guest(self, guest_id: UUID, page: PageRequest) -> Page[PaymentMethod]:
+        """A guest's methods (``ACTIVE`` and ``DETACHED``), oldest first."""
+        ...
+
+    async def customer_of(self, guest_id: UUID, provider: str) -> str | None:
+        """The provider customer id of the guest's latest method there that has one: new
+        cards of the guest are saved to the same customer."""
         ...
 
 
@@ -292,6 +333,9 @@ class UnitOfWork(Protocol):
 
     @property
     def refunds(self) -> RefundRepository: ...
+
+    @property
+    def payment_methods(self) -> PaymentMethodRepository: ...
 
     @property
     def invoices(self) -> InvoiceRepository: ...

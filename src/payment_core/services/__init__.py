@@ -5,7 +5,12 @@ from __future__ import annotations
 import attrs
 
 from payment_core.ports import NullObserver, Observer
-from payment_core.services._deps import Dependencies, ProviderRegistry, ServiceConfig
+from payment_core.services._deps import (
+    Dependencies,
+    ExpiryAction,
+    ProviderRegistry,
+    ServiceConfig,
+)
 from payment_core.services.billing import BillingService
 from payment_core.services.bookings import (
     BookingCancelled,
@@ -14,7 +19,9 @@ from payment_core.services.bookings import (
     HandledEvent,
 )
 from payment_core.services.credit_notes import CreateCreditNote, CreditNoteService
+from payment_core.services.holds import HoldService, HoldSweepReport
 from payment_core.services.invoices import CreateInvoice, InvoiceService, UpdateInvoice
+from payment_core.services.payment_methods import PaymentMethodService
 from payment_core.services.payments import CreatePayment, PaymentService
 from payment_core.services.reconciliation import ReconciliationReport, ReconciliationService
 from payment_core.services.refunds import RefundService
@@ -31,10 +38,14 @@ __all__ = [
     "CreatePayment",
     "CreditNoteService",
     "Dependencies",
+    "ExpiryAction",
     "HandledEvent",
+    "HoldService",
+    "HoldSweepReport",
     "InvoiceService",
     "NullObserver",
     "Observer",
+    "PaymentMethodService",
     "PaymentService",
     "ProviderRegistry",
     "ReconcileSchedule",
@@ -56,6 +67,8 @@ class Services:
 
     deps: Dependencies
     payments: PaymentService
+    holds: HoldService
+    payment_methods: PaymentMethodService
     refunds: RefundService
     invoices: InvoiceService
     credit_notes: CreditNoteService
@@ -72,6 +85,8 @@ class Services:
         return cls(
             deps=deps,
             payments=payments,
+            holds=HoldService(deps),
+            payment_methods=PaymentMethodService(deps),
             refunds=refunds,
             invoices=InvoiceService(deps),
             credit_notes=CreditNoteService(deps),

@@ -7,6 +7,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
+from enum import StrEnum
 from typing import TypeVar
 
 import attrs
@@ -29,7 +30,7 @@ from payment_core.ports import (
 )
 from payment_core.services.retry import RandBelow, ReconcileSchedule, RetryPolicy
 
-__all__ = ["Dependencies", "ProviderRegistry", "ServiceConfig"]
+__all__ = ["Dependencies", "ExpiryAction", "ProviderRegistry", "ServiceConfig"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,14 @@ class ProviderRegistry:
         return dict(self._providers)
 
 
+class ExpiryAction(StrEnum):
+    """What happens to a hold when its expiry is near: tell (``notify``), or tell and capture
+    it whole (``capture``)."""
+
+    NOTIFY = "notify"
+    CAPTURE = "capture"
+
+
 @attrs.frozen(slots=True)
 class ServiceConfig:
     """Tunables of the use cases (read from settings by the composition root)."""
@@ -78,10 +87,22 @@ class ServiceConfig:
     process_refunds_immediately: bool = True
     #: How often an operation is re-run after an optimistic-lock conflict.
     conflict_retries: int = 5
+    #: How long a hold lasts when its provider does not say (``AUTHORIZATION_TTL_SECONDS``).
+    authorization_ttl: timedelta = timedelta(days=7)
+    #: How long before a hold expires ``payment.authorization_expiring`` is told.
+    authorization_expiry_warning: timedelta = timedelta(days=1)
+    #: What is done then (``AUTHORIZATION_EXPIRY_ACTION``).
+    authorization_expiry_action: ExpiryAction = ExpiryAction.NOTIFY
 
     def __attrs_post_init__(self) -> None:
         if self.reconcile_after <= timedelta(0):
             raise ValidationError(field="reconcile_after", reason="must be positive")
+        if self.authorization_ttl <= timedelta(0):
+            raise ValidationError(field="authorization_ttl", reason="must be positive")
+        if self.authorization_expiry_warning < timedelta(0):
+            raise ValidationError(
+                field="authorization_expiry_warning", reason="must not be negative"
+            )
 
 
 @attrs.frozen(slots=True)

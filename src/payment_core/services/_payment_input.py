@@ -10,7 +10,13 @@ from uuid import UUID
 import attrs
 
 from payment_core.card_data import find_raw_card_data
-from payment_core.errors import RawCardDataError, ValidationError
+from payment_core.errors import (
+    NotSupportedByProviderError,
+    PaymentMethodRequiredError,
+    RawCardDataError,
+    ValidationError,
+)
+from payment_core.model.payment import SETUP_FUTURE_USAGE, CaptureMethod
 from payment_core.money import Currency, Money, check_amount_in_range
 from payment_core.services._deps import Dependencies
 
@@ -18,6 +24,7 @@ __all__ = [
     "DEFAULT_PAYMENT_METHOD",
     "CheckedCreate",
     "CreatePayment",
+    "check_capabilities",
     "check_confirm",
     "check_create",
     "confirm_key",
@@ -45,6 +52,16 @@ class CreatePayment:
     payment_method: str | None = None
     description: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict)
+    #: ``manual``: hold the money at confirm, capture it later.
+    capture_method: str = CaptureMethod.AUTOMATIC.value
+    #: ``off_session``: save the card when the payment succeeds.
+    setup_future_usage: str | None = None
+    #: Charge this saved payment method (of the same guest) instead of a token.
+    payment_method_id: UUID | None = None
+    #: Charged without the guest (needs ``payment_method_id`` and ``confirm``).
+    off_session: bool = False
+    #: Confirm it at once (the result shows the state the provider left it in).
+    confirm: bool = False
 
 
 class CheckedCreate(NamedTuple):
@@ -126,7 +143,64 @@ def check_create(deps: Dependencies, command: CreatePayment) -> CheckedCreate:
         not isinstance(command.description, str) or len(command.description) > MAX_DESCRIPTION
     ):
         raise ValidationError(field="description", reason=f"at most {MAX_DESCRIPTION} characters")
+    capture_method = _check_holds_and_saving(command)
+    check_capabilities(
+        deps,
+        provider,
+        capture_method=capture_method,
+        setup_future_usage=command.setup_future_usage,
+        off_session=command.off_session,
+    )
     return CheckedCreate(amount, provider, validate_metadata(command.metadata))
+
+
+def _check_holds_and_saving(command: CreatePayment) -> CaptureMethod:
+    """What a create asks of holds, saved cards and off-session charges, checked."""
+    try:
+        capture_method = CaptureMethod(command.capture_method)
+    except ValueError:
+        raise ValidationError(
+            field="capture_method", reason="must be automatic or manual"
+        ) from None
+    if command.setup_future_usage not in (None, SETUP_FUTURE_USAGE):
+        raise ValidationError(field="setup_future_usage", reason="must be off_session")
+    if command.payment_method_id is not None and not isinstance(command.payment_method_id, UUID):
+        raise ValidationError(field="payment_method_id", reason="must be a UUID")
+    if command.off_session and command.payment_method_id is None:
+        raise PaymentMethodRequiredError(
+            field="payment_method_id", reason="an off-session charge needs a saved payment method"
+        )
+    if command.off_session and not command.confirm:
+        raise ValidationError(field="off_session", reason="is only allowed with confirm: true")
+    if command.payment_method_id is not None and command.payment_method is not None:
+        raise ValidationError(
+            field="payment_method", reason="give a token or a saved payment method, not both"
+        )
+    if command.payment_method_id is not None and command.setup_future_usage is not None:
+        raise ValidationError(
+            field="setup_future_usage", reason="the payment method is saved already"
+        )
+    return capture_method
+
+
+def check_capabilities(
+    deps: Dependencies,
+    provider: str,
+    *,
+    capture_method: CaptureMethod = CaptureMethod.AUTOMATIC,
+    setup_future_usage: str | None = None,
+    off_session: bool = False,
+) -> None:
+    """Refuse (``NotSupportedByProviderError``) what the provider says it cannot do, before
+    anything changes or is sent."""
+    can = deps.providers.get(provider).capabilities
+    for wanted, able, operation in (
+        (capture_method is CaptureMethod.MANUAL, can.manual_capture, "capture_method=manual"),
+        (setup_future_usage is not None, can.save_payment_method, "setup_future_usage"),
+        (off_session, can.off_session, "off_session"),
+    ):
+        if wanted and not able:
+            raise NotSupportedByProviderError.of(provider, operation)
 
 
 def check_confirm(payment_method: str | None, verification_token: str | None) -> None:

@@ -1,5 +1,7 @@
 """Settling a payment from a provider's account of it (a confirm's reply, a webhook, a
-reconciliation ask), and failing it when the provider refuses a confirm."""
+reconciliation ask), and failing it when the provider refuses a confirm. What a completion
+records (its billing record, the invoices it pays, a refund its cancelled booking asked for)
+is written here for captures too."""
 
 from __future__ import annotations
 
@@ -8,16 +10,23 @@ from typing import Final
 from uuid import UUID
 
 from payment_core.model.billing import BillingRecordType
-from payment_core.model.payment import Card, Payment, PaymentStatus
+from payment_core.model.payment import CaptureMethod, Payment, PaymentStatus
 from payment_core.money import Money
 from payment_core.ports import ProviderPayment, ProviderPaymentStatus, UnitOfWork
 from payment_core.services._deps import Dependencies
 from payment_core.services._reads import PAYMENTS
 from payment_core.services._refunding import open_refund
+from payment_core.services._saved_methods import save_method_in
 from payment_core.services.billing import append_record
 from payment_core.services.invoices import pay_invoices
 
-__all__ = ["SettleOutcome", "apply_payment_reply", "fail_payment", "settle_payment"]
+__all__ = [
+    "SettleOutcome",
+    "apply_payment_reply",
+    "fail_payment",
+    "record_completion",
+    "settle_payment",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +91,8 @@ async def apply_payment_reply(
     currency or echoed payment id differs never completes it.
     """
     now = deps.clock.now()
+    if payment.status is PaymentStatus.AUTHORIZED:
+        return _apply_to_hold(deps, payment, reply)
     if payment.is_settled:
         if (
             reply.status is ProviderPaymentStatus.SUCCEEDED
@@ -106,7 +117,22 @@ async def apply_payment_reply(
         # so that their webhooks and later calls find it.
         payment.provider_payment_id = reply.provider_payment_id
     status = reply.status
-    if status in (ProviderPaymentStatus.SUCCEEDED, ProviderPaymentStatus.FAILED):
+    held = status is ProviderPaymentStatus.REQUIRES_CAPTURE
+    if held and payment.capture_method is not CaptureMethod.MANUAL:
+        logger.warning(
+            "provider %s holds payment %s, which asked to be taken at once",
+            payment.provider,
+            payment.id,
+        )
+        return SettleOutcome.UNCHANGED
+    if held and reply.amount_capturable not in (None, payment.amount.amount):
+        return payment_mismatch_in(
+            deps,
+            payment,
+            Money(reply.amount_capturable or 0, payment.amount.currency),
+            reply.payment_id,
+        )
+    if status in (ProviderPaymentStatus.SUCCEEDED, ProviderPaymentStatus.FAILED) or held:
         if payment.status is PaymentStatus.PENDING:
             # Confirmed by the customer directly at the provider (client-side confirmation).
             payment.start_processing(
@@ -114,8 +140,19 @@ async def apply_payment_reply(
                 payment_method=payment.payment_method or "provider",
                 reconcile_after=deps.config.reconcile_after,
             )
-        if status is ProviderPaymentStatus.SUCCEEDED:
-            await _complete(deps, uow, payment, reply.card)
+        if held:
+            payment.authorize(
+                now=now,
+                event_id=deps.ids.new_id(),
+                amount_capturable=payment.amount.amount,
+                expires_at=reply.authorization_expires_at or now + deps.config.authorization_ttl,
+                card=reply.card,
+            )
+            await save_method_in(deps, uow, payment, reply.saved_method, reply.card)
+        elif status is ProviderPaymentStatus.SUCCEEDED:
+            payment.complete(now=now, event_id=deps.ids.new_id(), card=reply.card)
+            await save_method_in(deps, uow, payment, reply.saved_method, reply.card)
+            await record_completion(deps, uow, payment)
         else:
             payment.fail(
                 now=now,
@@ -151,6 +188,21 @@ async def apply_payment_reply(
     return SettleOutcome.UNCHANGED
 
 
+def _apply_to_hold(deps: Dependencies, payment: Payment, reply: ProviderPayment) -> str:
+    """A provider's account of a hold (a webhook, reconciliation): only its end at the
+    provider (cancelled there, as a hold past its deadline is) moves it, to ``EXPIRED``.
+    Captures are settled by their own replies."""
+    if (
+        reply.status is ProviderPaymentStatus.CANCELED
+        and not payment.capture_in_flight
+        and reply.provider_payment_id in ("", payment.provider_payment_id)
+    ):
+        payment.expire(now=deps.clock.now(), event_id=deps.ids.new_id())
+        deps.observer.payment_outcome(payment.provider, payment.status.value)
+        return SettleOutcome.SETTLED
+    return SettleOutcome.UNCHANGED
+
+
 def payment_mismatch_in(
     deps: Dependencies, payment: Payment, reported: Money | None, echoed: UUID | None
 ) -> str:
@@ -175,17 +227,16 @@ def payment_mismatch_in(
     return SettleOutcome.MISMATCH
 
 
-async def _complete(
-    deps: Dependencies, uow: UnitOfWork, payment: Payment, card: Card | None
-) -> None:
-    payment.complete(now=deps.clock.now(), event_id=deps.ids.new_id(), card=card)
+async def record_completion(deps: Dependencies, uow: UnitOfWork, payment: Payment) -> None:
+    """What a payment that just completed records in the same transaction: a ``CHARGE`` for
+    what was captured, a refund its cancelled booking asked for, the invoices it pays."""
     await append_record(
         deps,
         uow,
         type=BillingRecordType.CHARGE,
         booking_id=payment.booking_id,
         guest_id=payment.guest_id,
-        amount=payment.amount,
+        amount=Money(payment.amount_captured, payment.amount.currency),
         description=f"Payment {payment.reference}",
         payment_id=payment.id,
     )

@@ -195,8 +195,9 @@ class BookingEventHandler:
         return HandledEvent(duplicate=True, payments=(payment,))
 
     async def booking_cancelled(self, event_id: str, data: BookingCancelled) -> HandledEvent:
-        """Cancel the booking's ``PENDING`` payments; refund ``COMPLETED`` ones when enabled,
-        and ``PROCESSING`` ones once they complete; remember the booking is cancelled."""
+        """Cancel the booking's ``PENDING`` payments and release its holds (``AUTHORIZED``);
+        refund ``COMPLETED`` ones when enabled, and ``PROCESSING`` ones (and holds being
+        captured) once they complete; remember the booking is cancelled."""
         deps = self._deps
 
         async def run() -> HandledEvent:
@@ -214,7 +215,10 @@ class BookingEventHandler:
                     payment = await uow.payments.get(listed.id, for_update=True)
                     assert payment is not None
                     now = deps.clock.now()
-                    if payment.status is PaymentStatus.PENDING:
+                    if payment.status is PaymentStatus.PENDING or (
+                        payment.status is PaymentStatus.AUTHORIZED and not payment.capture_in_flight
+                    ):
+                        # Nothing was taken: the payment is cancelled, a hold released.
                         payment.cancel(now=now, event_id=deps.ids.new_id())
                         await uow.payments.update(payment)
                         cancelled.append(payment)
@@ -228,9 +232,7 @@ class BookingEventHandler:
                         await uow.refunds.add(refund)
                         refunds.append(refund)
                     elif (
-                        payment.status is PaymentStatus.PROCESSING
-                        and auto_refund
-                        and not payment.refund_on_completion
+                        payment.awaits_provider and auto_refund and not payment.refund_on_completion
                     ):
                         # The provider has it (3-D Secure, or no answer yet): should it take
                         # the money after all, the completion refunds it in full.

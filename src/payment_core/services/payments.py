@@ -1,9 +1,11 @@
-"""Payment use cases: create, confirm, cancel and read payments.
+"""Payment use cases: create, confirm, cancel (or release), capture, increase and read
+payments.
 
 Provider calls never happen inside a database transaction: a confirm commits ``PROCESSING``
 first, calls the provider with an idempotency key derived from the payment id, then commits the
 outcome. A crash in between leaves the payment ``PROCESSING``, which the reconciliation sweep
-settles by asking the provider; nothing is ever charged twice.
+settles by asking the provider; nothing is ever charged twice. Holds are captured the same way
+(:mod:`._holding`).
 """
 
 from __future__ import annotations
@@ -11,13 +13,10 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-import attrs
-
 from payment_core.errors import (
     ConcurrencyError,
     IdempotencyKeyReusedError,
     ProviderDeclinedError,
-    ProviderError,
     ProviderRejectedError,
     ProviderUnavailableError,
     ValidationError,
@@ -26,14 +25,17 @@ from payment_core.ids import id_for_request
 from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.money import Money
 from payment_core.pagination import Page, PageRequest
-from payment_core.ports import (
-    CancelPaymentRequest,
-    ConfirmPaymentRequest,
-    CreatePaymentRequest,
-    ProviderPayment,
-    UnitOfWork,
-)
+from payment_core.ports import ConfirmPaymentRequest, ProviderPayment, UnitOfWork
+from payment_core.services import _holding
 from payment_core.services._deps import Dependencies
+from payment_core.services._payment_creating import (
+    Mismatch,
+    charge_for,
+    made_under,
+    mismatch_error,
+    set_up,
+    with_saved_method,
+)
 from payment_core.services._payment_input import (
     DEFAULT_PAYMENT_METHOD,
     CheckedCreate,
@@ -52,6 +54,7 @@ from payment_core.services._payment_settling import (
     settle_payment,
 )
 from payment_core.services._reads import PAYMENTS, read
+from payment_core.services._saved_methods import SavedCharge, charge_of
 
 __all__ = [
     "DEFAULT_PAYMENT_METHOD",
@@ -63,14 +66,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-@attrs.frozen(slots=True)
-class _Mismatch:
-    """The provider set up a payment other than the one asked for."""
-
-    provider: str
-    payment_id: UUID
 
 
 class PaymentService:
@@ -108,15 +103,18 @@ class PaymentService:
         event) in a unit of work of its own, or, when it is not wanted after all, releases
         it at the provider (:meth:`release_at_provider`).
         """
-        prepared = await self._set_up(command, self.validate(command), None)
-        if isinstance(prepared, _Mismatch):
-            raise self._mismatch(prepared)
+        checked = self.validate(command)
+        charge = await charge_for(self._deps, command, checked.provider)
+        prepared = await set_up(self._deps, command, checked, None, charge)
+        if isinstance(prepared, Mismatch):
+            raise mismatch_error(self._deps, prepared)
         return prepared
 
     async def create(
         self, command: CreatePayment, *, idempotency_key: str | None = None
     ) -> Payment:
-        """Create a ``PENDING`` payment and set it up at the provider.
+        """Create a ``PENDING`` payment and set it up at the provider (and, with
+        ``command.confirm``, confirm it: the result is as the provider left it).
 
         The provider is asked first (with a key derived from the new payment's id), then the
         payment and its ``payment.initiated`` event are committed together. With
@@ -125,7 +123,18 @@ class PaymentService:
         payment the first call made (the provider, if asked again, sees the same key), and the
         same key for another booking, guest, amount or provider raises
         :class:`~payment_core.errors.IdempotencyKeyReusedError`.
+
+        ``command.payment_method_id`` charges a saved method of the same guest
+        (``PaymentMethodGuestMismatchError`` for another's, ``PaymentMethodDetachedError`` for
+        a detached one); ``command.off_session`` charges it without the guest.
         """
+        command = await with_saved_method(self._deps, command)
+        payment = await self._create(command, idempotency_key)
+        if command.confirm:
+            return await self.confirm(payment.id, idempotency_key=idempotency_key)
+        return payment
+
+    async def _create(self, command: CreatePayment, idempotency_key: str | None) -> Payment:
         checked = self.validate(command)
         deps = self._deps
         payment_id = (
@@ -138,19 +147,20 @@ class PaymentService:
             # first time), and then meets the payment saved under its id.
             if idempotency_key is None or payment_id is None:
                 return None
-            return await self._made_under(idempotency_key, payment_id, command, checked)
+            return await made_under(deps, idempotency_key, payment_id, command, checked)
 
         try:
-            payment = await self._set_up(command, checked, payment_id)
+            charge = await charge_for(deps, command, checked.provider)
+            payment = await set_up(deps, command, checked, payment_id, charge)
         except ProviderRejectedError:
             # A provider refuses its key with other parameters: a key reused for another payment.
             if (made := await made_before()) is not None:
                 return made
             raise
-        if isinstance(payment, _Mismatch):
+        if isinstance(payment, Mismatch):
             if (made := await made_before()) is not None:
                 return made
-            raise self._mismatch(payment)
+            raise mismatch_error(deps, payment)
         try:
             async with deps.uow() as uow:
                 await uow.payments.add(payment)
@@ -162,77 +172,6 @@ class PaymentService:
             raise
         deps.observer.payment_outcome(payment.provider, payment.status.value)
         return payment
-
-    async def _set_up(
-        self, command: CreatePayment, checked: CheckedCreate, payment_id: UUID | None
-    ) -> Payment | _Mismatch:
-        """Ask the provider to set up the payment ``command`` asks for (under ``payment_id``,
-        a new id if ``None``): the payment to save, or what the provider made instead."""
-        deps = self._deps
-        amount, provider_name, metadata = checked
-        provider = deps.providers.get(provider_name)
-        if payment_id is None:
-            payment_id = deps.ids.new_id()
-        request = CreatePaymentRequest(
-            payment_id=payment_id,
-            amount=amount,
-            idempotency_key=f"payment-{payment_id}-create",
-            description=command.description,
-            metadata={**metadata, "payment_id": str(payment_id)},
-            payment_method=command.payment_method,
-        )
-        reply = await deps.call_provider(
-            provider, "create_payment", lambda: provider.create_payment(request)
-        )
-        if reply.amount != amount or (
-            reply.payment_id is not None and reply.payment_id != payment_id
-        ):
-            return _Mismatch(provider_name, payment_id)
-        return Payment.initiate(
-            id=payment_id,
-            reference=deps.ids.new_reference("pay"),
-            booking_id=command.booking_id,
-            guest_id=command.guest_id,
-            amount=amount,
-            provider=provider_name,
-            now=deps.clock.now(),
-            event_id=deps.ids.new_id(),
-            payment_method=command.payment_method,
-            provider_payment_id=reply.provider_payment_id,
-            client_secret=reply.client_secret,
-            description=command.description,
-            metadata=metadata,
-        )
-
-    def _mismatch(self, mismatch: _Mismatch) -> ProviderRejectedError:
-        """Count and log a provider that set up another payment; the error to raise."""
-        self._deps.observer.amount_mismatch(mismatch.provider)
-        logger.warning(
-            "provider %s created payment %s with another amount",
-            mismatch.provider,
-            mismatch.payment_id,
-        )
-        return ProviderRejectedError(
-            reason_code="provider_amount_mismatch",
-            message="the provider's reply does not match the requested amount",
-        )
-
-    async def _made_under(
-        self, key: str, payment_id: UUID, command: CreatePayment, checked: CheckedCreate
-    ) -> Payment | None:
-        """The payment an earlier create under ``key`` made, if any; the key reused for
-        another payment raises :class:`IdempotencyKeyReusedError`."""
-        made = await read(self._deps, lambda uow: uow.payments.get(payment_id))
-        if made is None:
-            return None
-        if (made.booking_id, made.guest_id, made.amount, made.provider) != (
-            command.booking_id,
-            command.guest_id,
-            checked.amount,
-            checked.provider,
-        ):
-            raise IdempotencyKeyReusedError(key=key)
-        return made
 
     # ------------------------------------------------------------------ confirm
     async def confirm(
@@ -260,14 +199,24 @@ class PaymentService:
             None if idempotency_key is None else id_for_request("payment.confirm", idempotency_key)
         )
 
-        async def start() -> tuple[Payment, bool]:
+        async def start() -> tuple[Payment, bool, SavedCharge]:
             async with deps.uow() as uow:
                 payment = await PAYMENTS.require(uow, payment_id, lock=True)
                 if request_id is not None and payment.moved_by_request == request_id:
                     if payment_method not in (None, payment.payment_method):
                         raise IdempotencyKeyReusedError(key=idempotency_key or "")
-                    return payment, payment.status is PaymentStatus.PROCESSING
-                method = payment_method or payment.payment_method or DEFAULT_PAYMENT_METHOD
+                    asks = payment.status is PaymentStatus.PROCESSING
+                    return payment, asks, await charge_of(uow, payment) if asks else SavedCharge()
+                saved = payment.payment_method_id is not None and payment.setup_future_usage is None
+                if saved and payment_method is not None:
+                    raise ValidationError(
+                        field="payment_method", reason="this payment charges its saved method"
+                    )
+                method = (
+                    None
+                    if saved
+                    else payment_method or payment.payment_method or DEFAULT_PAYMENT_METHOD
+                )
                 if verification_token is None:
                     payment.start_processing(
                         now=deps.clock.now(),
@@ -294,22 +243,29 @@ class PaymentService:
                         reconcile_after=deps.config.reconcile_after,
                         request=request_id,
                     )
+                # Checked after the state (a detached method is refused, and nothing changes).
+                charge = await charge_of(uow, payment)
                 await uow.payments.update(payment)
                 await uow.commit()
-                return payment, True
+                return payment, True, charge
 
-        payment, ask = await deps.retrying(start)
+        payment, ask, charge = await deps.retrying(start)
         if not ask:
             return payment
         provider = deps.providers.get(payment.provider)
-        assert payment.payment_method is not None
+        token = charge.token or payment.payment_method or DEFAULT_PAYMENT_METHOD
         request = ConfirmPaymentRequest(
             payment_id=payment.id,
             provider_payment_id=payment.provider_payment_id,
             amount=payment.amount,
-            payment_method=payment.payment_method,
-            idempotency_key=confirm_key(payment.id, payment.payment_method, verification_token),
+            payment_method=token,
+            idempotency_key=confirm_key(payment.id, token, verification_token),
             verification_token=verification_token,
+            capture_method=payment.capture_method,
+            setup_future_usage=payment.setup_future_usage,
+            off_session=payment.off_session,
+            saved_payment_method=charge.token,
+            customer_id=charge.customer_id,
         )
         try:
             reply = await deps.call_provider(
@@ -328,7 +284,9 @@ class PaymentService:
 
     # ------------------------------------------------------------------ cancel
     async def cancel(self, payment_id: UUID, *, idempotency_key: str | None = None) -> Payment:
-        """``PENDING -> CANCELLED``, then release it at the provider (best effort).
+        """``PENDING -> CANCELLED``, or ``AUTHORIZED -> CANCELLED`` (the hold is released; not
+        while a capture is in flight: ``CaptureInProgressError``), then release it at the
+        provider (best effort).
 
         With ``idempotency_key``, the same cancel again returns the payment it cancelled.
         """
@@ -353,24 +311,25 @@ class PaymentService:
 
     async def release_at_provider(self, payment: Payment) -> None:
         """Tell the provider a payment will not be confirmed (cancelled, or prepared and not
-        wanted after all); failures are logged."""
-        provider = self._deps.providers.get(payment.provider)
-        try:
-            await self._deps.call_provider(
-                provider,
-                "cancel_payment",
-                lambda: provider.cancel_payment(
-                    CancelPaymentRequest(
-                        payment_id=payment.id,
-                        provider_payment_id=payment.provider_payment_id,
-                        amount=payment.amount,
-                        idempotency_key=f"payment-{payment.id}-cancel",
-                        payment_method=payment.payment_method,
-                    )
-                ),
-            )
-        except ProviderError as exc:
-            logger.warning("could not release payment %s at the provider: %s", payment.id, exc)
+        wanted after all) or a hold will not be captured; failures are logged."""
+        await _holding.release_at_provider(self._deps, payment)
+
+    # ------------------------------------------------------------------ holds
+    async def capture(
+        self, payment_id: UUID, amount: int | None = None, *, idempotency_key: str | None = None
+    ) -> Payment:
+        """Capture (part of) an ``AUTHORIZED`` payment's hold: see ``HoldService.capture``."""
+        return await _holding.capture(
+            self._deps, payment_id, amount, idempotency_key=idempotency_key
+        )
+
+    async def increment_authorization(
+        self, payment_id: UUID, amount: int, *, idempotency_key: str | None = None
+    ) -> Payment:
+        """Raise an ``AUTHORIZED`` payment's hold to ``amount``: see ``HoldService.increment``."""
+        return await _holding.increment(
+            self._deps, payment_id, amount, idempotency_key=idempotency_key
+        )
 
     # ------------------------------------------------------------------ provider replies
     async def settle(self, payment_id: UUID, reply: ProviderPayment) -> tuple[Payment, str]:

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 _PAYMENT_STATUS = {
     WebhookKind.PAYMENT_SUCCEEDED: ProviderPaymentStatus.SUCCEEDED,
+    WebhookKind.PAYMENT_AUTHORIZED: ProviderPaymentStatus.REQUIRES_CAPTURE,
     WebhookKind.PAYMENT_FAILED: ProviderPaymentStatus.FAILED,
     WebhookKind.PAYMENT_PROCESSING: ProviderPaymentStatus.PROCESSING,
     WebhookKind.PAYMENT_REQUIRES_ACTION: ProviderPaymentStatus.REQUIRES_ACTION,
@@ -136,6 +137,8 @@ class WebhookService:
                 card=event.card,
                 failure_code=event.failure_code,
                 failure_message=event.failure_message,
+                amount_capturable=event.amount_capturable,
+                saved_method=event.saved_method,
             )
             outcome = await self._payments.apply_reply(uow, payment, reply)
         if outcome != "unchanged":

@@ -153,6 +153,9 @@ def build_in_memory(
 ) -> Harness:
     """Build every service over in-memory adapters and the fake provider.
 
+    The fake provider made here keeps time by ``clock`` (its holds last
+    ``provider.authorization_ttl`` on it); one passed in keeps its own clock.
+
     With ``auto_deliver`` (the default) committed events reach ``harness.publisher`` right
     after each commit, as the in-process delivery of the service does; without it they wait in
     ``harness.store.outbox`` until ``await harness.deliver()``.
@@ -160,7 +163,8 @@ def build_in_memory(
     store = InMemoryStore()
     clock = clock or SettableClock()
     ids = SequentialIds()
-    provider = provider or FakeProvider()
+    # Its holds expire on the harness's clock: a test moves a hold to its expiry at once.
+    provider = provider or FakeProvider(clock=clock)
     publisher = RecordingPublisher()
     extra: dict[str, object] = {}
     if observer is not None:

@@ -17,6 +17,9 @@ OPERATIONS: Final = frozenset(
         "confirm_payment",
         "retrieve_payment",
         "cancel_payment",
+        "capture_payment",
+        "increment_authorization",
+        "detach_payment_method",
         "refund",
         "retrieve_refund",
     }

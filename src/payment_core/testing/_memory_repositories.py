@@ -1,4 +1,5 @@
-"""In-memory repositories of the aggregates (payments, refunds, invoices): staged reads and
+"""In-memory repositories of the aggregates (payments, refunds, invoices, saved payment
+methods): staged reads and
 writes, checked and applied at commit, as ``payment_adapters.sqlalchemy.repositories`` does on a
 database (the contract suite in ``tests/contract`` holds both to the same assertions)."""
 
@@ -14,11 +15,17 @@ from payment_core.events import DomainEvent
 from payment_core.model._copy import copy_aggregate
 from payment_core.model.invoice import Invoice, InvoiceStatus
 from payment_core.model.payment import Payment, PaymentStatus
+from payment_core.model.payment_method import PaymentMethod
 from payment_core.model.refund import Refund, RefundStatus
 from payment_core.pagination import Page, PageRequest
 from payment_core.testing._memory_store import Transaction, page_of
 
-__all__ = ["InMemoryInvoiceRepository", "InMemoryPaymentRepository", "InMemoryRefundRepository"]
+__all__ = [
+    "InMemoryInvoiceRepository",
+    "InMemoryPaymentMethodRepository",
+    "InMemoryPaymentRepository",
+    "InMemoryRefundRepository",
+]
 
 
 class _Aggregate(Protocol):
@@ -118,12 +125,74 @@ class InMemoryPaymentRepository(Repo[Payment]):
         due = [
             p
             for p in self._all()
-            if p.status is PaymentStatus.PROCESSING
-            and p.reconcile_at is not None
-            and p.reconcile_at <= now
+            if p.status in _AWAITING and p.reconcile_at is not None and p.reconcile_at <= now
         ]
         due.sort(key=lambda p: (p.reconcile_at or now, p.id))
         return [copy_aggregate(p) for p in due[:limit]]
+
+    def _holds(self, before: datetime, *, unwarned: bool) -> list[Payment]:
+        found = [
+            p
+            for p in self._all()
+            if p.status is PaymentStatus.AUTHORIZED
+            and p.amount_capture_pending == 0
+            and p.authorization_expires_at is not None
+            and p.authorization_expires_at <= before
+            and (not unwarned or p.expiry_warned_at is None)
+        ]
+        return sorted(found, key=lambda p: (p.authorization_expires_at or before, p.id))
+
+    async def list_holds_to_warn(self, before: datetime, limit: int) -> Sequence[Payment]:
+        return [copy_aggregate(p) for p in self._holds(before, unwarned=True)[:limit]]
+
+    async def list_holds_expired(self, now: datetime, limit: int) -> Sequence[Payment]:
+        return [copy_aggregate(p) for p in self._holds(now, unwarned=False)[:limit]]
+
+
+#: The states whose payments may wait for the provider (a confirm, or a capture in flight).
+_AWAITING = (PaymentStatus.PROCESSING, PaymentStatus.AUTHORIZED)
+
+
+class InMemoryPaymentMethodRepository(Repo[PaymentMethod]):
+    entity = "payment_method"
+
+    def _saved_by(self, method: PaymentMethod, methods: list[PaymentMethod]) -> bool:
+        # One method per saving payment, as the SQL unique index says.
+        return method.payment_id is not None and any(
+            m.payment_id == method.payment_id and m.id != method.id for m in methods
+        )
+
+    async def add(self, aggregate: PaymentMethod) -> None:
+        if self._saved_by(aggregate, self._all()):
+            raise ConcurrencyError(entity=self.entity, entity_id=aggregate.id)
+        await super().add(aggregate)
+
+    def check(self) -> None:
+        super().check()
+        committed = list(self._table.values())
+        for method in self.staged.values():
+            if self._saved_by(method, committed):
+                raise ConcurrencyError(entity=self.entity, entity_id=method.id)
+
+    async def get(
+        self, payment_method_id: UUID, *, for_update: bool = False
+    ) -> PaymentMethod | None:
+        return await self._get(payment_method_id, for_update)
+
+    async def list_by_guest(self, guest_id: UUID, page: PageRequest) -> Page[PaymentMethod]:
+        items = [copy_aggregate(m) for m in self._all() if m.guest_id == guest_id]
+        return page_of(items, page, lambda m: (m.created_at, m.id))
+
+    async def customer_of(self, guest_id: UUID, provider: str) -> str | None:
+        mine = [
+            m
+            for m in self._all()
+            if m.guest_id == guest_id
+            and m.provider == provider
+            and m.provider_customer_id is not None
+        ]
+        mine.sort(key=lambda m: (m.created_at, m.id))
+        return mine[-1].provider_customer_id if mine else None
 
 
 class InMemoryRefundRepository(Repo[Refund]):

@@ -17,6 +17,7 @@ from payment_core.model.billing import BillingRecord
 from payment_core.model.credit_note import CreditNote
 from payment_core.model.invoice import Invoice
 from payment_core.model.payment import Payment
+from payment_core.model.payment_method import PaymentMethod
 from payment_core.model.refund import Refund
 from payment_core.pagination import Cursor, Page, PageRequest
 from payment_core.ports import StoredWebhook
@@ -41,6 +42,7 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.payments: dict[UUID, Payment] = {}
         self.refunds: dict[UUID, Refund] = {}
+        self.payment_methods: dict[UUID, PaymentMethod] = {}
         self.invoices: dict[UUID, Invoice] = {}
         self.billing: dict[UUID, list[BillingRecord]] = defaultdict(list)
         self.invoice_counters: dict[int, int] = {}

@@ -26,6 +26,7 @@ from payment_core.testing._memory_records import (
 )
 from payment_core.testing._memory_repositories import (
     InMemoryInvoiceRepository,
+    InMemoryPaymentMethodRepository,
     InMemoryPaymentRepository,
     InMemoryRefundRepository,
 )
@@ -79,6 +80,7 @@ class InMemoryUnitOfWork:
     # ------------------------------------------------------------------ repositories
     payments = _Repository(InMemoryPaymentRepository, "payments")
     refunds = _Repository(InMemoryRefundRepository, "refunds")
+    payment_methods = _Repository(InMemoryPaymentMethodRepository, "payment_methods")
     invoices = _Repository(InMemoryInvoiceRepository, "invoices")
     billing = _Repository(InMemoryBillingRepository)
     invoice_numbers = _Repository(InMemoryInvoiceNumbers)

@@ -7,46 +7,56 @@ wire contract (:mod:`._fake_tokens`). Its webhooks use Stripe's signature scheme
 
 Outcomes are a function of the token, so a fresh process (a restart, another worker) answers
 ``retrieve`` about a payment it has never seen exactly as the one that confirmed it would.
+Holds (:mod:`._fake_holds`) and saved cards (:mod:`._fake_saved`) are parts of their own.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final, TypeVar
 from uuid import UUID
 
-import attrs
-
-from payment_core import signing
 from payment_core.errors import (
     ProviderDeclinedError,
     ProviderError,
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from payment_core.intent_events import event_body, translate_intent_event
-from payment_core.model.payment import NextAction
+from payment_core.model.payment import CaptureMethod, NextAction
 from payment_core.money import Money
 from payment_core.ports import (
     CancelPaymentRequest,
+    Clock,
     ConfirmPaymentRequest,
     CreatePaymentRequest,
+    ProviderCapabilities,
     ProviderPayment,
     ProviderPaymentStatus,
     ProviderRefund,
-    ProviderRefundStatus,
-    RefundRequest,
     RetrievePaymentRequest,
-    RetrieveRefundRequest,
-    WebhookEvent,
-    WebhookKind,
 )
+from payment_core.testing._fake_holds import FakeHolds
+from payment_core.testing._fake_refunds import FakeRefunds
+from payment_core.testing._fake_saved import FakeSavedCards
+from payment_core.testing._fake_state import Intent, forget_oldest, suffix
 from payment_core.testing._fake_tokens import DECLINE_MESSAGES, FAKE_TOKENS, FakeToken
+from payment_core.testing._fake_webhooks import (
+    DEFAULT_WEBHOOK_SECRET,
+    SIGNATURE_HEADER,
+    FakeWebhooks,
+)
 from payment_core.testing._faults import Faults
 
-__all__ = ["FAKE_TOKENS", "FakeProvider", "FakeToken"]
+__all__ = [
+    "DEFAULT_AUTHORIZATION_TTL",
+    "DEFAULT_WEBHOOK_SECRET",
+    "FAKE_TOKENS",
+    "SIGNATURE_HEADER",
+    "FakeProvider",
+    "FakeToken",
+]
 
 T = TypeVar("T")
 
@@ -55,26 +65,24 @@ T = TypeVar("T")
 #: forgotten is answered from its token, as by a freshly started process.
 DEFAULT_MAX_REMEMBERED: Final = 50_000
 
-SIGNATURE_HEADER: Final = "Fake-Signature"
-DEFAULT_WEBHOOK_SECRET: Final = "whsec_fake"  # noqa: S105 - the contract's documented default
+
+#: How long its holds last, as Stripe's online card holds (``FAKE_AUTHORIZATION_TTL_SECONDS``).
+DEFAULT_AUTHORIZATION_TTL: Final = timedelta(days=7)
 
 
-@attrs.define(slots=True)
-class _Intent:
-    id: str
-    payment_id: UUID
-    amount: Money
-    status: ProviderPaymentStatus
-    payment_method: str | None = None
-    refunded: int = 0
+class _SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
-def _suffix(value: UUID) -> str:
-    return value.hex
+class FakeProvider(FakeHolds, FakeSavedCards, FakeRefunds, FakeWebhooks):
+    """A deterministic provider whose behaviour is fixed by the payment-method token.
 
-
-class FakeProvider:
-    """A deterministic provider whose behaviour is fixed by the payment-method token."""
+    It can do everything the port asks (holds, partial captures, increases, saved cards,
+    off-session charges), unless ``capabilities`` says less. Its holds last
+    ``authorization_ttl`` on ``clock`` (the harness gives it its settable clock, so that a test
+    moves a hold to its expiry at once).
+    """
 
     def __init__(
         self,
@@ -83,11 +91,22 @@ class FakeProvider:
         name: str = "fake",
         redirect_base: str = "https://fake-provider.test/3ds",
         max_remembered: int = DEFAULT_MAX_REMEMBERED,
+        clock: Clock | None = None,
+        authorization_ttl: timedelta = DEFAULT_AUTHORIZATION_TTL,
+        capabilities: ProviderCapabilities | None = None,
     ) -> None:
+        if authorization_ttl <= timedelta(0):
+            raise ValueError("authorization_ttl must be positive")
+        self.clock: Clock = clock or _SystemClock()
+        self.authorization_ttl = authorization_ttl
+        #: Everything by default (it is the reference the real providers are measured
+        #: against); less, to see how the service answers a provider that cannot hold.
+        self.capabilities = capabilities or ProviderCapabilities.all()
+        self._detached: set[str] = set()
         self._name = name
         self._secrets = tuple(webhook_secrets)
         self._redirect_base = redirect_base
-        self._intents: dict[str, _Intent] = {}
+        self._intents: dict[str, Intent] = {}
         self._refunds: dict[str, ProviderRefund] = {}
         #: Every call, in order, with its idempotency key: tests assert retries reuse keys.
         self.calls: list[tuple[str, str | None]] = []
@@ -102,6 +121,9 @@ class FakeProvider:
 
     #: Its 3-D Secure completes by webhook: a confirm brings no verification token.
     takes_verification_token: Final = False
+
+    def _now(self) -> datetime:
+        return self.clock.now()
 
     # ------------------------------------------------------------------ failure injection
     def inject_failure(
@@ -136,9 +158,8 @@ class FakeProvider:
         return result
 
     # ------------------------------------------------------------------ helpers
-    @staticmethod
-    def _token(method: str | None) -> FakeToken:
-        token = FAKE_TOKENS.get(method or "pm_card_visa")
+    def _token(self, method: str | None) -> FakeToken:
+        token = self._token_of(method or "pm_card_visa")
         if token is None:
             raise ProviderRejectedError(
                 reason_code="invalid_payment_method",
@@ -150,9 +171,10 @@ class FakeProvider:
         digest = hashlib.sha256(f"{self._name}:{intent_id}".encode()).hexdigest()[:24]
         return f"{intent_id}_secret_{digest}"
 
-    def _reply(self, intent: _Intent, *, amount: Money | None = None) -> ProviderPayment:
-        token = FAKE_TOKENS.get(intent.payment_method or "")
+    def _reply(self, intent: Intent, *, amount: Money | None = None) -> ProviderPayment:
+        token = self._token_of(intent.payment_method)
         status = intent.status
+        held = status is ProviderPaymentStatus.REQUIRES_CAPTURE
         card = (
             token.card
             if token and status is not ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD
@@ -175,23 +197,48 @@ class FakeProvider:
             failure_code=failure_code,
             failure_message=failure_message,
             client_secret=self._secret_for(intent.id),
+            amount_capturable=intent.amount_capturable if held else 0,
+            amount_received=intent.amount_received,
+            authorization_expires_at=intent.expires_at if held else None,
+            saved_method=intent.saved,
         )
 
     def _intent_for(
         self, provider_payment_id: str | None, payment_id: UUID, amount: Money
-    ) -> _Intent:
-        intent_id = provider_payment_id or f"pi_fake_{_suffix(payment_id)}"
+    ) -> Intent:
+        intent_id = provider_payment_id or f"pi_fake_{suffix(payment_id)}"
         intent = self._intents.get(intent_id)
         if intent is None:
-            intent = _Intent(
+            intent = Intent(
                 id=intent_id,
                 payment_id=payment_id,
                 amount=amount,
                 status=ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD,
             )
             self._intents[intent_id] = intent
-            _forget_oldest(self._intents, self._max_remembered)
+            forget_oldest(self._intents, self._max_remembered)
         return intent
+
+    def _recall(self, intent: Intent, method: str | None, capture_method: CaptureMethod) -> None:
+        """An intent this process never confirmed (a restart, another worker): answer from its
+        token, as the process that confirmed it would."""
+        if intent.status is not ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD or not method:
+            return
+        intent.payment_method = method
+        intent.capture_method = capture_method
+        token = self._token_of(method)
+        if token is None:
+            return
+        status = {
+            "declined": ProviderPaymentStatus.FAILED,
+            "requires_action": ProviderPaymentStatus.REQUIRES_ACTION,
+        }.get(token.outcome, ProviderPaymentStatus.SUCCEEDED)
+        if status is ProviderPaymentStatus.SUCCEEDED and capture_method is CaptureMethod.MANUAL:
+            self._hold(intent)
+        else:
+            intent.status = status
+            if status is ProviderPaymentStatus.SUCCEEDED:
+                intent.amount_received = intent.amount.amount
 
     # ------------------------------------------------------------------ payments
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
@@ -201,8 +248,13 @@ class FakeProvider:
 
     def _create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
         intent = self._intent_for(None, request.payment_id, request.amount)
-        if request.payment_method is not None:
-            intent.payment_method = request.payment_method
+        method = request.saved_payment_method or request.payment_method
+        if method is not None:
+            intent.payment_method = method
+        intent.capture_method = request.capture_method
+        intent.setup_future_usage = request.setup_future_usage
+        intent.customer_id = request.customer_id
+        intent.off_session = request.off_session
         return self._reply(intent)
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
@@ -213,9 +265,22 @@ class FakeProvider:
     def _confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
         token = self._token(request.payment_method)
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
-        if intent.status in (ProviderPaymentStatus.SUCCEEDED, ProviderPaymentStatus.FAILED):
+        if intent.status in (
+            ProviderPaymentStatus.SUCCEEDED,
+            ProviderPaymentStatus.FAILED,
+            ProviderPaymentStatus.REQUIRES_CAPTURE,
+        ):
             return self._reply(intent)  # a retry with the same key: the same answer
         intent.payment_method = request.payment_method
+        intent.capture_method = request.capture_method
+        intent.setup_future_usage = request.setup_future_usage or intent.setup_future_usage
+        intent.customer_id = request.customer_id or intent.customer_id
+        intent.off_session = request.off_session
+        try:
+            self._check_saved_charge(request.payment_method, off_session=request.off_session)
+        except ProviderDeclinedError:
+            intent.status = ProviderPaymentStatus.FAILED
+            raise
         if token.outcome == "declined":
             intent.status = ProviderPaymentStatus.FAILED
             raise ProviderDeclinedError(
@@ -225,7 +290,12 @@ class FakeProvider:
         if token.outcome == "requires_action":
             intent.status = ProviderPaymentStatus.REQUIRES_ACTION
             return self._reply(intent)
-        intent.status = ProviderPaymentStatus.SUCCEEDED
+        if request.capture_method is CaptureMethod.MANUAL:
+            self._hold(intent)
+        else:
+            intent.status = ProviderPaymentStatus.SUCCEEDED
+            intent.amount_received = intent.amount.amount
+        self._save_card(intent)
         if token.outcome == "timeout":
             # The charge went through, but the answer never arrived.
             raise ProviderUnavailableError(message="the provider did not answer in time")
@@ -242,22 +312,11 @@ class FakeProvider:
 
     def _retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
-        if (
-            intent.status is ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD
-            and request.payment_method
-        ):
-            # Never seen by this process: answer from the token, as the confirming one would.
-            intent.payment_method = request.payment_method
-            token = FAKE_TOKENS.get(request.payment_method)
-            if token is not None:
-                intent.status = {
-                    "declined": ProviderPaymentStatus.FAILED,
-                    "requires_action": ProviderPaymentStatus.REQUIRES_ACTION,
-                }.get(token.outcome, ProviderPaymentStatus.SUCCEEDED)
-        if (
-            FAKE_TOKENS.get(intent.payment_method or "", None)
-            and FAKE_TOKENS[intent.payment_method or ""].outcome == "mismatch"
-        ):
+        self._recall(intent, request.payment_method, request.capture_method)
+        self._expire_if_due(intent)
+        self._save_card(intent)
+        token = self._token_of(intent.payment_method)
+        if token is not None and token.outcome == "mismatch":
             return self._reply(
                 intent, amount=Money(intent.amount.amount + 1, intent.amount.currency)
             )
@@ -271,124 +330,6 @@ class FakeProvider:
     def _cancel_payment(self, request: CancelPaymentRequest) -> None:
         intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
         if intent.status is not ProviderPaymentStatus.SUCCEEDED:
+            # A hold is released whole.
             intent.status = ProviderPaymentStatus.CANCELED
-
-    # ------------------------------------------------------------------ refunds
-    async def refund(self, request: RefundRequest) -> ProviderRefund:
-        return self._call("refund", request.idempotency_key, lambda: self._refund(request))
-
-    def _refund(self, request: RefundRequest) -> ProviderRefund:
-        existing = self._refunds.get(request.idempotency_key)
-        if existing is not None:
-            return existing  # same key, same answer: a retry never refunds twice
-        intent = self._intent_for(request.provider_payment_id, request.payment_id, request.amount)
-        method = request.payment_method or intent.payment_method
-        if intent.status is ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD and method:
-            intent.status = ProviderPaymentStatus.SUCCEEDED  # a restarted process, see retrieve
-            intent.payment_method = method
-        token = FAKE_TOKENS.get(method or "")
-        if token is not None and token.refunds_fail:
-            raise ProviderDeclinedError(
-                decline_code="refund_failed", message="The refund could not be processed."
-            )
-        refund = ProviderRefund(
-            provider_refund_id=f"re_fake_{_suffix(request.refund_id)}",
-            status=ProviderRefundStatus.SUCCEEDED,
-            amount=request.amount,
-        )
-        self._refunds[request.idempotency_key] = refund
-        _forget_oldest(self._refunds, self._max_remembered)
-        intent.refunded += request.amount.amount
-        return refund
-
-    async def retrieve_refund(self, request: RetrieveRefundRequest) -> ProviderRefund:
-        return self._call(
-            "retrieve_refund", request.idempotency_key, lambda: self._retrieve_refund(request)
-        )
-
-    def _retrieve_refund(self, request: RetrieveRefundRequest) -> ProviderRefund:
-        existing = self._refunds.get(request.idempotency_key)
-        if existing is not None:
-            return existing
-        # Unknown here: ask again with the same key, which is what retrieving by key means.
-        return self._refund(
-            RefundRequest(
-                refund_id=request.refund_id,
-                payment_id=request.payment_id or UUID(int=0),
-                provider_payment_id=request.provider_payment_id,
-                amount=request.amount,
-                idempotency_key=request.idempotency_key,
-                reason=request.reason,
-                payment_method=request.payment_method,
-            )
-        )
-
-    def refunds_made(self, refund_id: UUID) -> list[ProviderRefund]:
-        """The refunds this provider made for one of our refunds (whatever the keys used).
-
-        More than one would mean money given back twice: tests assert it never happens.
-        """
-        provider_refund_id = f"re_fake_{_suffix(refund_id)}"
-        return [r for r in self._refunds.values() if r.provider_refund_id == provider_refund_id]
-
-    # ------------------------------------------------------------------ webhooks
-    async def prepare_webhook(self, headers: Mapping[str, str], *, now: datetime) -> None:
-        return None  # a shared secret: nothing to fetch
-
-    def parse_webhook(
-        self, body: bytes, headers: Mapping[str, str], *, now: datetime
-    ) -> WebhookEvent:
-        header = signing.get_header(headers, SIGNATURE_HEADER)
-        signing.verify(header, body, self._secrets, now=now)
-        return self.translate_webhook(body)
-
-    def translate_webhook(self, body: bytes) -> WebhookEvent:
-        event = translate_intent_event(body)
-        # Keep our own books in step with what the provider told the service.
-        if event.provider_payment_id and event.provider_payment_id in self._intents:
-            intent = self._intents[event.provider_payment_id]
-            status = {
-                WebhookKind.PAYMENT_SUCCEEDED: ProviderPaymentStatus.SUCCEEDED,
-                WebhookKind.PAYMENT_FAILED: ProviderPaymentStatus.FAILED,
-            }.get(event.kind)
-            if status is not None and intent.status is not ProviderPaymentStatus.SUCCEEDED:
-                intent.status = status
-        return event
-
-    def build_webhook(
-        self,
-        event_type: str,
-        obj: Mapping[str, Any],
-        *,
-        event_id: str,
-        now: datetime,
-        secret: str | None = None,
-    ) -> tuple[bytes, dict[str, str]]:
-        """A signed delivery (body and headers) of a Stripe-shaped event, for tests and demos."""
-        body = event_body(event_type, obj, event_id=event_id, created=now)
-        header = signing.signature_header(secret or self._secrets[0], int(now.timestamp()), body)
-        return body, {SIGNATURE_HEADER: header}
-
-    def payment_intent_object(
-        self, provider_payment_id: str, *, status: str = "succeeded"
-    ) -> dict[str, Any]:
-        """The ``data.object`` of a ``payment_intent.*`` event about a known intent."""
-        intent = self._intents[provider_payment_id]
-        token = FAKE_TOKENS.get(intent.payment_method or "")
-        obj: dict[str, Any] = {
-            "id": intent.id,
-            "object": "payment_intent",
-            "amount": intent.amount.amount,
-            "currency": intent.amount.currency.code.lower(),
-            "status": status,
-            "metadata": {"payment_id": str(intent.payment_id)},
-        }
-        if token is not None:
-            obj["payment_method_details"] = {"card": attrs.asdict(token.card)}
-        return obj
-
-
-def _forget_oldest(memory: dict[str, Any], limit: int) -> None:
-    # Dicts keep insertion order: the first key is the oldest.
-    while len(memory) > limit:
-        del memory[next(iter(memory))]
+            intent.amount_capturable = 0

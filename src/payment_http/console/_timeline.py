@@ -25,9 +25,12 @@ __all__ = ["Entry", "InvoiceRow", "RecordRow", "invoice_rows", "record_rows", "t
 
 _EVENT_TITLES: Final = {
     "payment.initiated": "Payment initiated",
+    "payment.authorized": "Hold placed",
+    "payment.authorization_expiring": "Hold expires soon",
     "payment.completed": "Payment completed",
     "payment.failed": "Payment failed",
     "payment.cancelled": "Payment cancelled",
+    "payment.expired": "Hold expired",
     "refund.initiated": "Refund initiated",
     "refund.completed": "Refund completed",
     "refund.failed": "Refund failed",
@@ -37,9 +40,11 @@ _EVENT_TITLES: Final = {
 
 _EVENT_STATUS: Final = {
     "payment.initiated": "PENDING",
+    "payment.authorized": "AUTHORIZED",
     "payment.completed": "COMPLETED",
     "payment.failed": "FAILED",
     "payment.cancelled": "CANCELLED",
+    "payment.expired": "EXPIRED",
     "refund.completed": "COMPLETED",
     "refund.failed": "FAILED",
 }

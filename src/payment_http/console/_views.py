@@ -37,6 +37,8 @@ _BADGES: Final = {
     "PAID": "ok",
     "PROCESSING": "info",
     "PENDING": "info",
+    "AUTHORIZED": "info",
+    "EXPIRED": "muted",
     "OPEN": "info",
     "DRAFT": "muted",
     "FAILED": "bad",
@@ -109,6 +111,11 @@ class PaymentView:
     flagged: bool
     created_at: datetime
     updated_at: datetime
+    #: The hold: what it holds and until when, and a capture whose outcome is not known yet.
+    capturable: str = ""
+    capturable_minor: int = 0
+    capture_pending: str = ""
+    authorization_expires_at: datetime | None = None
 
 
 def payment_view(p: Payment, *, flag_after: int) -> PaymentView:
@@ -145,10 +152,16 @@ def payment_view(p: Payment, *, flag_after: int) -> PaymentView:
         waiting_for_customer=p.next_action is not None,
         reconcile_attempts=p.reconcile_attempts,
         reconcile_at=p.reconcile_at,
-        flagged=p.status.value == "PROCESSING"
+        flagged=p.awaits_provider
         and (p.reconcile_attempts > flag_after or p.failure_code == AMOUNT_MISMATCH),
         created_at=p.created_at,
         updated_at=p.updated_at,
+        capturable=money(p.amount_capturable, currency),
+        capturable_minor=p.amount_capturable,
+        capture_pending=money(p.amount_capture_pending, currency)
+        if p.amount_capture_pending
+        else "",
+        authorization_expires_at=p.authorization_expires_at,
     )
 
 

@@ -1,13 +1,14 @@
 """The console's actions, each a form, a confirmation and one run (:mod:`._actions`).
 
 - refund (whole or part): form -> review -> ``RefundService.create``;
-- cancel a payment that is still ``PENDING``: confirm -> ``PaymentService.cancel``;
+- cancel a payment that is still ``PENDING``, or release a hold: confirm ->
+  ``PaymentService.cancel``;
 - retry a refund now (one waiting for its next attempt): confirm -> ``RefundService.process``;
 - replay a stored webhook: confirm -> ``WebhookService.replay``.
 
 Every POST checks the session's CSRF token first; a form whose token does not match changes
-nothing (403). Capture, release, installments and dispute evidence belong to use cases that
-are not built yet: their pages say so (see ``Capabilities``).
+nothing (403). Capturing a hold is :mod:`._holds`'s. Installments and dispute evidence belong
+to use cases that are not built yet: their pages say so (see ``Capabilities``).
 """
 
 from __future__ import annotations
@@ -29,14 +30,18 @@ from payment_http.console._state import ConsoleDep
 from payment_http.console._views import money, payment_view, refund_view
 from payment_http.console.pages import not_found
 
-__all__ = ["ConsoleForms"]
+__all__ = ["ConsoleForms", "form_key"]
 
 #: The reasons an operator may give (``booking_cancelled`` is the service's own).
 REASONS: Final = tuple(sorted(REFUND_REASONS - {"booking_cancelled"}))
 
 
-def _form_key() -> str:
+def form_key() -> str:
+    """A new form's key: the idempotency key of its one submission."""
     return secrets.token_urlsafe(18)
+
+
+_form_key = form_key
 
 
 def _forbidden(console: ConsoleDep, request: Request[Any, Any, Any]) -> Template:
@@ -242,16 +247,19 @@ class ConsoleForms(Controller):
         except NotFoundError:
             return not_found(console, request, "payment")
         view = payment_view(payment, flag_after=0)
+        hold = view.status == "AUTHORIZED"
         return _confirm(
             console,
             request,
-            heading="Cancel the payment",
+            heading="Release the hold" if hold else "Cancel the payment",
             facts=[("Payment", view.reference), ("Amount", view.amount), ("Status", view.status)],
             action=f"/console/payments/{payment.id}/cancel",
             fields={"form_key": _form_key()},
-            button="Cancel the payment",
+            button="Release the hold" if hold else "Cancel the payment",
             back=f"/console/payments/{payment.id}",
-            warning="Only a PENDING payment can be cancelled; the guest is not charged.",
+            warning="The money held on the guest's card is released; nothing is taken."
+            if hold
+            else "Only a PENDING payment can be cancelled; the guest is not charged.",
         )
 
     @post("/payments/{payment_id:str}/cancel", status_code=303)

@@ -7,6 +7,7 @@ from payment_http.controllers.credit_notes import CreditNoteController
 from payment_http.controllers.documents import DocumentController
 from payment_http.controllers.health import HealthController
 from payment_http.controllers.invoices import InvoiceController
+from payment_http.controllers.payment_methods import PaymentMethodController
 from payment_http.controllers.payments import PaymentController
 from payment_http.controllers.refunds import RefundController
 from payment_http.controllers.webhooks import WebhookController
@@ -19,12 +20,14 @@ __all__ = [
     "HealthController",
     "InvoiceController",
     "PaymentController",
+    "PaymentMethodController",
     "RefundController",
     "WebhookController",
 ]
 
 CONTROLLERS = (
     PaymentController,
+    PaymentMethodController,
     RefundController,
     InvoiceController,
     CreditNoteController,

@@ -39,17 +39,19 @@ _DESCRIPTIONS: Final[Mapping[int, str]] = {
     400: "Malformed JSON or a malformed header (`malformed_json`, `invalid_idempotency_key`), "
     "or a bad webhook signature (`invalid_signature`).",
     401: "Missing or wrong API key (`unauthorized`).",
-    402: "Declined by the payment provider (`provider_declined`).",
+    402: "Declined by the payment provider (`provider_declined`; a hold's increase: "
+    "`card_declined`, and the hold stays as it was).",
     404: "Unknown resource, or a malformed id in the path (`not_found`).",
-    409: "Illegal state transition (`invalid_state_transition`, `invoice_not_editable`, "
-    "`invoice_has_credit_notes`), "
+    409: "Illegal state transition (`invalid_state_transition`, `capture_in_progress`, "
+    "`invoice_not_editable`, `invoice_has_credit_notes`, `payment_method_detached`), "
     "an idempotent request still in flight (`idempotency_request_in_progress`), or a "
     "concurrent modification (`concurrent_modification`).",
     413: "The body is over 64 KiB (`payload_too_large`).",
     415: "The body is not `application/json` (`unsupported_media_type`).",
     422: "Validation failed (`validation_error`, `invalid_amount`, `unknown_currency`, "
-    "`raw_card_data_forbidden`, `refund_exceeds_refundable`, `credit_exceeds_invoice`, "
-    "`idempotency_key_reused`, ...).",
+    "`raw_card_data_forbidden`, `refund_exceeds_refundable`, `capture_exceeds_authorized`, "
+    "`payment_method_guest_mismatch`, `payment_method_required`, `not_supported_by_provider`, "
+    "`credit_exceeds_invoice`, `idempotency_key_reused`, ...).",
     500: "An unexpected error (`internal_error`); no detail is given.",
     503: "A dependency is down and nothing was accepted (`service_unavailable`, "
     "`provider_unavailable`).",

@@ -1,4 +1,5 @@
-"""``/api/v1/payments``: create, read, confirm, cancel, list by booking; read by reference."""
+"""``/api/v1/payments``: create, read, confirm, cancel (or release), capture, increase a hold,
+list by booking; read by reference."""
 
 from __future__ import annotations
 
@@ -27,9 +28,11 @@ from payment_http.controllers._common import (
 )
 from payment_http.idempotency import request_key
 from payment_http.schemas import (
+    CapturePaymentRequest,
     ConfirmPaymentRequest,
     CreatePaymentRequest,
     EmptyRequest,
+    IncrementAuthorizationRequest,
     PaymentList,
     PaymentSafeView,
     PaymentView,
@@ -48,6 +51,11 @@ def _command(body: CreatePaymentRequest) -> CreatePayment:
         payment_method=body.payment_method,
         description=body.description,
         metadata=dict(body.metadata or {}),
+        capture_method=body.capture_method,
+        setup_future_usage=body.setup_future_usage,
+        payment_method_id=body.payment_method_id,
+        off_session=body.off_session,
+        confirm=body.confirm,
     )
 
 
@@ -70,8 +78,14 @@ class PaymentController(Controller):
         status_code=201,
         summary="Create a payment",
         operation_id="createPayment",
-        response_description="The payment, `PENDING`.",
-        description="A `PENDING` payment, set up at the provider (nothing is charged yet).",
+        response_description="The payment, `PENDING` (with `confirm`: as the provider left it).",
+        description="A `PENDING` payment, set up at the provider (nothing is charged yet). "
+        "With `confirm: true` it is confirmed at once. `capture_method: manual` holds the money "
+        "at confirm (`AUTHORIZED`) for a later capture; `setup_future_usage: off_session` saves "
+        "the card once the payment succeeds (`payment_method_id` names it); "
+        "`payment_method_id` with `off_session: true` charges a saved card without the guest "
+        "(an issuer that wants the guest makes it `FAILED` with "
+        "`failure_code=authentication_required`).",
         opt=json_body(CreatePaymentRequest, check=_check_create),
         security=AUTH,
         responses=problems(400, 401, 409, 413, 415, 422),
@@ -150,9 +164,11 @@ class PaymentController(Controller):
     @post(
         "/{payment_id:str}/cancel",
         status_code=200,
-        summary="Cancel a pending payment",
+        summary="Cancel a pending payment, or release a hold",
         operation_id="cancelPayment",
         response_description="The payment, `CANCELLED`.",
+        description="`PENDING -> CANCELLED`, or `AUTHORIZED -> CANCELLED`: the hold is "
+        "released (not while a capture is in flight: 409 `capture_in_progress`).",
         opt=json_body(EmptyRequest, required=False),
         security=AUTH,
         responses=problems(400, 401, 404, 409, 413, 415, 422),
@@ -166,6 +182,66 @@ class PaymentController(Controller):
     ) -> PaymentView:
         payment = await services.payments.cancel(
             parse_id(payment_id, "payment"), idempotency_key=request_key(request.scope)
+        )
+        return payment_view(payment)
+
+    @post(
+        "/{payment_id:str}/capture",
+        status_code=200,
+        summary="Capture a hold (all of it, or part)",
+        operation_id="capturePayment",
+        response_description="The payment, `COMPLETED` with `amount_captured` (a capture whose "
+        "outcome is unknown: still `AUTHORIZED` with `amount_capture_pending`).",
+        description="`AUTHORIZED -> COMPLETED`: takes `amount` (default: all of "
+        "`amount_capturable`) and releases the rest of the hold. In another state 409 "
+        "`invalid_state_transition` (a capture in flight: `capture_in_progress`); more than "
+        "`amount_capturable` 422 `capture_exceeds_authorized`; a partial capture its provider "
+        "cannot make 422 `not_supported_by_provider`.",
+        opt=json_body(CapturePaymentRequest, required=False),
+        security=AUTH,
+        responses=problems(400, 401, 402, 404, 409, 413, 415, 422),
+    )
+    async def capture(
+        self,
+        request: Request[Any, Any, Any],
+        payment_id: PathId,
+        services: ServicesDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> PaymentView:
+        body = body_of(request, CapturePaymentRequest)
+        payment = await services.payments.capture(
+            parse_id(payment_id, "payment"),
+            body.amount,
+            idempotency_key=request_key(request.scope),
+        )
+        return payment_view(payment)
+
+    @post(
+        "/{payment_id:str}/increment_authorization",
+        status_code=200,
+        summary="Raise a hold's amount",
+        operation_id="incrementAuthorization",
+        response_description="The payment, `AUTHORIZED`, with its new `amount` and "
+        "`amount_capturable`.",
+        description="`AUTHORIZED` only (else 409 `invalid_state_transition`); `amount` is the "
+        "new total, larger than the payment's (else 422 `validation_error`). Declined by the "
+        "issuer: 402 `card_declined`, and the hold stays as it was.",
+        opt=json_body(IncrementAuthorizationRequest),
+        security=AUTH,
+        responses=problems(400, 401, 402, 404, 409, 413, 415, 422),
+    )
+    async def increment_authorization(
+        self,
+        request: Request[Any, Any, Any],
+        payment_id: PathId,
+        services: ServicesDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> PaymentView:
+        body = body_of(request, IncrementAuthorizationRequest)
+        payment = await services.payments.increment_authorization(
+            parse_id(payment_id, "payment"),
+            body.amount,
+            idempotency_key=request_key(request.scope),
         )
         return payment_view(payment)
 

@@ -17,6 +17,7 @@ from payment_adapters.providers._common import (
     refuse_raw_card_data,
 )
 from payment_adapters.providers._http import HttpReply, JsonHttp
+from payment_adapters.providers._unsupported import WithoutHolds, refuse_unsupported
 from payment_adapters.providers.paypal import _webhooks
 from payment_adapters.providers.paypal._auth import AccessTokens
 from payment_adapters.providers.paypal._certificates import (
@@ -79,7 +80,7 @@ def _no_order() -> ProviderRejectedError:
     )
 
 
-class PayPalProvider:
+class PayPalProvider(WithoutHolds):
     """The ``PaymentProvider`` port over PayPal Orders v2.
 
     ``environment`` picks the sandbox or live API; ``api_base`` overrides it (a stand-in).
@@ -196,6 +197,7 @@ class PayPalProvider:
 
     # ------------------------------------------------------------------ payments
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
+        refuse_unsupported(self.name, request)
         unit: dict[str, Any] = {
             "reference_id": str(request.payment_id),
             "custom_id": str(request.payment_id),
@@ -258,6 +260,7 @@ class PayPalProvider:
         return order_payment(order, expected_id=order_id, awaiting_payer=True)
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
+        refuse_unsupported(self.name, request)
         refuse_raw_card_data(payment_method=request.payment_method)
         if request.provider_payment_id is None:
             raise _no_order()

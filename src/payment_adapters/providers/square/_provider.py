@@ -18,6 +18,7 @@ from payment_adapters.providers._common import (
     refuse_raw_card_data,
 )
 from payment_adapters.providers._http import HttpReply, JsonHttp
+from payment_adapters.providers._unsupported import WithoutHolds, refuse_unsupported
 from payment_adapters.providers.ratelimit import TokenBucket
 from payment_adapters.providers.square import _webhooks
 from payment_adapters.providers.square._lookup import PaymentLookup
@@ -70,7 +71,7 @@ SQUARE_LIVE_API_BASE: Final = "https://connect.squareup.com"
 SQUARE_VERSION: Final = "2025-10-16"
 
 
-class SquareProvider:
+class SquareProvider(WithoutHolds):
     """The ``PaymentProvider`` port over Square's Payments API.
 
     ``webhook_signature_keys`` (several while one rotates) and ``notification_url`` (exactly as
@@ -194,6 +195,7 @@ class SquareProvider:
 
     # ------------------------------------------------------------------ payments
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
+        refuse_unsupported(self.name, request)
         # Nothing to create at Square until the card is known (see the package doc).
         return ProviderPayment(
             provider_payment_id=placeholder_id(request.payment_id, request.amount),
@@ -203,6 +205,7 @@ class SquareProvider:
         )
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
+        refuse_unsupported(self.name, request)
         refuse_raw_card_data(payment_method=request.payment_method)
         body: dict[str, Any] = {
             # Not the confirm's key for a first attempt: reconciliation must be able to ask

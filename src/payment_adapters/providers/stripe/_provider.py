@@ -17,6 +17,7 @@ from payment_adapters.providers._common import (
     redact_text,
     refuse_raw_card_data,
 )
+from payment_adapters.providers._unsupported import WithoutHolds, refuse_unsupported
 from payment_adapters.providers.ratelimit import TokenBucket
 from payment_adapters.providers.stripe import _webhooks
 from payment_adapters.providers.stripe._transformers import (
@@ -90,7 +91,7 @@ def _never_set_up() -> ProviderRejectedError:
     )
 
 
-class StripeProvider:
+class StripeProvider(WithoutHolds):
     """The ``PaymentProvider`` port over Stripe's PaymentIntents and Refunds.
 
     ``webhook_secrets`` are the endpoint's signing secrets (several while one rotates);
@@ -167,6 +168,7 @@ class StripeProvider:
 
     # ------------------------------------------------------------------ payments
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
+        refuse_unsupported(self.name, request)
         refuse_raw_card_data(payment_method=request.payment_method)
         params = intent_params(
             request.payment_id,
@@ -184,6 +186,7 @@ class StripeProvider:
         return self._payment(intent.to_dict(), expected_id=None, operation="create_payment")
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
+        refuse_unsupported(self.name, request)
         refuse_raw_card_data(payment_method=request.payment_method)
         intent_id = request.provider_payment_id
         if intent_id is None:

@@ -22,6 +22,9 @@ from payment_adapters.sqlalchemy.repositories.invoices import (
     SqlAlchemyInvoiceNumberAllocator,
     SqlAlchemyInvoiceRepository,
 )
+from payment_adapters.sqlalchemy.repositories.payment_methods import (
+    SqlAlchemyPaymentMethodRepository,
+)
 from payment_adapters.sqlalchemy.repositories.payments import SqlAlchemyPaymentRepository
 from payment_adapters.sqlalchemy.repositories.refunds import SqlAlchemyRefundRepository
 from payment_adapters.sqlalchemy.repositories.webhooks import SqlAlchemyWebhookStore
@@ -34,6 +37,7 @@ __all__ = [
     "SqlAlchemyInbox",
     "SqlAlchemyInvoiceNumberAllocator",
     "SqlAlchemyInvoiceRepository",
+    "SqlAlchemyPaymentMethodRepository",
     "SqlAlchemyPaymentRepository",
     "SqlAlchemyRefundRepository",
     "SqlAlchemyWebhookStore",

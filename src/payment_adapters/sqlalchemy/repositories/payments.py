@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Select, literal_column, select
 
 from payment_adapters.sqlalchemy import mapping as m
 from payment_adapters.sqlalchemy import tables as t
@@ -18,7 +18,23 @@ from payment_core.pagination import Page, PageRequest
 if TYPE_CHECKING:
     from sqlalchemy.engine import RowMapping
 
-__all__ = ["SqlAlchemyPaymentRepository"]
+__all__ = ["SqlAlchemyPaymentRepository", "holds_query"]
+
+
+def holds_query(predicate: str, before: datetime, limit: int) -> Select[Any]:
+    """Holds matching ``predicate`` (``tables.HOLDS`` or ``tables.HOLDS_TO_WARN``) that expire
+    by ``before``, soonest first: a range scan of the partial index of the same predicate.
+
+    The predicate is spelled as the index declares it: SQLite uses a partial index only for a
+    query that states its WHERE terms (a bound status would not do).
+    """
+    c = t.payments.c
+    return (
+        select(t.payments)
+        .where(literal_column(predicate), c.authorization_expires_at <= before)
+        .order_by(c.authorization_expires_at, c.id)
+        .limit(limit)
+    )
 
 
 class SqlAlchemyPaymentRepository(AggregateRepository[Payment]):
@@ -55,7 +71,7 @@ class SqlAlchemyPaymentRepository(AggregateRepository[Payment]):
 
     async def list_due_for_reconciliation(self, now: datetime, limit: int) -> Sequence[Payment]:
         c = t.payments.c
-        return await self._all(
+        confirming = await self._all(
             select(t.payments)
             .where(
                 c.status == PaymentStatus.PROCESSING.value,
@@ -65,3 +81,18 @@ class SqlAlchemyPaymentRepository(AggregateRepository[Payment]):
             .order_by(c.reconcile_at, c.id)
             .limit(limit)
         )
+        # Captures in flight, by their own partial index: two short reads, merged.
+        capturing = await self._all(
+            select(t.payments)
+            .where(literal_column(t.CAPTURES_IN_FLIGHT), c.reconcile_at <= now)
+            .order_by(c.reconcile_at, c.id)
+            .limit(limit)
+        )
+        due = sorted([*confirming, *capturing], key=lambda p: (p.reconcile_at or now, p.id))
+        return due[:limit]
+
+    async def list_holds_to_warn(self, before: datetime, limit: int) -> Sequence[Payment]:
+        return await self._all(holds_query(t.HOLDS_TO_WARN, before, limit))
+
+    async def list_holds_expired(self, now: datetime, limit: int) -> Sequence[Payment]:
+        return await self._all(holds_query(t.HOLDS, now, limit))
