@@ -43,6 +43,7 @@ from payment_http.errors import HttpProblem, exception_handlers
 from payment_http.idempotency import RequestPipelineMiddleware
 from payment_http.metrics import Metrics, PrometheusObserver
 from payment_http.openapi import publish
+from payment_http.query import DeclaredQuery
 
 __all__ = ["StartupGate", "create_app", "metrics_for"]
 
@@ -109,15 +110,16 @@ class StartupGate:
 
 
 class _OptionsAnswer:
-    """``OPTIONS`` answered with every method of the path.
+    """``OPTIONS`` answered with every method of the path; any other method's query checked.
 
     Litestar 2 builds a path's ``OPTIONS`` answer when the path's first handler is registered
     and never updates it, so ``OPTIONS /api/v1/invoices/{invoice_id}`` left ``PATCH`` out of
     ``Allow`` (fixed upstream in Litestar 3). The methods are read from the finished routes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, query: DeclaredQuery) -> None:
         self.allow: dict[str, str] = {}
+        self.query = query
 
     def learn(self, app: Litestar) -> None:
         self.allow = {
@@ -128,6 +130,7 @@ class _OptionsAnswer:
 
     async def __call__(self, request: Request[Any, Any, Any]) -> Response[None] | None:
         if request.method != "OPTIONS":
+            self.query.check(request)
             return None
         allow = self.allow.get(str(request.scope.get("path_template", "")))
         if allow is None:
@@ -149,7 +152,8 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
     def provide_metrics() -> Metrics:
         return metrics
 
-    options = _OptionsAnswer()
+    query = DeclaredQuery()
+    options = _OptionsAnswer(query)
     context = RequestContext(metrics)
     app = Litestar(
         route_handlers=[*CONTROLLERS, console_router(runtime)],
@@ -206,6 +210,6 @@ def create_app(runtime: Runtime, *, metrics: Metrics | None = None) -> Litestar:
         debug=False,
     )
     options.learn(app)
-    publish(app, services.deps.providers.names)
+    query.learn(app, publish(app, services.deps.providers.names))
     metrics.set_outbox_probe(runtime.outbox_backlog)
     return app
