@@ -11,7 +11,7 @@ until reconciliation has asked the provider: it is never guessed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from payment_core.errors import (
@@ -20,13 +20,7 @@ from payment_core.errors import (
     InvalidTransitionError,
     ValidationError,
 )
-from payment_core.model._base import check_transition, snapshot
-from payment_core.model._payment_events import (
-    PaymentAuthorizationExpiring,
-    PaymentAuthorized,
-    PaymentCompleted,
-    PaymentExpired,
-)
+from payment_core.model._base import check_transition
 from payment_core.model._payment_status import (
     AMOUNT_MISMATCH,
     PAYMENT_TRANSITIONS,
@@ -35,10 +29,6 @@ from payment_core.model._payment_status import (
 )
 from payment_core.model.card import Card, NextAction
 from payment_core.money import Money
-
-if TYPE_CHECKING:
-    from payment_core.model._payment_events import PaymentEvent
-    from payment_core.model.payment import Payment
 
 __all__ = ["Hold"]
 
@@ -65,13 +55,12 @@ class Hold:
         reconcile_at: datetime | None
         reconcile_attempts: int
         updated_at: datetime
-        events: list[PaymentEvent]
+
+        def _record(self, kind: str, *, event_id: UUID, now: datetime) -> None:
+            """Append the payment's event of type ``kind`` (declared by Payment)."""
     else:
         # No instance dictionary for Payment's slotted instances.
         __slots__ = ()
-
-    def _snapshot(self) -> Payment:
-        return cast("Payment", snapshot(self))
 
     @property
     def capture_in_flight(self) -> bool:
@@ -112,7 +101,7 @@ class Hold:
         self.next_action = None
         self.reconcile_at = None
         self.updated_at = now
-        self.events.append(PaymentAuthorized(event_id, now, self._snapshot()))
+        self._record("payment.authorized", event_id=event_id, now=now)
 
     # ------------------------------------------------------------------ capture
     def check_hold_movable(self, requested: PaymentStatus) -> None:
@@ -182,7 +171,7 @@ class Hold:
         self.failure_message = None
         self.reconcile_at = None
         self.updated_at = now
-        self.events.append(PaymentCompleted(event_id, now, self._snapshot()))
+        self._record("payment.completed", event_id=event_id, now=now)
 
     def abandon_capture(self, *, now: datetime) -> None:
         """The provider definitely refused the capture: the hold is as it was (and the
@@ -227,7 +216,7 @@ class Hold:
             return False
         self.expiry_warned_at = now
         self.updated_at = now
-        self.events.append(PaymentAuthorizationExpiring(event_id, now, self._snapshot()))
+        self._record("payment.authorization_expiring", event_id=event_id, now=now)
         return True
 
     def expire(self, *, now: datetime, event_id: UUID) -> None:
@@ -241,4 +230,4 @@ class Hold:
         self.authorization_expires_at = None
         self.reconcile_at = None
         self.updated_at = now
-        self.events.append(PaymentExpired(event_id, now, self._snapshot()))
+        self._record("payment.expired", event_id=event_id, now=now)

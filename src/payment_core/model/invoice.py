@@ -30,8 +30,17 @@ from payment_core.errors import (
     ValidationError,
 )
 from payment_core.model._base import check_transition, snapshot
+from payment_core.model._invoice_lines import (
+    MAX_LINE_ITEMS,
+    LineItem,
+    check_customer,
+    check_lines,
+    check_notes,
+    format_invoice_number,
+    parse_invoice_number,
+)
 from payment_core.model.customer import Customer
-from payment_core.money import MAX_AMOUNT, Currency, Money, tax_for
+from payment_core.money import Currency, Money
 
 __all__ = [
     "CREDITABLE",
@@ -50,12 +59,6 @@ __all__ = [
     "format_invoice_number",
     "parse_invoice_number",
 ]
-
-MAX_LINE_ITEMS: Final = 250
-MAX_QUANTITY: Final = 1_000_000
-MAX_TAX_RATE_BPS: Final = 10_000
-MAX_DESCRIPTION: Final = 500
-MAX_NOTES: Final = 5_000
 
 
 class Unset(Enum):
@@ -88,91 +91,6 @@ INVOICE_TRANSITIONS: Final[Mapping[InvoiceStatus, frozenset[InvoiceStatus]]] = {
 _PAYABLE: Final = frozenset({InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE})
 #: The states in which a credit note may be issued against an invoice.
 CREDITABLE: Final = frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID})
-
-
-def _exact_int(value: object, field: str, low: int, high: int) -> int:
-    if type(value) is not int:
-        raise ValidationError(field=field, reason="must be an integer")
-    if not low <= value <= high:
-        raise ValidationError(field=field, reason=f"must be between {low} and {high}")
-    return value
-
-
-@attrs.frozen(slots=True)
-class LineItem:
-    """One line: ``quantity x unit_amount`` in minor units, taxed at ``tax_rate_bps``."""
-
-    description: str
-    quantity: int
-    unit_amount: int
-    tax_rate_bps: int = 0
-
-    def __attrs_post_init__(self) -> None:
-        if not isinstance(self.description, str) or not self.description.strip():
-            raise ValidationError(field="description", reason="must be a non-empty string")
-        if len(self.description) > MAX_DESCRIPTION:
-            raise ValidationError(
-                field="description", reason=f"at most {MAX_DESCRIPTION} characters"
-            )
-        _exact_int(self.quantity, "quantity", 1, MAX_QUANTITY)
-        _exact_int(self.unit_amount, "unit_amount", 0, MAX_AMOUNT)
-        _exact_int(self.tax_rate_bps, "tax_rate_bps", 0, MAX_TAX_RATE_BPS)
-
-    @property
-    def amount(self) -> int:
-        """``quantity * unit_amount`` before tax, in minor units."""
-        return self.quantity * self.unit_amount
-
-    @property
-    def tax(self) -> int:
-        """Tax on this line, rounded half-even to a minor unit."""
-        return tax_for(self.amount, self.tax_rate_bps)
-
-
-def format_invoice_number(year: int, sequence: int) -> str:
-    """``INV-2026-000001``."""
-    return f"INV-{year:04d}-{sequence:06d}"
-
-
-def parse_invoice_number(number: str) -> tuple[int, int] | None:
-    """The (year, sequence) of a well-formed number, else ``None``."""
-    parts = number.split("-")
-    if len(parts) != 3 or parts[0] != "INV":
-        return None
-    year, seq = parts[1], parts[2]
-    if not (len(year) == 4 and year.isascii() and year.isdigit()):
-        return None
-    if not (len(seq) >= 6 and seq.isascii() and seq.isdigit()):
-        return None
-    return int(year), int(seq)
-
-
-def _check_lines(lines: Sequence[LineItem], currency: Currency) -> tuple[LineItem, ...]:
-    if len(lines) > MAX_LINE_ITEMS:
-        raise ValidationError(field="line_items", reason=f"at most {MAX_LINE_ITEMS} items")
-    items = tuple(lines)
-    for item in items:
-        if not isinstance(item, LineItem):
-            raise ValidationError(field="line_items", reason="must be line items")
-    total = sum(i.amount + i.tax for i in items)
-    if total > MAX_AMOUNT:
-        raise ValidationError(
-            field="line_items", reason=f"the total exceeds {MAX_AMOUNT} minor units"
-        )
-    del currency  # every line is in the invoice's currency by construction
-    return items
-
-
-def _check_customer(customer: Customer | None) -> Customer | None:
-    if customer is not None and not isinstance(customer, Customer):
-        raise ValidationError(field="customer", reason="must be a customer")
-    return customer
-
-
-def _check_notes(notes: str | None) -> str | None:
-    if notes is not None and len(notes) > MAX_NOTES:
-        raise ValidationError(field="notes", reason=f"at most {MAX_NOTES} characters")
-    return notes
 
 
 @attrs.define(slots=True, eq=False)
@@ -228,11 +146,11 @@ class Invoice:
             status=InvoiceStatus.DRAFT,
             created_at=now,
             updated_at=now,
-            line_items=_check_lines(line_items, currency),
+            line_items=check_lines(line_items, currency),
             due_date=due_date,
             payment_id=payment_id,
-            notes=_check_notes(notes),
-            customer=_check_customer(customer),
+            notes=check_notes(notes),
+            customer=check_customer(customer),
         )
 
     # ------------------------------------------------------------------ totals
@@ -278,11 +196,11 @@ class Invoice:
         """Change the content of a draft (``None`` for ``line_items`` keeps them)."""
         if self.status is not InvoiceStatus.DRAFT:
             raise InvoiceNotEditableError(invoice_id=self.id, status=self.status.value)
-        items = _check_lines(line_items, self.currency) if line_items is not None else None
+        items = check_lines(line_items, self.currency) if line_items is not None else None
         if not isinstance(notes, Unset):
-            _check_notes(notes)
+            check_notes(notes)
         if not isinstance(customer, Unset):
-            _check_customer(customer)
+            check_customer(customer)
         # Validate everything before changing anything: nothing is half-applied.
         if items is not None:
             self.line_items = items

@@ -11,33 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import ClassVar, Final
 from uuid import UUID
 
 import attrs
 
 from payment_core.errors import (
     InvalidTransitionError,
-    RefundExceedsRefundableError,
     ValidationError,
 )
 from payment_core.model._base import check_transition, snapshot
 from payment_core.model._hold import Hold
-from payment_core.model._payment_events import (
-    PaymentAuthorizationExpiring,
-    PaymentAuthorized,
-    PaymentCancelled,
-    PaymentCompleted,
-    PaymentEvent,
-    PaymentExpired,
-    PaymentFailed,
-    PaymentInitiated,
-)
 from payment_core.model._payment_status import (
     AMOUNT_MISMATCH,
     PAYMENT_TRANSITIONS,
     CaptureMethod,
     PaymentStatus,
 )
+from payment_core.model._refund_ledger import RefundLedger
 from payment_core.model.card import MAX_BRAND, Card, NextAction
 from payment_core.money import Money
 
@@ -61,13 +52,82 @@ __all__ = [
     "PaymentStatus",
 ]
 
+# ------------------------------------------------------------------------------ events
+# In the aggregate's module: an event carries the payment's snapshot, and the payment (with
+# its hold) records them; payment_core.events gathers every event.
+
+
+@attrs.frozen(slots=True)
+class PaymentEvent:
+    """Something happened to a payment; ``payment`` is its snapshot at that moment."""
+
+    type: ClassVar[str]
+    event_id: UUID
+    occurred_at: datetime
+    payment: Payment = attrs.field(repr=False)
+
+    @property
+    def stream_id(self) -> UUID:
+        """Events of one stream are published in commit order."""
+        return self.payment.id
+
+
+@attrs.frozen(slots=True)
+class PaymentInitiated(PaymentEvent):
+    type: ClassVar[str] = "payment.initiated"
+
+
+@attrs.frozen(slots=True)
+class PaymentAuthorized(PaymentEvent):
+    type: ClassVar[str] = "payment.authorized"
+
+
+@attrs.frozen(slots=True)
+class PaymentAuthorizationExpiring(PaymentEvent):
+    type: ClassVar[str] = "payment.authorization_expiring"
+
+
+@attrs.frozen(slots=True)
+class PaymentCompleted(PaymentEvent):
+    type: ClassVar[str] = "payment.completed"
+
+
+@attrs.frozen(slots=True)
+class PaymentFailed(PaymentEvent):
+    type: ClassVar[str] = "payment.failed"
+
+
+@attrs.frozen(slots=True)
+class PaymentCancelled(PaymentEvent):
+    type: ClassVar[str] = "payment.cancelled"
+
+
+@attrs.frozen(slots=True)
+class PaymentExpired(PaymentEvent):
+    type: ClassVar[str] = "payment.expired"
+
+
+#: Each event type by its name, for the parts that record them (:meth:`Payment._record`).
+_EVENTS: Final[Mapping[str, type[PaymentEvent]]] = {
+    e.type: e
+    for e in (
+        PaymentInitiated,
+        PaymentAuthorized,
+        PaymentAuthorizationExpiring,
+        PaymentCompleted,
+        PaymentFailed,
+        PaymentCancelled,
+        PaymentExpired,
+    )
+}
+
 #: ``setup_future_usage``: save the card, once the payment succeeds, for charges without the
 #: guest (the only use the contract knows).
 SETUP_FUTURE_USAGE = "off_session"
 
 
 @attrs.define(slots=True, eq=False)
-class Payment(Hold):
+class Payment(Hold, RefundLedger):
     """Money taken from a guest for a booking, through one provider."""
 
     id: UUID
@@ -171,11 +231,6 @@ class Payment(Hold):
         return payment
 
     # ------------------------------------------------------------------ queries
-    @property
-    def refundable(self) -> int:
-        """Minor units that may still be refunded (of what was captured): never below zero."""
-        return max(0, self.amount_captured - self.amount_refunded - self.amount_refund_pending)
-
     @property
     def is_settled(self) -> bool:
         """Whether the provider's replies may no longer move it (``AUTHORIZED`` moves by our
@@ -308,50 +363,8 @@ class Payment(Hold):
         self.card = card
         self.updated_at = now
 
-    # ------------------------------------------------------------------ refund bookkeeping
-    def reserve_refund(self, *, now: datetime, amount: Money) -> None:
-        """Hold ``amount`` for a new refund; raise if it exceeds what is refundable."""
-        if self.status is not PaymentStatus.COMPLETED:
-            raise InvalidTransitionError(
-                entity="payment",
-                entity_id=self.id,
-                current=self.status.value,
-                requested="REFUNDED",
-            )
-        self.amount.require_same_currency(amount)
-        if amount.amount <= 0:
-            raise ValidationError(field="amount", reason="must be positive")
-        if amount.amount > self.refundable:
-            raise RefundExceedsRefundableError(
-                payment_id=self.id, requested=amount.amount, refundable=self.refundable
-            )
-        self.amount_refund_pending += amount.amount
-        self.updated_at = now
-
-    def settle_refund(self, *, now: datetime, amount: Money) -> None:
-        """A held refund completed: the money left us."""
-        self._release(amount)
-        self.amount_refunded += amount.amount
-        self.updated_at = now
-
-    def release_refund(self, *, now: datetime, amount: Money) -> None:
-        """A held refund failed for good: the amount is refundable again."""
-        self._release(amount)
-        self.updated_at = now
-
-    def reverse_refund(self, *, now: datetime, amount: Money) -> None:
-        """A completed refund failed later: give its amount back to the refundable remainder."""
-        self.amount.require_same_currency(amount)
-        if amount.amount > self.amount_refunded:
-            raise ValidationError(field="amount", reason="reversal exceeds the refunded amount")
-        self.amount_refunded -= amount.amount
-        self.updated_at = now
-
-    def _release(self, amount: Money) -> None:
-        self.amount.require_same_currency(amount)
-        if amount.amount > self.amount_refund_pending:
-            raise ValidationError(field="amount", reason="more than is held for refunds")
-        self.amount_refund_pending -= amount.amount
+    def _record(self, kind: str, *, event_id: UUID, now: datetime) -> None:
+        self.events.append(_EVENTS[kind](event_id, now, snapshot(self)))
 
     def _require(self, status: PaymentStatus, requested: str) -> None:
         if self.status is not status:

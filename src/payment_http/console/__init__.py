@@ -27,6 +27,7 @@ from payment_adapters.bootstrap import Runtime
 from payment_http.console._charts import percent
 from payment_http.console._guard import PUBLIC, ConsoleHeaders, require_session
 from payment_http.console._holds import ConsoleHolds
+from payment_http.console._repairs import ConsoleRepairs
 from payment_http.console._state import Console, build_console
 from payment_http.console._views import ago, badge, money, when
 from payment_http.console.forms import ConsoleForms
@@ -70,9 +71,15 @@ def console_router(runtime: Runtime, *, console: Console | None = None) -> Route
         include_in_schema=False,
         opt={PUBLIC: True},
     )
-    handlers: list[Any] = [ConsoleSignIn, ConsolePages, ConsoleForms, ConsoleFallback]
+    handlers: list[Any] = [
+        ConsoleSignIn,
+        ConsolePages,
+        ConsoleForms,
+        ConsoleRepairs,
+        ConsoleFallback,
+    ]
     if console.capabilities.holds:
-        handlers.insert(3, ConsoleHolds)
+        handlers.insert(4, ConsoleHolds)
     return Router(
         "/",
         route_handlers=[*handlers, Router("/console", route_handlers=[assets])],

@@ -3,8 +3,7 @@
 - refund (whole or part): form -> review -> ``RefundService.create``;
 - cancel a payment that is still ``PENDING``, or release a hold: confirm ->
   ``PaymentService.cancel``;
-- retry a refund now (one waiting for its next attempt): confirm -> ``RefundService.process``;
-- replay a stored webhook: confirm -> ``WebhookService.replay``.
+- retry a refund and replay a webhook are :mod:`._repairs`'s.
 
 Every POST checks the session's CSRF token first; a form whose token does not match changes
 nothing (403). Capturing a hold is :mod:`._holds`'s. Installments and dispute evidence belong
@@ -15,7 +14,6 @@ from __future__ import annotations
 
 import secrets
 from typing import Any, Final
-from uuid import UUID
 
 from litestar import Controller, Request, get, post
 from litestar.response import Template
@@ -23,14 +21,13 @@ from litestar.response import Template
 from payment_core.errors import NotFoundError, PaymentError
 from payment_core.model.refund import REFUND_REASONS
 from payment_core.money import Money
-from payment_core.ports import StoredWebhook
 from payment_http.console._actions import Outcome, perform, valid_form_key
 from payment_http.console._common import PathText, form_of, page, parse_uuid
 from payment_http.console._state import ConsoleDep
 from payment_http.console._views import money, payment_view, refund_view
 from payment_http.console.pages import not_found
 
-__all__ = ["ConsoleForms", "form_key"]
+__all__ = ["ConsoleForms", "confirm_page", "forbidden_page", "form_key"]
 
 #: The reasons an operator may give (``booking_cancelled`` is the service's own).
 REASONS: Final = tuple(sorted(REFUND_REASONS - {"booking_cancelled"}))
@@ -41,14 +38,11 @@ def form_key() -> str:
     return secrets.token_urlsafe(18)
 
 
-_form_key = form_key
-
-
-def _forbidden(console: ConsoleDep, request: Request[Any, Any, Any]) -> Template:
+def forbidden_page(console: ConsoleDep, request: Request[Any, Any, Any]) -> Template:
     return page(console, request, "forbidden.html", title="Form expired", status_code=403)
 
 
-def _confirm(
+def confirm_page(
     console: ConsoleDep,
     request: Request[Any, Any, Any],
     *,
@@ -122,7 +116,7 @@ class ConsoleForms(Controller):
             payment = await self._payment(console, payment_id)
         except NotFoundError:
             return not_found(console, request, "payment")
-        return self._refund_form(console, request, payment, form_key=_form_key())
+        return self._refund_form(console, request, payment, form_key=form_key())
 
     @post("/payments/{payment_id:str}/refund/review", status_code=200)
     async def refund_review(
@@ -131,14 +125,14 @@ class ConsoleForms(Controller):
         form = await form_of(request)
         session = console.session(request)
         if not console.sessions.check_csrf(session, form.get("csrf_token")):
-            return _forbidden(console, request)
+            return forbidden_page(console, request)
         try:
             payment = await self._payment(console, payment_id)
         except NotFoundError:
             return not_found(console, request, "payment")
         key = form.get("form_key", "")
         if not valid_form_key(key):
-            key = _form_key()
+            key = form_key()
         amount_text = form.get("amount", "").strip()
         reason = form.get("reason", "")
         errors: list[str] = []
@@ -175,7 +169,7 @@ class ConsoleForms(Controller):
                 errors=errors,
             )
         shown = money(amount if amount is not None else payment.refundable, currency.code)
-        return _confirm(
+        return confirm_page(
             console,
             request,
             heading="Confirm the refund",
@@ -210,7 +204,7 @@ class ConsoleForms(Controller):
             or ident is None
             or (amount_text and not amount_text.isdigit())
         ):
-            return _forbidden(console, request)
+            return forbidden_page(console, request)
         payment_page = f"/console/payments/{ident}"
         amount = int(amount_text) if amount_text else None
         reason = form.get("reason") or None
@@ -239,7 +233,7 @@ class ConsoleForms(Controller):
 
     # ------------------------------------------------------------------ cancel
     @get("/payments/{payment_id:str}/cancel")
-    async def cancel_confirm(
+    async def cancelconfirm_page(
         self, request: Request[Any, Any, Any], console: ConsoleDep, payment_id: PathText
     ) -> Template:
         try:
@@ -248,13 +242,13 @@ class ConsoleForms(Controller):
             return not_found(console, request, "payment")
         view = payment_view(payment, flag_after=0)
         hold = view.status == "AUTHORIZED"
-        return _confirm(
+        return confirm_page(
             console,
             request,
             heading="Release the hold" if hold else "Cancel the payment",
             facts=[("Payment", view.reference), ("Amount", view.amount), ("Status", view.status)],
             action=f"/console/payments/{payment.id}/cancel",
-            fields={"form_key": _form_key()},
+            fields={"form_key": form_key()},
             button="Release the hold" if hold else "Cancel the payment",
             back=f"/console/payments/{payment.id}",
             warning="The money held on the guest's card is released; nothing is taken."
@@ -274,7 +268,7 @@ class ConsoleForms(Controller):
             or not valid_form_key(form.get("form_key"))
             or ident is None
         ):
-            return _forbidden(console, request)
+            return forbidden_page(console, request)
         payment_page = f"/console/payments/{ident}"
 
         async def run(key: str) -> Outcome:
@@ -292,139 +286,4 @@ class ConsoleForms(Controller):
             target=str(ident),
             run=run,
             on_error=payment_page,
-        )
-
-    # ------------------------------------------------------------------ retry a refund
-    @get("/refunds/{refund_id:str}/retry")
-    async def retry_confirm(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, refund_id: PathText
-    ) -> Template:
-        ident = parse_uuid(refund_id)
-        try:
-            refund = await console.services.refunds.get(ident) if ident else None
-        except NotFoundError:
-            refund = None
-        if refund is None:
-            return not_found(console, request, "refund")
-        view = refund_view(refund)
-        return _confirm(
-            console,
-            request,
-            heading="Retry the refund now",
-            facts=[
-                ("Refund", view.reference),
-                ("Amount", view.amount),
-                ("Status", view.status),
-                ("Attempts so far", str(view.attempts)),
-                ("Last error", view.last_error or "—"),
-            ],
-            action=f"/console/refunds/{refund.id}/retry",
-            fields={"form_key": _form_key()},
-            button="Retry now",
-            back=f"/console/payments/{refund.payment_id}",
-            warning="One attempt at the provider is made now, under the refund's own provider "
-            "key (it cannot pay twice).",
-        )
-
-    @post("/refunds/{refund_id:str}/retry", status_code=303)
-    async def retry(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, refund_id: PathText
-    ) -> Any:
-        form = await form_of(request)
-        session = console.session(request)
-        ident = parse_uuid(refund_id)
-        if (
-            not console.sessions.check_csrf(session, form.get("csrf_token"))
-            or not valid_form_key(form.get("form_key"))
-            or ident is None
-        ):
-            return _forbidden(console, request)
-        try:
-            refund = await console.services.refunds.get(ident)
-        except NotFoundError:
-            return not_found(console, request, "refund")
-        payment_page = f"/console/payments/{refund.payment_id}"
-
-        async def run(key: str) -> Outcome:
-            done = await console.services.refunds.process(ident, idempotency_key=key)
-            return Outcome(
-                payment_page,
-                done.status.value != "FAILED",
-                f"Refund {done.reference}: {done.status.value} after {done.attempts} attempt(s).",
-            )
-
-        return await perform(
-            console,
-            request,
-            session,
-            form,
-            action="retry_refund",
-            target=str(ident),
-            run=run,
-            on_error=payment_page,
-        )
-
-    # ------------------------------------------------------------------ replay a webhook
-    async def _webhook(self, console: ConsoleDep, webhook_id: UUID) -> StoredWebhook | None:
-        async with console.services.deps.uow() as uow:
-            return await uow.webhooks.get(webhook_id)
-
-    @get("/webhooks/{webhook_id:str}/replay")
-    async def replay_confirm(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, webhook_id: PathText
-    ) -> Template:
-        ident = parse_uuid(webhook_id)
-        stored = await self._webhook(console, ident) if ident else None
-        if stored is None:
-            return not_found(console, request, "webhook")
-        return _confirm(
-            console,
-            request,
-            heading="Replay the webhook",
-            facts=[
-                ("Provider", stored.provider),
-                ("Event", stored.event_id),
-                ("Received", stored.received_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
-                ("Processed", "yes" if stored.processed_at else "no"),
-            ],
-            action=f"/console/webhooks/{stored.id}/replay",
-            fields={"form_key": _form_key()},
-            button="Replay",
-            back="/console/webhooks",
-            nav="webhooks",
-            warning="Its event is applied again as it was verified when it arrived; a payment "
-            "or refund it already moved stays where it is.",
-        )
-
-    @post("/webhooks/{webhook_id:str}/replay", status_code=303)
-    async def replay(
-        self, request: Request[Any, Any, Any], console: ConsoleDep, webhook_id: PathText
-    ) -> Any:
-        form = await form_of(request)
-        session = console.session(request)
-        ident = parse_uuid(webhook_id)
-        if (
-            not console.sessions.check_csrf(session, form.get("csrf_token"))
-            or not valid_form_key(form.get("form_key"))
-            or ident is None
-        ):
-            return _forbidden(console, request)
-
-        async def run(key: str) -> Outcome:
-            result = await console.services.webhooks.replay(ident)
-            return Outcome(
-                "/console/webhooks",
-                True,
-                f"Webhook {result.event_id} replayed: {result.outcome.replace('_', ' ')}.",
-            )
-
-        return await perform(
-            console,
-            request,
-            session,
-            form,
-            action="replay_webhook",
-            target=str(ident),
-            run=run,
-            on_error="/console/webhooks",
         )
