@@ -77,7 +77,10 @@ AFTER_CONFIRM = {
     "pm_card_incrementDeclined": P.COMPLETED,
 }
 # A saved card charged without the guest: what its token's issuer does (any other completes).
+# A decline token saved by a forged success webhook declines every charge after it too.
 OFF_SESSION = {
+    "pm_card_chargeDeclined": (P.FAILED, "card_declined"),
+    "pm_card_chargeDeclinedInsufficientFunds": (P.FAILED, "insufficient_funds"),
     "pm_card_offSessionAuthRequired": (P.FAILED, "authentication_required"),
     "pm_card_offSessionDeclined": (P.FAILED, "card_declined"),
     "pm_card_authenticationRequired": (P.FAILED, "authentication_required"),
