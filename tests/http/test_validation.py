@@ -278,3 +278,40 @@ async def test_refund_amounts_are_strict_integers(mem: Api) -> None:
     status, problem = await post(mem, {"payment_id": new_id(), "amount": 1.0}, "/api/v1/refunds")
     assert status == 422
     assert problem["code"] == "invalid_amount"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limt=10", "limt"),
+        ("=false", "query"),
+        ("cursor=&=x", "query"),
+        ("limit=5&expand=x", "expand"),
+    ],
+)
+async def test_a_query_parameter_the_operation_does_not_declare_is_refused(
+    mem: Api, query: str, field: str
+) -> None:
+    booking = new_id()
+    await mem.create_payment(booking_id=booking)
+    response = await mem.client.get(f"/api/v1/payments/booking/{booking}?{query}", headers=AUTH)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "validation_error"
+    assert problem["errors"] == [{"field": field, "reason": "not a parameter of this operation"}]
+
+
+async def test_declared_query_parameters_are_taken(mem: Api) -> None:
+    booking = new_id()
+    await mem.create_payment(booking_id=booking)
+    await mem.create_payment(booking_id=booking)
+    response = await mem.client.get(f"/api/v1/payments/booking/{booking}?limit=1", headers=AUTH)
+    assert response.status_code == 200
+    assert len(response.json()["items"]) == 1
+    assert response.json()["next_cursor"] is not None
+
+
+async def test_a_webhook_url_with_a_query_is_judged_by_its_signature(mem: Api) -> None:
+    response = await mem.client.post("/api/v1/webhooks/fake?source=dashboard", content=b"{}")
+    assert response.status_code == 400
+    assert response.json()["code"] != "validation_error"
