@@ -1,4 +1,5 @@
-"""What every aggregate shares: a version for optimistic locking and pending events."""
+"""What every aggregate shares: transitions checked against a table, snapshots for events,
+the numbers of documents in yearly sequences."""
 
 from __future__ import annotations
 
@@ -29,3 +30,21 @@ T = TypeVar("T")
 def snapshot(aggregate: T) -> T:
     """The aggregate as it is now, for an event: an isolated copy without pending events."""
     return copy_aggregate(aggregate)
+
+
+def format_document_number(prefix: str, year: int, sequence: int) -> str:
+    """A document's number in its yearly sequence: ``INV-2026-000001``, ``CN-2026-000001``."""
+    return f"{prefix}-{year:04d}-{sequence:06d}"
+
+
+def parse_document_number(prefix: str, number: str) -> tuple[int, int] | None:
+    """The (year, sequence) of a well-formed number with ``prefix``, else ``None``."""
+    parts = number.split("-")
+    if len(parts) != 3 or parts[0] != prefix:
+        return None
+    year, seq = parts[1], parts[2]
+    if not (len(year) == 4 and year.isascii() and year.isdigit()):
+        return None
+    if not (len(seq) >= 6 and seq.isascii() and seq.isdigit()):
+        return None
+    return int(year), int(seq)

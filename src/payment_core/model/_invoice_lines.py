@@ -9,6 +9,7 @@ from typing import Final
 import attrs
 
 from payment_core.errors import ValidationError
+from payment_core.model._base import format_document_number, parse_document_number
 from payment_core.model.customer import Customer
 from payment_core.money import MAX_AMOUNT, Currency, tax_for
 
@@ -74,20 +75,12 @@ class LineItem:
 
 def format_invoice_number(year: int, sequence: int) -> str:
     """``INV-2026-000001``."""
-    return f"INV-{year:04d}-{sequence:06d}"
+    return format_document_number("INV", year, sequence)
 
 
 def parse_invoice_number(number: str) -> tuple[int, int] | None:
     """The (year, sequence) of a well-formed number, else ``None``."""
-    parts = number.split("-")
-    if len(parts) != 3 or parts[0] != "INV":
-        return None
-    year, seq = parts[1], parts[2]
-    if not (len(year) == 4 and year.isascii() and year.isdigit()):
-        return None
-    if not (len(seq) >= 6 and seq.isascii() and seq.isdigit()):
-        return None
-    return int(year), int(seq)
+    return parse_document_number("INV", number)
 
 
 def check_lines(lines: Sequence[LineItem], currency: Currency) -> tuple[LineItem, ...]:

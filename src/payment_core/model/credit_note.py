@@ -15,7 +15,7 @@ import attrs
 
 from payment_core.card_data import find_raw_card_data
 from payment_core.errors import RawCardDataError, ValidationError
-from payment_core.model._base import snapshot
+from payment_core.model._base import format_document_number, parse_document_number, snapshot
 from payment_core.money import Money, round_half_even
 
 __all__ = [
@@ -48,20 +48,12 @@ MAX_MEMO: Final = 1_000
 
 def format_credit_note_number(year: int, sequence: int) -> str:
     """``CN-2026-000001``."""
-    return f"CN-{year:04d}-{sequence:06d}"
+    return format_document_number("CN", year, sequence)
 
 
 def parse_credit_note_number(number: str) -> tuple[int, int] | None:
     """The (year, sequence) of a well-formed number, else ``None``."""
-    parts = number.split("-")
-    if len(parts) != 3 or parts[0] != "CN":
-        return None
-    year, seq = parts[1], parts[2]
-    if not (len(year) == 4 and year.isascii() and year.isdigit()):
-        return None
-    if not (len(seq) >= 6 and seq.isascii() and seq.isdigit()):
-        return None
-    return int(year), int(seq)
+    return parse_document_number("CN", number)
 
 
 def credit_tax(*, invoice_total: int, invoice_tax: int, credited_before: int, amount: int) -> int:
