@@ -5,11 +5,13 @@ and a capture reply for another amount settles nothing."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from provider_standins._server import Faults
 from provider_standins.kits import Kit
 
 from payment_core.errors import (
@@ -26,6 +28,7 @@ from payment_core.ports import (
     ProviderCapabilities,
     ProviderPaymentStatus,
     RetrievePaymentRequest,
+    WebhookKind,
 )
 from payment_core.services import CreatePayment
 from payment_core.testing import Harness
@@ -203,6 +206,28 @@ async def test_a_capture_reply_for_another_amount_settles_nothing(
     )
     assert kept.amount_captured == 0
     assert "payment.completed" not in harness.published_types()
+
+
+async def test_a_capture_whose_answers_are_lost_is_settled_once_by_reconciliation(
+    kit: Kit, harness: Harness
+) -> None:
+    assert kit.standin is not None
+    payment = await _hold(harness)
+    path = f"/v1/payment_intents/{payment.provider_payment_id}/capture"
+    # Stripe captures, and every answer to the capture (the retries' too) is lost.
+    kit.standin.faults = Faults(timeout=1.0, applies=lambda method, p: p == path)
+    pending = await harness.services.payments.capture(payment.id, 3_000)
+    assert (pending.status, pending.amount_capture_pending) == (P.AUTHORIZED, 3_000)
+    assert _intent(kit, payment).amount_received == 3_000
+    kit.standin.faults = None
+    harness.clock.advance(minutes=6)
+    report = await harness.services.reconciliation.sweep()
+    assert report.settled == 1
+    settled = await harness.services.payments.get(payment.id)
+    assert (settled.status, settled.amount_captured) == (P.COMPLETED, 3_000)
+    keys = {r.header("idempotency-key") for r in _posts(kit, path)}
+    assert keys == {f"payment-{payment.id}-capture-3000"}
+    assert _intent(kit, payment).amount_received == 3_000
 
 
 async def test_a_hold_stripe_let_go_is_not_captured(kit: Kit, harness: Harness) -> None:
@@ -384,3 +409,48 @@ async def test_an_off_session_intent_our_confirm_never_reached_is_confirmed_the_
         ProviderPaymentStatus.FAILED,
         "authentication_required",
     )
+
+
+# ---------------------------------------------------------------------------- Stripe's units
+async def test_an_isk_hold_is_held_and_captured_in_stripe_s_unit(
+    kit: Kit, harness: Harness
+) -> None:
+    payment = await _hold(harness, amount=500, currency="ISK")
+    assert payment.amount_capturable == 500
+    [create] = _posts(kit, "/v1/payment_intents")
+    assert create.params["amount"] == "50000"  # ISK has two decimals, always 00, at Stripe
+    captured = await harness.services.payments.capture(payment.id, 200)
+    assert (captured.status, captured.amount_captured) == (P.COMPLETED, 200)
+    [capture] = _posts(kit, f"/v1/payment_intents/{payment.provider_payment_id}/capture")
+    assert capture.params["amount_to_capture"] == "20000"
+    raised = await _hold(harness, amount=500, currency="ISK")
+    await harness.services.payments.increment_authorization(raised.id, 700)
+    path = f"/v1/payment_intents/{raised.provider_payment_id}/increment_authorization"
+    assert [r.params["amount"] for r in _posts(kit, path)] == ["70000"]
+
+
+@pytest.mark.parametrize(("capturable", "ours"), [(50000, 500), (150, None)])
+def test_a_hold_s_webhook_is_read_in_stripe_s_unit(
+    kit: Kit, capturable: int, ours: int | None
+) -> None:
+    body = json.dumps(
+        {
+            "id": "evt_1",
+            "object": "event",
+            "type": "payment_intent.amount_capturable_updated",
+            "created": 1_767_268_800,
+            "data": {
+                "object": {
+                    "id": "pi_1",
+                    "object": "payment_intent",
+                    "amount": 50000,
+                    "amount_capturable": capturable,
+                    "currency": "isk",
+                    "status": "requires_capture",
+                }
+            },
+        }
+    ).encode()
+    event = kit.provider.translate_webhook(body)
+    assert event.kind is WebhookKind.PAYMENT_AUTHORIZED
+    assert (event.amount, event.amount_capturable) == (Money.of(500, "ISK"), ours)

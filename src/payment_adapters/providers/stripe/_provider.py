@@ -19,6 +19,7 @@ from payment_adapters.providers.stripe._holds import StripeHolds
 from payment_adapters.providers.stripe._transformers import (
     EXPAND,
     OFF_SESSION_TAG,
+    STRIPE_UNITS,
     IntentOptions,
     intent_params,
     refund_params,
@@ -80,7 +81,8 @@ class StripeProvider(StripeHolds, StripeSavedCards):
         self, request: CreatePaymentRequest | ConfirmPaymentRequest, operation: str
     ) -> IntentOptions:
         """What the intent asks beyond taking money at once; a card to save without a
-        customer gets a new one."""
+        customer gets a new one (once the amount is known to be one Stripe can take)."""
+        STRIPE_UNITS.to_provider(request.amount)
         usage = request.setup_future_usage
         if usage is not None and usage not in _SETUP_FUTURE_USAGE:
             raise NotSupportedByProviderError.of(self.name, f"setup_future_usage={usage[:20]}")
