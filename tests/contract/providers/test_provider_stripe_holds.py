@@ -5,19 +5,24 @@ and a capture reply for another amount settles nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+import attrs
 import pytest
 from provider_standins._server import Faults
 from provider_standins.kits import Kit
 
 from payment_core.errors import (
     CardDeclinedError,
+    InvalidTransitionError,
     NotSupportedByProviderError,
     PaymentMethodDetachedError,
+    ProviderError,
 )
 from payment_core.model.payment import AMOUNT_MISMATCH, CaptureMethod, Payment, PaymentStatus
 from payment_core.model.payment_method import PaymentMethod, PaymentMethodStatus
@@ -30,8 +35,8 @@ from payment_core.ports import (
     RetrievePaymentRequest,
     WebhookKind,
 )
-from payment_core.services import CreatePayment
-from payment_core.testing import Harness
+from payment_core.services import CreatePayment, ServiceConfig
+from payment_core.testing import Harness, build_in_memory
 
 P = PaymentStatus
 
@@ -454,3 +459,58 @@ def test_a_hold_s_webhook_is_read_in_stripe_s_unit(
     event = kit.provider.translate_webhook(body)
     assert event.kind is WebhookKind.PAYMENT_AUTHORIZED
     assert (event.amount, event.amount_capturable) == (Money.of(500, "ISK"), ours)
+
+
+# ---------------------------------------------------------------------------- faults
+async def test_under_faults_our_holds_and_captures_agree_with_stripe_s(
+    kit_factory: Any, config: ServiceConfig
+) -> None:
+    """Timeouts (after the work), 429 and 5xx on every request while 20 holds are placed,
+    raised and captured in part: once reconciliation has run, every capture we record is what
+    Stripe took, every hold we keep is still held there, and nothing failed for an unknown
+    outcome (the teardown checks that no key was reused with another request)."""
+    kit = kit_factory("stripe", timeout=0.15, attempts=2)
+    assert kit.standin is not None
+    harness = build_in_memory(
+        provider=kit.provider,
+        config=attrs.evolve(config, default_provider="stripe"),
+        randbelow=lambda n: 0,
+    )
+    faults = Faults(timeout=0.10, rate_limited=0.05, server_error=0.05, seed=12)
+    kit.standin.faults = faults
+
+    async def run(i: int) -> Payment | None:
+        try:
+            payment = await harness.services.payments.create(
+                _create(capture_method="manual", amount=5_000 + i)
+            )
+        except ProviderError:
+            return None  # never set up: nothing to agree on
+        for step in (
+            lambda: harness.services.payments.increment_authorization(payment.id, 7_000 + i),
+            lambda: harness.services.payments.capture(payment.id, 3_000),
+        ):
+            # A payment still PROCESSING (its confirm's outcome unknown) cannot move yet.
+            with contextlib.suppress(ProviderError, CardDeclinedError, InvalidTransitionError):
+                await step()
+        return payment
+
+    made = [p for p in await asyncio.gather(*(run(i) for i in range(20))) if p is not None]
+    assert sum(faults.injected.values()) > 0
+    kit.standin.faults = None
+    for _ in range(3):
+        harness.clock.advance(minutes=10)
+        await harness.services.reconciliation.sweep()
+    for payment in made:
+        ours = await harness.services.payments.get(payment.id)
+        assert ours.status is not P.FAILED, ours.failure_code
+        intent = _intent(kit, ours)
+        assert intent.charges <= 1
+        if ours.status is P.COMPLETED:
+            assert (intent.status, intent.amount_received) == ("succeeded", ours.amount_captured)
+        elif ours.status is P.AUTHORIZED and not ours.capture_in_flight:
+            assert intent.status == "requires_capture"
+            assert (intent.amount, intent.amount_capturable) == (
+                ours.amount.amount,
+                ours.amount_capturable,
+            )
