@@ -15,7 +15,7 @@ from uuid import uuid4
 import attrs
 import pytest
 from provider_standins._server import Faults
-from provider_standins.kits import Kit
+from provider_standins.kits import Kit, StripeKit
 
 from payment_core.errors import (
     CardDeclinedError,
@@ -242,6 +242,38 @@ async def test_a_hold_stripe_let_go_is_not_captured(kit: Kit, harness: Harness) 
     settled = await harness.services.payments.capture(payment.id)
     assert settled.status is P.EXPIRED
     assert (intent.status, intent.charges) == ("canceled", 0)
+
+
+async def test_a_hold_after_3ds_is_authorized_by_stripe_s_webhook_and_saves_its_card(
+    kit: Kit, harness: Harness
+) -> None:
+    assert isinstance(kit, StripeKit)
+    payment = await harness.services.payments.create(
+        _create(
+            "pm_card_authenticationRequired",
+            capture_method="manual",
+            setup_future_usage="off_session",
+        )
+    )
+    assert payment.status is P.PROCESSING
+    assert payment.next_action is not None
+    kit.customer_authenticates(payment)
+    with kit.stripe.lock:
+        obj = kit.stripe.intent_json(_intent(kit, payment))
+    body, headers = kit.stripe_event(
+        "payment_intent.amount_capturable_updated", obj, harness.clock.now()
+    )
+    await harness.services.webhooks.receive("stripe", body, headers)
+    held = await harness.services.payments.get(payment.id)
+    assert (held.status, held.amount_capturable) == (P.AUTHORIZED, 5_000)
+    assert held.payment_method_id is not None
+    method = harness.store.payment_methods[held.payment_method_id]
+    assert (method.provider_token, method.provider_customer_id) == (
+        obj["payment_method"],
+        obj["customer"],
+    )
+    captured = await harness.services.payments.capture(payment.id)
+    assert (captured.status, captured.amount_captured) == (P.COMPLETED, 5_000)
 
 
 # ---------------------------------------------------------------------------- saved cards
