@@ -1,6 +1,8 @@
 """Stripe, through the official SDK's async API (``StripeClient`` + ``HTTPXClient``).
 
-PaymentIntents with card payment methods, confirmed server-side; refunds against the intent.
+PaymentIntents with card payment methods, confirmed server-side; holds (``capture_method=manual``,
+captured whole or in part, released, raised); cards saved to a Customer and charged again without
+the guest; refunds against the intent.
 Every POST carries the idempotency key the services derive from our ids, and a retry of an
 unknown outcome sends the same key again with exactly the same parameters (Stripe refuses a key
 reused with other parameters), so Stripe does the work at most once. Amounts go out and come back
@@ -14,9 +16,11 @@ headers once per call), but they sleep on the wall clock with a fixed schedule a
 ``Retry-After``; they are switched off and :func:`call_with_retries` does the retrying, with an
 injectable backoff, the same as for the other providers.
 
-The package: :class:`StripeProvider` (``_provider``, the operations), ``_transformers``
-(request and reply shapes, status maps, Stripe's units, SDK errors) and ``_webhooks``
-(the signature and Stripe's events).
+The package: :class:`StripeProvider` (``_provider``, payments and refunds) on ``_base`` (the
+client and the calls), with ``_holds`` (captures and increases) and ``_customers`` (Customers
+and detaching saved cards); ``_transformers`` (request and reply shapes, status maps, Stripe's
+units), ``_errors`` (SDK errors as the port's) and ``_webhooks`` (the signature and Stripe's
+events).
 """
 
 from payment_adapters.providers.stripe._provider import (

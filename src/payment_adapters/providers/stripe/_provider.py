@@ -3,38 +3,40 @@
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
-import stripe as stripe_sdk
-
-from payment_adapters.providers._common import (
-    Backoff,
-    Redactor,
-    call_with_retries,
-    redact_text,
-    refuse_raw_card_data,
-)
-from payment_adapters.providers._unsupported import WithoutHolds, refuse_unsupported
-from payment_adapters.providers.ratelimit import TokenBucket
+from payment_adapters.providers._common import refuse_raw_card_data
 from payment_adapters.providers.stripe import _webhooks
+from payment_adapters.providers.stripe._base import (
+    STRIPE_API_BASE,
+    STRIPE_API_VERSION,
+    never_set_up,
+)
+from payment_adapters.providers.stripe._customers import StripeSavedCards
+from payment_adapters.providers.stripe._holds import StripeHolds
 from payment_adapters.providers.stripe._transformers import (
     EXPAND,
-    error_from,
+    OFF_SESSION_TAG,
+    STRIPE_UNITS,
+    IntentOptions,
     intent_params,
-    payment_reply,
     refund_params,
     refund_reply,
 )
-from payment_core import signing
-from payment_core.errors import ProviderDeclinedError, ProviderRejectedError
+from payment_core.errors import (
+    NotSupportedByProviderError,
+    ProviderDeclinedError,
+    ProviderRejectedError,
+)
 from payment_core.intent_events import nonempty
+from payment_core.model.payment import CaptureMethod
 from payment_core.ports import (
     CancelPaymentRequest,
     ConfirmPaymentRequest,
     CreatePaymentRequest,
+    ProviderCapabilities,
     ProviderPayment,
     ProviderPaymentStatus,
     ProviderRefund,
@@ -51,48 +53,13 @@ __all__ = ["STRIPE_API_BASE", "STRIPE_API_VERSION", "StripeProvider"]
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-STRIPE_API_BASE: Final = "https://api.stripe.com"
-#: The API version the requests and replies here are written for, sent on every request. The
-#: first with ``allowed_payment_method_types`` on PaymentIntents; stripe-python 15.4.0 pins it.
-STRIPE_API_VERSION: Final = "2026-07-29.dahlia"
 _REFUND_PAGES: Final = 10
+#: What Stripe's ``setup_future_usage`` takes.
+_SETUP_FUTURE_USAGE: Final = frozenset({"off_session", "on_session"})
 
 
-class _SdkLogScrubber(logging.Filter):
-    """Keeps request and response payloads out of the Stripe SDK's own log records.
-
-    At DEBUG the SDK logs every request's parameters and every response body (which holds the
-    intent's client secret); at INFO it logs provider error messages, which may quote what was
-    sent. Payloads are dropped and the rest is redacted; the record itself still goes through.
-    """
-
-    _PAYLOAD = re.compile(r"\b(post_data|body)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+)")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and not record.args:
-            record.msg = redact_text(self._PAYLOAD.sub(r"\1=[not logged]", record.msg))
-        return True
-
-
-_SCRUBBER: Final = _SdkLogScrubber()
-
-
-def _scrub_sdk_logs() -> None:
-    sdk_logger = logging.getLogger("stripe")
-    if _SCRUBBER not in sdk_logger.filters:
-        sdk_logger.addFilter(_SCRUBBER)
-
-
-def _never_set_up() -> ProviderRejectedError:
-    return ProviderRejectedError(
-        reason_code="unknown_provider_payment", message="this payment was never set up at Stripe"
-    )
-
-
-class StripeProvider(WithoutHolds):
-    """The ``PaymentProvider`` port over Stripe's PaymentIntents and Refunds.
+class StripeProvider(StripeHolds, StripeSavedCards):
+    """The ``PaymentProvider`` port over Stripe's PaymentIntents, Refunds and Customers.
 
     ``webhook_secrets`` are the endpoint's signing secrets (several while one rotates);
     ``api_base`` points the SDK at another host (a local stand-in); ``return_url`` is where
@@ -100,82 +67,61 @@ class StripeProvider(WithoutHolds):
     the browser completes with the client secret).
     """
 
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        webhook_secrets: Sequence[str] = (),
-        api_base: str | None = None,
-        return_url: str | None = None,
-        timeout: float = 30.0,
-        backoff: Backoff | None = None,
-        rate_limiter: TokenBucket | None = None,
-        webhook_tolerance_seconds: int = signing.DEFAULT_TOLERANCE_SECONDS,
-        name: str = "stripe",
-        http_client: stripe_sdk.HTTPClient | None = None,
-    ) -> None:
-        if not api_key:
-            raise ValueError("a Stripe API key is required")
-        _scrub_sdk_logs()
-        self._name = name
-        self._webhook_secrets = tuple(s for s in webhook_secrets if s)
-        self._return_url = return_url
-        self._backoff = backoff or Backoff()
-        self._limiter = rate_limiter if rate_limiter is not None else TokenBucket(25.0)
-        self._tolerance = webhook_tolerance_seconds
-        self._redactor = Redactor([api_key, *self._webhook_secrets])
-        self._http = http_client or stripe_sdk.HTTPXClient(timeout=timeout)
-        self._client = stripe_sdk.StripeClient(
-            api_key,
-            stripe_version=STRIPE_API_VERSION,
-            base_addresses={"api": (api_base or STRIPE_API_BASE).rstrip("/")},
-            http_client=self._http,
-            max_network_retries=0,
+    #: Holds (captured whole or in part, raised where the card allows: see
+    #: :meth:`increment_authorization`), saved cards and charges without the guest.
+    capabilities: Final = ProviderCapabilities(
+        manual_capture=True,
+        partial_capture=True,
+        increment_authorization=True,
+        save_payment_method=True,
+        off_session=True,
+    )
+
+    async def _options(
+        self, request: CreatePaymentRequest | ConfirmPaymentRequest, operation: str
+    ) -> IntentOptions:
+        """What the intent asks beyond taking money at once; a card to save without a
+        customer gets a new one (once the amount is known to be one Stripe can take)."""
+        STRIPE_UNITS.to_provider(request.amount)
+        usage = request.setup_future_usage
+        if usage is not None and usage not in _SETUP_FUTURE_USAGE:
+            raise NotSupportedByProviderError.of(self.name, f"setup_future_usage={usage[:20]}")
+        customer = request.customer_id
+        if usage is not None and customer is None:
+            customer = await self._customer_for(request.payment_id, operation)
+        return IntentOptions(
+            hold=request.capture_method is CaptureMethod.MANUAL,
+            customer=customer,
+            setup_future_usage=usage,
+            off_session=request.off_session,
         )
 
-    def __repr__(self) -> str:
-        return f"StripeProvider(name={self._name!r})"
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    #: Stripe's 3-D Secure is finished in the browser with the client secret.
-    takes_verification_token: Final = False
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        close: Callable[[], Awaitable[None]] = self._http.close_async
-        await close()
-
-    # ------------------------------------------------------------------ calls
-    async def _call(self, operation: str, send: Callable[[], Awaitable[T]]) -> T:
-        async def attempt() -> T:
-            await self._limiter.acquire()
-            try:
-                return await send()
-            except stripe_sdk.StripeError as exc:
-                raise error_from(exc, self._redactor) from None
-
-        return await call_with_retries(
-            attempt, backoff=self._backoff, provider=self._name, operation=operation, logger=logger
-        )
-
-    def _payment(
-        self, obj: Mapping[str, Any], *, expected_id: str | None, operation: str
-    ) -> ProviderPayment:
-        return payment_reply(obj, self._redactor, expected_id=expected_id, operation=operation)
+    def _confirm_params(
+        self, payment_method: str, *, off_session: bool
+    ) -> PaymentIntentConfirmParams:
+        """The one way a confirm's parameters are made (a confirm made again by
+        reconciliation sends the same)."""
+        params: PaymentIntentConfirmParams = {
+            "payment_method": payment_method,
+            "expand": list(EXPAND),
+        }
+        if self._return_url:
+            params["return_url"] = self._return_url
+        if off_session:
+            params["off_session"] = True
+        return params
 
     # ------------------------------------------------------------------ payments
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
-        refuse_unsupported(self.name, request)
-        refuse_raw_card_data(payment_method=request.payment_method)
+        method = request.saved_payment_method or request.payment_method
+        refuse_raw_card_data(payment_method=method)
         params = intent_params(
             request.payment_id,
             request.amount,
-            payment_method=request.payment_method,
+            payment_method=method,
             metadata=request.metadata,
             description=request.description,
+            options=await self._options(request, "create_payment"),
         )
         intent = await self._call(
             "create_payment",
@@ -186,7 +132,6 @@ class StripeProvider(WithoutHolds):
         return self._payment(intent.to_dict(), expected_id=None, operation="create_payment")
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
-        refuse_unsupported(self.name, request)
         refuse_raw_card_data(payment_method=request.payment_method)
         intent_id = request.provider_payment_id
         if intent_id is None:
@@ -196,6 +141,7 @@ class StripeProvider(WithoutHolds):
                 request.amount,
                 payment_method=request.payment_method,
                 confirm=True,
+                options=await self._options(request, "confirm_payment"),
             )
             if self._return_url:
                 create["return_url"] = self._return_url
@@ -206,12 +152,8 @@ class StripeProvider(WithoutHolds):
                 ),
             )
             return self._payment(intent.to_dict(), expected_id=None, operation="confirm_payment")
-        params: PaymentIntentConfirmParams = {
-            "payment_method": request.payment_method,
-            "expand": list(EXPAND),
-        }
-        if self._return_url:
-            params["return_url"] = self._return_url
+        # A hold, a customer and a card to save were asked for when the intent was created.
+        params = self._confirm_params(request.payment_method, off_session=request.off_session)
         try:
             intent = await self._call(
                 "confirm_payment",
@@ -227,32 +169,27 @@ class StripeProvider(WithoutHolds):
             return await self._retrieve(intent_id, "confirm_payment")
         return self._payment(intent.to_dict(), expected_id=intent_id, operation="confirm_payment")
 
-    async def _retrieve(self, intent_id: str, operation: str) -> ProviderPayment:
-        intent = await self._call(
-            operation,
-            lambda: self._client.v1.payment_intents.retrieve_async(
-                intent_id, {"expand": list(EXPAND)}
-            ),
-        )
-        return self._payment(intent.to_dict(), expected_id=intent_id, operation=operation)
-
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
         """Where the intent stands; an intent our confirm never reached is confirmed now.
 
         The services ask only about payments they are confirming (``PROCESSING``), so an intent
         still waiting for confirmation means every attempt of our confirm was lost before
-        Stripe acted on it: confirming it now (under the request's key) is what was asked for.
-        An intent succeeds at most once, so this can never charge twice.
+        Stripe acted on it: confirming it now (under the request's key) is what was asked for,
+        without the guest if the intent was created for that (its metadata says so). An
+        intent succeeds at most once, so this can never charge twice.
         """
         intent_id = request.provider_payment_id
         if intent_id is None:
-            raise _never_set_up()
-        payment = await self._retrieve(intent_id, "retrieve_payment")
+            raise never_set_up()
+        obj = await self._intent(intent_id, "retrieve_payment")
+        payment = self._payment(obj, expected_id=intent_id, operation="retrieve_payment")
         if request.payment_method and payment.status in (
             ProviderPaymentStatus.REQUIRES_CONFIRMATION,
             ProviderPaymentStatus.REQUIRES_PAYMENT_METHOD,
         ):
             logger.info("stripe intent %s was never confirmed; confirming it now", intent_id)
+            metadata = obj.get("metadata")
+            tags: Mapping[str, Any] = metadata if isinstance(metadata, dict) else {}
             try:
                 return await self.confirm_payment(
                     ConfirmPaymentRequest(
@@ -261,6 +198,8 @@ class StripeProvider(WithoutHolds):
                         amount=request.amount,
                         payment_method=request.payment_method,
                         idempotency_key=request.idempotency_key,
+                        capture_method=request.capture_method,
+                        off_session=tags.get(OFF_SESSION_TAG) == "true",
                     )
                 )
             except ProviderDeclinedError:
@@ -282,7 +221,7 @@ class StripeProvider(WithoutHolds):
     async def refund(self, request: RefundRequest) -> ProviderRefund:
         intent_id = request.provider_payment_id
         if intent_id is None:
-            raise _never_set_up()
+            raise never_set_up()
         return await self._create_refund(intent_id, request)
 
     async def _create_refund(
@@ -316,7 +255,7 @@ class StripeProvider(WithoutHolds):
             return refund_reply(refund.to_dict(), payment_intent=request.provider_payment_id)
         intent_id = request.provider_payment_id
         if intent_id is None:
-            raise _never_set_up()
+            raise never_set_up()
         # The attempt's answer was lost. Look for the refund it may have made (tagged with its
         # key, which outlives Stripe's 24-hour idempotency window); if there is none, the
         # attempt never happened and asking again with the same key makes it.

@@ -1,23 +1,21 @@
 """Stripe's request and reply shapes: amounts in Stripe's units, the status maps, the
-parameters of a PaymentIntent and of a Refund, and an SDK error as one of the port's errors."""
+parameters of a PaymentIntent (holds and saved cards included) and of a Refund, and a
+PaymentIntent's hold and saved card as the port reads them."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
-import stripe as stripe_sdk
+import attrs
 
-from payment_adapters.providers._common import Redactor, get_header, parse_retry_after, parse_uuid
+from payment_adapters.providers._common import Redactor, parse_uuid
 from payment_adapters.providers._units import ProviderUnits
-from payment_core.errors import (
-    ProviderDeclinedError,
-    ProviderError,
-    ProviderRejectedError,
-    ProviderUnavailableError,
-)
+from payment_adapters.providers.stripe._errors import decline_code
+from payment_core.errors import ProviderUnavailableError
 from payment_core.intent_events import charge_card, nonempty
 from payment_core.model.payment import Card, NextAction
 from payment_core.money import Currency, Money
@@ -26,6 +24,7 @@ from payment_core.ports import (
     ProviderPaymentStatus,
     ProviderRefund,
     ProviderRefundStatus,
+    SavedPaymentMethod,
 )
 
 if TYPE_CHECKING:
@@ -33,11 +32,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXPAND",
+    "OFF_SESSION_TAG",
     "STRIPE_UNITS",
-    "decline_code",
-    "error_from",
+    "IntentOptions",
     "id_of",
     "intent_params",
+    "minor_units",
     "payment_reply",
     "refund_params",
     "refund_reply",
@@ -94,8 +94,8 @@ _PAYMENT_STATUS: Final[Mapping[str, ProviderPaymentStatus]] = {
     "requires_confirmation": ProviderPaymentStatus.REQUIRES_CONFIRMATION,
     "requires_action": ProviderPaymentStatus.REQUIRES_ACTION,
     "processing": ProviderPaymentStatus.PROCESSING,
-    # Authorised, not captured yet: we never ask for manual capture, so it is on its way.
-    "requires_capture": ProviderPaymentStatus.PROCESSING,
+    # Authorized and held (capture_method=manual), waiting for a capture.
+    "requires_capture": ProviderPaymentStatus.REQUIRES_CAPTURE,
     "succeeded": ProviderPaymentStatus.SUCCEEDED,
     "canceled": ProviderPaymentStatus.CANCELED,
 }
@@ -109,7 +109,22 @@ _REFUND_STATUS: Final[Mapping[str, ProviderRefundStatus]] = {
 }
 
 
+#: The metadata key that marks an intent to be confirmed without the guest: Stripe keeps no
+#: ``off_session`` on the intent, and a confirm made again (reconciliation) must be the same.
+OFF_SESSION_TAG: Final = "off_session"
+
 # ---------------------------------------------------------------------------- requests
+
+
+@attrs.frozen(kw_only=True)
+class IntentOptions:
+    """What a PaymentIntent asks beyond taking money at once: a hold, the customer whose saved
+    card it charges or to whom it saves the card, and a charge without the guest."""
+
+    hold: bool = False
+    customer: str | None = attrs.field(default=None, repr=False)
+    setup_future_usage: str | None = None
+    off_session: bool = False
 
 
 def intent_params(
@@ -120,12 +135,15 @@ def intent_params(
     metadata: Mapping[str, str] | None = None,
     description: str | None = None,
     confirm: bool = False,
+    options: IntentOptions | None = None,
 ) -> PaymentIntentCreateParams:
     """A PaymentIntent for one payment of ours, card only, its replies expanded."""
+    options = options or IntentOptions()
+    tags = {OFF_SESSION_TAG: "true"} if options.off_session else {}
     params: PaymentIntentCreateParams = {
         "amount": STRIPE_UNITS.to_provider(amount),
         "currency": amount.currency.code.lower(),
-        "metadata": {**(metadata or {}), "payment_id": str(payment_id)},
+        "metadata": {**(metadata or {}), **tags, "payment_id": str(payment_id)},
         "allowed_payment_method_types": ["card"],
         "confirm": confirm,
         "expand": list(EXPAND),
@@ -134,6 +152,18 @@ def intent_params(
         params["description"] = description
     if payment_method:
         params["payment_method"] = payment_method
+    if options.hold:
+        params["capture_method"] = "manual"
+        # Stripe raises a hold only if the intent asked for it before it was authorized.
+        params["payment_method_options"] = {
+            "card": {"request_incremental_authorization": "if_available"}
+        }
+    if options.customer:
+        params["customer"] = options.customer
+    if options.setup_future_usage == "off_session":
+        params["setup_future_usage"] = "off_session"
+    if options.off_session and confirm:
+        params["off_session"] = True  # Stripe takes it only with confirm=true
     return params
 
 
@@ -200,6 +230,12 @@ def payment_reply(
         failure_code=failure_code if status is ProviderPaymentStatus.FAILED else None,
         failure_message=failure_message if status is ProviderPaymentStatus.FAILED else None,
         client_secret=nonempty(obj.get("client_secret")),
+        amount_capturable=minor_units(obj.get("amount_capturable"), amount.currency),
+        amount_received=minor_units(obj.get("amount_received"), amount.currency),
+        authorization_expires_at=(
+            capture_before(obj) if status is ProviderPaymentStatus.REQUIRES_CAPTURE else None
+        ),
+        saved_method=_saved_method(obj, status),
     )
 
 
@@ -226,57 +262,51 @@ def refund_reply(obj: Mapping[str, Any], *, payment_intent: str | None) -> Provi
     )
 
 
-def error_from(exc: stripe_sdk.StripeError, redactor: Redactor) -> ProviderError:
-    """An SDK error as one of the three errors the port allows; no SDK type escapes."""
-    body = exc.json_body.get("error") if isinstance(exc.json_body, dict) else None
-    error: Mapping[str, Any] = body if isinstance(body, dict) else {}
-    message = redactor.clean(error.get("message"))
-    code = nonempty(error.get("code")) or nonempty(exc.code)
-    if isinstance(exc, stripe_sdk.CardError):
-        return ProviderDeclinedError(
-            decline_code=decline_code(error) or code or "card_declined",
-            message=message or "The card was declined.",
-        )
-    if isinstance(exc, stripe_sdk.RateLimitError):
-        return ProviderUnavailableError(
-            message="stripe rate limit (429)",
-            retry_after_seconds=parse_retry_after(get_header(exc.headers, "Retry-After")),
-        )
-    if isinstance(exc, stripe_sdk.APIConnectionError):
-        return ProviderUnavailableError(message="stripe connection failed or timed out")
-    if isinstance(exc, stripe_sdk.AuthenticationError):
-        # Stripe's message quotes part of the key: say nothing of it.
-        return ProviderRejectedError(
-            reason_code="authentication_failed", message="Stripe refused the API key."
-        )
-    if isinstance(exc, stripe_sdk.PermissionError):
-        return ProviderRejectedError(
-            reason_code="permission_denied",
-            message=message or "The API key may not do this.",
-        )
-    if isinstance(exc, stripe_sdk.IdempotencyError):
-        return ProviderRejectedError(
-            reason_code="idempotency_error", message=message or "Idempotency key misuse."
-        )
-    if isinstance(exc, stripe_sdk.InvalidRequestError):
-        return ProviderRejectedError(
-            reason_code=code or "invalid_request", message=message or "Invalid request."
-        )
-    status = exc.http_status
-    return ProviderUnavailableError(
-        message=f"stripe answered {status}" if status else "stripe gave no usable answer",
-        retry_after_seconds=parse_retry_after(get_header(exc.headers, "Retry-After")),
-    )
-
-
-def decline_code(error: Mapping[str, Any]) -> str | None:
-    """The decline code of an error object, else its code: ``generic_decline`` says no more
-    than ``card_declined``, so the code is reported then."""
-    decline = nonempty(error.get("decline_code"))
-    return decline if decline and decline != "generic_decline" else nonempty(error.get("code"))
-
-
 # ---------------------------------------------------------------------------- parts
+
+
+def minor_units(value: object, currency: Currency) -> int | None:
+    """An amount field (``amount_capturable``, ``amount_received``) in our minor units; ``None``
+    when missing or no whole amount of ours (then it matches nothing)."""
+    if type(value) is not int:
+        return None
+    money = STRIPE_UNITS.from_provider(value, currency)
+    return None if money is None else money.amount
+
+
+def card_details(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``latest_charge.payment_method_details.card`` of an intent (expanded), else empty."""
+    found: object = obj.get("latest_charge")
+    for key in ("payment_method_details", "card"):
+        found = found.get(key) if isinstance(found, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def capture_before(obj: Mapping[str, Any]) -> datetime | None:
+    """When Stripe lets the hold go: its charge's ``capture_before`` (Unix time)."""
+    stamp = card_details(obj).get("capture_before")
+    if type(stamp) is not int:
+        return None
+    try:
+        return datetime.fromtimestamp(stamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _saved_method(
+    obj: Mapping[str, Any], status: ProviderPaymentStatus
+) -> SavedPaymentMethod | None:
+    """The card an intent with ``setup_future_usage=off_session`` saved on its customer, once
+    it is held or taken: the saved ``pm_…`` (not the token that was sent) and the customer."""
+    if obj.get("setup_future_usage") != "off_session" or status not in (
+        ProviderPaymentStatus.REQUIRES_CAPTURE,
+        ProviderPaymentStatus.SUCCEEDED,
+    ):
+        return None
+    token, customer = id_of(obj.get("payment_method")), id_of(obj.get("customer"))
+    if token is None or customer is None:
+        return None
+    return SavedPaymentMethod(token=token, customer_id=customer, card=stripe_card(obj))
 
 
 def stripe_money(obj: Mapping[str, Any]) -> Money | None:

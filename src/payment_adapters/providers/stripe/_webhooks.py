@@ -14,7 +14,12 @@ from typing import Final
 import attrs
 
 from payment_adapters.providers._common import get_header
-from payment_adapters.providers.stripe._transformers import id_of, stripe_card, stripe_money
+from payment_adapters.providers.stripe._transformers import (
+    id_of,
+    minor_units,
+    stripe_card,
+    stripe_money,
+)
 from payment_core import signing
 from payment_core.intent_events import REFUND_EVENT_TYPES, nonempty, read_event, translate_event
 from payment_core.ports import WebhookEvent, WebhookKind
@@ -51,6 +56,10 @@ def translate(body: bytes) -> WebhookEvent:
     if translated.amount is not None:
         # Read in Stripe's unit, not ISO's (an ISK ``amount`` of 100 is one króna).
         translated = attrs.evolve(translated, amount=stripe_money(obj))
+    if translated.amount is not None and translated.amount_capturable is not None:
+        # A hold's amount too (a mismatch when it is no whole amount of ours).
+        capturable = minor_units(obj.get("amount_capturable"), translated.amount.currency)
+        translated = attrs.evolve(translated, amount_capturable=capturable)
     if translated.kind is WebhookKind.IGNORED and envelope.type in REFUND_EVENT_TYPES:
         if obj.get("status") == "canceled":
             # A canceled refund paid nothing back: for us it failed.
