@@ -10,6 +10,7 @@ and deleted when the method is detached. Every POST carries ``PayPal-Request-Id`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +31,7 @@ from payment_core.ports import (
     ProviderCapabilities,
     ProviderPaymentStatus,
 )
-from payment_core.services import CreatePayment, ServiceConfig
+from payment_core.services import CreatePayment, ExpiryAction, ServiceConfig
 from payment_core.testing import Harness, SettableClock, build_in_memory
 
 MIT = {"payment_initiator": "MERCHANT", "payment_type": "UNSCHEDULED", "usage": "SUBSEQUENT"}
@@ -410,3 +411,61 @@ async def test_every_post_carries_a_request_id_derived_from_our_ids(
     assert again.payment_id == saved.id
     assert kit.charges(saved) == 1
     assert len(posts(kit, "/capture")) == 2
+
+
+# ---------------------------------------------------------------------------- expiry, races
+async def test_a_hold_past_its_deadline_is_expired_and_voided_at_paypal(
+    kit: PayPalKit, harness: Harness
+) -> None:
+    payment = await hold(harness)
+    assert payment.authorization_expires_at is not None
+    harness.clock.set(payment.authorization_expires_at + timedelta(seconds=1))
+
+    report = await harness.services.holds.sweep()
+
+    assert report.expired == 1
+    expired = await harness.services.payments.get(payment.id)
+    assert expired.status is PaymentStatus.EXPIRED
+    [void] = posts(kit, "/void")
+    assert void.header("paypal-request-id") == f"payment-{payment.id}-cancel"
+    assert authorization(kit, payment)["status"] == "VOIDED"
+    assert kit.charges(expired) == 0
+
+
+async def test_a_hold_about_to_expire_is_captured_whole_when_so_configured(
+    kit: PayPalKit,
+) -> None:
+    clock = SettableClock(datetime.now(UTC))
+    harness = build_in_memory(
+        provider=kit.provider,  # type: ignore[arg-type]
+        config=ServiceConfig(
+            default_provider="paypal",
+            reconcile_after=timedelta(minutes=5),
+            authorization_expiry_action=ExpiryAction.CAPTURE,
+        ),
+        clock=clock,
+    )
+    payment = await hold(harness)
+    assert payment.authorization_expires_at is not None
+    clock.set(payment.authorization_expires_at - timedelta(hours=12))
+
+    report = await harness.services.holds.sweep()
+
+    assert (report.warned, report.captured) == (1, 1)
+    captured = await harness.services.payments.get(payment.id)
+    assert (captured.status, captured.amount_captured) == (PaymentStatus.COMPLETED, 5_000)
+    assert kit.charges(captured) == 1
+
+
+async def test_twenty_captures_at_once_take_the_hold_once(kit: PayPalKit, harness: Harness) -> None:
+    payment = await hold(harness)
+
+    await asyncio.gather(
+        *(harness.services.payments.capture(payment.id) for _ in range(20)),
+        return_exceptions=True,
+    )
+
+    settled = await harness.services.payments.get(payment.id)
+    assert (settled.status, settled.amount_captured) == (PaymentStatus.COMPLETED, 5_000)
+    assert len(posts(kit, "/capture")) == 1
+    assert kit.charges(settled) == 1
