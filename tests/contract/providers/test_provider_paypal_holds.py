@@ -21,7 +21,16 @@ from provider_standins._server import Faults, Response
 from provider_standins.kits import Kit, PayPalKit
 
 from payment_adapters.providers.paypal import PayPalProvider
-from payment_core.errors import NotSupportedByProviderError
+from payment_adapters.providers.paypal._orders import (
+    authorization_payment,
+    capture_payment_reply,
+    saved_method_of,
+)
+from payment_core.errors import (
+    NotSupportedByProviderError,
+    ProviderDeclinedError,
+    ProviderUnavailableError,
+)
 from payment_core.model.payment import AMOUNT_MISMATCH, Payment, PaymentStatus
 from payment_core.model.payment_method import PaymentMethod, PaymentMethodStatus
 from payment_core.money import Money
@@ -29,6 +38,7 @@ from payment_core.ports import (
     CapturePaymentRequest,
     DetachPaymentMethodRequest,
     ProviderCapabilities,
+    ProviderPayment,
     ProviderPaymentStatus,
 )
 from payment_core.services import CreatePayment, ExpiryAction, ServiceConfig
@@ -469,3 +479,91 @@ async def test_twenty_captures_at_once_take_the_hold_once(kit: PayPalKit, harnes
     assert (settled.status, settled.amount_captured) == (PaymentStatus.COMPLETED, 5_000)
     assert len(posts(kit, "/capture")) == 1
     assert kit.charges(settled) == 1
+
+
+# ---------------------------------------------------------------------------- hostile replies
+EUR_50 = {"currency_code": "EUR", "value": "50.00"}
+AUTH = {"id": "AUTH1", "status": "CREATED", "amount": EUR_50, "custom_id": str(uuid4())}
+
+
+def held_reply() -> ProviderPayment:
+    return authorization_payment(AUTH, order_id="ORDER1", unit={})
+
+
+@pytest.mark.parametrize(
+    ("capture", "received"),
+    [
+        ({"status": "COMPLETED", "amount": EUR_50}, 5_000),
+        ({"status": "COMPLETED"}, None),  # no amount: nothing is known to be taken
+        ({"status": "COMPLETED", "amount": {"currency_code": "USD", "value": "50.00"}}, None),
+        ({"status": "PENDING", "amount": EUR_50}, None),
+    ],
+)
+def test_a_capture_reply_reports_only_what_it_shows_taken(
+    capture: dict[str, Any], received: int | None
+) -> None:
+    reply = capture_payment_reply(capture, order_id="ORDER1", auth=AUTH, hold=held_reply())
+    assert reply.amount_received == received
+    assert reply.payment_id == UUID(AUTH["custom_id"])
+    taken = capture["status"] == "COMPLETED"
+    assert reply.status is (
+        ProviderPaymentStatus.SUCCEEDED if taken else ProviderPaymentStatus.PROCESSING
+    )
+
+
+def test_a_capture_of_another_authorization_or_declined_is_no_capture() -> None:
+    other = {
+        "status": "COMPLETED",
+        "amount": EUR_50,
+        "supplementary_data": {"related_ids": {"authorization_id": "AUTH2"}},
+    }
+    with pytest.raises(ProviderUnavailableError):
+        capture_payment_reply(other, order_id="ORDER1", auth=AUTH, hold=held_reply())
+    declined = {"status": "DECLINED", "processor_response": {"response_code": "5120"}}
+    with pytest.raises(ProviderDeclinedError) as caught:
+        capture_payment_reply(declined, order_id="ORDER1", auth=AUTH, hold=held_reply())
+    assert caught.value.decline_code == "insufficient_funds"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected", "failure"),
+    [
+        ("CREATED", ProviderPaymentStatus.REQUIRES_CAPTURE, None),
+        ("PENDING", ProviderPaymentStatus.PROCESSING, None),
+        ("VOIDED", ProviderPaymentStatus.CANCELED, None),
+        ("EXPIRED", ProviderPaymentStatus.CANCELED, None),
+        ("DENIED", ProviderPaymentStatus.FAILED, "authentication_required"),
+    ],
+)
+def test_an_authorization_is_held_only_while_created(
+    status: str, expected: ProviderPaymentStatus, failure: str | None
+) -> None:
+    auth = {
+        **AUTH,
+        "status": status,
+        "expiration_time": "2027-01-04T10:00:00Z",
+        "processor_response": {"response_code": "5650"},
+    }
+    reply = authorization_payment(auth, order_id="ORDER1", unit={})
+    assert (reply.status, reply.failure_code) == (expected, failure)
+    held = expected is ProviderPaymentStatus.REQUIRES_CAPTURE
+    assert reply.amount_capturable == (5_000 if held else 0)
+    assert reply.authorization_expires_at == (
+        datetime(2027, 1, 4, 10, tzinfo=UTC) if held else None
+    )
+
+
+@pytest.mark.parametrize(
+    ("vault", "saved"),
+    [
+        ({"id": "8kk8451t", "status": "VAULTED", "customer": {"id": "C1"}}, ("8kk8451t", "C1")),
+        ({"id": "8kk8451t", "status": "CREATED", "customer": {"id": "C1"}}, None),
+        ({"status": "VAULTED"}, None),
+    ],
+)
+def test_only_a_vaulted_card_is_a_saved_method(
+    vault: dict[str, Any], saved: tuple[str, str] | None
+) -> None:
+    order = {"payment_source": {"card": {"last_digits": "4242", "attributes": {"vault": vault}}}}
+    method = saved_method_of(order)
+    assert (None if method is None else (method.token, method.customer_id)) == saved

@@ -183,6 +183,9 @@ class PayPalHolds(PayPalClient):
         fresh = await self._call("increment_authorization", attempt)
         if not isinstance(fresh.get("id"), str):
             raise ProviderUnavailableError(message="paypal reply is not an authorization")
+        if paypal_money(fresh.get("amount")) is None:
+            # A minimal representation: the order holds the new authorization in full.
+            unit, fresh, _ = await self._authorization(order_id, "increment_authorization")
         return authorization_payment(fresh, order_id=order_id, unit=unit)
 
     # ------------------------------------------------------------------ release
