@@ -13,12 +13,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from provider_standins._server import Faults, Response
 from provider_standins.kits import Kit, PayPalKit
+from provider_standins.paypal import PayPalStandIn
 
 from payment_adapters.providers.paypal import PayPalProvider
 from payment_adapters.providers.paypal._orders import (
@@ -567,3 +571,56 @@ def test_only_a_vaulted_card_is_a_saved_method(
     order = {"payment_source": {"card": {"last_digits": "4242", "attributes": {"vault": vault}}}}
     method = saved_method_of(order)
     assert (None if method is None else (method.token, method.customer_id)) == saved
+
+
+# ---------------------------------------------------------------------------- property
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    currency=st.sampled_from(["EUR", "JPY", "USD"]),
+    held=st.integers(min_value=100, max_value=2_000_000),
+    share=st.fractions(min_value=0, max_value=1),
+)
+def test_any_part_of_any_hold_is_captured_exactly_once(
+    paypal_standin: PayPalStandIn, currency: str, held: int, share: Fraction
+) -> None:
+    wanted = max(1, int(held * share))
+    paypal_standin.reset()  # each example's harness numbers its payments from one again
+
+    async def run() -> tuple[Payment, str]:
+        provider = PayPalProvider(
+            paypal_standin.client_id, paypal_standin.client_secret, api_base=paypal_standin.base_url
+        )
+        try:
+            harness = build_in_memory(
+                provider=provider,  # type: ignore[arg-type]
+                config=ServiceConfig(default_provider="paypal"),
+                clock=SettableClock(datetime.now(UTC)),
+            )
+            payment = await harness.services.payments.create(
+                CreatePayment(
+                    booking_id=uuid4(),
+                    guest_id=uuid4(),
+                    amount=held,
+                    currency=currency,
+                    payment_method="pm_card_visa",
+                    capture_method="manual",
+                    confirm=True,
+                )
+            )
+            assert payment.status is PaymentStatus.AUTHORIZED
+            done = await harness.services.payments.capture(payment.id, wanted)
+            return done, payment.provider_payment_id or ""
+        finally:
+            await provider.aclose()
+
+    done, order_id = asyncio.run(run())
+
+    assert (done.status, done.amount_captured) == (PaymentStatus.COMPLETED, wanted)
+    with paypal_standin.lock:
+        [auth] = paypal_standin.orders[order_id].authorizations
+        assert auth["status"] == "CAPTURED"
+        assert paypal_standin.held[auth["id"]].captured == wanted
+        assert paypal_standin.orders[order_id].charges == 1
+        assert paypal_standin.conflicts == []
