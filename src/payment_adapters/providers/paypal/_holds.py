@@ -208,8 +208,12 @@ class PayPalHolds(PayPalClient):
             reply = await self._api("POST", f"{path}/void", request_id=request.idempotency_key)
             if reply.ok:
                 return
-            if reply.status == 422 and self._issue(reply)[0] in _RELEASED:
+            issue = self._issue(reply)[0] if reply.status == 422 else ""
+            if issue in _RELEASED:
                 return
+            if issue == "PREVIOUSLY_CAPTURED":
+                # Taken at PayPal while released here: never silent, someone has to look.
+                logger.error("paypal order %s: a released hold was captured there", order_id)
             raise self._error(reply)
 
         await self._call("cancel_payment", attempt)
