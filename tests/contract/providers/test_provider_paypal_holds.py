@@ -31,6 +31,7 @@ from payment_adapters.providers.paypal._orders import (
     saved_method_of,
 )
 from payment_core.errors import (
+    CardDeclinedError,
     NotSupportedByProviderError,
     ProviderDeclinedError,
     ProviderUnavailableError,
@@ -203,10 +204,11 @@ async def test_a_card_hold_cannot_be_raised_and_stays_as_it_was(
     assert len(posts(kit, "/reauthorize")) == 1
 
 
-async def test_a_paypal_account_hold_is_raised_after_its_honor_period_then_captured(
-    kit: PayPalKit, harness: Harness
-) -> None:
-    created = await pay(harness, payment_method=None, capture_method="manual", confirm=False)
+async def wallet_hold(kit: PayPalKit, harness: Harness, amount: int = 5_000) -> Payment:
+    """A hold of the buyer's PayPal account: approved at PayPal, authorized by reconciliation."""
+    created = await pay(
+        harness, amount=amount, payment_method=None, capture_method="manual", confirm=False
+    )
     waiting = await harness.services.payments.confirm(created.id, "paypal")
     assert waiting.status is PaymentStatus.PROCESSING
     assert waiting.next_action is not None  # the buyer approves at PayPal
@@ -215,6 +217,13 @@ async def test_a_paypal_account_hold_is_raised_after_its_honor_period_then_captu
     await harness.services.reconciliation.sweep()
     payment = await harness.services.payments.get(created.id)
     assert payment.status is PaymentStatus.AUTHORIZED
+    return payment
+
+
+async def test_a_paypal_account_hold_is_raised_after_its_honor_period_then_captured(
+    kit: PayPalKit, harness: Harness
+) -> None:
+    payment = await wallet_hold(kit, harness)
     first = authorization(kit, payment)
 
     with pytest.raises(NotSupportedByProviderError):  # still in its honor period
@@ -234,6 +243,27 @@ async def test_a_paypal_account_hold_is_raised_after_its_honor_period_then_captu
     captured = await harness.services.payments.capture(payment.id)
     assert (captured.status, captured.amount_captured) == (PaymentStatus.COMPLETED, 5_500)
     assert posts(kit, "/capture")[-1].path == f"/v2/payments/authorizations/{fresh['id']}/capture"
+
+
+async def test_an_increase_paypal_refuses_is_a_decline_and_the_hold_stays(
+    kit: PayPalKit, harness: Harness
+) -> None:
+    payment = await wallet_hold(kit, harness, amount=100_000)
+    kit.advance(timedelta(days=4))
+
+    # Within 115 %, but PayPal's reauthorization ceiling is also 75.00 above the original.
+    with pytest.raises(CardDeclinedError) as declined:
+        await harness.services.payments.increment_authorization(payment.id, 110_000)
+
+    assert declined.value.code == "card_declined"
+    kept = await harness.services.payments.get(payment.id)
+    assert (kept.status, kept.amount.amount, kept.amount_capturable) == (
+        PaymentStatus.AUTHORIZED,
+        100_000,
+        100_000,
+    )
+    raised = await harness.services.payments.increment_authorization(payment.id, 107_500)
+    assert raised.amount.amount == 107_500
 
 
 async def test_a_capture_whose_answer_is_lost_is_made_once_and_settled_by_reconciliation(
