@@ -1,5 +1,6 @@
-"""Holds and saved cards through every provider: the fake one and Stripe make them
-(``test_provider_stripe_holds.py`` has Stripe's in detail); PayPal and Square refuse them (422
+"""Holds and saved cards through every provider: the fake one, Stripe and PayPal make them
+(``test_provider_stripe_holds.py`` and ``test_provider_paypal_holds.py`` have each in detail);
+Square refuses them (422
 ``not_supported_by_provider``) until their adapters make them, before anything is saved or
 sent, so that nothing is half done silently."""
 
@@ -26,7 +27,7 @@ from payment_core.testing import Harness
 
 EUR = Currency.of("EUR")
 #: The providers whose adapters make holds and saved cards.
-MAKERS = ("fake", "stripe")
+MAKERS = ("fake", "stripe", "paypal")
 
 
 def _command(**fields: object) -> CreatePayment:
@@ -69,7 +70,7 @@ async def test_a_hold_or_a_saved_card_is_made_or_refused_before_anything(
         assert kit.standin.requests == []
 
 
-@pytest.mark.parametrize("name", ["paypal", "square"])
+@pytest.mark.parametrize("name", ["square"])
 async def test_the_adapters_refuse_what_they_do_not_make(kit_factory, name: str) -> None:
     kit = kit_factory(name)
     provider = kit.provider

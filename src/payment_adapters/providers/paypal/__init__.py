@@ -9,6 +9,13 @@ calls used here are plain JSON over HTTPS, so ``httpx.AsyncClient`` speaks them 
   method (``payment_source.card.vault_id``); the payment method ``paypal`` means "capture what
   the buyer approved at PayPal" (no payment source). A buyer who still has to act (approve the
   order, pass 3-D Secure) gets ``next_action`` = the ``payer-action`` / ``approve`` link.
+- Holds (``_holds``): an ``intent=AUTHORIZE`` order, authorized at confirm; the capture, void
+  or reauthorization of its latest authorization (``final_capture=true``: the rest is
+  released). PayPal reauthorizes only a PayPal-account hold after its honor period, up to
+  115 %: anything else is ``NotSupportedByProviderError``.
+- Saved cards (``_vault``): ``store_in_vault=ON_SUCCESS`` on the confirm's card, the vault's
+  payment token reported as the saved method; a saved card charged as a stored credential
+  (merchant-initiated off-session); ``DELETE /v3/vault/payment-tokens/{id}`` to detach.
 - Refunds: refund the order's capture (``custom_id`` = the refund attempt's idempotency key).
 - Every POST carries ``PayPal-Request-Id`` = our idempotency key (PayPal keeps it for 6 hours;
   past that, reconciliation finds a lost refund by its ``custom_id`` rather than asking again).
@@ -23,8 +30,10 @@ certificate at ``PAYPAL-CERT-URL``, fetched only from an allow-listed PayPal ori
 blocking the event loop (:meth:`PayPalProvider.prepare_webhook`), and cached
 (``_certificates``).
 
-The package: :class:`PayPalProvider` (``_provider``, the operations), ``_transformers`` (request
-and reply shapes, status maps, error replies), ``_auth``, ``_certificates`` and ``_webhooks``.
+The package: :class:`PayPalProvider` (``_provider``, the payments), its parts ``_client`` (the
+calls), ``_holds``, ``_vault`` and ``_refunds``, ``_orders`` (an order, held or taken, as the
+port's reply), ``_transformers`` (request and reply shapes, status maps, error replies),
+``_auth``, ``_certificates`` and ``_webhooks``.
 """
 
 from payment_adapters.providers.paypal._certificates import PAYPAL_CERT_ORIGINS, CertFetcher

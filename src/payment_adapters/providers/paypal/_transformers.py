@@ -28,9 +28,11 @@ __all__ = [
     "PAYPAL_UNITS",
     "REFUND_STATUS",
     "amount_of",
+    "card_of",
     "error_from",
     "first_unit",
     "issue_of",
+    "last_authorization",
     "last_capture",
     "order_of",
     "order_payment",
@@ -71,6 +73,9 @@ _PROCESSOR_CODES: Final[Mapping[str, str]] = {
     "5400": "expired_card",
     "00N7": "incorrect_cvc",
     "9500": "fraudulent",
+    # The issuer wants the cardholder authenticated (a merchant-initiated charge of a saved
+    # card): the guest has to pay on-session.
+    "5650": "authentication_required",
 }
 _CAPTURE_STATUS: Final[Mapping[str, ProviderPaymentStatus]] = {
     "COMPLETED": ProviderPaymentStatus.SUCCEEDED,
@@ -198,7 +203,7 @@ def order_payment(
         status=status,
         amount=amount,
         payment_id=payment_id,
-        card=_card(order),
+        card=card_of(order),
         next_action=next_action,
         failure_code=failure_code,
         failure_message=failure_message,
@@ -260,6 +265,15 @@ def last_capture(unit: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def last_authorization(unit: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A purchase unit's latest authorization (a reauthorization's replaces the one before)."""
+    payments = unit.get("payments")
+    found = payments.get("authorizations") if isinstance(payments, dict) else None
+    if isinstance(found, list) and found and isinstance(found[-1], dict):
+        return found[-1]
+    return None
+
+
 def processor_code(capture: Mapping[str, Any]) -> str:
     """Our failure code for a declined capture, from its card processor's response code."""
     response = capture.get("processor_response")
@@ -275,7 +289,8 @@ def _link(obj: Mapping[str, Any], rel: str) -> str | None:
     return None
 
 
-def _card(order: Mapping[str, Any]) -> Card | None:
+def card_of(order: Mapping[str, Any]) -> Card | None:
+    """The card an order was paid with, as PayPal describes it (brand, last digits, expiry)."""
     source = order.get("payment_source")
     card = source.get("card") if isinstance(source, dict) else None
     if not isinstance(card, dict):
