@@ -300,6 +300,24 @@ async def test_a_capture_whose_answer_was_lost_is_settled_by_reconciliation_once
     assert len({r.params["idempotency_key"] for r in kit.square.requests if r.method == "PUT"}) == 1
 
 
+async def test_a_hold_whose_answer_was_lost_is_found_held_never_completed(
+    kit: SquareKit, harness: Harness
+) -> None:
+    kit.square.faults = Faults(timeout=1.0, applies=lambda m, path: path == "/v2/payments")
+    payment = await held(harness)
+    assert payment.status is P.PROCESSING
+    kit.square.faults = None
+
+    harness.clock.advance(minutes=6)
+    await harness.services.reconciliation.sweep()
+
+    found = await harness.services.payments.get(payment.id)
+    assert (found.status, found.amount_capturable) == (P.AUTHORIZED, 5000)
+    assert square_payment(kit, payment)["status"] == "APPROVED"  # still only held
+    assert not writes(kit, "/complete")
+    assert kit.charges(payment) == 1
+
+
 # ---------------------------------------------------------------------------- cards on file
 
 
@@ -355,6 +373,28 @@ async def test_an_off_session_charge_uses_the_card_on_file_and_its_customer(
     assert create.params["customer_id"] == method.provider_customer_id
     assert "verification_token" not in create.params  # the buyer is not there
     assert square_payment(kit, charge)["card_details"]["entry_method"] == "ON_FILE"
+    assert kit.charges(charge) == 1
+
+
+async def test_an_off_session_charge_square_never_saw_is_made_by_reconciliation(
+    kit: SquareKit, harness: Harness
+) -> None:
+    first = await saved(harness, uuid4())
+    method = harness.store.payment_methods[first.payment_method_id or uuid4()]
+    kit.square.faults = Faults(server_error=1.0, applies=lambda m, path: path == "/v2/payments")
+    charge = await off_session(harness, first)
+    assert charge.status is P.PROCESSING
+    kit.square.faults = None
+
+    harness.clock.advance(minutes=6)
+    await harness.services.reconciliation.sweep()
+
+    assert (await harness.services.payments.get(charge.id)).status is P.COMPLETED
+    # The card's customer, asked of Square, goes with the same request under the same key.
+    assert kit.square.find("GET", f"/v2/cards/{method.provider_token}")
+    made = [r for r in writes(kit, "/v2/payments") if r.status == 200][-1]
+    assert made.params["customer_id"] == method.provider_customer_id
+    assert made.params["idempotency_key"] == f"sq-pay-{charge.id.hex}"
     assert kit.charges(charge) == 1
 
 
