@@ -257,6 +257,22 @@ async def test_a_hold_square_let_go_at_its_deadline_expires_here(
     assert square_payment(kit, payment)["status"] == "CANCELED"
 
 
+async def test_a_hold_past_its_deadline_expires_by_the_sweep_and_is_let_go_quietly(
+    kit: SquareKit, harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    payment = await held(harness)
+    kit.advance(timedelta(days=7, minutes=1))  # Square cancelled it at delayed_until
+    harness.clock.advance(days=7, minutes=1)
+
+    report = await harness.services.holds.sweep()
+
+    assert report.expired == 1
+    assert (await harness.services.payments.get(payment.id)).status is P.EXPIRED
+    assert square_payment(kit, payment)["status"] == "CANCELED"
+    assert writes(kit, "/cancel")  # asked, and Square's refusal read as "let go already"
+    assert not [r for r in caplog.records if "could not release" in r.getMessage()]
+
+
 async def test_a_capture_reply_for_another_amount_settles_nothing(
     kit: SquareKit, harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

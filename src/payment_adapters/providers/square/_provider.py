@@ -271,7 +271,9 @@ class SquareProvider(SquareHolds, SquareCards):
         # Square's cancel takes no idempotency key: it is idempotent by the payment's state.
         if parse_placeholder(request.provider_payment_id) is not None:
             return  # never confirmed: there is nothing at Square to release
-        if request.provider_payment_id:
+        if not request.provider_payment_id:
+            return
+        try:
             await self._object(
                 "cancel_payment",
                 "POST",
@@ -279,6 +281,11 @@ class SquareProvider(SquareHolds, SquareCards):
                 "payment",
                 json_body={},
             )
+        except ProviderRejectedError:
+            # Let go already (a hold Square cancelled at its deadline)? Its state says.
+            payment = await self._get_payment(request.provider_payment_id)
+            if payment.get("status") != "CANCELED":
+                raise
 
     # ------------------------------------------------------------------ refunds
     async def _payment_for_refund(self, provider_payment_id: str | None) -> str:
