@@ -433,6 +433,30 @@ async def test_an_off_session_charge_the_bank_refuses_fails(
     assert charge.next_action is None  # nobody is there to verify
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [Faults(timeout=1.0), Faults(server_error=1.0)],
+    ids=["answer-lost", "never-arrived"],
+)
+async def test_an_off_session_charge_settled_by_reconciliation_never_waits_for_the_guest(
+    kit: SquareKit, harness: Harness, fault: Faults
+) -> None:
+    first = await saved(harness, uuid4(), "pm_card_offSessionAuthRequired")
+    fault.applies = lambda m, path: path == "/v2/payments"
+    kit.square.faults = fault
+    charge = await off_session(harness, first)
+    assert charge.status is P.PROCESSING
+    kit.square.faults = None
+
+    harness.clock.advance(minutes=6)
+    await harness.services.reconciliation.sweep()
+
+    settled = await harness.services.payments.get(charge.id)
+    assert (settled.status, settled.failure_code) == (P.FAILED, "authentication_required")
+    assert settled.next_action is None
+    assert kit.charges(charge) == 0
+
+
 async def test_detaching_disables_the_card_at_square_for_good(
     kit: SquareKit, harness: Harness
 ) -> None:

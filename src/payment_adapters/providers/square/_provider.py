@@ -226,6 +226,22 @@ class SquareProvider(SquareHolds, SquareCards):
             raise
 
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
+        reply = await self._retrieve(request)
+        if reply.status is ProviderPaymentStatus.REQUIRES_ACTION and is_card_on_file(
+            request.payment_method
+        ):
+            # A charge of a card on file that reconciliation settles: nobody is there to
+            # verify, so the bank's wish is a failure (the guest pays on-session).
+            return attrs.evolve(
+                reply,
+                status=ProviderPaymentStatus.FAILED,
+                next_action=None,
+                failure_code="authentication_required",
+                failure_message="The card's bank wants the cardholder to authenticate.",
+            )
+        return reply
+
+    async def _retrieve(self, request: RetrievePaymentRequest) -> ProviderPayment:
         held = request.capture_method is CaptureMethod.MANUAL
         payment = await self._lookup.find(request.provider_payment_id)
         if payment is None:
@@ -255,6 +271,7 @@ class SquareProvider(SquareHolds, SquareCards):
                         idempotency_key=payment_key(request.payment_id),
                         capture_method=request.capture_method,
                         customer_id=customer,
+                        off_session=is_card_on_file(request.payment_method),
                     )
                 )
             except ProviderDeclinedError:
