@@ -155,7 +155,7 @@ class SquareProvider(SquareHolds, SquareCards):
         if held:
             # At its deadline Square lets the hold go; it never takes the money by itself.
             body["delay_action"] = "CANCEL"
-        if is_card_on_file(request.payment_method):
+        if is_card_on_file(request.payment_method) and request.customer_id:
             # A card on file is charged for its customer (Square requires it).
             body["customer_id"] = request.customer_id
         if self._location_id:
