@@ -13,11 +13,13 @@ from uuid import UUID, uuid4
 import pytest
 from provider_standins._server import Faults, Response
 from provider_standins.kits import Kit, SquareKit
+from provider_standins.square._wire import bad_request
 
 from payment_core.errors import (
     CardDeclinedError,
     NotSupportedByProviderError,
     PaymentMethodDetachedError,
+    ProviderRejectedError,
 )
 from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.payment_method import PaymentMethodStatus
@@ -181,6 +183,27 @@ async def test_a_partial_capture_is_not_supported_where_square_cannot_lower_the_
     assert square_payment(kit, payment)["status"] == "APPROVED"
     # The whole hold can still be taken.
     assert (await harness.services.holds.capture(payment.id)).amount_captured == 5000
+
+
+async def test_a_hold_lowered_for_a_capture_square_refused_can_still_be_captured_whole(
+    kit: SquareKit, harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payment = await held(harness)
+    drop_capability(kit, payment, "EDIT_AMOUNT_UP")  # back up to what was approved needs none
+    complete = kit.square.complete
+    refusals = iter([bad_request("BAD_REQUEST", "Not now.")])
+    monkeypatch.setattr(kit.square, "complete", lambda *a: next(refusals, None) or complete(*a))
+
+    with pytest.raises(ProviderRejectedError):
+        await harness.services.holds.capture(payment.id, 3000)
+    assert square_payment(kit, payment)["amount_money"]["amount"] == 3000  # lowered, not taken
+    still = await harness.services.payments.get(payment.id)
+    assert (still.status, still.amount_capturable) == (P.AUTHORIZED, 5000)
+
+    captured = await harness.services.holds.capture(payment.id)
+
+    assert (captured.status, captured.amount_captured) == (P.COMPLETED, 5000)
+    assert square_payment(kit, payment)["amount_money"]["amount"] == 5000
 
 
 async def test_a_release_cancels_the_hold_at_square(kit: SquareKit, harness: Harness) -> None:
