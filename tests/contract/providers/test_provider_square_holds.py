@@ -5,6 +5,8 @@ payment that asked to save it and charged later by its id with its customer."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -17,8 +19,10 @@ from provider_standins.square._wire import bad_request
 
 from payment_core.errors import (
     CardDeclinedError,
+    InvalidTransitionError,
     NotSupportedByProviderError,
     PaymentMethodDetachedError,
+    ProviderError,
     ProviderRejectedError,
 )
 from payment_core.model.payment import Payment, PaymentStatus
@@ -532,3 +536,65 @@ async def test_every_post_that_takes_a_key_carries_one_derived_from_our_ids(
     assert f"sq-pay-{first.id.hex}" in seen
     assert f"sq-pay-{charge.id.hex}" in seen
     assert len([r for r in kit.square.requests if r.method == "PUT"]) == 2
+
+
+# ---------------------------------------------------------------------------- faults
+
+
+async def test_under_faults_our_holds_and_captures_agree_with_square_s(
+    kit_factory: Callable[..., Kit],
+) -> None:
+    """Timeouts (after the work), 429 and 5xx on every request while 20 holds are placed,
+    raised and captured in part: once reconciliation has run, every capture we record is what
+    Square completed, every hold we keep is still approved there, and nothing failed for an
+    unknown outcome (the teardown checks that no key was reused with another request)."""
+    kit = kit_factory("square", timeout=0.15, attempts=2)
+    assert isinstance(kit, SquareKit)
+    harness = build_in_memory(
+        provider=kit.provider,  # type: ignore[arg-type]
+        config=ServiceConfig(default_provider="square", reconcile_after=timedelta(minutes=5)),
+        clock=SettableClock(kit.square.clock.now()),
+        randbelow=lambda n: 0,
+    )
+    faults = Faults(timeout=0.10, rate_limited=0.05, server_error=0.05, seed=12)
+    kit.square.faults = faults
+
+    async def run(i: int) -> Payment | None:
+        try:
+            payment = await held(harness, 5_000 + i)
+        except ProviderError:
+            return None  # never set up: nothing to agree on
+        for step in (
+            lambda: harness.services.holds.increment(payment.id, 7_000 + i),
+            lambda: harness.services.holds.capture(payment.id, 3_000),
+        ):
+            # A payment still PROCESSING (its confirm's outcome unknown) cannot move yet.
+            with contextlib.suppress(ProviderError, InvalidTransitionError):
+                await step()
+        return payment
+
+    made = [p for p in await asyncio.gather(*(run(i) for i in range(20))) if p is not None]
+    assert sum(faults.injected.values()) > 0
+    kit.square.faults = None
+    for _ in range(3):
+        harness.clock.advance(minutes=10)
+        await harness.services.reconciliation.sweep()
+    completed = 0
+    for payment in made:
+        ours = await harness.services.payments.get(payment.id)
+        assert ours.status is not P.FAILED, ours.failure_code
+        assert kit.charges(ours) <= 1
+        at_square = kit.latest(ours)
+        if ours.status is P.COMPLETED:
+            completed += 1
+            assert at_square is not None
+            assert (at_square["status"], at_square["amount_money"]["amount"]) == (
+                "COMPLETED",
+                ours.amount_captured,
+            )
+        elif ours.status is P.AUTHORIZED and not ours.capture_in_flight:
+            assert at_square is not None
+            assert at_square["status"] == "APPROVED"
+            # An increase whose every answer was lost may have raised it there, never lowered.
+            assert at_square["amount_money"]["amount"] >= ours.amount_capturable
+    assert completed > 0
