@@ -1,26 +1,22 @@
-"""The Square adapter: its operations over the Payments and Refunds APIs."""
+"""The Square adapter: its operations over the Payments, Refunds, Customers and Cards APIs
+(holds in ``_holds``, cards on file in ``_cards``, the calls themselves in ``_client``)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
-from urllib.parse import urlencode
-from uuid import UUID
+from typing import Any, Final
 
+import attrs
 import httpx
 
-from payment_adapters.providers._common import (
-    Backoff,
-    Redactor,
-    call_with_retries,
-    refuse_raw_card_data,
-)
-from payment_adapters.providers._http import HttpReply, JsonHttp
-from payment_adapters.providers._unsupported import WithoutHolds, refuse_unsupported
+from payment_adapters.providers._common import Backoff, Redactor, refuse_raw_card_data
+from payment_adapters.providers._http import JsonHttp
 from payment_adapters.providers.ratelimit import TokenBucket
 from payment_adapters.providers.square import _webhooks
+from payment_adapters.providers.square._cards import SquareCards, is_card_on_file
+from payment_adapters.providers.square._holds import SquareHolds, hold_view
 from payment_adapters.providers.square._lookup import PaymentLookup
 from payment_adapters.providers.square._transformers import (
     VERIFICATION_CODES,
@@ -29,7 +25,6 @@ from payment_adapters.providers.square._transformers import (
     first_error,
     parse_placeholder,
     payment_key,
-    payment_reply,
     placeholder_id,
     refund_reply,
     square_key,
@@ -40,12 +35,13 @@ from payment_core.errors import (
     ProviderRejectedError,
     ProviderUnavailableError,
 )
-from payment_core.model.payment import NextAction
+from payment_core.model.payment import CaptureMethod
 from payment_core.money import Money
 from payment_core.ports import (
     CancelPaymentRequest,
     ConfirmPaymentRequest,
     CreatePaymentRequest,
+    ProviderCapabilities,
     ProviderPayment,
     ProviderPaymentStatus,
     ProviderRefund,
@@ -64,14 +60,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 SQUARE_SANDBOX_API_BASE: Final = "https://connect.squareupsandbox.com"
 SQUARE_LIVE_API_BASE: Final = "https://connect.squareup.com"
 SQUARE_VERSION: Final = "2025-10-16"
 
 
-class SquareProvider(WithoutHolds):
+class SquareProvider(SquareHolds, SquareCards):
     """The ``PaymentProvider`` port over Square's Payments API.
 
     ``webhook_signature_keys`` (several while one rotates) and ``notification_url`` (exactly as
@@ -126,9 +120,9 @@ class SquareProvider(WithoutHolds):
     def __repr__(self) -> str:
         return f"SquareProvider(name={self._name!r}, base={self._http.base_url!r})"
 
-    @property
-    def name(self) -> str:
-        return self._name
+    #: Holds (partial captures and increases where the payment's ``capabilities`` allow
+    #: them, else ``NotSupportedByProviderError``), cards on file and charges of them.
+    capabilities: Final = ProviderCapabilities.all()
 
     #: Square's SCA: the buyer's ``verifyBuyer`` token comes with a confirm.
     takes_verification_token: Final = True
@@ -136,66 +130,8 @@ class SquareProvider(WithoutHolds):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    # ------------------------------------------------------------------ calls
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: object | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> HttpReply:
-        headers = {
-            "Authorization": f"Bearer {self._access_token}",
-            "Square-Version": self._version,
-        }
-        if params is not None:
-            path = f"{path}?{urlencode(dict(params))}"
-        return await self._http.request(method, path, headers=headers, json_body=json_body)
-
-    async def _call(self, operation: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        return await call_with_retries(
-            attempt, backoff=self._backoff, provider=self._name, operation=operation, logger=logger
-        )
-
-    async def _object(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        field: str,
-        *,
-        json_body: object = None,
-    ) -> Mapping[str, Any]:
-        """``body[field]`` of a successful call, retried while the outcome is unknown."""
-
-        async def attempt() -> Mapping[str, Any]:
-            reply = await self._send(method, path, json_body=json_body)
-            if not reply.ok:
-                raise error_from(reply, self._redactor)
-            obj = reply.object().get(field)
-            if not isinstance(obj, dict):
-                raise ProviderUnavailableError(message=f"square reply has no {field}")
-            return obj
-
-        return await self._call(operation, attempt)
-
-    def _payment(
-        self, payment: Mapping[str, Any], *, fallback_id: str | None = None
-    ) -> ProviderPayment:
-        return payment_reply(payment, fallback_id=fallback_id, verify_buyer=self._verify_buyer)
-
-    def _verify_buyer(self, payment_id: UUID | None) -> NextAction:
-        if self._verification_url:
-            return NextAction(
-                type="redirect",
-                url=self._verification_url.replace("{payment_id}", str(payment_id or "")),
-            )
-        return NextAction(type="verify_buyer", url="")
-
     # ------------------------------------------------------------------ payments
     async def create_payment(self, request: CreatePaymentRequest) -> ProviderPayment:
-        refuse_unsupported(self.name, request)
         # Nothing to create at Square until the card is known (see the package doc).
         return ProviderPayment(
             provider_payment_id=placeholder_id(request.payment_id, request.amount),
@@ -205,8 +141,8 @@ class SquareProvider(WithoutHolds):
         )
 
     async def confirm_payment(self, request: ConfirmPaymentRequest) -> ProviderPayment:
-        refuse_unsupported(self.name, request)
         refuse_raw_card_data(payment_method=request.payment_method)
+        held = request.capture_method is CaptureMethod.MANUAL
         body: dict[str, Any] = {
             # Not the confirm's key for a first attempt: reconciliation must be able to ask
             # exactly the same question again (see retrieve_payment).
@@ -216,6 +152,12 @@ class SquareProvider(WithoutHolds):
             "autocomplete": False,
             "reference_id": str(request.payment_id),
         }
+        if held:
+            # At its deadline Square lets the hold go; it never takes the money by itself.
+            body["delay_action"] = "CANCEL"
+        if is_card_on_file(request.payment_method) and request.customer_id:
+            # A card on file is charged for its customer (Square requires it).
+            body["customer_id"] = request.customer_id
         if self._location_id:
             body["location_id"] = self._location_id
         if request.verification_token is not None:
@@ -230,6 +172,12 @@ class SquareProvider(WithoutHolds):
                 raise ProviderUnavailableError(message="square reply has no payment")
             category, code, _ = first_error(reply, self._redactor)
             if category == "PAYMENT_METHOD_ERROR" and code in VERIFICATION_CODES:
+                if request.off_session:
+                    # Nobody is there to verify: the guest has to pay on-session.
+                    raise ProviderDeclinedError(
+                        decline_code="authentication_required",
+                        message="The card's bank wants the cardholder to authenticate.",
+                    )
                 payment = reply.object().get("payment")
                 return payment if isinstance(payment, dict) else {}
             raise error_from(reply, self._redactor)
@@ -245,9 +193,21 @@ class SquareProvider(WithoutHolds):
                 next_action=self._verify_buyer(request.payment_id),
             )
         self._lookup.remember(request.provider_payment_id, payment)
-        if payment.get("status") == "APPROVED":
+        if payment.get("status") == "APPROVED" and not held:
             payment = await self._complete(str(payment["id"]))
-        return self._payment(payment, fallback_id=request.provider_payment_id)
+        reply = self._held(payment, request.provider_payment_id, held=held)
+        if request.setup_future_usage is not None and reply.status in (
+            ProviderPaymentStatus.SUCCEEDED,
+            ProviderPaymentStatus.REQUIRES_CAPTURE,
+        ):
+            saved = await self._save_card(payment, request.payment_id, request.customer_id)
+            reply = attrs.evolve(reply, saved_method=saved)
+        return reply
+
+    def _held(
+        self, payment: Mapping[str, Any], fallback_id: str | None, *, held: bool
+    ) -> ProviderPayment:
+        return hold_view(payment, self._payment(payment, fallback_id=fallback_id), held=held)
 
     async def _complete(self, square_id: str) -> Mapping[str, Any]:
         try:
@@ -265,19 +225,24 @@ class SquareProvider(WithoutHolds):
                 return payment
             raise
 
-    async def _get_payment(self, square_id: str) -> Mapping[str, Any]:
-        return await self._object("retrieve_payment", "GET", f"/v2/payments/{square_id}", "payment")
-
-    async def _list_payments(self, params: Mapping[str, str]) -> Mapping[str, Any]:
-        async def attempt() -> Mapping[str, Any]:
-            reply = await self._send("GET", "/v2/payments", params=params)
-            if not reply.ok:
-                raise error_from(reply, self._redactor)
-            return reply.object()
-
-        return await self._call("retrieve_payment", attempt)
-
     async def retrieve_payment(self, request: RetrievePaymentRequest) -> ProviderPayment:
+        reply = await self._retrieve(request)
+        if reply.status is ProviderPaymentStatus.REQUIRES_ACTION and is_card_on_file(
+            request.payment_method
+        ):
+            # A charge of a card on file that reconciliation settles: nobody is there to
+            # verify, so the bank's wish is a failure (the guest pays on-session).
+            return attrs.evolve(
+                reply,
+                status=ProviderPaymentStatus.FAILED,
+                next_action=None,
+                failure_code="authentication_required",
+                failure_message="The card's bank wants the cardholder to authenticate.",
+            )
+        return reply
+
+    async def _retrieve(self, request: RetrievePaymentRequest) -> ProviderPayment:
+        held = request.capture_method is CaptureMethod.MANUAL
         payment = await self._lookup.find(request.provider_payment_id)
         if payment is None:
             placeholder = request.provider_payment_id or ""
@@ -290,9 +255,12 @@ class SquareProvider(WithoutHolds):
                 )
             # Square never saw our confirm (every attempt was lost). The services ask only
             # about payments they are confirming: make the payment now, under the very key
-            # the confirm used (Square's first-attempt key, not the request's), so that a
-            # confirm still on its way cannot charge twice.
+            # and with the very body the confirm used (Square's first-attempt key, not the
+            # request's), so that a confirm still on its way cannot charge twice.
             logger.info("square never saw payment %s; confirming it now", request.payment_id)
+            customer = None
+            if is_card_on_file(request.payment_method):
+                customer = await self._customer_of_card(request.payment_method)
             try:
                 return await self.confirm_payment(
                     ConfirmPaymentRequest(
@@ -301,23 +269,28 @@ class SquareProvider(WithoutHolds):
                         amount=request.amount,
                         payment_method=request.payment_method,
                         idempotency_key=payment_key(request.payment_id),
+                        capture_method=request.capture_method,
+                        customer_id=customer,
+                        off_session=is_card_on_file(request.payment_method),
                     )
                 )
             except ProviderDeclinedError:
                 payment = await self._lookup.find(placeholder)
                 if payment is None:
                     raise
-                return self._payment(payment, fallback_id=placeholder)
-        if payment.get("status") == "APPROVED":
+                return self._held(payment, placeholder, held=held)
+        if payment.get("status") == "APPROVED" and not held:
             # Authorised by the confirm whose answer was lost: finish what it started.
             payment = await self._complete(str(payment["id"]))
-        return self._payment(payment, fallback_id=request.provider_payment_id)
+        return self._held(payment, request.provider_payment_id, held=held)
 
     async def cancel_payment(self, request: CancelPaymentRequest) -> None:
         # Square's cancel takes no idempotency key: it is idempotent by the payment's state.
         if parse_placeholder(request.provider_payment_id) is not None:
             return  # never confirmed: there is nothing at Square to release
-        if request.provider_payment_id:
+        if not request.provider_payment_id:
+            return
+        try:
             await self._object(
                 "cancel_payment",
                 "POST",
@@ -325,6 +298,11 @@ class SquareProvider(WithoutHolds):
                 "payment",
                 json_body={},
             )
+        except ProviderRejectedError:
+            # Let go already (a hold Square cancelled at its deadline)? Its state says.
+            payment = await self._get_payment(request.provider_payment_id)
+            if payment.get("status") != "CANCELED":
+                raise
 
     # ------------------------------------------------------------------ refunds
     async def _payment_for_refund(self, provider_payment_id: str | None) -> str:
