@@ -129,7 +129,9 @@ class BackgroundWork:
                     runtime.services.bookings,
                     topology=topology
                     or BookingTopology(
-                        exchange=settings.bookings_exchange, queue=settings.bookings_queue
+                        exchange=settings.bookings_exchange,
+                        queue=settings.bookings_queue,
+                        queue_type=settings.rabbitmq_queue_type,
                     ),
                     **(consumer_options or {}),
                 )
