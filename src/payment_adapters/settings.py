@@ -47,6 +47,8 @@ class Settings:
     environment: str = "development"
     host: str = "0.0.0.0"  # noqa: S104 - a service listens on all interfaces by default
     port: int = 8005
+    #: HTTP processes of ``serve`` (``--workers`` wins).
+    web_concurrency: int = 1
     api_keys: tuple[str, ...] = attrs.field(default=(), repr=_secret_repr)
     encryption_keys: str | None = _secret()
     encryption_key_file: str = "./.payment-service.key"
@@ -264,6 +266,7 @@ _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
     "ENVIRONMENT": _choice(*ENVIRONMENTS),
     "HOST": _text,
     "PORT": _int(1, 65_535),
+    "WEB_CONCURRENCY": _int(1, 256),
     "API_KEYS": _keys,
     "ENCRYPTION_KEYS": _encryption_keys,
     "ENCRYPTION_KEY_FILE": _text,

@@ -242,3 +242,11 @@ def test_production_starts_on_the_generic_credentials_and_never_shows_them() -> 
 def test_the_fake_provider_ignores_the_generic_credentials() -> None:
     settings = Settings.from_env(GENERIC, env_file=None)
     assert (settings.stripe_api_key, settings.paypal_client_id) == (None, None)
+
+
+def test_web_concurrency_is_the_number_of_http_processes() -> None:
+    assert Settings.from_env({}, env_file=None).web_concurrency == 1
+    assert Settings.from_env({"WEB_CONCURRENCY": "4"}, env_file=None).web_concurrency == 4
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"WEB_CONCURRENCY": "0"}, env_file=None)
+    assert caught.value.variable == "WEB_CONCURRENCY"
