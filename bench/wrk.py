@@ -62,7 +62,7 @@ def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
         return found
-    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)  # noqa: S607
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
     return shutil.which("wrk") or "wrk"
 
 
@@ -114,9 +114,8 @@ def rss_mb(pid: int) -> list[float]:
     sizes = []
     for each in pids:
         with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{each}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    sizes.append(int(line.split()[1]) / 1024)
+            lines = Path(f"/proc/{each}/status").read_text().splitlines()
+            sizes += [int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:")]
     return sizes
 
 
@@ -279,7 +278,7 @@ async def _delete_rabbit(suffix: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--peer-python", default="/tmp/peervenv/bin/python")  # noqa: S108
+    parser.add_argument("--peer-python", default="/tmp/peervenv/bin/python")
     parser.add_argument("--server", default=server_url(), help="PostgreSQL maintenance URL")
     parser.add_argument("--skip-peer", action="store_true")
     args = parser.parse_args()
@@ -303,8 +302,9 @@ def main() -> None:
     print("| side | req/s | p50 | p99 | errors | at half rate: req/s, p50, p99 | RSS per process |")
     print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
     for r in results:
+        errors = r["errors"] + r["half_errors"]
         print(f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
-              f"{r['errors'] + r['half_errors']:.0f} | {r['half_rps']:.0f}, {r['half_p50']:.1f} ms, "
+              f"{errors:.0f} | {r['half_rps']:.0f}, {r['half_p50']:.1f} ms, "
               f"{r['half_p99']:.1f} ms | {', '.join(f'{m:.0f}' for m in r['rss'])} MB |")
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
