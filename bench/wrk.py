@@ -98,9 +98,20 @@ def run_wrk(wrk: str, port: int, seconds: int, *, rate: float | None = None) -> 
             paced.write_text(f'dofile("{script}")\ndelay = function() return {wait_ms:.1f} end\n')
             script = paced
         out = subprocess.run(
-            [wrk, "-t2", "-c16", f"-d{seconds}s", "-s", str(script), "--latency",
-             f"http://127.0.0.1:{port}"],
-            env={**os.environ, "ACC_KEY": API_KEY}, capture_output=True, text=True, check=True,
+            [
+                wrk,
+                "-t2",
+                "-c16",
+                f"-d{seconds}s",
+                "-s",
+                str(script),
+                "--latency",
+                f"http://127.0.0.1:{port}",
+            ],
+            env={**os.environ, "ACC_KEY": API_KEY},
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     return parse_wrk(out)
 
@@ -108,7 +119,8 @@ def run_wrk(wrk: str, port: int, seconds: int, *, rate: float | None = None) -> 
 def rss_mb(pid: int) -> list[float]:
     """RSS of ``pid`` and of its children, in MB."""
     pids = [pid] + [
-        int(p.name) for p in Path("/proc").iterdir()
+        int(p.name)
+        for p in Path("/proc").iterdir()
         if p.name.isdigit() and _ppid(int(p.name)) == pid
     ]
     sizes = []
@@ -153,12 +165,22 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 def measure(wrk: str, name: str, port: int, pid: int, seconds: int) -> dict[str, Any]:
     full = run_wrk(wrk, port, seconds)
     half = run_wrk(wrk, port, seconds, rate=full["rps"] / 2)
-    result = {"name": name, **full, "half_rps": half["rps"], "half_p50": half["p50"],
-              "half_p99": half["p99"], "half_errors": half["errors"], "rss": rss_mb(pid)}
-    print(f"{name}: {full['rps']:.0f} req/s p50 {full['p50']:.1f} ms p99 {full['p99']:.1f} ms "
-          f"errors {full['errors']:.0f}; at {half['rps']:.0f} req/s p50 {half['p50']:.1f} ms "
-          f"p99 {half['p99']:.1f} ms errors {half['errors']:.0f}; RSS MB "
-          f"{', '.join(f'{m:.0f}' for m in result['rss'])}", flush=True)
+    result = {
+        "name": name,
+        **full,
+        "half_rps": half["rps"],
+        "half_p50": half["p50"],
+        "half_p99": half["p99"],
+        "half_errors": half["errors"],
+        "rss": rss_mb(pid),
+    }
+    print(
+        f"{name}: {full['rps']:.0f} req/s p50 {full['p50']:.1f} ms p99 {full['p99']:.1f} ms "
+        f"errors {full['errors']:.0f}; at {half['rps']:.0f} req/s p50 {half['p50']:.1f} ms "
+        f"p99 {half['p99']:.1f} ms errors {half['errors']:.0f}; RSS MB "
+        f"{', '.join(f'{m:.0f}' for m in result['rss'])}",
+        flush=True,
+    )
     return result
 
 
@@ -166,10 +188,30 @@ def measure(wrk: str, name: str, port: int, pid: int, seconds: int) -> dict[str,
 def pgbench(url: str, script: Path, seconds: int) -> float:
     parsed = make_url(url)
     out = subprocess.run(
-        ["pgbench", "-n", "-M", "prepared", "-c", "16", "-j", "2", "-T", str(seconds),
-         "-f", str(script), "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
-         "-U", parsed.username or "postgres", parsed.database or ""],
-        capture_output=True, text=True, check=True,
+        [
+            "pgbench",
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            "16",
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-f",
+            str(script),
+            "-h",
+            parsed.host or "127.0.0.1",
+            "-p",
+            str(parsed.port or 5432),
+            "-U",
+            parsed.username or "postgres",
+            parsed.database or "",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return float(re.search(r"tps = ([0-9.]+) \(without", out).group(1))  # type: ignore[union-attr]
 
@@ -177,9 +219,21 @@ def pgbench(url: str, script: Path, seconds: int) -> float:
 def psql(url: str, *args: str) -> None:
     parsed = make_url(url)
     subprocess.run(
-        ["psql", "-q", "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
-         "-U", parsed.username or "postgres", "-d", parsed.database or "", *args],
-        check=True, capture_output=True,
+        [
+            "psql",
+            "-q",
+            "-h",
+            parsed.host or "127.0.0.1",
+            "-p",
+            str(parsed.port or 5432),
+            "-U",
+            parsed.username or "postgres",
+            "-d",
+            parsed.database or "",
+            *args,
+        ],
+        check=True,
+        capture_output=True,
     )
 
 
@@ -194,21 +248,40 @@ def peer(wrk: str, python: str, server: str, seconds: int) -> tuple[dict[str, An
         asyncio.run(drop_database(url, server=server))
     url = asyncio.run(create_database("peer_bench", server=server))
     try:
-        dsn = make_url(url).set(drivername="postgresql+asyncpg").render_as_string(
-            hide_password=False)
+        dsn = (
+            make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+        )
         env = {**os.environ, "PEER_DSN": dsn}
-        subprocess.run([python, "-c", "import asyncio, app; asyncio.run(app.startup())"],
-                       cwd=PEER, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [python, "-c", "import asyncio, app; asyncio.run(app.startup())"],
+            cwd=PEER,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         port = free_port()
         uvicorn = str(Path(python).parent / "uvicorn")
         process = subprocess.Popen(
-            [uvicorn, "app:app", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-             "--log-level", "warning"], cwd=PEER, env=env,
+            [
+                uvicorn,
+                "app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+            cwd=PEER,
+            env=env,
         )
         try:
             wait_ready(port, "/docs", process, after=3)
-            result = measure(wrk, "peer (FastAPI + ORM, uvicorn --workers 2)", port,
-                             process.pid, seconds)
+            result = measure(
+                wrk, "peer (FastAPI + ORM, uvicorn --workers 2)", port, process.pid, seconds
+            )
         finally:
             stop(process)
     finally:
@@ -216,8 +289,16 @@ def peer(wrk: str, python: str, server: str, seconds: int) -> tuple[dict[str, An
     return result, limit
 
 
-def ours(wrk: str, server: str, seconds: int, workdir: Path, name: str, args: list[str],
-         *, with_worker: bool) -> dict[str, Any]:
+def ours(
+    wrk: str,
+    server: str,
+    seconds: int,
+    workdir: Path,
+    name: str,
+    args: list[str],
+    *,
+    with_worker: bool,
+) -> dict[str, Any]:
     suffix = secrets.token_hex(4)
     url = asyncio.run(create_database("payments_bench_wrk", server=server))
     env = {
@@ -234,15 +315,35 @@ def ours(wrk: str, server: str, seconds: int, workdir: Path, name: str, args: li
     }
     port = free_port()
     log = (workdir / f"serve-{suffix}.log").open("wb")
-    processes = [subprocess.Popen(
-        [sys.executable, "-m", "payment_http", "serve", "--host", "127.0.0.1", "--port",
-         str(port), *args], cwd=workdir, env=env, stdout=log, stderr=log,
-    )]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "payment_http",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *args,
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    ]
     if with_worker:
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "payment_http", "worker"], cwd=workdir, env=env,
-            stdout=log, stderr=log,
-        ))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "payment_http", "worker"],
+                cwd=workdir,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        )
     try:
         wait_ready(port, "/health/ready", processes[0], after=5)
         result = measure(wrk, name, port, processes[0].pid, seconds)
@@ -262,8 +363,11 @@ async def _delete_rabbit(suffix: str) -> None:
 
     connection = await aio_pika.connect(RABBIT)
     try:
-        for queue in (f"bench.bookings.{suffix}", f"bench.bookings.{suffix}.dlq",
-                      f"bench.bookings.{suffix}.retry"):
+        for queue in (
+            f"bench.bookings.{suffix}",
+            f"bench.bookings.{suffix}.dlq",
+            f"bench.bookings.{suffix}.retry",
+        ):
             channel = await connection.channel()
             with contextlib.suppress(Exception):
                 await channel.queue_delete(queue)
@@ -283,8 +387,11 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true")
     args = parser.parse_args()
     wrk = ensure_wrk()
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
-          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+    print(
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}",
+        flush=True,
+    )
     results = []
     if not args.skip_peer:
         result, _ = peer(wrk, args.peer_python, args.server, args.seconds)
@@ -296,16 +403,19 @@ def main() -> None:
             ("serve --workers 2", ["--workers", "2"], False),
             ("serve --no-workers --workers 2 + worker", ["--no-workers", "--workers", "2"], True),
         ):
-            results.append(ours(wrk, args.server, args.seconds, workdir, name, serve_args,
-                                with_worker=worker))
+            results.append(
+                ours(wrk, args.server, args.seconds, workdir, name, serve_args, with_worker=worker)
+            )
     print()
     print("| side | req/s | p50 | p99 | errors | at half rate: req/s, p50, p99 | RSS per process |")
     print("| --- | ---: | ---: | ---: | ---: | --- | --- |")
     for r in results:
         errors = r["errors"] + r["half_errors"]
-        print(f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
-              f"{errors:.0f} | {r['half_rps']:.0f}, {r['half_p50']:.1f} ms, "
-              f"{r['half_p99']:.1f} ms | {', '.join(f'{m:.0f}' for m in r['rss'])} MB |")
+        print(
+            f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.1f} ms | {r['p99']:.1f} ms | "
+            f"{errors:.0f} | {r['half_rps']:.0f}, {r['half_p50']:.1f} ms, "
+            f"{r['half_p99']:.1f} ms | {', '.join(f'{m:.0f}' for m in r['rss'])} MB |"
+        )
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
