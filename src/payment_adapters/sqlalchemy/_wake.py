@@ -55,9 +55,10 @@ class OutboxWaker:
     def poke(self) -> None:
         """A commit wrote outbox rows: make sure a notification follows (cheap, never waits)."""
         self._pending = True
-        if self._task is not None and self._loop is asyncio.get_running_loop():
-            return  # the sender will see it
         loop = asyncio.get_running_loop()
+        task = self._task
+        if task is not None and self._loop is loop and not task.done():
+            return  # the sender sees it before it stops (no await between its check and end)
         if self._loop is not loop:
             # A new event loop (a test's, a second asyncio.run): the old loop's connection
             # cannot be used or awaited from here.
