@@ -93,6 +93,9 @@ class _Children:
             str(self.port),
             "--supervisor",
             str(os.getpid()),
+            # Its own session: a Ctrl-C on the terminal reaches this process alone, which
+            # passes one SIGTERM on (two signals would make a child stop waiting for requests).
+            start_new_session=True,
         )
         self.processes[slot] = process
         self.started[slot] = time.monotonic()
