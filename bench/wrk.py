@@ -18,6 +18,7 @@ RSS of every process of the side after the run. ``wrk`` is installed with ``apt-
 missing (as root).
 
     .venv/bin/python bench/wrk.py [--seconds 15] [--peer-python /tmp/peervenv/bin/python]
+        [--skip-peer] [--only "serve --workers 2"] [--soak 300]
 """
 
 # ruff: noqa: E402 - sys.path is fixed (see below) before anything else is imported
@@ -89,14 +90,55 @@ def parse_wrk(out: str) -> dict[str, float]:
     return {"rps": rps, "p50": p50, "p99": p99, "errors": errors}
 
 
+def paced_script(directory: Path, rate: float) -> Path:
+    """The peer's script with a pause per connection: about ``rate`` requests/s over 16."""
+    paced = directory / "paced.lua"
+    wait_ms = 16 / rate * 1000
+    script = PEER / "create_payment.lua"
+    paced.write_text(f'dofile("{script}")\ndelay = function() return {wait_ms:.1f} end\n')
+    return paced
+
+
+def soak(wrk: str, port: int, pid: int, seconds: int, rate: float) -> dict[str, Any]:
+    """``seconds`` at about ``rate``, the RSS of every process of the side sampled 10 times."""
+    samples = []
+    with tempfile.TemporaryDirectory() as tmp:
+        process = subprocess.Popen(
+            [
+                wrk,
+                "-t2",
+                "-c16",
+                f"-d{seconds}s",
+                "-s",
+                str(paced_script(Path(tmp), rate)),
+                "--latency",
+                f"http://127.0.0.1:{port}",
+            ],
+            env={**os.environ, "ACC_KEY": API_KEY},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        started = time.monotonic()
+        while process.poll() is None:
+            samples.append((time.monotonic() - started, rss_mb(pid)))
+            time.sleep(max(1.0, seconds / 10))
+        out = process.communicate()[0]
+    result = parse_wrk(out)
+    print(
+        f"soak {seconds} s: {result['rps']:.0f} req/s p50 {result['p50']:.1f} ms "
+        f"p99 {result['p99']:.1f} ms errors {result['errors']:.0f}",
+        flush=True,
+    )
+    for at, sizes in samples:
+        print(f"  at {at:5.0f} s RSS MB {', '.join(f'{m:.0f}' for m in sizes)}", flush=True)
+    return {**result, "rss_samples": samples}
+
+
 def run_wrk(wrk: str, port: int, seconds: int, *, rate: float | None = None) -> dict[str, float]:
     script = PEER / "create_payment.lua"
     with tempfile.TemporaryDirectory() as tmp:
         if rate is not None:
-            paced = Path(tmp) / "paced.lua"
-            wait_ms = 16 / rate * 1000
-            paced.write_text(f'dofile("{script}")\ndelay = function() return {wait_ms:.1f} end\n')
-            script = paced
+            script = paced_script(Path(tmp), rate)
         out = subprocess.run(
             [
                 wrk,
@@ -298,6 +340,7 @@ def ours(
     args: list[str],
     *,
     with_worker: bool,
+    soak_seconds: int = 0,
 ) -> dict[str, Any]:
     suffix = secrets.token_hex(4)
     url = asyncio.run(create_database("payments_bench_wrk", server=server))
@@ -347,6 +390,8 @@ def ours(
     try:
         wait_ready(port, "/health/ready", processes[0], after=5)
         result = measure(wrk, name, port, processes[0].pid, seconds)
+        if soak_seconds:
+            soak(wrk, port, processes[0].pid, soak_seconds, result["rps"] / 2)
         if with_worker:
             result["rss"] += rss_mb(processes[1].pid)
     finally:
@@ -385,6 +430,10 @@ def main() -> None:
     parser.add_argument("--peer-python", default="/tmp/peervenv/bin/python")
     parser.add_argument("--server", default=server_url(), help="PostgreSQL maintenance URL")
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--only", help="run only the side of ours with this name")
+    parser.add_argument(
+        "--soak", type=int, default=0, help="then this many seconds at about half rate, RSS sampled"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     print(
@@ -403,8 +452,19 @@ def main() -> None:
             ("serve --workers 2", ["--workers", "2"], False),
             ("serve --no-workers --workers 2 + worker", ["--no-workers", "--workers", "2"], True),
         ):
+            if args.only and name != args.only:
+                continue
             results.append(
-                ours(wrk, args.server, args.seconds, workdir, name, serve_args, with_worker=worker)
+                ours(
+                    wrk,
+                    args.server,
+                    args.seconds,
+                    workdir,
+                    name,
+                    serve_args,
+                    with_worker=worker,
+                    soak_seconds=args.soak,
+                )
             )
     print()
     print("| side | req/s | p50 | p99 | errors | at half rate: req/s, p50, p99 | RSS per process |")
