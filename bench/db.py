@@ -1,16 +1,18 @@
 """Create-payment transactions per second through the repositories, against pgbench.
 
 Both sides write the same thing to the same fresh database in the same run: one payment row
-(its client secret, description and metadata sealed with AES-256-GCM), one outbox row (the
-CloudEvents JSON of ``payment.initiated``) and the ``payments_outbox`` notification, in one
-transaction.
+(its client secret, description and metadata sealed with AES-256-GCM) and one outbox row (the
+CloudEvents JSON of ``payment.initiated``), in one transaction. Since 6 December 2026 that
+transaction no longer notifies: ours wakes the relay after the commit, at most once per
+10 ms per process (``sqlalchemy/_wake.py``). ``--notify-in-transaction`` gives pgbench the
+statement as it was before, with ``pg_notify`` inside, for the before/after comparison.
 
 - **ours**: ``clients`` asyncio tasks in one process, each looping over
   ``async with db.uow() as uow: await uow.payments.add(payment); await uow.commit()`` with a
   freshly built ``Payment`` (so the domain object, the encryption, the event encoding and
   SQLAlchemy are all in the measured path).
 - **pgbench**: ``clients`` connections (``-M prepared``) running a script with the statement
-  our unit of work sends (``BEGIN``; the data-modifying CTEs and ``pg_notify``; ``COMMIT``),
+  our unit of work sends (``BEGIN``; the data-modifying CTEs; ``COMMIT``),
   with literal values of the same sizes and server-generated ids.
 
 Runs alternate (ours, pgbench, ours, ...) so that drift in the machine's load hits both;
@@ -18,7 +20,7 @@ the medians and their ratio are printed, with the round trips of one create (cou
 SQLAlchemy's events on a warm connection: statements, BEGIN and COMMIT).
 
     .venv/bin/python bench/db.py [--clients 16] [--seconds 10] [--runs 3]
-        [--processes 2] [--no-notify] [--compare-sqlalchemy-path]
+        [--processes 2] [--no-notify] [--notify-in-transaction] [--compare-sqlalchemy-path]
 """
 
 from __future__ import annotations
@@ -260,7 +262,9 @@ async def main() -> None:
     parser.add_argument("--processes", type=int, default=1,
                         help="spread the clients over this many processes (pgbench: -j 2)")
     parser.add_argument("--no-notify", action="store_true",
-                        help="both sides without pg_notify (Database.from_url(notify=False))")
+                        help="ours without the relay's wake-ups (Database.from_url(notify=False))")
+    parser.add_argument("--notify-in-transaction", action="store_true",
+                        help="pgbench's statement as before 6 December 2026: with pg_notify")
     parser.add_argument("--compare-sqlalchemy-path", action="store_true",
                         help="also run ours through SQLAlchemy's execute path, each run")
     args = parser.parse_args()
@@ -276,7 +280,7 @@ async def main() -> None:
         trips, shape = await round_trips(url)
         with tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp) / "create_payment.sql"
-            script.write_text(pgbench_script(notify=notify))
+            script.write_text(pgbench_script(notify=args.notify_in_transaction))
             for run in range(1, args.runs + 1):
                 ours.append(await run_ours(url, args.clients, args.seconds,
                                            processes=args.processes, notify=notify))
@@ -297,7 +301,8 @@ async def main() -> None:
     mine, bench = statistics.median(ours), statistics.median(theirs)
     print()
     print(f"clients {args.clients} ({args.processes} process(es)), {args.runs} runs of "
-          f"{args.seconds} s, {rows} payments written, notify {'on' if notify else 'off'}")
+          f"{args.seconds} s, {rows} payments written, wake-ups {'on' if notify else 'off'}, "
+          f"pgbench {'with' if args.notify_in_transaction else 'without'} pg_notify")
     print(f"round trips per create: {trips} ({' | '.join(shape)})")
     print(f"repositories (median): {mine:8.0f} tx/s")
     if usual:

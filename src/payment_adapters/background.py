@@ -129,7 +129,9 @@ class BackgroundWork:
                     runtime.services.bookings,
                     topology=topology
                     or BookingTopology(
-                        exchange=settings.bookings_exchange, queue=settings.bookings_queue
+                        exchange=settings.bookings_exchange,
+                        queue=settings.bookings_queue,
+                        queue_type=settings.rabbitmq_queue_type,
                     ),
                     **(consumer_options or {}),
                 )
@@ -282,9 +284,9 @@ class BackgroundWork:
             backoff_max=5.0,
             # On PostgreSQL two rounds overlap: one leases while the other waits for confirms.
             concurrency=2 if outbox.is_postgres else 1,
-            # Every commit notifies, and a round costs five statements: gathering the commits
-            # of 10 ms into one round saves the API much CPU under load, for 10 ms more event
-            # latency (bench/README.md, HTTP).
+            # Every API process notifies up to 100 times a second, and a round costs five
+            # statements: gathering the wake-ups of 10 ms into one round saves much CPU under
+            # load, for 10 ms more event latency (bench/README.md, HTTP).
             gather=RELAY_GATHER_SECONDS if outbox.is_postgres else 0.0,
         )
         if self.broker is not None:

@@ -47,6 +47,8 @@ class Settings:
     environment: str = "development"
     host: str = "0.0.0.0"  # noqa: S104 - a service listens on all interfaces by default
     port: int = 8005
+    #: HTTP processes of ``serve`` (``--workers`` wins).
+    web_concurrency: int = 1
     api_keys: tuple[str, ...] = attrs.field(default=(), repr=_secret_repr)
     encryption_keys: str | None = _secret()
     encryption_key_file: str = "./.payment-service.key"
@@ -54,6 +56,8 @@ class Settings:
     payments_exchange: str = "payments"
     bookings_exchange: str = "bookings"
     bookings_queue: str = "payment-service.bookings"
+    #: ``quorum``: the consumer's queues are replicated across a RabbitMQ cluster.
+    rabbitmq_queue_type: str = "classic"
     auto_refund_on_cancel: bool = True
     auto_migrate: bool = True
     idempotency_ttl_seconds: int = 86_400
@@ -74,7 +78,9 @@ class Settings:
     log_json: bool = True
     max_body_bytes: int = 64 * 1024
     db_pool_size: int = 10
-    # Providers.
+    # Providers. The generic pair fills in the named provider's own credentials when unset.
+    payment_provider_api_key: str | None = _secret()
+    payment_provider_secret_key: str | None = _secret()
     stripe_api_key: str | None = _secret()
     stripe_webhook_secret: str | None = _secret()
     stripe_api_base: str | None = None
@@ -260,6 +266,7 @@ _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
     "ENVIRONMENT": _choice(*ENVIRONMENTS),
     "HOST": _text,
     "PORT": _int(1, 65_535),
+    "WEB_CONCURRENCY": _int(1, 256),
     "API_KEYS": _keys,
     "ENCRYPTION_KEYS": _encryption_keys,
     "ENCRYPTION_KEY_FILE": _text,
@@ -267,6 +274,7 @@ _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
     "PAYMENTS_EXCHANGE": _text,
     "BOOKINGS_EXCHANGE": _text,
     "BOOKINGS_QUEUE": _text,
+    "RABBITMQ_QUEUE_TYPE": _choice("classic", "quorum"),
     "AUTO_REFUND_ON_CANCEL": _bool,
     "AUTO_MIGRATE": _bool,
     "IDEMPOTENCY_TTL_SECONDS": _int(86_400, 30 * 86_400),
@@ -285,6 +293,8 @@ _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
     "LOG_JSON": _bool,
     "MAX_BODY_BYTES": _int(1_024, 64 * 1024 * 1024),
     "DB_POOL_SIZE": _int(1, 500),
+    "PAYMENT_PROVIDER_API_KEY": _text,
+    "PAYMENT_PROVIDER_SECRET_KEY": _text,
     "STRIPE_API_KEY": _text,
     "STRIPE_WEBHOOK_SECRET": _text,
     "STRIPE_API_BASE": _url("http", "https"),
@@ -328,4 +338,25 @@ def _parse(values: Mapping[str, str]) -> Settings:
         if raw is None or raw.strip() == "":
             continue  # unset or empty: the default
         kwargs[variable.lower()] = parser(variable, raw)
+    _fill_generic_credentials(kwargs)
     return Settings(**kwargs).validate()
+
+
+def _fill_generic_credentials(kwargs: dict[str, Any]) -> None:
+    """``PAYMENT_PROVIDER_API_KEY`` / ``_SECRET_KEY`` as the named provider's own, when unset.
+
+    Stripe and Square take one secret (the Stripe secret key, the Square access token): the
+    secret key, or the API key when only that one is given. PayPal takes both: client id and
+    client secret. A provider's own variable always wins.
+    """
+    api_key = kwargs.get("payment_provider_api_key")
+    secret_key = kwargs.get("payment_provider_secret_key")
+    provider = kwargs.get("payment_provider", "fake")
+    targets: dict[str, str | None] = {
+        "stripe": {"stripe_api_key": secret_key or api_key},
+        "square": {"square_access_token": secret_key or api_key},
+        "paypal": {"paypal_client_id": api_key, "paypal_client_secret": secret_key},
+    }.get(provider, {})
+    for field, value in targets.items():
+        if value and not kwargs.get(field):
+            kwargs[field] = value

@@ -4,7 +4,10 @@ Settings are read once, at start, from the environment and ``./.env``. A bad val
 command with one line on stderr, ``configuration error: VARIABLE: reason``, and exit code 2.
 Other failures exit 1; success exits 0 (``serve`` too, after a SIGTERM or SIGINT).
 
-``serve`` runs the HTTP API with uvicorn in this process and, unless ``--no-workers``, the
+``serve --workers N`` (or ``WEB_CONCURRENCY=N``) with N > 1 starts N such HTTP processes on one
+port and runs the background work once, in the process that started them
+(``_commands/serve_many.py``). ``serve`` runs the HTTP API with uvicorn in this process and,
+unless ``--no-workers``, the
 background work (outbox delivery, refund retries, reconciliation, retention, and the booking
 consumer when ``RABBITMQ_URL`` is set) in the same event loop. On SIGTERM or SIGINT it stops
 accepting connections, lets the requests in flight finish, stops the background work (which
@@ -18,7 +21,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -52,6 +57,27 @@ GRACEFUL_SHUTDOWN_SECONDS: Final = 30
 
 
 # ------------------------------------------------------------------ serve
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket of this process's own on a port several processes listen on (the kernel
+    spreads the connections over them)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+async def _watch_supervisor(pid: int, server: Any) -> None:
+    """Stop when the supervisor is gone (killed without a chance to stop its children)."""
+    while not server.should_exit:
+        if os.getppid() != pid:
+            logger.error("the serving process %d is gone: shutting down", pid)
+            server.should_exit = True
+            return
+        await asyncio.sleep(1.0)
 
 
 def _uvicorn_server(app: Any, host: str, port: int) -> Any:
@@ -120,7 +146,22 @@ class _Supervisor:
         task.add_done_callback(done)
 
 
-async def _serve(settings: Settings, host: str, port: int, *, workers: bool) -> int:
+def _stop_on_signals(loop: asyncio.AbstractEventLoop, server: Any) -> None:
+    def on_signal(sig: signal.Signals) -> None:
+        if server.should_exit:
+            logger.warning("%s again: not waiting for requests in flight", sig.name)
+            server.force_exit = True
+        else:
+            logger.info("%s: shutting down", sig.name)
+        server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+
+
+async def _serve(
+    settings: Settings, host: str, port: int, *, workers: bool, supervisor_pid: int | None = None
+) -> int:
     from payment_http.app import create_app  # noqa: PLC0415
     from payment_http.metrics import Metrics  # noqa: PLC0415
 
@@ -138,17 +179,11 @@ async def _serve(settings: Settings, host: str, port: int, *, workers: bool) -> 
         )
         supervisor.watch(ready, "start-up")
 
-        def on_signal(sig: signal.Signals) -> None:
-            if server.should_exit:
-                logger.warning("%s again: not waiting for requests in flight", sig.name)
-                server.force_exit = True
-            else:
-                logger.info("%s: shutting down", sig.name)
-            server.should_exit = True
+        _stop_on_signals(loop, server)
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, on_signal, sig)
-
+        if supervisor_pid is not None:
+            watch = asyncio.create_task(_watch_supervisor(supervisor_pid, server))
+            supervisor.watch(watch, "watching the serving process")
         background: asyncio.Task[None] | None = None
         if workers:
             background = asyncio.create_task(
@@ -168,7 +203,11 @@ async def _serve(settings: Settings, host: str, port: int, *, workers: bool) -> 
             "on" if workers else "off",
         )
         try:
-            await server.serve()
+            sockets = None if supervisor_pid is None else [_listening_socket(host, port)]
+            await server.serve(sockets=sockets)
+        except OSError as exc:  # the port is taken (one of several processes binding it)
+            logger.error("cannot listen on %s:%d: %s", host, port, exc.strerror)  # noqa: TRY400
+            supervisor.exit_code = EXIT_FAILURE
         except SystemExit as exc:  # uvicorn exits when it cannot bind or start
             code = int(exc.code or EXIT_FAILURE) if isinstance(exc.code, int) else 1
             supervisor.exit_code = code
@@ -193,7 +232,14 @@ async def _serve(settings: Settings, host: str, port: int, *, workers: bool) -> 
 def _cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
-    return _run(_serve(settings, host, port, workers=not args.no_workers))
+    count = args.workers or settings.web_concurrency
+    if count > 1 and args.supervisor is None:
+        from payment_http._commands.serve_many import serve_many  # noqa: PLC0415
+
+        return _run(serve_many(settings, host, port, count=count, background=not args.no_workers))
+    return _run(
+        _serve(settings, host, port, workers=not args.no_workers, supervisor_pid=args.supervisor)
+    )
 
 
 # ------------------------------------------------------------------ parser
@@ -222,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-workers", action="store_true", help="HTTP only: no background work here"
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="HTTP processes on the port (default WEB_CONCURRENCY or 1); the background work "
+        "runs once, in the process that starts them",
+    )
+    # One of the HTTP processes of ``--workers N``: bind with SO_REUSEPORT, stop with PID.
+    serve.add_argument("--supervisor", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(func=_cmd_serve)
 
     worker = commands.add_parser("worker", help="the background work alone (FastStream)")

@@ -1,12 +1,17 @@
 """Prometheus metrics, and the core's :class:`~payment_core.services.Observer` fed into them.
 
 Each :class:`Metrics` owns its registry (not the global one), so several apps in one test
-process never collide. Labels are bounded: routes are templates (``/api/v1/payments/{id}``),
-never raw paths; providers, operations, outcomes and statuses are small fixed sets.
+process never collide. Under ``serve --workers N`` (``PROMETHEUS_MULTIPROC_DIR`` set before
+prometheus_client is imported) every process writes its samples to that directory and
+``/metrics`` renders them summed over all the processes; the outbox gauges, set at each
+scrape, show the most recent scrape's figures. Labels are bounded: routes are templates
+(``/api/v1/payments/{id}``), never raw paths; providers, operations, outcomes and statuses
+are small fixed sets.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Final
@@ -100,11 +105,13 @@ class Metrics:
             "outbox_pending_events",
             "Committed events not yet published (at the last scrape).",
             registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.outbox_lag = Gauge(
             "outbox_lag_seconds",
             "Age of the oldest committed event not yet published (at the last scrape).",
             registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.observer = PrometheusObserver(self)
         self._outbox_probe: OutboxProbe | None = None
@@ -125,6 +132,13 @@ class Metrics:
                 pending, lag = -1, -1.0
             self.outbox_pending.set(pending)
             self.outbox_lag.set(lag)
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if directory:
+            from prometheus_client.multiprocess import MultiProcessCollector  # noqa: PLC0415
+
+            every_process = CollectorRegistry()
+            MultiProcessCollector(every_process, directory)  # type: ignore[no-untyped-call]
+            return generate_latest(every_process)
         return generate_latest(self.registry)
 
 

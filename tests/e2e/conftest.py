@@ -96,7 +96,7 @@ class Service:
         launcher = ["-m", "payment_http"] if self.boot is None else ["-c", self.boot]
         args = [sys.executable, *launcher, command]
         if command == "serve":
-            args += ["--host", "127.0.0.1", "--port", str(self.port)]
+            args += ["--host", "127.0.0.1", "--port", str(self.port), *self.args]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 args, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT

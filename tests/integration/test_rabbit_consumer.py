@@ -102,11 +102,19 @@ def created(booking_id: UUID, **extra: Any) -> dict[str, Any]:
 
 
 async def _rig(
-    real: bool, rabbit: RabbitAdmin, handler: Any = None, **options: Any
+    real: bool,
+    rabbit: RabbitAdmin,
+    handler: Any = None,
+    *,
+    queue_type: str = "classic",
+    **options: Any,
 ) -> AsyncIterator[Rig]:
     harness = build_in_memory()
     topology = BookingTopology(
-        exchange=rabbit.exchange("bookings"), queue=rabbit.queue("bookings"), retry_delay_ms=100
+        exchange=rabbit.exchange("bookings"),
+        queue=rabbit.queue("bookings"),
+        retry_delay_ms=100,
+        queue_type=queue_type,
     )
     broker = RabbitBroker(rabbit.url, logger=None)
     consumer = BookingConsumer(
@@ -432,3 +440,95 @@ async def test_the_worker_declares_its_exchanges_and_queues_durable(
     finally:
         await work.stop()
         await runtime.aclose()
+
+
+# ====================================================================== quorum queues
+
+
+async def queue_type_of(rabbit: RabbitAdmin, queue: RabbitQueue) -> str:
+    """The type RabbitMQ holds ``queue`` as: a declare of another type fails PRECONDITION_FAILED."""
+    connection = await aio_pika.connect(rabbit.url, timeout=5)
+    try:
+        for kind in ("classic", "quorum"):
+            channel = await connection.channel()
+            arguments = {**(queue.arguments or {}), "x-queue-type": kind}
+            try:
+                await channel.declare_queue(queue.name, durable=True, arguments=arguments)
+            except aio_pika.exceptions.ChannelPreconditionFailed:
+                continue
+            await channel.close()
+            return kind
+    finally:
+        await connection.close()
+    raise AssertionError(f"{queue.name} is neither classic nor quorum")
+
+
+async def test_rabbitmq_queue_type_quorum_makes_all_three_queues_quorum(
+    rabbit: RabbitAdmin, sqlite_url: str
+) -> None:
+    """``RABBITMQ_QUEUE_TYPE=quorum`` through the worker: the queue, its retry queue and its
+    DLQ are quorum queues, both keys reach the one consumer a process has, in order."""
+    settings = Settings.from_env(
+        {
+            "ENVIRONMENT": "test",
+            "DATABASE_URL": sqlite_url,
+            "RABBITMQ_URL": rabbit.url,
+            "RABBITMQ_QUEUE_TYPE": "quorum",
+            "PAYMENTS_EXCHANGE": rabbit.exchange("payments"),
+            "BOOKINGS_EXCHANGE": rabbit.exchange("bookings"),
+            "BOOKINGS_QUEUE": rabbit.queue("bookings"),
+        },
+        env_file=None,
+    )
+    runtime = make_runtime(sqlite_url, settings)
+    work = BackgroundWork(runtime, consume_bookings=True)
+    await work.start()
+    try:
+        await asyncio.wait_for(work.broker_connected.wait(), 15)
+        assert work.consumer is not None
+        topology = work.consumer.topology
+        for queue in (
+            topology.rabbit_queue(topology.routing_keys[0]),
+            topology.rabbit_retry_queue(),
+            topology.rabbit_dead_letter_queue(),
+        ):
+            assert await queue_type_of(rabbit, queue) == "quorum", queue.name
+        assert await rabbit.consumers(topology.queue) == 1  # no channel-wide prefetch here
+        booking_id = uuid4()
+        for event_type, data in [
+            ("booking.created", created(booking_id)),
+            ("booking.cancelled", {"booking_id": str(booking_id)}),
+        ]:
+            await rabbit.publish(topology.exchange, event_type, envelope(event_type, data))
+        stats = work.consumer.stats
+
+        async def both_handled() -> bool:
+            return stats.handled == 2
+
+        await eventually(both_handled, within=15)
+        page = await runtime.services.payments.list_by_booking(booking_id, PageRequest(limit=5))
+        assert [p.status for p in page.items] == [PaymentStatus.CANCELLED]
+    finally:
+        await work.stop()
+        await runtime.aclose()
+
+
+async def test_the_classic_default_stays_classic(rabbit: RabbitAdmin) -> None:
+    async for rig in _rig(True, rabbit):
+        queue = rig.topology.rabbit_dead_letter_queue()
+        assert await queue_type_of(rabbit, queue) == "classic"
+
+
+async def test_quorum_queues_retry_later_and_dead_letter(rabbit: RabbitAdmin) -> None:
+    """A per-message TTL in the quorum retry queue brings a message back; what can never be
+    handled lands in the quorum DLQ."""
+    async for rig in _rig(True, rabbit, queue_type="quorum", attempts=2):
+        flaky = Flaky(rig.harness.services.bookings, failures=3)
+        rig.consumer.handler = flaky
+        booking_id = uuid4()
+        await rig.send("booking.created", created(booking_id))
+        await rig.send("booking.created", {}, body=b"not json")
+        await rig.settled(2)
+        assert len(await rig.payments(booking_id)) == 1
+        assert rig.consumer.stats.redelivered == 1
+        assert await rig.dead_letters(1) == [b"not json"]

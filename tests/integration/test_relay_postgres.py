@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from payment_core.services import CreatePayment
 from payment_http.app import create_app
 
 from .conftest import (
+    CIPHER_KEYS,
     Captured,
     RabbitAdmin,
     TcpProxy,
@@ -324,6 +327,89 @@ async def test_listen_notify_wakes_the_relay_at_once(
         await task
         await listener.close()
     assert max(lags) < 1.0, lags
+
+
+_WRITER = """
+import asyncio, os, sys
+from uuid import uuid4
+from payment_adapters.crypto import FieldCipher
+from payment_adapters.sqlalchemy import Database
+from payment_core.services import CreatePayment, Dependencies, ProviderRegistry, Services
+from payment_core.system import SystemClock, SystemIds
+from payment_core.testing import FakeProvider
+
+async def main():
+    cipher = FieldCipher.from_keys(os.environ["WRITER_KEYS"])
+    database = Database.from_url(os.environ["WRITER_URL"], cipher=cipher, pool_size=1)
+    services = Services.build(Dependencies(
+        uow=database.uow, providers=ProviderRegistry([FakeProvider()]),
+        clock=SystemClock(), ids=SystemIds()))
+    loop = asyncio.get_running_loop()
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
+        if line.strip() == "exit":
+            break
+        payment = await services.payments.create(
+            CreatePayment(booking_id=uuid4(), guest_id=uuid4(), amount=100, currency="EUR"))
+        print(payment.id, flush=True)
+    await database.dispose()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_commit_in_another_process_wakes_the_relay(
+    env: Env, broker: RabbitBroker, rabbit: RabbitAdmin
+) -> None:
+    """Another process (an API worker) commits; this one's relay, polling every 30 s, is
+    woken by that process's notification after the commit, and by the one a stopping
+    process sends for its last commits."""
+    assert env.runtime.database is not None
+    outbox = SqlOutbox(env.runtime.database.engine, env.runtime.database.cipher)
+    listener = outbox.listener()
+    assert listener is not None
+    await listener.start()
+    relay = OutboxRelay(
+        outbox,
+        FastStreamPublisher(broker, exchange=env.exchange),
+        poll_interval=30.0,
+        wakeups=listener,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _WRITER,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "WRITER_URL": env.settings.database_url, "WRITER_KEYS": CIPHER_KEYS},
+    )
+    assert writer.stdin is not None
+    assert writer.stdout is not None
+    try:
+
+        async def listening() -> bool:
+            return listener.connected
+
+        await eventually(listening, within=5)
+        await asyncio.sleep(0.2)  # the relay's first round is over: it waits on a 30 s poll
+        for _ in range(3):
+            writer.stdin.write(b"create\n")
+            payment_id = (await asyncio.wait_for(writer.stdout.readline(), 30)).decode().strip()
+            [message] = await rabbit.take(env.capture, at_least=1, within=10, settle=0)
+            assert (message.type, message.subject) == ("payment.initiated", payment_id)
+        writer.stdin.write(b"create\nexit\n")  # then stops at once
+        payment_id = (await asyncio.wait_for(writer.stdout.readline(), 30)).decode().strip()
+        assert await asyncio.wait_for(writer.wait(), 30) == 0
+        [message] = await rabbit.take(env.capture, at_least=1, within=10, settle=0)
+        assert message.subject == payment_id
+    finally:
+        if writer.returncode is None:
+            writer.kill()
+            await writer.wait()
+        stop.set()
+        await task
+        await listener.close()
 
 
 async def test_payments_are_created_during_a_broker_outage_and_delivered_after(

@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import asyncpg
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, StatementError
 
@@ -191,6 +191,76 @@ async def test_commit_with_events_notifies_the_relay(postgres):
         assert heard.empty()
     finally:
         await listener.close()
+
+
+async def _listen(postgres: Database) -> tuple[asyncpg.Connection, asyncio.Queue[str]]:
+    url = make_url(postgres.engine.url.render_as_string(hide_password=False))
+    listener = await asyncpg.connect(
+        user=url.username, host=url.host, port=url.port, database=url.database
+    )
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener(NOTIFY_CHANNEL, lambda *args: heard.put_nowait(args[2]))
+    return listener, heard
+
+
+async def test_commits_in_a_burst_are_announced_by_one_notification_per_interval(postgres):
+    """The first commit is announced at once; the commits that follow within the interval
+    share one more notification, sent when the interval is over; not one per commit."""
+    waker = postgres.waker
+    assert waker is not None
+    waker.interval = 60.0  # nothing more can be sent during this test
+    listener, heard = await _listen(postgres)
+    try:
+        async with postgres.uow() as uow:
+            await uow.payments.add(_payment())
+            await uow.commit()
+        assert await asyncio.wait_for(heard.get(), 5) == NOTIFY_CHANNEL
+        for _ in range(10):
+            async with postgres.uow() as uow:
+                await uow.payments.add(_payment())
+                await uow.commit()
+        await asyncio.sleep(0.2)
+        assert heard.empty()
+        assert waker.sent == 1
+        await waker.close()  # a stopping process announces what it committed since
+        assert await asyncio.wait_for(heard.get(), 5) == NOTIFY_CHANNEL
+        assert waker.sent == 2
+    finally:
+        await listener.close()
+
+
+async def test_the_commits_after_the_first_are_announced_when_the_interval_is_over(postgres):
+    waker = postgres.waker
+    assert waker is not None
+    waker.interval = 0.3
+    listener, heard = await _listen(postgres)
+    try:
+        for _ in range(5):
+            async with postgres.uow() as uow:
+                await uow.payments.add(_payment())
+                await uow.commit()
+        await asyncio.wait_for(heard.get(), 5)
+        await asyncio.wait_for(heard.get(), 5)  # the trailing one, for commits 2 to 5
+        await asyncio.sleep(0.7)  # two intervals more: nothing was left to announce
+        assert heard.empty()
+        assert waker.sent == 2
+    finally:
+        await listener.close()
+
+
+async def test_a_failed_notification_fails_no_commit(postgres):
+    """The wake-up is a hint: with its server unreachable, commits still succeed (and the
+    relay's polling delivers)."""
+    waker = postgres.waker
+    assert waker is not None
+    waker._dsn = "postgresql://nobody@127.0.0.1:1/none"
+    for _ in range(3):
+        async with postgres.uow() as uow:
+            await uow.payments.add(_payment())
+            await uow.commit()
+    async with postgres.engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(t.outbox)) == 3
+    assert waker.sent == 0
 
 
 async def test_pages_read_the_composite_index_without_sorting(postgres):

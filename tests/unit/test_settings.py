@@ -176,3 +176,77 @@ def test_a_bad_hold_setting_is_refused_by_name(variable: str, value: str) -> Non
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({variable: value}, env_file=None)
     assert caught.value.variable == variable
+
+
+# ---------------------------------------------------------------------- running many processes
+
+
+def test_the_queue_type_is_classic_unless_told_quorum() -> None:
+    assert Settings.from_env({}, env_file=None).rabbitmq_queue_type == "classic"
+    quorum = Settings.from_env({"RABBITMQ_QUEUE_TYPE": " Quorum "}, env_file=None)
+    assert quorum.rabbitmq_queue_type == "quorum"
+
+
+def test_an_unknown_queue_type_is_refused_by_name() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"RABBITMQ_QUEUE_TYPE": "stream"}, env_file=None)
+    assert caught.value.variable == "RABBITMQ_QUEUE_TYPE"
+    assert "classic, quorum" in caught.value.reason
+
+
+GENERIC = {"PAYMENT_PROVIDER_API_KEY": "generic-id", "PAYMENT_PROVIDER_SECRET_KEY": "generic-sk"}
+
+
+@pytest.mark.parametrize(
+    ("provider", "generic", "expected"),
+    [
+        ("stripe", GENERIC, {"stripe_api_key": "generic-sk"}),
+        ("stripe", {"PAYMENT_PROVIDER_API_KEY": "sk_only"}, {"stripe_api_key": "sk_only"}),
+        ("square", GENERIC, {"square_access_token": "generic-sk"}),
+        ("square", {"PAYMENT_PROVIDER_API_KEY": "EAAA-t"}, {"square_access_token": "EAAA-t"}),
+        (
+            "paypal",
+            GENERIC,
+            {"paypal_client_id": "generic-id", "paypal_client_secret": "generic-sk"},
+        ),
+    ],
+)
+def test_the_generic_credentials_are_the_named_providers_own(
+    provider: str, generic: dict[str, str], expected: dict[str, str]
+) -> None:
+    settings = Settings.from_env({"PAYMENT_PROVIDER": provider, **generic}, env_file=None)
+    assert {field: getattr(settings, field) for field in expected} == expected
+    others = {"stripe_api_key", "square_access_token", "paypal_client_id"} - set(expected)
+    assert all(getattr(settings, field) is None for field in others)
+
+
+def test_a_providers_own_variables_win_over_the_generic_ones() -> None:
+    settings = Settings.from_env(
+        {"PAYMENT_PROVIDER": "paypal", "PAYPAL_CLIENT_ID": "own-id", **GENERIC}, env_file=None
+    )
+    assert (settings.paypal_client_id, settings.paypal_client_secret) == ("own-id", "generic-sk")
+    stripe = Settings.from_env(
+        {"PAYMENT_PROVIDER": "stripe", "STRIPE_API_KEY": "sk_own", **GENERIC}, env_file=None
+    )
+    assert stripe.stripe_api_key == "sk_own"
+
+
+def test_production_starts_on_the_generic_credentials_and_never_shows_them() -> None:
+    environ = {**PRODUCTION, **STRIPE, "STRIPE_API_KEY": "", **GENERIC}
+    settings = Settings.from_env(environ, env_file=None)
+    assert settings.stripe_api_key == "generic-sk"
+    assert "generic-sk" not in repr(settings)
+    assert "generic-id" not in repr(settings)
+
+
+def test_the_fake_provider_ignores_the_generic_credentials() -> None:
+    settings = Settings.from_env(GENERIC, env_file=None)
+    assert (settings.stripe_api_key, settings.paypal_client_id) == (None, None)
+
+
+def test_web_concurrency_is_the_number_of_http_processes() -> None:
+    assert Settings.from_env({}, env_file=None).web_concurrency == 1
+    assert Settings.from_env({"WEB_CONCURRENCY": "4"}, env_file=None).web_concurrency == 4
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"WEB_CONCURRENCY": "0"}, env_file=None)
+    assert caught.value.variable == "WEB_CONCURRENCY"

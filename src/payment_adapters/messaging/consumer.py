@@ -30,21 +30,19 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
-from faststream.middlewares import AckPolicy
-from faststream.rabbit import Channel, ExchangeType, RabbitExchange, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 
 from payment_adapters.envelope import CONTENT_TYPE
-from payment_adapters.messaging.codec import (
-    BOOKING_EVENT_TYPES,
-    EnvelopeError,
-    decode_booking_event,
+from payment_adapters.messaging._topology import (
+    BOOKINGS_QUEUE,
+    BookingTopology,
+    declare_booking_subscribers,
 )
+from payment_adapters.messaging.codec import EnvelopeError, decode_booking_event
 from payment_adapters.messaging.contract import BookingCancelledMessage, BookingCreatedMessage
 from payment_core.errors import ConcurrencyError, PaymentError, ProviderUnavailableError
 from payment_core.services.bookings import BookingCancelled, BookingCreated
@@ -69,7 +67,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BOOKINGS_QUEUE: Final = "payment-service.bookings"
 #: How many times a message went through the retry queue.
 REDELIVERIES_HEADER: Final = "x-payment-service-redeliveries"
 #: Tries in process before a failing message goes through the retry queue.
@@ -84,118 +81,6 @@ class BookingHandler(Protocol):
     async def booking_created(self, event_id: str, data: BookingCreated) -> Any: ...
 
     async def booking_cancelled(self, event_id: str, data: BookingCancelled) -> Any: ...
-
-
-@attrs.frozen(slots=True)
-class BookingTopology:
-    """Names and arguments of the exchange and queues, in one place."""
-
-    exchange: str = "bookings"
-    queue: str = BOOKINGS_QUEUE
-    routing_keys: tuple[str, ...] = tuple(BOOKING_EVENT_TYPES)
-    #: How long a failed message first waits in the retry queue; doubled at each retry.
-    retry_delay_ms: int = 5_000
-    #: The longest wait in the retry queue.
-    max_retry_delay_ms: int = 300_000
-
-    def retry_delay(self, redelivery: int) -> int:
-        """Milliseconds the ``redelivery``-th retry waits (1, 2, ...): 5 s, 10 s, 20 s, ..."""
-        doubled: int = self.retry_delay_ms << min(max(0, redelivery - 1), 20)
-        return min(self.max_retry_delay_ms, doubled)
-
-    @property
-    def dead_letter_queue(self) -> str:
-        return f"{self.queue}.dlq"
-
-    @property
-    def retry_queue(self) -> str:
-        return f"{self.queue}.retry"
-
-    def rabbit_exchange(self) -> RabbitExchange:
-        return RabbitExchange(self.exchange, type=ExchangeType.TOPIC, durable=True)
-
-    def rabbit_queue(self, routing_key: str) -> RabbitQueue:
-        return RabbitQueue(
-            self.queue,
-            durable=True,
-            routing_key=routing_key,
-            arguments={
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": self.dead_letter_queue,
-            },
-        )
-
-    def rabbit_dead_letter_queue(self) -> RabbitQueue:
-        return RabbitQueue(self.dead_letter_queue, durable=True)
-
-    def rabbit_retry_queue(self) -> RabbitQueue:
-        return RabbitQueue(
-            self.retry_queue,
-            durable=True,
-            # Each message carries its own expiration (the backoff); expired, it goes back.
-            arguments={
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": self.queue,
-            },
-        )
-
-
-Handler = Callable[..., Awaitable[None]]
-
-
-def declare_booking_subscribers(
-    broker: RabbitBroker,
-    topology: BookingTopology,
-    handler_for: Callable[[str], Handler],
-    *,
-    prefetch: int = 1,
-) -> list[RabbitSubscriber]:
-    """Register the queues on ``broker``: DLQ and retry queue first, then one consumer per key.
-
-    FastStream binds a queue with one routing key per subscriber, so each key gets its own
-    subscriber on the same queue and the same channel; ``prefetch`` is shared by them
-    (``global_qos``). ``handler_for`` gives each key's handler, whose message type FastStream
-    documents (the AsyncAPI document is this broker's).
-    """
-    # Handler-less subscribers declare their queue on start and consume nothing: the DLQ and
-    # the retry queue exist before the first message could be dead-lettered into them.
-    broker.subscriber(
-        topology.rabbit_dead_letter_queue(),
-        title=topology.dead_letter_queue,
-        description="Booking events that cannot be handled: for an operator to inspect.",
-    )
-    broker.subscriber(
-        topology.rabbit_retry_queue(),
-        title=topology.retry_queue,
-        description=(
-            f"Failed booking events wait here ({topology.retry_delay_ms} ms, doubling at each "
-            f"retry), then go back to {topology.queue}."
-        ),
-    )
-    channel = Channel(prefetch_count=prefetch, global_qos=True)
-    subscribers = []
-    for key in topology.routing_keys:
-        subscriber = broker.subscriber(
-            topology.rabbit_queue(key),
-            topology.rabbit_exchange(),
-            channel=channel,
-            ack_policy=AckPolicy.MANUAL,
-            decoder=_raw_body,
-            no_reply=True,
-            title=f"{topology.queue}:{key}",
-            description=(
-                f"{key} events of the booking service, consumed from queue {topology.queue}."
-            ),
-        )
-        subscriber(handler_for(key))
-        subscribers.append(subscriber)
-    return subscribers
-
-
-async def _raw_body(message: Any) -> bytes:
-    # The consumer validates the envelope itself, so that a bad message is dead-lettered by
-    # us and never fails inside the framework before our code sees it.
-    return bytes(message.body)
 
 
 class Outcome(enum.Enum):

@@ -9,7 +9,8 @@ previous event of its stream was confirmed, and a failure stops its stream for t
 so a later event of a payment never overtakes an earlier one, even across retries.
 
 :meth:`OutboxRelay.run` repeats rounds: at once while there is a backlog, otherwise it sleeps
-until a commit wakes it (``LISTEN``/``NOTIFY`` on PostgreSQL) or a short poll interval
+until a commit wakes it (``LISTEN``/``NOTIFY`` on PostgreSQL, sent after commits by
+``sqlalchemy._wake``, coalesced per process) or a short poll interval
 passes, and after a wake-up it can wait ``gather`` seconds more so that a burst of commits
 is published in one round. While the broker is down it backs off exponentially (with
 jitter) up to ``backoff_max`` and tries again. Stopping lets the round in flight finish:
@@ -199,7 +200,7 @@ class OutboxRelay:
         self.name = name
         self.concurrency = max(1, concurrency)
         #: After a wake-up, wait this long before leasing, so that the commits of a burst
-        #: (each notifies) are published in one round instead of one round each.
+        #: (and of several processes' wake-ups) are published in one round, not one each.
         self.gather = gather
         self.stats = RelayStats()
         self._failures_in_a_row = 0

@@ -68,9 +68,9 @@ def grouped(staged: Sequence[Staged]) -> Groups:
 
 @functools.cache
 def flush_statement(
-    shape: tuple[tuple[str, tuple[str, ...], int], ...], *, outbox: bool, notify: bool
+    shape: tuple[tuple[str, tuple[str, ...], int], ...], *, outbox: bool
 ) -> Select[Any]:
-    """``WITH ins_payments_0 AS (INSERT ...), ins_outbox AS (INSERT ...) SELECT pg_notify(...)``.
+    """``WITH ins_payments_0 AS (INSERT ...), ins_outbox AS (INSERT ...) SELECT 1``.
 
     Built once per shape (which tables and columns, how many rows) with named parameters
     ``<table>_<row>_<column>``, one single-row ``INSERT`` per row: SQLAlchemy caches the
@@ -99,22 +99,21 @@ def flush_statement(
         )
         ordered = select(*(rows.c[c] for c in OUTBOX_COLUMNS)).order_by(rows.c.position)
         ctes.append(insert(t.outbox).from_select(list(OUTBOX_COLUMNS), ordered).cte("ins_outbox"))
-    probe = func.pg_notify(t.NOTIFY_CHANNEL, "") if notify else literal(1)
-    return select(probe).add_cte(*ctes)
+    # No pg_notify here: a notifying commit takes PostgreSQL's global notification lock
+    # (``_wake`` wakes the relay after the commit instead).
+    return select(literal(1)).add_cte(*ctes)
 
 
 def one_statement(
-    groups: Groups, outbox_rows: list[dict[str, Any]], *, notify: bool
+    groups: Groups, outbox_rows: list[dict[str, Any]]
 ) -> tuple[Select[Any], dict[str, Any]]:
     """One statement: each staged row as a data-modifying CTE, the outbox rows as one more
-    (in event order), and the notification. Foreign keys are checked at the end of the
-    statement, when every row is in."""
+    (in event order). Foreign keys are checked at the end of the statement, when every row
+    is in."""
     shape = tuple(
         (table.name, tuple(group_rows[0]), len(group_rows)) for table, group_rows in groups.values()
     )
-    statement = flush_statement(
-        shape, outbox=bool(outbox_rows), notify=notify and bool(outbox_rows)
-    )
+    statement = flush_statement(shape, outbox=bool(outbox_rows))
     parameters: dict[str, Any] = {
         f"{table.name}_{i}_{column}": value
         for table, group_rows in groups.values()

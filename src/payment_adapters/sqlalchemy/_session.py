@@ -52,13 +52,14 @@ class Session:
         cipher: Cipher,
         sqlite_writers: WriterQueue | None = None,
         *,
-        notify: bool = True,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
         self.dialect_name: str = engine.dialect.name
         self._writers = sqlite_writers
-        self._notify = notify and self.dialect_name == "postgresql"
+        #: Called after a commit that wrote outbox rows (``_wake.OutboxWaker.poke``).
+        self._wake = wake
         self._conn: AsyncConnection | None = None
         self._queued = False
         self._staged: list[Staged] = []
@@ -157,7 +158,7 @@ class Session:
             groups = {}
         if not groups and not outbox_rows:
             return
-        statement, parameters = one_statement(groups, outbox_rows, notify=self._notify)
+        statement, parameters = one_statement(groups, outbox_rows)
         await self._run(conn, statement, parameters, staged=staged)
 
     async def _commit_alone(self, outbox_rows: list[dict[str, Any]]) -> None:
@@ -168,7 +169,7 @@ class Session:
                 await self._flush(conn, outbox_rows)
             return
         staged, self._staged = self._staged, []
-        statement, parameters = one_statement(grouped(staged), outbox_rows, notify=self._notify)
+        statement, parameters = one_statement(grouped(staged), outbox_rows)
         with unique_violations_as_conflicts(staged):
             await _driver.fetchrow(self.engine, statement, parameters)
 
@@ -198,6 +199,8 @@ class Session:
             aggregate.events = []
         self.done = True
         await self._release()
+        if events and self._wake is not None:
+            self._wake()
 
     async def rollback(self) -> None:
         """Discard everything done in this transaction."""

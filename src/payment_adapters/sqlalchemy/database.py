@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from payment_adapters.crypto import Cipher
 from payment_adapters.sqlalchemy import _sqlite
+from payment_adapters.sqlalchemy._wake import OutboxWaker
 from payment_adapters.sqlalchemy.idempotency import SqlAlchemyIdempotencyStore
 from payment_adapters.sqlalchemy.migrations import upgrade
+from payment_adapters.sqlalchemy.tables import NOTIFY_CHANNEL
 from payment_adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
 __all__ = ["Database"]
@@ -87,6 +89,11 @@ class Database:
         #: Whether a commit that wrote events notifies ``payments_outbox`` (PostgreSQL).
         self.notify = notify
         self.dialect_name: str = engine.dialect.name
+        #: This process's coalesced wake-ups of the relays (PostgreSQL, ``notify``).
+        self.waker: OutboxWaker | None = None
+        if notify and self.dialect_name == "postgresql":
+            dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.waker = OutboxWaker(dsn, NOTIFY_CHANNEL)
         #: SQLite only: this process's writers, one at a time (see ``_sqlite.WriterQueue``).
         self.sqlite_writers = _sqlite.WriterQueue() if self.dialect_name == "sqlite" else None
         self.idempotency = SqlAlchemyIdempotencyStore(engine, cipher, self.sqlite_writers)
@@ -104,8 +111,8 @@ class Database:
         """An engine for ``url`` (``postgresql+asyncpg://...`` or ``sqlite+aiosqlite:///path``).
 
         Plain ``postgresql://`` and ``sqlite:///`` are accepted and given the async driver.
-        ``notify=False`` stops commits from notifying ``payments_outbox`` (see
-        ``unit_of_work``: it costs write throughput; the relay must then rely on polling).
+        ``notify=False`` stops commits from waking the relays through ``payments_outbox``
+        (see ``_wake``); they then rely on polling.
         """
         parsed = _normalise(url)
         if parsed.drivername.startswith("postgresql"):
@@ -132,8 +139,12 @@ class Database:
 
     def uow(self) -> SqlAlchemyUnitOfWork:
         """A new unit of work (``payment_core.ports.UnitOfWorkFactory``)."""
+        waker = self.waker
         return SqlAlchemyUnitOfWork(
-            self.engine, self.cipher, self.sqlite_writers, notify=self.notify
+            self.engine,
+            self.cipher,
+            self.sqlite_writers,
+            wake=None if waker is None else waker.poke,
         )
 
     @asynccontextmanager
@@ -164,7 +175,9 @@ class Database:
             await conn.run_sync(upgrade)
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the waker's)."""
+        if self.waker is not None:
+            await self.waker.close()
         await self.engine.dispose()
 
     def __repr__(self) -> str:

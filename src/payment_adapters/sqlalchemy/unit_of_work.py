@@ -5,8 +5,9 @@ the same assertions over both):
 
 - Aggregates passed to ``add`` or ``update`` are tracked; ``commit`` writes their pending
   events to the ``outbox`` table in the same transaction, bodies encrypted (then takes the
-  events off them), and on PostgreSQL notifies ``payments_outbox`` so the relay wakes up at
-  once (``Database.from_url(..., notify=False)`` turns that off).
+  events off them); after the commit, on PostgreSQL, the process's waker notifies
+  ``payments_outbox`` (coalesced, outside the transaction: ``_wake``) so the relay wakes up
+  at once (``Database.from_url(..., notify=False)`` turns that off).
 - ``update`` is optimistic: ``UPDATE ... WHERE id = :id AND version = :v``; no row means
   someone else saved first: ``ConcurrencyError``. A unique violation (an id taken, a billing
   chain forked) is a ``ConcurrencyError`` too. Leaving the block without ``commit`` rolls back.
@@ -22,7 +23,7 @@ The transaction itself is :class:`~payment_adapters.sqlalchemy._session.Session`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -67,9 +68,9 @@ class SqlAlchemyUnitOfWork:
         cipher: Cipher,
         sqlite_writers: WriterQueue | None = None,
         *,
-        notify: bool = True,
+        wake: Callable[[], None] | None = None,
     ) -> None:
-        session = self._session = Session(engine, cipher, sqlite_writers, notify=notify)
+        session = self._session = Session(engine, cipher, sqlite_writers, wake=wake)
         self.payments = SqlAlchemyPaymentRepository(session)
         self.refunds = SqlAlchemyRefundRepository(session)
         self.payment_methods = SqlAlchemyPaymentMethodRepository(session)
