@@ -21,6 +21,7 @@ from typing_extensions import TypedDict
 
 from payment_adapters.messaging.codec import BOOKING_EVENT_TYPES, CONTENT_TYPE, SOURCE
 from payment_adapters.wire import CreditNoteData, InvoiceData, PaymentData, RefundData
+from payment_adapters.wire.payment_plans import PaymentPlanView
 from payment_core.events import event_types
 
 if TYPE_CHECKING:
@@ -62,6 +63,15 @@ EVENT_DESCRIPTIONS: Final[Mapping[str, str]] = {
     "invoice.marked_uncollectible": "An invoice was marked `UNCOLLECTIBLE`.",
     "credit_note.issued": "A credit note was issued against an invoice (by hand, or by a "
     "refund of its payment); `subject` is the invoice.",
+    "payment_plan.created": "A payment plan was created (`ACTIVE`); its deposit is charged next.",
+    "payment_plan.installment_paid": "An installment of a plan was paid (`PAID`).",
+    "payment_plan.installment_failed": "An installment's charge failed (`FAILED`, with "
+    "`failure_code`, and `next_attempt_at` when it is tried again).",
+    "payment_plan.paid": "Every installment of a plan is paid (`PAID`).",
+    "payment_plan.defaulted": "A plan's deposit was declined, or its balance failed after the "
+    "last retry (`DEFAULTED`): the booking service decides what becomes of the booking.",
+    "payment_plan.cancelled": "A plan was cancelled by its policy (`CANCELLED`); `cancellation` "
+    "says what was retained and refunded, and why.",
 }
 
 _DATA: Final[Mapping[str, type]] = {
@@ -69,6 +79,7 @@ _DATA: Final[Mapping[str, type]] = {
     "refund": RefundData,
     "invoice": InvoiceData,
     "credit_note": CreditNoteData,
+    "payment_plan": PaymentPlanView,
 }
 
 

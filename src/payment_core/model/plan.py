@@ -25,7 +25,7 @@ import attrs
 from payment_core.errors import InvalidTransitionError, NotFoundError
 from payment_core.model._base import check_transition, snapshot
 from payment_core.model._cancellation import CancellationDecision, CancellationPolicy
-from payment_core.model._plan_events import (
+from payment_core.model.plan_events import (
     PaymentPlanCancelled,
     PaymentPlanCreated,
     PaymentPlanDefaulted,
