@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import literal_column, select
+from sqlalchemy import Select, literal_column, select
 
 from payment_adapters.sqlalchemy._plan_mapping import plan_from_row, plan_to_row
 from payment_adapters.sqlalchemy._plan_tables import PLANS_AWAKE, payment_plans
@@ -19,7 +19,7 @@ from payment_core.pagination import Page, PageRequest
 if TYPE_CHECKING:
     from sqlalchemy.engine import RowMapping
 
-__all__ = ["SqlAlchemyPaymentPlanRepository"]
+__all__ = ["SqlAlchemyPaymentPlanRepository", "due_query"]
 
 
 class SqlAlchemyPaymentPlanRepository(AggregateRepository[PaymentPlan]):
@@ -41,12 +41,16 @@ class SqlAlchemyPaymentPlanRepository(AggregateRepository[PaymentPlan]):
         return await self._page(payment_plans.c.booking_id == booking_id, page)
 
     async def list_due(self, now: datetime, limit: int) -> Sequence[PaymentPlan]:
-        c = payment_plans.c
-        # The index's predicate spelled out, so that SQLite's planner takes the partial index.
-        stmt = (
-            select(payment_plans)
-            .where(literal_column(PLANS_AWAKE), c.wake_at <= now)
-            .order_by(c.wake_at, c.id)
-            .limit(limit)
-        )
-        return await self._all(stmt)
+        return await self._all(due_query(now, limit))
+
+
+def due_query(now: datetime, limit: int) -> Select[Any]:
+    """Plans whose ``wake_at`` has come, soonest first, from the partial ``wake_at`` index."""
+    c = payment_plans.c
+    # The index's predicate spelled out, so that SQLite's planner takes the partial index.
+    return (
+        select(payment_plans)
+        .where(literal_column(PLANS_AWAKE), c.wake_at <= now)
+        .order_by(c.wake_at, c.id)
+        .limit(limit)
+    )
