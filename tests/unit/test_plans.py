@@ -324,3 +324,29 @@ async def test_retry_schedule_is_configurable() -> None:
     harness.clock.set(BALANCE_DUE + timedelta(hours=1))
     await plans.run_due()
     assert (await plans.get(plan.id)).status is PlanStatus.DEFAULTED
+
+
+async def test_a_deposit_in_flight_when_the_plan_is_cancelled_is_refunded_once_paid(
+    harness: Harness,
+) -> None:
+    plans = harness.services.plans
+    harness.provider.inject_failure(
+        "confirm_payment", ProviderUnavailableError(message="timeout"), after_effect=True
+    )
+    plan = await plans.create(command())
+    assert plan.installments[0].status is I.PROCESSING
+    cancelled = await plans.cancel(plan.id)  # 94 days out: everything paid comes back
+    assert cancelled.cancellation is not None
+    assert cancelled.cancellation.amount_refunded == 0  # nothing was paid yet
+    assert cancelled.installments[0].status is I.PROCESSING
+    harness.clock.advance(timedelta(seconds=301))
+    await plans.run_due()  # its claim ran out: taken over, found paid
+    after = await plans.get(plan.id)
+    assert after.status is PlanStatus.CANCELLED
+    assert after.installments[0].status is I.PAID
+    assert after.installments[1].status is I.CANCELLED
+    assert after.amount_refunded == 30_000
+    assert after.cancellation is not None
+    assert after.cancellation.amount_refunded == 30_000
+    assert [r.amount.amount for r in harness.store.refunds.values()] == [30_000]
+    assert len(harness.store.payments) == 1

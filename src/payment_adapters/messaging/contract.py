@@ -12,8 +12,19 @@ handlers take them as their message type. The AsyncAPI document
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal, NotRequired, cast, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Literal,
+    NotRequired,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 import attrs
 from pydantic import BaseModel, SkipValidation, create_model
@@ -122,15 +133,30 @@ def published_message(event_type: str) -> type[BaseModel]:
 
 def _data_of(kind: type, name: str) -> type:
     """A TypedDict of an attrs class's fields: what a message must carry to decode into it
-    (a field with a default may be left out)."""
+    (a field with a default may be left out); nested attrs classes become TypedDicts too."""
     hints = get_type_hints(kind)
     fields = {
-        field.name: hints[field.name]
+        field.name: _shape(hints[field.name], f"{name}{_camel(field.name)}")
         if field.default is attrs.NOTHING
-        else NotRequired[hints[field.name]]
+        else NotRequired[_shape(hints[field.name], f"{name}{_camel(field.name)}")]
         for field in attrs.fields(kind)
     }
     return cast(type, TypedDict(name, fields))  # type: ignore[operator]
+
+
+def _shape(hint: Any, name: str) -> Any:
+    """``hint`` with each attrs class in it (alone, optional, or in a list) as a TypedDict."""
+    if attrs.has(hint):
+        return _data_of(hint, name)
+    args = get_args(hint)
+    if not args:
+        return hint
+    shaped = tuple(_shape(arg, name) for arg in args)
+    if shaped == args:
+        return hint
+    if get_origin(hint) is list:
+        return list[shaped[0]]  # type: ignore[valid-type]
+    return functools.reduce(operator.or_, shaped)
 
 
 #: The booking envelopes the consumer takes, by routing key (``BookingCreatedEvent``, ...).

@@ -95,6 +95,7 @@ class Services:
         """Wire every use case over ``deps``."""
         payments = PaymentService(deps)
         refunds = RefundService(deps, payments)
+        plans = PaymentPlanService(deps, payments, refunds)
         return cls(
             deps=deps,
             payments=payments,
@@ -106,6 +107,6 @@ class Services:
             billing=BillingService(deps),
             webhooks=WebhookService(deps, payments, refunds),
             reconciliation=ReconciliationService(deps, payments, refunds),
-            bookings=BookingEventHandler(deps, payments, refunds),
-            plans=PaymentPlanService(deps, payments, refunds),
+            bookings=BookingEventHandler(deps, payments, refunds, plans),
+            plans=plans,
         )
