@@ -350,3 +350,21 @@ async def test_a_deposit_in_flight_when_the_plan_is_cancelled_is_refunded_once_p
     assert after.cancellation.amount_refunded == 30_000
     assert [r.amount.amount for r in harness.store.refunds.values()] == [30_000]
     assert len(harness.store.payments) == 1
+
+
+async def test_the_harness_moves_to_fourteen_days_before_check_in_in_microseconds() -> None:
+    import time  # noqa: PLC0415
+
+    harness = build_in_memory(clock=SettableClock(START))
+    plan = await harness.services.plans.create(command())
+    started = time.perf_counter_ns()
+    after = await harness.days_before_check_in(plan.id, 14)
+    elapsed_us = (time.perf_counter_ns() - started) / 1000
+    assert harness.clock.now() == BALANCE_DUE  # 00:00 in Lisbon, 24 February
+    assert after.status is PlanStatus.PAID
+    assert after.installments[1].status is I.PAID
+    # In-memory: the move, the loop and the charge take microseconds, not a sleep.
+    assert elapsed_us < 50_000, elapsed_us
+    # Never backwards: asking for an earlier day leaves the clock where it is.
+    await harness.days_before_check_in(plan.id, 30)
+    assert harness.clock.now() == BALANCE_DUE
