@@ -368,3 +368,32 @@ async def test_the_harness_moves_to_fourteen_days_before_check_in_in_microsecond
     # Never backwards: asking for an earlier day leaves the clock where it is.
     await harness.days_before_check_in(plan.id, 30)
     assert harness.clock.now() == BALANCE_DUE
+
+
+async def test_an_action_run_again_under_its_key_finds_what_it_did(harness: Harness) -> None:
+    """As after a crash between the commit and the stored response: the same request again
+    answers with what it did, not 409, and does nothing twice."""
+    plans = harness.services.plans
+    plan = await plans.create(command())
+    balance = plan.installments[1].id
+    paid = await plans.pay_installment(plan.id, balance, idempotency_key="pay-1")
+    again = await plans.pay_installment(plan.id, balance, idempotency_key="pay-1")
+    assert again.installments[1] == paid.installments[1]
+    assert again.installments[1].attempts == 1
+    with pytest.raises(InvalidTransitionError):
+        await plans.pay_installment(plan.id, balance, idempotency_key="pay-2")
+    cancelled = await plans.cancel(plan.id, idempotency_key="cancel-1")
+    assert (await plans.cancel(plan.id, idempotency_key="cancel-1")).cancellation == (
+        cancelled.cancellation
+    )
+    assert len(harness.store.refunds) == 2  # refunded once, from both payments
+    with pytest.raises(InvalidTransitionError):
+        await plans.cancel(plan.id, idempotency_key="cancel-2")
+
+    other = await plans.create(command())
+    shown = await plans.no_show(other.id, idempotency_key="ns-1")
+    assert (await plans.no_show(other.id, idempotency_key="ns-1")).installments == (
+        shown.installments
+    )
+    fees = [p for p in harness.store.payments.values() if p.booking_id == other.booking_id]
+    assert len(fees) == 2  # the deposit and one fee

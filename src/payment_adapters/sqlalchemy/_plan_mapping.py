@@ -150,6 +150,7 @@ def plan_to_row(plan: PaymentPlan) -> dict[str, Any]:
         "cancellation": _decision_json(plan.cancellation),
         "amount_refunded": plan.amount_refunded,
         "wake_at": plan.wake_at,
+        "moved_by_request": plan.moved_by_request,
         "created_at": plan.created_at,
         "updated_at": plan.updated_at,
         "version": plan.version,
@@ -180,5 +181,6 @@ def plan_from_row(row: RowMapping | dict[str, Any]) -> PaymentPlan:
         payment_method_id=row["payment_method_id"],
         cancellation=_decision(row["cancellation"]),
         amount_refunded=int(row["amount_refunded"]),
+        moved_by_request=row["moved_by_request"],
         version=int(row["version"]),
     )

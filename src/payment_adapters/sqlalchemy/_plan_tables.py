@@ -57,6 +57,7 @@ payment_plans = Table(
     Column("cancellation", JSON),
     Column("amount_refunded", BigInteger, nullable=False),
     Column("wake_at", UTCDateTime),
+    Column("moved_by_request", Uuid),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False),

@@ -140,6 +140,10 @@ class PaymentPlan:
     payment_method_id: UUID | None = None
     cancellation: CancellationDecision | None = None
     amount_refunded: int = 0
+    #: The idempotent request (:func:`payment_core.ids.id_for_request`) that last moved it by
+    #: hand (a cancel, a no-show, a payment now), so that request run again after a crash
+    #: finds what it did instead of being refused.
+    moved_by_request: UUID | None = None
     version: int = 0
     events: list[PaymentPlanEvent] = attrs.field(factory=list, repr=False)
 
@@ -262,6 +266,7 @@ class PaymentPlan:
         claim_until: datetime,
         payment_id_for: Callable[[int], UUID],
         by_schedule: bool,
+        request: UUID | None = None,
     ) -> Installment:
         """``SCHEDULED | FAILED -> PROCESSING``: the installment is claimed until
         ``claim_until`` and its attempt's payment id set (``payment_id_for(attempt)``).
@@ -281,6 +286,8 @@ class PaymentPlan:
             )
         attempt = item.attempts + 1
         self.updated_at = now
+        if request is not None:
+            self.moved_by_request = request
         return self._replace(
             item,
             status=_I.PROCESSING,
@@ -348,19 +355,30 @@ class PaymentPlan:
             if item.status in (_I.SCHEDULED, _I.FAILED):
                 self._replace(item, status=_I.CANCELLED, next_attempt_at=None)
 
-    def cancel(self, decision: CancellationDecision, *, now: datetime, event_id: UUID) -> None:
+    def cancel(
+        self,
+        decision: CancellationDecision,
+        *,
+        now: datetime,
+        event_id: UUID,
+        request: UUID | None = None,
+    ) -> None:
         """``-> CANCELLED`` with ``decision``: installments not paid are cancelled (one in
         flight finishes; should it be paid, :attr:`refund_owed` gives it back as decided)."""
         self._move(_P.CANCELLED)
+        self.moved_by_request = request
         self._cancel_open()
         self.cancellation = decision
         self.updated_at = now
         self._tell(PaymentPlanCancelled, event_id, now)
 
-    def mark_no_show(self, *, fee: Money | None, fee_id: UUID, now: datetime) -> None:
+    def mark_no_show(
+        self, *, fee: Money | None, fee_id: UUID, now: datetime, request: UUID | None = None
+    ) -> None:
         """``-> NO_SHOW``: installments not paid are cancelled, and a ``NO_SHOW_FEE``
         installment of ``fee`` (when there is one to charge) is due at once."""
         self._move(_P.NO_SHOW)
+        self.moved_by_request = request
         self._cancel_open()
         if fee is not None and fee.is_positive:
             charge = Installment(

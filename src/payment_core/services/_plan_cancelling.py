@@ -21,7 +21,11 @@ CANCELLABLE = frozenset({PlanStatus.ACTIVE, PlanStatus.PAID, PlanStatus.DEFAULTE
 
 
 async def cancel_in(
-    deps: Dependencies, uow: UnitOfWork, plan: PaymentPlan, reason: str | None
+    deps: Dependencies,
+    uow: UnitOfWork,
+    plan: PaymentPlan,
+    reason: str | None,
+    request: UUID | None = None,
 ) -> list[Refund]:
     """Cancel ``plan`` (locked in ``uow`` by the caller) as its policy decides now, open the
     refunds it owes, and save it; ``InvalidTransitionError`` when it is final already."""
@@ -35,18 +39,29 @@ async def cancel_in(
         at=now,
         reason=reason,
     )
-    plan.cancel(decision, now=now, event_id=deps.ids.new_id())
+    plan.cancel(decision, now=now, event_id=deps.ids.new_id(), request=request)
     refunds = await open_owed_refunds(deps, uow, plan)
     await uow.payment_plans.update(plan)
     return refunds
 
 
-async def mark_no_show(deps: Dependencies, plan_id: UUID) -> tuple[PaymentPlan, UUID | None]:
-    """``-> NO_SHOW`` with its fee installment (due at once; ``None``: no fee to charge)."""
+async def mark_no_show(
+    deps: Dependencies, plan_id: UUID, request: UUID | None = None
+) -> tuple[PaymentPlan, UUID | None]:
+    """``-> NO_SHOW`` with its fee installment (due at once; ``None``: no fee to charge).
+    ``request`` run again finds the no-show it recorded (and its fee, if still to charge)."""
 
     async def run() -> tuple[PaymentPlan, UUID | None]:
         async with deps.uow() as uow:
             plan = await PLANS.require(uow, plan_id, lock=True)
+            if request is not None and plan.moved_by_request == request:
+                unpaid = [
+                    i.id
+                    for i in plan.installments
+                    if i.kind is InstallmentKind.NO_SHOW_FEE
+                    and i.status is InstallmentStatus.SCHEDULED
+                ]
+                return plan, unpaid[0] if unpaid else None
             now = deps.clock.now()
             fee = no_show_fee(
                 plan.cancellation_policy,
@@ -55,7 +70,10 @@ async def mark_no_show(deps: Dependencies, plan_id: UUID) -> tuple[PaymentPlan, 
             )
             fee_id = deps.ids.new_id()
             plan.mark_no_show(
-                fee=Money(fee, plan.currency) if fee > 0 else None, fee_id=fee_id, now=now
+                fee=Money(fee, plan.currency) if fee > 0 else None,
+                fee_id=fee_id,
+                now=now,
+                request=request,
             )
             await uow.payment_plans.update(plan)
             await uow.commit()

@@ -90,13 +90,24 @@ class _Claim:
 
 
 async def _claim(
-    deps: Dependencies, plan_id: UUID, installment_id: UUID, *, by_schedule: bool
+    deps: Dependencies,
+    plan_id: UUID,
+    installment_id: UUID,
+    *,
+    by_schedule: bool,
+    request: UUID | None = None,
 ) -> _Claim:
     async def run() -> _Claim:
         async with deps.uow() as uow:
             plan = await PLANS.require(uow, plan_id, lock=True)
             item = plan.installment(installment_id)
             now = deps.clock.now()
+            if (
+                request is not None
+                and plan.moved_by_request == request
+                and item.status not in (InstallmentStatus.SCHEDULED, InstallmentStatus.FAILED)
+            ):
+                return _Claim(plan, None)  # this very request charged it already
             until = now + deps.config.reconcile_after
             if item.status is InstallmentStatus.PROCESSING:
                 if item.claimed_until is not None and item.claimed_until > now:
@@ -120,6 +131,7 @@ async def _claim(
                     claim_until=until,
                     payment_id_for=lambda attempt: attempt_payment_id(item.id, attempt),
                     by_schedule=by_schedule,
+                    request=request,
                 )
             await uow.payment_plans.update(plan)
             await uow.commit()
@@ -229,14 +241,16 @@ async def charge_installment(
     *,
     by_schedule: bool,
     payment_method: str | None = None,
+    request: UUID | None = None,
 ) -> PaymentPlan:
     """Claim, charge and settle one installment; the plan as it is after.
 
     ``by_schedule``: the background work (an installment due, a retry due, a claim run out;
     nothing when another worker holds it). By hand: a ``SCHEDULED`` or ``FAILED``
-    installment now (``InvalidTransitionError`` otherwise), with ``payment_method`` on-session.
+    installment now (``InvalidTransitionError`` otherwise), with ``payment_method`` on-session;
+    ``request`` (an idempotent request's id) run again finds what it did.
     """
-    claim = await _claim(deps, plan_id, installment_id, by_schedule=by_schedule)
+    claim = await _claim(deps, plan_id, installment_id, by_schedule=by_schedule, request=request)
     if claim.item is None:
         return claim.plan
     outcome = await _charge(deps, payments, claim.plan, claim.item, payment_method)

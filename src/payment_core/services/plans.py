@@ -52,6 +52,10 @@ class PlanSweepReport:
     paid: int = 0
 
 
+def _request(operation: str, idempotency_key: str | None) -> UUID | None:
+    return None if idempotency_key is None else id_for_request(operation, idempotency_key)
+
+
 class PaymentPlanService:
     """Create, pay, cancel and read payment plans; charge what falls due."""
 
@@ -153,15 +157,24 @@ class PaymentPlanService:
 
     # ------------------------------------------------------------------ pay
     async def pay_installment(
-        self, plan_id: UUID, installment_id: UUID, payment_method: str | None = None
+        self,
+        plan_id: UUID,
+        installment_id: UUID,
+        payment_method: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> PaymentPlan:
         """Pay a ``SCHEDULED`` or ``FAILED`` installment now: off-session with the saved card,
         or on-session with ``payment_method``. A ``DEFAULTED`` plan paid in full this way is
-        ``PAID`` again."""
+        ``PAID`` again. With ``idempotency_key`` the same request again returns the plan."""
         if payment_method is not None:
             check_confirm(payment_method, None)
         return await self._charge(
-            plan_id, installment_id, by_schedule=False, payment_method=payment_method
+            plan_id,
+            installment_id,
+            by_schedule=False,
+            payment_method=payment_method,
+            request=_request("payment_plan.pay", idempotency_key),
         )
 
     async def _charge(
@@ -171,6 +184,7 @@ class PaymentPlanService:
         *,
         by_schedule: bool,
         payment_method: str | None = None,
+        request: UUID | None = None,
     ) -> PaymentPlan:
         return await charge_installment(
             self._deps,
@@ -180,20 +194,27 @@ class PaymentPlanService:
             installment_id,
             by_schedule=by_schedule,
             payment_method=payment_method,
+            request=request,
         )
 
     # ------------------------------------------------------------------ cancel, no-show
-    async def cancel(self, plan_id: UUID, reason: str | None = None) -> PaymentPlan:
+    async def cancel(
+        self, plan_id: UUID, reason: str | None = None, *, idempotency_key: str | None = None
+    ) -> PaymentPlan:
         """Cancel by the plan's policy (``days_before`` counted in its time zone): unpaid
         installments are cancelled and what the decision gives back is refunded from the
-        paid payments, latest first. ``InvalidTransitionError`` for a plan that is final."""
+        paid payments, latest first. ``InvalidTransitionError`` for a plan that is final;
+        with ``idempotency_key`` the same cancel again returns the plan it cancelled."""
         deps = self._deps
         kept = screen_reason(reason)
+        request = _request("payment_plan.cancel", idempotency_key)
 
         async def run() -> tuple[PaymentPlan, list[Refund]]:
             async with deps.uow() as uow:
                 plan = await PLANS.require(uow, plan_id, lock=True)
-                opened = await cancel_in(deps, uow, plan, kept)
+                if request is not None and plan.moved_by_request == request:
+                    return plan, []  # cancelled by this very request
+                opened = await cancel_in(deps, uow, plan, kept, request)
                 await uow.commit()
                 return plan, opened
 
@@ -201,10 +222,13 @@ class PaymentPlanService:
         await process_refunds(self._refunds, opened)
         return await self.get(plan.id) if opened else plan
 
-    async def no_show(self, plan_id: UUID) -> PaymentPlan:
+    async def no_show(self, plan_id: UUID, *, idempotency_key: str | None = None) -> PaymentPlan:
         """The guest did not come: unpaid installments are cancelled and the no-show fee
-        (what the policy's fee exceeds what was paid) is charged off-session at once."""
-        plan, fee_id = await mark_no_show(self._deps, plan_id)
+        (what the policy's fee exceeds what was paid) is charged off-session at once. With
+        ``idempotency_key`` the same request again returns the plan it moved."""
+        plan, fee_id = await mark_no_show(
+            self._deps, plan_id, _request("payment_plan.no_show", idempotency_key)
+        )
         if fee_id is None:
             return plan
         return await self._charge(plan.id, fee_id, by_schedule=False)

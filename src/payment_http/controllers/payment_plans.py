@@ -156,6 +156,7 @@ class PaymentPlanController(Controller):
             parse_id(plan_id, "payment_plan"),
             parse_id(installment_id, "installment"),
             body.payment_method,
+            idempotency_key=request_key(request.scope),
         )
         return payment_plan_view(plan)
 
@@ -182,7 +183,11 @@ class PaymentPlanController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentPlanView:
         body = body_of(request, CancelPlanRequest)
-        plan = await services.plans.cancel(parse_id(plan_id, "payment_plan"), body.reason)
+        plan = await services.plans.cancel(
+            parse_id(plan_id, "payment_plan"),
+            body.reason,
+            idempotency_key=request_key(request.scope),
+        )
         return payment_plan_view(plan)
 
     @post(
@@ -205,5 +210,7 @@ class PaymentPlanController(Controller):
         services: ServicesDep,
         idempotency_key: IdempotencyKey = None,
     ) -> PaymentPlanView:
-        plan = await services.plans.no_show(parse_id(plan_id, "payment_plan"))
+        plan = await services.plans.no_show(
+            parse_id(plan_id, "payment_plan"), idempotency_key=request_key(request.scope)
+        )
         return payment_plan_view(plan)

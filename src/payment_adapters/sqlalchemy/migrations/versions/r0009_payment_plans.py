@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("cancellation", sa.JSON(), nullable=True),
         sa.Column("amount_refunded", sa.BigInteger(), nullable=False),
         sa.Column("wake_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("moved_by_request", sa.Uuid(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
