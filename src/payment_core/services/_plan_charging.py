@@ -53,6 +53,10 @@ logger = logging.getLogger(__name__)
 #: Metadata on an installment's payment: its plan and installment.
 PLAN_METADATA: Final = "payment_plan_id"
 INSTALLMENT_METADATA: Final = "installment_id"
+#: Payment states that are an installment attempt's outcome.
+_SETTLED: Final = frozenset(
+    {PaymentStatus.COMPLETED, PaymentStatus.FAILED, PaymentStatus.CANCELLED}
+)
 #: A decline that only the guest can get past: never tried again off-session.
 AUTHENTICATION_REQUIRED: Final = "authentication_required"
 
@@ -176,6 +180,12 @@ async def _charge(
     """The attempt's payment; a failure code when it was refused before any payment was made;
     ``None`` when the outcome is unknown."""
     assert item.payment_id is not None
+    # An attempt taken over after its worker died may find its payment made and settled
+    # (by reconciliation, or a webhook): then it needs no call to the provider.
+    payment_id = item.payment_id
+    made = await read(deps, lambda uow: uow.payments.get(payment_id))
+    if made is not None and made.status in _SETTLED:
+        return made
     try:
         return await payments.create(
             _command(plan, item, method), idempotency_key=attempt_key(item.id, item.attempts)
@@ -184,7 +194,7 @@ async def _charge(
         logger.warning("installment %s: the provider did not answer: %s", item.id, exc)
         return None
     except PaymentError as exc:
-        made = await read(deps, lambda uow: uow.payments.get(item.payment_id))  # type: ignore[arg-type]
+        made = await read(deps, lambda uow: uow.payments.get(payment_id))
         if made is not None:
             return made
         logger.info("installment %s refused before a payment was made: %s", item.id, exc.code)
