@@ -34,6 +34,8 @@ __all__ = ["PLANS_AWAKE", "PLAN_STATUSES", "payment_plans"]
 PLAN_STATUSES: Final = "'ACTIVE', 'PAID', 'CANCELLED', 'DEFAULTED', 'NO_SHOW'"
 #: The plans the loop looks at: those with something to do some time.
 PLANS_AWAKE: Final = "wake_at IS NOT NULL"
+#: The plans that need a person (the console's list).
+DEFAULTED: Final = "DEFAULTED"
 
 payment_plans = Table(
     "payment_plans",
@@ -73,5 +75,12 @@ payment_plans = Table(
         "id",
         postgresql_where=literal_column(PLANS_AWAKE),
         sqlite_where=literal_column(PLANS_AWAKE),
+    ),
+    Index(
+        "ix_payment_plans_defaulted",
+        "updated_at",
+        "id",
+        postgresql_where=literal_column(f"status = '{DEFAULTED}'"),
+        sqlite_where=literal_column(f"status = '{DEFAULTED}'"),
     ),
 )

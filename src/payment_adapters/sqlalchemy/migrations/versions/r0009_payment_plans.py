@@ -2,7 +2,8 @@
 
 - ``payment_plans``: one row per plan, its installments, policy and decided cancellation as
   JSON (value objects owned whole by the plan), ``wake_at`` (when the background work next has
-  something to do for it) served by a partial index over the plans that have one.
+  something to do for it) served by a partial index over the plans that have one; the
+  console's list of plans in default by another.
 
 Revision ID: 0009
 Revises: 0008
@@ -74,8 +75,18 @@ def upgrade() -> None:
         sqlite_where=clause,
     )
 
+    defaulted = sa.text("status = 'DEFAULTED'")
+    op.create_index(
+        "ix_payment_plans_defaulted",
+        "payment_plans",
+        ["updated_at", "id"],
+        postgresql_where=defaulted,
+        sqlite_where=defaulted,
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_payment_plans_defaulted", table_name="payment_plans")
     op.drop_index("ix_payment_plans_wake_at", table_name="payment_plans")
     op.drop_index("ix_payment_plans_booking_page", table_name="payment_plans")
     op.drop_table("payment_plans")
