@@ -11,6 +11,8 @@ from uuid import uuid4
 
 import pytest
 
+from payment_adapters.console.memory import InMemoryConsoleQueries
+from payment_adapters.console.sql import SqlConsoleQueries
 from payment_core.errors import ConcurrencyError
 from payment_core.model.plan import InstallmentStatus, PlanStatus
 from payment_core.pagination import PageRequest
@@ -176,3 +178,20 @@ async def test_several_workers_charge_each_due_balance_exactly_once(storage):
     confirms = Counter(key for op, key in provider.calls if op == "confirm_payment")
     assert len(confirms) == 12
     assert set(confirms.values()) == {1}
+
+
+async def test_the_console_lists_plans_in_default_newest_first(storage):
+    [services], _, clock = _workers(storage)
+    older = await services.plans.create(_command(payment_method="pm_card_chargeDeclined"))
+    clock.advance(timedelta(seconds=5))
+    newer = await services.plans.create(_command(payment_method="pm_card_chargeDeclined"))
+    await services.plans.create(_command())  # ACTIVE: not listed
+    console = (
+        InMemoryConsoleQueries(storage.store)
+        if storage.store is not None
+        else SqlConsoleQueries(storage.database)
+    )
+    listed = await console.defaulted_plans(10)
+    assert [p.id for p in listed] == [newer.id, older.id]
+    assert {p.failure_code for p in listed} == {"card_declined"}
+    assert {(p.amount_paid, p.total_amount, p.currency) for p in listed} == {(0, 100_000, "EUR")}

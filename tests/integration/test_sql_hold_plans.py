@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from payment_adapters.console.plans import defaulted_query
 from payment_adapters.crypto import FieldCipher, generate_key
 from payment_adapters.sqlalchemy import Database
 from payment_adapters.sqlalchemy import tables as t
@@ -39,8 +41,9 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
             await drop_database(url)
 
 
-async def _plan(database: Database, predicate: str | None) -> str:
-    query = due_query(NOW, 100) if predicate is None else holds_query(predicate, NOW, 100)
+async def _plan(database: Database, predicate: str | None, query: Any = None) -> str:
+    if query is None:
+        query = due_query(NOW, 100) if predicate is None else holds_query(predicate, NOW, 100)
     statement = query.compile(
         dialect=database.engine.dialect, compile_kwargs={"literal_binds": True}
     )
@@ -77,3 +80,11 @@ async def test_the_plan_loop_reads_due_plans_from_their_partial_index(database):
     assert "Seq Scan" not in plan, plan
     assert "TEMP B-TREE" not in plan, plan
     assert "Sort" not in plan, plan
+
+
+async def test_the_console_reads_plans_in_default_from_their_partial_index(database):
+    plan = await _plan(database, None, defaulted_query(100))
+    assert "ix_payment_plans_defaulted" in plan, plan
+    assert "Seq Scan" not in plan, plan
+    assert "Sort" not in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

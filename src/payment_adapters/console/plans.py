@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import attrs
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from payment_adapters.sqlalchemy._plan_mapping import plan_from_row
 from payment_adapters.sqlalchemy._plan_tables import DEFAULTED, payment_plans
@@ -19,7 +19,13 @@ if TYPE_CHECKING:
     from payment_adapters.sqlalchemy import Database
     from payment_core.testing import InMemoryStore
 
-__all__ = ["PlanSummary", "memory_defaulted_plans", "plan_summary", "sql_defaulted_plans"]
+__all__ = [
+    "PlanSummary",
+    "defaulted_query",
+    "memory_defaulted_plans",
+    "plan_summary",
+    "sql_defaulted_plans",
+]
 
 
 @attrs.frozen(slots=True)
@@ -51,17 +57,20 @@ def plan_summary(plan: PaymentPlan) -> PlanSummary:
     )
 
 
-async def sql_defaulted_plans(database: Database, limit: int) -> Sequence[PlanSummary]:
+def defaulted_query(limit: int) -> Select[Any]:
+    """Plans in default, most recently changed first, from their partial index."""
     c = payment_plans.c
-    # The partial index's predicate spelled out, so that SQLite's planner takes it too.
-    stmt = (
+    return (
         select(payment_plans)
         .where(c.status == DEFAULTED)
         .order_by(c.updated_at.desc(), c.id.desc())
         .limit(limit)
     )
+
+
+async def sql_defaulted_plans(database: Database, limit: int) -> Sequence[PlanSummary]:
     async with database.engine.connect() as conn:
-        rows = (await conn.execute(stmt)).mappings().all()
+        rows = (await conn.execute(defaulted_query(limit))).mappings().all()
     return [plan_summary(plan_from_row(r)) for r in rows]
 
 
