@@ -71,7 +71,7 @@ def defaulted_query(limit: int) -> Select[Any]:
 async def sql_defaulted_plans(database: Database, limit: int) -> Sequence[PlanSummary]:
     async with database.engine.connect() as conn:
         rows = (await conn.execute(defaulted_query(limit))).mappings().all()
-    return [plan_summary(plan_from_row(r)) for r in rows]
+    return [plan_summary(plan_from_row(r, database.cipher)) for r in rows]
 
 
 def memory_defaulted_plans(store: InMemoryStore, limit: int) -> Sequence[PlanSummary]:

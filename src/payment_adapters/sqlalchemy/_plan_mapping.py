@@ -8,6 +8,8 @@ from uuid import UUID
 
 from sqlalchemy.engine import RowMapping
 
+from payment_adapters.crypto import Cipher
+from payment_adapters.sqlalchemy.mapping import open_text, seal_text
 from payment_core.model._cancellation import (
     CancellationDecision,
     CancellationPolicy,
@@ -23,6 +25,8 @@ from payment_core.model.plan import (
 from payment_core.money import Currency, Money
 
 __all__ = ["plan_from_row", "plan_to_row"]
+
+_TABLE = "payment_plans"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -108,11 +112,10 @@ def _decision_json(decision: CancellationDecision | None) -> dict[str, Any] | No
         "amount_refunded": decision.amount_refunded,
         "tier": None if decision.tier is None else _tier_json(decision.tier),
         "explanation": decision.explanation,
-        "reason": decision.reason,
     }
 
 
-def _decision(data: dict[str, Any] | None) -> CancellationDecision | None:
+def _decision(data: dict[str, Any] | None, reason: str | None) -> CancellationDecision | None:
     if data is None:
         return None
     cancelled_at = _at(data["cancelled_at"])
@@ -125,11 +128,12 @@ def _decision(data: dict[str, Any] | None) -> CancellationDecision | None:
         amount_refunded=int(data["amount_refunded"]),
         tier=None if data.get("tier") is None else _tier(data["tier"]),
         explanation=str(data["explanation"]),
-        reason=data.get("reason"),
+        reason=reason,
     )
 
 
-def plan_to_row(plan: PaymentPlan) -> dict[str, Any]:
+def plan_to_row(plan: PaymentPlan, cipher: Cipher) -> dict[str, Any]:
+    reason = None if plan.cancellation is None else plan.cancellation.reason
     return {
         "id": plan.id,
         "booking_id": plan.booking_id,
@@ -148,6 +152,7 @@ def plan_to_row(plan: PaymentPlan) -> dict[str, Any]:
         "payment_method_id": plan.payment_method_id,
         "installments": [_installment_json(i) for i in plan.installments],
         "cancellation": _decision_json(plan.cancellation),
+        "cancellation_reason": seal_text(cipher, _TABLE, "cancellation_reason", plan.id, reason),
         "amount_refunded": plan.amount_refunded,
         "wake_at": plan.wake_at,
         "moved_by_request": plan.moved_by_request,
@@ -157,7 +162,7 @@ def plan_to_row(plan: PaymentPlan) -> dict[str, Any]:
     }
 
 
-def plan_from_row(row: RowMapping | dict[str, Any]) -> PaymentPlan:
+def plan_from_row(row: RowMapping | dict[str, Any], cipher: Cipher) -> PaymentPlan:
     currency = Currency.of(row["currency"])
     check_in = row["check_in"]
     assert isinstance(check_in, date)
@@ -179,7 +184,10 @@ def plan_from_row(row: RowMapping | dict[str, Any]) -> PaymentPlan:
         cancellation_policy=_policy(row["cancellation_policy"]),
         payment_method=row["payment_method"],
         payment_method_id=row["payment_method_id"],
-        cancellation=_decision(row["cancellation"]),
+        cancellation=_decision(
+            row["cancellation"],
+            open_text(cipher, _TABLE, "cancellation_reason", row["id"], row["cancellation_reason"]),
+        ),
         amount_refunded=int(row["amount_refunded"]),
         moved_by_request=row["moved_by_request"],
         version=int(row["version"]),

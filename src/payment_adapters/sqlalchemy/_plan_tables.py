@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Uuid,
@@ -57,6 +58,9 @@ payment_plans = Table(
     Column("payment_method_id", Uuid),
     Column("installments", JSON, nullable=False),
     Column("cancellation", JSON),
+    # The reason a cancellation was given (free text from outside): sealed like every column
+    # of ``PLAN_ENCRYPTED_COLUMNS``, and rotated with them.
+    Column("cancellation_reason", LargeBinary),
     Column("amount_refunded", BigInteger, nullable=False),
     Column("wake_at", UTCDateTime),
     Column("moved_by_request", Uuid),
@@ -83,4 +87,10 @@ payment_plans = Table(
         postgresql_where=literal_column(f"status = '{DEFAULTED}'"),
         sqlite_where=literal_column(f"status = '{DEFAULTED}'"),
     ),
+)
+
+#: The plans' encrypted columns, as ``tables.ENCRYPTED_COLUMNS`` lists the others': (table, its
+#: key column, encrypted columns). Key rotation goes through both.
+PLAN_ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
+    (payment_plans, "id", ("cancellation_reason",)),
 )

@@ -29,10 +29,10 @@ class SqlAlchemyPaymentPlanRepository(AggregateRepository[PaymentPlan]):
     entity = "payment_plan"
 
     def _to_row(self, aggregate: PaymentPlan) -> dict[str, Any]:
-        return plan_to_row(aggregate)
+        return plan_to_row(aggregate, self._session.cipher)
 
     def _from_row(self, row: RowMapping) -> PaymentPlan:
-        return plan_from_row(row)
+        return plan_from_row(row, self._session.cipher)
 
     async def get(self, plan_id: UUID, *, for_update: bool = False) -> PaymentPlan | None:
         return await self._get(plan_id, for_update)

@@ -3,7 +3,8 @@
 - ``payment_plans``: one row per plan, its installments, policy and decided cancellation as
   JSON (value objects owned whole by the plan), ``wake_at`` (when the background work next has
   something to do for it) served by a partial index over the plans that have one; the
-  console's list of plans in default by another.
+  console's list of plans in default by another; a cancellation's reason (free text) sealed
+  in ``cancellation_reason``.
 
 Revision ID: 0009
 Revises: 0008
@@ -44,6 +45,7 @@ def upgrade() -> None:
         sa.Column("payment_method_id", sa.Uuid(), nullable=True),
         sa.Column("installments", sa.JSON(), nullable=False),
         sa.Column("cancellation", sa.JSON(), nullable=True),
+        sa.Column("cancellation_reason", sa.LargeBinary(), nullable=True),
         sa.Column("amount_refunded", sa.BigInteger(), nullable=False),
         sa.Column("wake_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("moved_by_request", sa.Uuid(), nullable=True),
