@@ -397,3 +397,22 @@ async def test_an_action_run_again_under_its_key_finds_what_it_did(harness: Harn
     )
     fees = [p for p in harness.store.payments.values() if p.booking_id == other.booking_id]
     assert len(fees) == 2  # the deposit and one fee
+
+
+async def test_a_charge_in_flight_that_fails_after_the_cancellation_is_cancelled(
+    harness: Harness,
+) -> None:
+    plans = harness.services.plans
+    harness.provider.inject_failure(
+        "confirm_payment", ProviderUnavailableError(message="timeout"), after_effect=False
+    )
+    plan = await plans.create(command(payment_method="pm_card_chargeDeclined"))
+    assert plan.installments[0].status is I.PROCESSING
+    await plans.cancel(plan.id)
+    harness.clock.advance(timedelta(seconds=301))
+    await plans.run_due()  # taken over: the provider says it was declined
+    after = await plans.get(plan.id)
+    assert after.status is PlanStatus.CANCELLED
+    assert [i.status for i in after.installments] == [I.CANCELLED, I.CANCELLED]
+    assert after.installments[0].failure_code == "card_declined"
+    assert after.wake_at is None

@@ -345,6 +345,8 @@ class PaymentPlan:
         )
         self.updated_at = now
         self._tell(PaymentPlanInstallmentFailed, new_id(), now)
+        if self.status is _P.CANCELLED:
+            self._cancel_open()  # in flight when the plan was cancelled: never tried again
         if retry_at is None and self.status is _P.ACTIVE:
             self._move(_P.DEFAULTED)
             self._tell(PaymentPlanDefaulted, new_id(), now)
