@@ -7,13 +7,14 @@ from typing import ClassVar
 
 import attrs
 
-from payment_core.errors import ValidationError
+from payment_core.errors import InvalidTransitionError, ValidationError
 
 __all__ = [
     "CancellationTiersDuplicatedError",
     "CancellationTiersUnorderedError",
     "CheckInInPastError",
     "DepositTooSmallError",
+    "InstallmentInProgressError",
     "InvalidBasisPointsError",
     "PlanTotalOutOfRangeError",
     "UnknownTimeZoneError",
@@ -69,3 +70,11 @@ class DepositTooSmallError(ValidationError):
     the card the balance is charged to, and nothing cannot be charged."""
 
     code: ClassVar[str] = "deposit_too_small"
+
+
+@attrs.frozen(auto_exc=True)
+class InstallmentInProgressError(InvalidTransitionError):
+    """An installment's charge is in flight (its outcome not known yet): a no-show's fee is
+    what the policy asks beyond what was paid, which is not known until it settles."""
+
+    code: ClassVar[str] = "installment_in_progress"

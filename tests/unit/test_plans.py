@@ -416,3 +416,26 @@ async def test_a_charge_in_flight_that_fails_after_the_cancellation_is_cancelled
     assert [i.status for i in after.installments] == [I.CANCELLED, I.CANCELLED]
     assert after.installments[0].failure_code == "card_declined"
     assert after.wake_at is None
+
+
+async def test_no_show_waits_for_a_charge_in_flight(harness: Harness) -> None:
+    """The fee is what the policy asks beyond what was paid: not known while a charge is in
+    flight, so the no-show is refused (409) rather than charged twice."""
+    from payment_core.plan_errors import InstallmentInProgressError  # noqa: PLC0415
+
+    plans = harness.services.plans
+    plan = await plans.create(command())
+    harness.clock.set(BALANCE_DUE)
+    harness.provider.inject_failure(
+        "confirm_payment", ProviderUnavailableError(message="timeout"), after_effect=True
+    )
+    await plans.run_due()
+    with pytest.raises(InstallmentInProgressError) as caught:
+        await plans.no_show(plan.id)
+    assert caught.value.code == "installment_in_progress"
+    assert (await plans.get(plan.id)).status is PlanStatus.ACTIVE
+    harness.clock.advance(timedelta(seconds=301))
+    await plans.run_due()  # the balance settles: paid
+    shown = await plans.no_show(plan.id)
+    assert shown.status is PlanStatus.NO_SHOW
+    assert [i.kind.value for i in shown.installments] == ["DEPOSIT", "BALANCE"]  # no fee left

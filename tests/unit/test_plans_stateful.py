@@ -24,7 +24,11 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from payment_core.errors import InvalidTransitionError, ProviderUnavailableError
 from payment_core.model.plan import InstallmentKind, InstallmentStatus, PlanStatus
 from payment_core.model.refund import RefundStatus
-from payment_core.plan_errors import CheckInInPastError, DepositTooSmallError
+from payment_core.plan_errors import (
+    CheckInInPastError,
+    DepositTooSmallError,
+    InstallmentInProgressError,
+)
 from payment_core.services import CreatePaymentPlan, Policy, Tier
 from payment_core.testing import SettableClock, build_in_memory
 
@@ -140,6 +144,9 @@ class PlansMachine(RuleBasedStateMachine):
             return
         try:
             self.run(self.services.plans.no_show(plan_id))
+        except InstallmentInProgressError:
+            plan = self.harness.store.payment_plans[plan_id]
+            assert any(i.status is IS.PROCESSING for i in plan.installments)
         except InvalidTransitionError:
             status = self.harness.store.payment_plans[plan_id].status
             assert status in (PlanStatus.CANCELLED, PlanStatus.NO_SHOW)

@@ -14,9 +14,8 @@ it over after a crash makes the same payment, never a second one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Final
 from uuid import UUID
 
@@ -25,6 +24,13 @@ import attrs
 from payment_core.errors import InvalidTransitionError, NotFoundError
 from payment_core.model._base import check_transition, snapshot
 from payment_core.model._cancellation import CancellationDecision, CancellationPolicy
+from payment_core.model._plan_status import (
+    INSTALLMENT_TRANSITIONS,
+    PLAN_TRANSITIONS,
+    InstallmentKind,
+    InstallmentStatus,
+    PlanStatus,
+)
 from payment_core.model.plan_events import (
     PaymentPlanCancelled,
     PaymentPlanCreated,
@@ -35,6 +41,7 @@ from payment_core.model.plan_events import (
     PaymentPlanPaid,
 )
 from payment_core.money import Currency, Money
+from payment_core.plan_errors import InstallmentInProgressError
 
 __all__ = [
     "INSTALLMENT_TRANSITIONS",
@@ -47,45 +54,8 @@ __all__ = [
 ]
 
 
-class PlanStatus(StrEnum):
-    ACTIVE = "ACTIVE"
-    PAID = "PAID"
-    CANCELLED = "CANCELLED"
-    DEFAULTED = "DEFAULTED"
-    NO_SHOW = "NO_SHOW"
-
-
-class InstallmentStatus(StrEnum):
-    SCHEDULED = "SCHEDULED"
-    PROCESSING = "PROCESSING"
-    PAID = "PAID"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-class InstallmentKind(StrEnum):
-    DEPOSIT = "DEPOSIT"
-    BALANCE = "BALANCE"
-    NO_SHOW_FEE = "NO_SHOW_FEE"
-
-
 _P = PlanStatus
-PLAN_TRANSITIONS: Final[Mapping[PlanStatus, frozenset[PlanStatus]]] = {
-    _P.ACTIVE: frozenset({_P.PAID, _P.CANCELLED, _P.DEFAULTED, _P.NO_SHOW}),
-    _P.PAID: frozenset({_P.CANCELLED, _P.NO_SHOW}),
-    _P.DEFAULTED: frozenset({_P.PAID, _P.ACTIVE, _P.CANCELLED, _P.NO_SHOW}),
-    _P.CANCELLED: frozenset(),
-    _P.NO_SHOW: frozenset(),
-}
-
 _I = InstallmentStatus
-INSTALLMENT_TRANSITIONS: Final[Mapping[InstallmentStatus, frozenset[InstallmentStatus]]] = {
-    _I.SCHEDULED: frozenset({_I.PROCESSING, _I.CANCELLED}),
-    _I.PROCESSING: frozenset({_I.PAID, _I.FAILED}),
-    _I.FAILED: frozenset({_I.PROCESSING, _I.CANCELLED}),
-    _I.PAID: frozenset(),
-    _I.CANCELLED: frozenset(),
-}
 
 #: Plan states in which an installment may be charged (by the schedule or by hand).
 _CHARGEABLE: Final = frozenset({_P.ACTIVE, _P.DEFAULTED})
@@ -379,6 +349,10 @@ class PaymentPlan:
     ) -> None:
         """``-> NO_SHOW``: installments not paid are cancelled, and a ``NO_SHOW_FEE``
         installment of ``fee`` (when there is one to charge) is due at once."""
+        if any(i.status is _I.PROCESSING for i in self.installments):
+            raise InstallmentInProgressError(
+                entity="payment_plan", entity_id=self.id, current="PROCESSING", requested="NO_SHOW"
+            )
         self._move(_P.NO_SHOW)
         self.moved_by_request = request
         self._cancel_open()
