@@ -35,6 +35,7 @@ from payment_adapters.messaging.publishers import (
     MessagePublisher,
 )
 from payment_adapters.messaging.relay import OutboxRelay, PollingWakeups, Wakeups
+from payment_adapters.plan_work import charge_due_plans as plan_work
 
 if TYPE_CHECKING:
     from faststream.rabbit import RabbitBroker
@@ -167,6 +168,8 @@ class BackgroundWork:
         )
         # Holds near their expiry are told (and captured, when configured); past it, expired.
         self._spawn("holds", self._periodic("hold expiry", services.holds.sweep))
+        # Plan installments due, retries due, attempts whose worker died (plan_work.py).
+        self._spawn("plans", self._periodic("payment plans", lambda: plan_work(services.plans)))
         if self.runtime.database is not None:
             self._spawn(
                 "retention",

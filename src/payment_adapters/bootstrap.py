@@ -233,6 +233,9 @@ def service_config(settings: Settings) -> ServiceConfig:
             seconds=settings.authorization_expiry_warning_seconds
         ),
         authorization_expiry_action=ExpiryAction(settings.authorization_expiry_action),
+        plan_retry_schedule=tuple(
+            timedelta(seconds=step) for step in settings.plan_retry_schedule_seconds
+        ),
     )
 
 

@@ -24,11 +24,13 @@ from payment_adapters.wire import (
     refund_view,
     rfc3339,
 )
+from payment_adapters.wire.payment_plans import payment_plan_view
 from payment_core.events import (
     CreditNoteEvent,
     DomainEvent,
     InvoiceEvent,
     PaymentEvent,
+    PaymentPlanEvent,
     RefundEvent,
 )
 
@@ -57,6 +59,8 @@ def event_data(event: DomainEvent) -> Mapping[str, Any]:
         return invoice_view(event.invoice)
     if isinstance(event, CreditNoteEvent):
         return credit_note_view(event.credit_note)
+    if isinstance(event, PaymentPlanEvent):
+        return payment_plan_view(event.plan)
     raise TypeError(f"not a domain event: {type(event).__name__}")  # pragma: no cover
 
 

@@ -74,6 +74,8 @@ class Settings:
     authorization_expiry_warning_seconds: int = 86_400
     authorization_expiry_action: str = "notify"
     fake_authorization_ttl_seconds: int = 7 * 86_400
+    # Payment plans: the waits before a failed balance is tried again, one per retry.
+    plan_retry_schedule_seconds: tuple[int, ...] = (86_400, 259_200)
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = 64 * 1024
@@ -257,6 +259,14 @@ def _encryption_keys(name: str, raw: str) -> str:
     return text
 
 
+def _seconds_list(name: str, raw: str) -> tuple[int, ...]:
+    parse = _int(1, 30 * 86_400)
+    steps = tuple(parse(name, part) for part in _split(raw))
+    if not 1 <= len(steps) <= 10:
+        raise SettingsError(name, "must be 1 to 10 comma-separated waits in seconds")
+    return steps
+
+
 #: The longest a card hold lasts anywhere (PayPal: 29 days), with room to spare.
 _HOLDS_AT_MOST: Final = 31 * 86_400
 
@@ -289,6 +299,7 @@ _PARSERS: Final[dict[str, Callable[[str, str], Any]]] = {
     "AUTHORIZATION_EXPIRY_WARNING_SECONDS": _int(0, _HOLDS_AT_MOST),
     "AUTHORIZATION_EXPIRY_ACTION": _choice("notify", "capture"),
     "FAKE_AUTHORIZATION_TTL_SECONDS": _int(1, _HOLDS_AT_MOST),
+    "PLAN_RETRY_SCHEDULE_SECONDS": _seconds_list,
     "LOG_LEVEL": _choice(*LOG_LEVELS, upper=True),
     "LOG_JSON": _bool,
     "MAX_BODY_BYTES": _int(1_024, 64 * 1024 * 1024),

@@ -31,6 +31,15 @@ from payment_core.model.payment import (
     PaymentFailed,
     PaymentInitiated,
 )
+from payment_core.model.plan_events import (
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
+    PaymentPlanDefaulted,
+    PaymentPlanEvent,
+    PaymentPlanInstallmentFailed,
+    PaymentPlanInstallmentPaid,
+    PaymentPlanPaid,
+)
 from payment_core.model.refund import (
     RefundCompleted,
     RefundEvent,
@@ -56,6 +65,13 @@ __all__ = [
     "PaymentExpired",
     "PaymentFailed",
     "PaymentInitiated",
+    "PaymentPlanCancelled",
+    "PaymentPlanCreated",
+    "PaymentPlanDefaulted",
+    "PaymentPlanEvent",
+    "PaymentPlanInstallmentFailed",
+    "PaymentPlanInstallmentPaid",
+    "PaymentPlanPaid",
     "RefundCompleted",
     "RefundEvent",
     "RefundFailed",
@@ -65,9 +81,15 @@ __all__ = [
 ]
 
 
-DomainEvent: TypeAlias = PaymentEvent | RefundEvent | InvoiceEvent | CreditNoteEvent
+DomainEvent: TypeAlias = (
+    PaymentEvent | RefundEvent | InvoiceEvent | CreditNoteEvent | PaymentPlanEvent
+)
 EventClass: TypeAlias = (
-    type[PaymentEvent] | type[RefundEvent] | type[InvoiceEvent] | type[CreditNoteEvent]
+    type[PaymentEvent]
+    | type[RefundEvent]
+    | type[InvoiceEvent]
+    | type[CreditNoteEvent]
+    | type[PaymentPlanEvent]
 )
 
 
@@ -90,5 +112,11 @@ def event_types() -> dict[str, EventClass]:
         InvoiceVoided,
         InvoiceMarkedUncollectible,
         CreditNoteIssued,
+        PaymentPlanCreated,
+        PaymentPlanInstallmentPaid,
+        PaymentPlanInstallmentFailed,
+        PaymentPlanPaid,
+        PaymentPlanDefaulted,
+        PaymentPlanCancelled,
     ]
     return {cls.type: cls for cls in classes}

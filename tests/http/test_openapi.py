@@ -47,6 +47,12 @@ def test_every_contract_path_is_published(schema: dict[str, Any]) -> None:
         ("GET", "/api/v1/payment-methods/{payment_method_id}"),
         ("GET", "/api/v1/payment-methods/guest/{guest_id}"),
         ("DELETE", "/api/v1/payment-methods/{payment_method_id}"),
+        ("POST", "/api/v1/payment-plans"),
+        ("GET", "/api/v1/payment-plans/{plan_id}"),
+        ("GET", "/api/v1/payment-plans/booking/{booking_id}"),
+        ("POST", "/api/v1/payment-plans/{plan_id}/installments/{installment_id}/pay"),
+        ("POST", "/api/v1/payment-plans/{plan_id}/cancel"),
+        ("POST", "/api/v1/payment-plans/{plan_id}/no-show"),
         ("POST", "/api/v1/refunds"),
         ("GET", "/api/v1/refunds/{refund_id}"),
         ("GET", "/api/v1/refunds/reference/{reference}"),
@@ -81,6 +87,7 @@ def test_creates_answer_201_and_the_rest_200(schema: dict[str, Any]) -> None:
             "/api/v1/refunds",
             "/api/v1/invoices",
             "/api/v1/invoices/{invoice_id}/credit-notes",
+            "/api/v1/payment-plans",
         }
         assert success == ({"201"} if creates else {"200"}), (method, path)
 
@@ -191,6 +198,15 @@ OPERATION_IDS = {
     ("GET", "/api/v1/payment-methods/{payment_method_id}"): "getPaymentMethod",
     ("GET", "/api/v1/payment-methods/guest/{guest_id}"): "listGuestPaymentMethods",
     ("DELETE", "/api/v1/payment-methods/{payment_method_id}"): "detachPaymentMethod",
+    ("POST", "/api/v1/payment-plans"): "createPaymentPlan",
+    ("GET", "/api/v1/payment-plans/{plan_id}"): "getPaymentPlan",
+    ("GET", "/api/v1/payment-plans/booking/{booking_id}"): "listBookingPaymentPlans",
+    (
+        "POST",
+        "/api/v1/payment-plans/{plan_id}/installments/{installment_id}/pay",
+    ): "payPaymentPlanInstallment",
+    ("POST", "/api/v1/payment-plans/{plan_id}/cancel"): "cancelPaymentPlan",
+    ("POST", "/api/v1/payment-plans/{plan_id}/no-show"): "markPaymentPlanNoShow",
     ("GET", "/api/v1/payments/booking/{booking_id}"): "listBookingPayments",
     ("POST", "/api/v1/refunds"): "createRefund",
     ("GET", "/api/v1/refunds/{refund_id}"): "getRefund",
@@ -276,6 +292,9 @@ def test_every_json_write_declares_its_body(schema: dict[str, Any]) -> None:
         ("POST", "/api/v1/payments/{payment_id}/cancel"),
         ("POST", "/api/v1/payments/{payment_id}/capture"),
         ("POST", "/api/v1/refunds/{refund_id}/process"),
+        ("POST", "/api/v1/payment-plans/{plan_id}/installments/{installment_id}/pay"),
+        ("POST", "/api/v1/payment-plans/{plan_id}/cancel"),
+        ("POST", "/api/v1/payment-plans/{plan_id}/no-show"),
     }
 
 

@@ -141,6 +141,20 @@ CROSS_CHECKED: Final = {
         "provider",
     },
     "createInvoice": {"payment_id", "line_items"},
+    # A plan's terms are checked by the core, each with its own code (see the description).
+    "createPaymentPlan": {
+        "check_in",
+        "time_zone",
+        "total_amount",
+        "deposit_bps",
+        "balance_due_days_before_check_in",
+        "cancellation_policy.tiers",
+        "cancellation_policy.tiers.days_before_check_in",
+        "cancellation_policy.tiers.refund_bps",
+        "cancellation_policy.no_show_fee_bps",
+        "payment_method",
+        "provider",
+    },
     "updateInvoice": {"payment_id", "line_items"},
 }
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -31,7 +31,7 @@ from payment_core.errors import ConcurrencyError
 from payment_core.model.payment import PaymentStatus
 from payment_core.model.refund import RefundStatus
 from payment_core.pagination import PageRequest
-from payment_core.services import CreatePayment, NullObserver
+from payment_core.services import CreatePayment, CreatePaymentPlan, NullObserver
 from payment_core.testing import build_in_memory
 
 # ====================================================================== fakes
@@ -546,6 +546,44 @@ async def test_background_expires_holds_past_their_deadline() -> None:
         "payment.authorized",
         "payment.authorization_expiring",
         "payment.expired",
+    ]
+
+
+async def test_background_charges_a_plan_balance_when_it_falls_due() -> None:
+    """The served plan loop charges a balance at its moment, off-session, once."""
+    runtime = bootstrap_in_memory(Settings(environment="test"))
+    services = runtime.services
+    now = datetime.now(UTC)
+    plan = await services.plans.create(
+        CreatePaymentPlan(
+            booking_id=uuid4(),
+            guest_id=uuid4(),
+            currency="EUR",
+            total_amount=1_000,
+            check_in=(now + timedelta(days=30)).date(),
+            time_zone="UTC",
+            deposit_bps=2500,
+            balance_due_at=now + timedelta(milliseconds=300),
+        )
+    )
+    assert [i.status.value for i in plan.installments] == ["PAID", "SCHEDULED"]
+    work = BackgroundWork(runtime, consume_bookings=False, interval=0.05)
+    await work.start()
+    try:
+
+        async def paid() -> bool:
+            return (await services.plans.get(plan.id)).status.value == "PAID"
+
+        await eventually(paid, within=10)
+    finally:
+        await work.stop()
+    assert runtime.harness is not None
+    types = [e.type for e in runtime.harness.publisher.events if e.stream_id == plan.id]
+    assert types == [
+        "payment_plan.created",
+        "payment_plan.installment_paid",
+        "payment_plan.installment_paid",
+        "payment_plan.paid",
     ]
 
 

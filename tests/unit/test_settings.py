@@ -250,3 +250,33 @@ def test_web_concurrency_is_the_number_of_http_processes() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({"WEB_CONCURRENCY": "0"}, env_file=None)
     assert caught.value.variable == "WEB_CONCURRENCY"
+
+
+# ---------------------------------------------------------------------------- payment plans
+
+
+def test_the_plan_retry_schedule_defaults_to_one_and_three_days_and_reaches_the_services():
+    from datetime import timedelta  # noqa: PLC0415
+
+    from payment_adapters.bootstrap import service_config  # noqa: PLC0415
+
+    assert Settings.from_env({}, env_file=None).plan_retry_schedule_seconds == (86_400, 259_200)
+    assert service_config(Settings.from_env({}, env_file=None)).plan_retry_schedule == (
+        timedelta(days=1),
+        timedelta(days=3),
+    )
+    config = service_config(
+        Settings.from_env({"PLAN_RETRY_SCHEDULE_SECONDS": "60, 3600,86400"}, env_file=None)
+    )
+    assert config.plan_retry_schedule == (
+        timedelta(minutes=1),
+        timedelta(hours=1),
+        timedelta(days=1),
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "a day", "60,-1", ",".join(["60"] * 11), "2592001"])
+def test_a_bad_plan_retry_schedule_is_refused_by_name(value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"PLAN_RETRY_SCHEDULE_SECONDS": value}, env_file=None)
+    assert caught.value.variable == "PLAN_RETRY_SCHEDULE_SECONDS"

@@ -27,6 +27,7 @@ from payment_adapters.console.model import (
     StreamEvent,
     WebhookSummary,
 )
+from payment_adapters.console.plans import PlanSummary, memory_defaulted_plans
 from payment_core.model.payment import AMOUNT_MISMATCH, Payment, PaymentStatus
 from payment_core.model.refund import Refund, RefundStatus
 from payment_core.pagination import Cursor, Page, PageRequest
@@ -144,6 +145,9 @@ class InMemoryConsoleQueries:
         ]
         waiting.sort(key=lambda r: (r.next_retry_at, r.id))
         return [refund_summary(r) for r in waiting[:limit]]
+
+    async def defaulted_plans(self, limit: int) -> Sequence[PlanSummary]:
+        return memory_defaulted_plans(self._store, limit)
 
     async def daily_payments(self, since: datetime) -> Sequence[DailyPayments]:
         totals: dict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])

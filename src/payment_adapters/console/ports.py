@@ -23,6 +23,7 @@ from payment_adapters.console.model import (
     StreamEvent,
     WebhookSummary,
 )
+from payment_adapters.console.plans import PlanSummary
 from payment_core.pagination import Page, PageRequest
 
 __all__ = ["ConsoleQueries", "SessionStore"]
@@ -49,6 +50,10 @@ class ConsoleQueries(Protocol):
     async def retrying_refunds(self, limit: int) -> Sequence[RefundSummary]:
         """``PENDING`` refunds whose last attempt failed and that wait for their next one,
         soonest due first."""
+        ...
+
+    async def defaulted_plans(self, limit: int) -> Sequence[PlanSummary]:
+        """Payment plans in default (``DEFAULTED``), most recently changed first."""
         ...
 
     async def daily_payments(self, since: datetime) -> Sequence[DailyPayments]:

@@ -41,6 +41,7 @@ from payment_adapters.console.model import (
     StreamEvent,
     WebhookSummary,
 )
+from payment_adapters.console.plans import PlanSummary, sql_defaulted_plans
 from payment_adapters.sqlalchemy import tables as t
 from payment_adapters.sqlalchemy.mapping import open_bytes
 from payment_adapters.sqlalchemy.types import UTCDateTime
@@ -172,6 +173,9 @@ class SqlConsoleQueries:
             .limit(limit)
         )
         return [_payment(r) for r in await self._rows(stmt)]
+
+    async def defaulted_plans(self, limit: int) -> Sequence[PlanSummary]:
+        return await sql_defaulted_plans(self._database, limit)
 
     async def daily_payments(self, since: datetime) -> Sequence[DailyPayments]:
         day = self._day(_P.created_at).label("day")

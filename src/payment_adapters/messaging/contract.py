@@ -12,8 +12,19 @@ handlers take them as their message type. The AsyncAPI document
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal, NotRequired, cast, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Literal,
+    NotRequired,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 import attrs
 from pydantic import BaseModel, SkipValidation, create_model
@@ -21,6 +32,7 @@ from typing_extensions import TypedDict
 
 from payment_adapters.messaging.codec import BOOKING_EVENT_TYPES, CONTENT_TYPE, SOURCE
 from payment_adapters.wire import CreditNoteData, InvoiceData, PaymentData, RefundData
+from payment_adapters.wire.payment_plans import PaymentPlanView
 from payment_core.events import event_types
 
 if TYPE_CHECKING:
@@ -62,6 +74,15 @@ EVENT_DESCRIPTIONS: Final[Mapping[str, str]] = {
     "invoice.marked_uncollectible": "An invoice was marked `UNCOLLECTIBLE`.",
     "credit_note.issued": "A credit note was issued against an invoice (by hand, or by a "
     "refund of its payment); `subject` is the invoice.",
+    "payment_plan.created": "A payment plan was created (`ACTIVE`); its deposit is charged next.",
+    "payment_plan.installment_paid": "An installment of a plan was paid (`PAID`).",
+    "payment_plan.installment_failed": "An installment's charge failed (`FAILED`, with "
+    "`failure_code`, and `next_attempt_at` when it is tried again).",
+    "payment_plan.paid": "Every installment of a plan is paid (`PAID`).",
+    "payment_plan.defaulted": "A plan's deposit was declined, or its balance failed after the "
+    "last retry (`DEFAULTED`): the booking service decides what becomes of the booking.",
+    "payment_plan.cancelled": "A plan was cancelled by its policy (`CANCELLED`); `cancellation` "
+    "says what was retained and refunded, and why.",
 }
 
 _DATA: Final[Mapping[str, type]] = {
@@ -69,6 +90,7 @@ _DATA: Final[Mapping[str, type]] = {
     "refund": RefundData,
     "invoice": InvoiceData,
     "credit_note": CreditNoteData,
+    "payment_plan": PaymentPlanView,
 }
 
 
@@ -111,15 +133,30 @@ def published_message(event_type: str) -> type[BaseModel]:
 
 def _data_of(kind: type, name: str) -> type:
     """A TypedDict of an attrs class's fields: what a message must carry to decode into it
-    (a field with a default may be left out)."""
+    (a field with a default may be left out); nested attrs classes become TypedDicts too."""
     hints = get_type_hints(kind)
     fields = {
-        field.name: hints[field.name]
+        field.name: _shape(hints[field.name], f"{name}{_camel(field.name)}")
         if field.default is attrs.NOTHING
-        else NotRequired[hints[field.name]]
+        else NotRequired[_shape(hints[field.name], f"{name}{_camel(field.name)}")]
         for field in attrs.fields(kind)
     }
     return cast(type, TypedDict(name, fields))  # type: ignore[operator]
+
+
+def _shape(hint: Any, name: str) -> Any:
+    """``hint`` with each attrs class in it (alone, optional, or in a list) as a TypedDict."""
+    if attrs.has(hint):
+        return _data_of(hint, name)
+    args = get_args(hint)
+    if not args:
+        return hint
+    shaped = tuple(_shape(arg, name) for arg in args)
+    if shaped == args:
+        return hint
+    if get_origin(hint) is list:
+        return list[shaped[0]]  # type: ignore[valid-type]
+    return functools.reduce(operator.or_, shaped)
 
 
 #: The booking envelopes the consumer takes, by routing key (``BookingCreatedEvent``, ...).

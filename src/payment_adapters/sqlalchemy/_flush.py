@@ -61,7 +61,10 @@ Groups = dict[str, tuple[Table, list[dict[str, Any]]]]
 def grouped(staged: Sequence[Staged]) -> Groups:
     """The staged rows by table, tables in an order that satisfies the foreign keys."""
     groups: Groups = {}
-    for item in sorted(staged, key=lambda s: _TABLE_ORDER[s.table.name]):
+    # A table declared in a module of its own (payment_plans) may be registered after this
+    # order was taken; it has no foreign keys, so it goes last.
+    last = len(_TABLE_ORDER)
+    for item in sorted(staged, key=lambda s: _TABLE_ORDER.get(s.table.name, last)):
         groups.setdefault(item.table.name, (item.table, []))[1].append(item.row)
     return groups
 

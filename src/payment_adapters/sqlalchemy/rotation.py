@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import func, select, update
 
 from payment_adapters.crypto import FieldCipher, key_id_of
+from payment_adapters.sqlalchemy._plan_tables import PLAN_ENCRYPTED_COLUMNS
 from payment_adapters.sqlalchemy.mapping import associated_data
 from payment_adapters.sqlalchemy.tables import ENCRYPTED_COLUMNS
 
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["count_encrypted_rows", "rotate_keys"]
 
 #: Columns that may still hold a plaintext JSON value (written before they were encrypted).
+#: Every sealed column: the schema's and the payment plans' (declared in a module of their own).
+_ALL_ENCRYPTED: Final = (*ENCRYPTED_COLUMNS, *PLAN_ENCRYPTED_COLUMNS)
 _ONCE_PLAINTEXT: Final = frozenset({("outbox", "body")})
 
 
@@ -44,7 +47,7 @@ async def count_encrypted_rows(database: Database) -> int:
     """How many rows :func:`rotate_keys` will look at (the total for a progress bar)."""
     total = 0
     async with database.engine.connect() as conn:
-        for table, _key, _columns in ENCRYPTED_COLUMNS:
+        for table, _key, _columns in _ALL_ENCRYPTED:
             total += int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
     return total
 
@@ -109,7 +112,7 @@ async def rotate_keys(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     rewritten = 0
-    for table, key, columns in ENCRYPTED_COLUMNS:
+    for table, key, columns in _ALL_ENCRYPTED:
         after: Any = None
         while True:
             seen, done, after = await _rotate_batch(

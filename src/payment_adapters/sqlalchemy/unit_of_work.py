@@ -39,6 +39,7 @@ from payment_adapters.sqlalchemy.repositories import (
     SqlAlchemyInvoiceNumberAllocator,
     SqlAlchemyInvoiceRepository,
     SqlAlchemyPaymentMethodRepository,
+    SqlAlchemyPaymentPlanRepository,
     SqlAlchemyPaymentRepository,
     SqlAlchemyRefundRepository,
     SqlAlchemyWebhookStore,
@@ -74,6 +75,7 @@ class SqlAlchemyUnitOfWork:
         self.payments = SqlAlchemyPaymentRepository(session)
         self.refunds = SqlAlchemyRefundRepository(session)
         self.payment_methods = SqlAlchemyPaymentMethodRepository(session)
+        self.payment_plans = SqlAlchemyPaymentPlanRepository(session)
         self.invoices = SqlAlchemyInvoiceRepository(session)
         self.billing = SqlAlchemyBillingRepository(session)
         self.invoice_numbers = SqlAlchemyInvoiceNumberAllocator(session)

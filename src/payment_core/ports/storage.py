@@ -18,6 +18,7 @@ from payment_core.model.payment import Payment
 from payment_core.model.payment_method import PaymentMethod
 from payment_core.model.refund import Refund
 from payment_core.pagination import Page, PageRequest
+from payment_core.ports._plan_storage import PaymentPlanRepository
 
 __all__ = [
     "BillingRepository",
@@ -28,6 +29,7 @@ __all__ = [
     "InvoiceNumberAllocator",
     "InvoiceRepository",
     "PaymentMethodRepository",
+    "PaymentPlanRepository",
     "PaymentRepository",
     "RefundRepository",
     "StoredWebhook",
@@ -336,6 +338,9 @@ class UnitOfWork(Protocol):
 
     @property
     def payment_methods(self) -> PaymentMethodRepository: ...
+
+    @property
+    def payment_plans(self) -> PaymentPlanRepository: ...
 
     @property
     def invoices(self) -> InvoiceRepository: ...

@@ -23,6 +23,13 @@ from payment_core.services.holds import HoldService, HoldSweepReport
 from payment_core.services.invoices import CreateInvoice, InvoiceService, UpdateInvoice
 from payment_core.services.payment_methods import PaymentMethodService
 from payment_core.services.payments import CreatePayment, PaymentService
+from payment_core.services.plans import (
+    CreatePaymentPlan,
+    PaymentPlanService,
+    PlanSweepReport,
+    Policy,
+    Tier,
+)
 from payment_core.services.reconciliation import ReconciliationReport, ReconciliationService
 from payment_core.services.refunds import RefundService
 from payment_core.services.retry import ReconcileSchedule, RetryPolicy
@@ -36,6 +43,7 @@ __all__ = [
     "CreateCreditNote",
     "CreateInvoice",
     "CreatePayment",
+    "CreatePaymentPlan",
     "CreditNoteService",
     "Dependencies",
     "ExpiryAction",
@@ -46,7 +54,10 @@ __all__ = [
     "NullObserver",
     "Observer",
     "PaymentMethodService",
+    "PaymentPlanService",
     "PaymentService",
+    "PlanSweepReport",
+    "Policy",
     "ProviderRegistry",
     "ReconcileSchedule",
     "ReconciliationReport",
@@ -55,6 +66,7 @@ __all__ = [
     "RetryPolicy",
     "ServiceConfig",
     "Services",
+    "Tier",
     "UpdateInvoice",
     "WebhookResult",
     "WebhookService",
@@ -76,12 +88,14 @@ class Services:
     webhooks: WebhookService
     reconciliation: ReconciliationService
     bookings: BookingEventHandler
+    plans: PaymentPlanService
 
     @classmethod
     def build(cls, deps: Dependencies) -> Services:
         """Wire every use case over ``deps``."""
         payments = PaymentService(deps)
         refunds = RefundService(deps, payments)
+        plans = PaymentPlanService(deps, payments, refunds)
         return cls(
             deps=deps,
             payments=payments,
@@ -93,5 +107,6 @@ class Services:
             billing=BillingService(deps),
             webhooks=WebhookService(deps, payments, refunds),
             reconciliation=ReconciliationService(deps, payments, refunds),
-            bookings=BookingEventHandler(deps, payments, refunds),
+            bookings=BookingEventHandler(deps, payments, refunds, plans),
+            plans=plans,
         )

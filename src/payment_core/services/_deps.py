@@ -93,12 +93,17 @@ class ServiceConfig:
     authorization_expiry_warning: timedelta = timedelta(days=1)
     #: What is done then (``AUTHORIZATION_EXPIRY_ACTION``).
     authorization_expiry_action: ExpiryAction = ExpiryAction.NOTIFY
+    #: When a plan's failed balance is tried again, after each failure
+    #: (``PLAN_RETRY_SCHEDULE_SECONDS``); after the last, the plan is ``DEFAULTED``.
+    plan_retry_schedule: tuple[timedelta, ...] = (timedelta(days=1), timedelta(days=3))
 
     def __attrs_post_init__(self) -> None:
         if self.reconcile_after <= timedelta(0):
             raise ValidationError(field="reconcile_after", reason="must be positive")
         if self.authorization_ttl <= timedelta(0):
             raise ValidationError(field="authorization_ttl", reason="must be positive")
+        if any(step <= timedelta(0) for step in self.plan_retry_schedule):
+            raise ValidationError(field="plan_retry_schedule", reason="must be positive")
         if self.authorization_expiry_warning < timedelta(0):
             raise ValidationError(
                 field="authorization_expiry_warning", reason="must not be negative"

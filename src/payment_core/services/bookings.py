@@ -17,12 +17,21 @@ import attrs
 
 from payment_core.errors import InvalidTransitionError, PaymentError, ValidationError
 from payment_core.model.payment import Payment, PaymentStatus
+from payment_core.model.plan import PaymentPlan
 from payment_core.model.refund import Refund
 from payment_core.pagination import PageRequest
 from payment_core.ports import UnitOfWork
+from payment_core.services._booking_plans import (
+    BookingPaymentPlan,
+    cancel_booking_plans,
+    is_plan_payment,
+    plan_for_booking,
+    save_booking_plan,
+)
 from payment_core.services._deps import Dependencies
 from payment_core.services._refunding import open_refund
 from payment_core.services.payments import CreatePayment, PaymentService
+from payment_core.services.plans import PaymentPlanService
 from payment_core.services.refunds import RefundService
 
 __all__ = ["BOOKINGS_CONSUMER", "BookingCancelled", "BookingCreated", "BookingEventHandler"]
@@ -46,6 +55,8 @@ class BookingCreated:
     currency: str
     payment_required: bool
     payment_method: str | None = None
+    #: Pay by a plan (deposit, balance, cancellation policy) instead of a single payment.
+    payment_plan: BookingPaymentPlan | None = None
 
 
 @attrs.frozen(slots=True)
@@ -63,6 +74,7 @@ class HandledEvent:
     duplicate: bool
     payments: tuple[Payment, ...] = ()
     refunds: tuple[Refund, ...] = ()
+    plans: tuple[PaymentPlan, ...] = ()
 
 
 class _Saved(enum.Enum):
@@ -89,11 +101,16 @@ class BookingEventHandler:
     """Turns booking events into payments, cancellations and refunds."""
 
     def __init__(
-        self, deps: Dependencies, payments: PaymentService, refunds: RefundService
+        self,
+        deps: Dependencies,
+        payments: PaymentService,
+        refunds: RefundService,
+        plans: PaymentPlanService | None = None,
     ) -> None:
         self._deps = deps
         self._payments = payments
         self._refunds = refunds
+        self._plans = plans or PaymentPlanService(deps, payments, refunds)
 
     async def _seen(self, event_id: str) -> HandledEvent | None:
         """Record an event that needs nothing else; ``None`` when it was new."""
@@ -113,6 +130,12 @@ class BookingEventHandler:
         """
         if type(data.payment_required) is not bool:
             raise ValidationError(field="payment_required", reason="must be a boolean")
+        if data.payment_plan is not None:
+            wanted = plan_for_booking(
+                data.booking_id, data.guest_id, data.currency, data.amount, data.payment_plan
+            )
+            duplicate, plan = await save_booking_plan(self._deps, self._plans, event_id, wanted)
+            return HandledEvent(duplicate=duplicate, plans=() if plan is None else (plan,))
         if not data.payment_required:
             return await self._seen(event_id) or HandledEvent(duplicate=False)
         command = CreatePayment(
@@ -210,8 +233,12 @@ class BookingEventHandler:
                 # another worker either committed its payment already (listed below) or
                 # waits, then sees the cancellation and creates nothing.
                 await uow.bookings.mark_cancelled(data.booking_id, deps.clock.now())
+                # A plan's policy decides what its payments give back, not the whole refund.
+                plans, refunds = await cancel_booking_plans(deps, uow, data.booking_id, data.reason)
                 auto_refund = deps.config.auto_refund_on_cancel
                 async for listed in _payments_of(uow, data.booking_id):
+                    if is_plan_payment(listed):
+                        continue
                     payment = await uow.payments.get(listed.id, for_update=True)
                     assert payment is not None
                     now = deps.clock.now()
@@ -239,7 +266,12 @@ class BookingEventHandler:
                         payment.refund_once_completed(now=now)
                         await uow.payments.update(payment)
                 await uow.commit()
-            return HandledEvent(duplicate=False, payments=tuple(cancelled), refunds=tuple(refunds))
+            return HandledEvent(
+                duplicate=False,
+                payments=tuple(cancelled),
+                refunds=tuple(refunds),
+                plans=tuple(plans),
+            )
 
         handled = await deps.retrying(run)
         for payment in handled.payments:

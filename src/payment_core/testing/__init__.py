@@ -25,11 +25,13 @@ import attrs
 
 from payment_core.events import DomainEvent
 from payment_core.ids import new_reference, uuid_from_int
+from payment_core.model.plan import PaymentPlan
 from payment_core.ports import EventPublisher, Observer
 from payment_core.services import Dependencies, ProviderRegistry, ServiceConfig, Services
 from payment_core.services.retry import RandBelow
 from payment_core.testing._memory_store import InMemoryStore, OutboxEntry
 from payment_core.testing._memory_uow import InMemoryUnitOfWork
+from payment_core.testing._plan_clock import move_to_days_before_check_in
 from payment_core.testing.fake_provider import FAKE_TOKENS, FakeProvider, FakeToken
 
 __all__ = [
@@ -140,6 +142,12 @@ class Harness:
 
     def published_types(self) -> list[str]:
         return self.publisher.types
+
+    async def days_before_check_in(self, plan_id: UUID, days: int) -> PaymentPlan:
+        """Move the clock to 00:00, in the plan's time zone, ``days`` days before its check-in
+        (never backwards), run the plan loop once, and return the plan: "14 days before
+        check-in" shows the balance charged (or failed, and when it is tried again)."""
+        return await move_to_days_before_check_in(self.services, self.clock, plan_id, days)
 
 
 def build_in_memory(

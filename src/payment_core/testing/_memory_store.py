@@ -18,6 +18,7 @@ from payment_core.model.credit_note import CreditNote
 from payment_core.model.invoice import Invoice
 from payment_core.model.payment import Payment
 from payment_core.model.payment_method import PaymentMethod
+from payment_core.model.plan import PaymentPlan
 from payment_core.model.refund import Refund
 from payment_core.pagination import Cursor, Page, PageRequest
 from payment_core.ports import StoredWebhook
@@ -44,6 +45,7 @@ class InMemoryStore:
         self.refunds: dict[UUID, Refund] = {}
         self.payment_methods: dict[UUID, PaymentMethod] = {}
         self.invoices: dict[UUID, Invoice] = {}
+        self.payment_plans: dict[UUID, PaymentPlan] = {}
         self.billing: dict[UUID, list[BillingRecord]] = defaultdict(list)
         self.invoice_counters: dict[int, int] = {}
         self.credit_notes: dict[UUID, CreditNote] = {}

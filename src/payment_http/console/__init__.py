@@ -27,6 +27,7 @@ from payment_adapters.bootstrap import Runtime
 from payment_http.console._charts import percent
 from payment_http.console._guard import PUBLIC, ConsoleHeaders, require_session
 from payment_http.console._holds import ConsoleHolds
+from payment_http.console._plans import ConsolePlans
 from payment_http.console._repairs import ConsoleRepairs
 from payment_http.console._state import Console, build_console
 from payment_http.console._views import ago, badge, money, when
@@ -80,6 +81,8 @@ def console_router(runtime: Runtime, *, console: Console | None = None) -> Route
     ]
     if console.capabilities.holds:
         handlers.insert(4, ConsoleHolds)
+    if console.capabilities.plans:
+        handlers.insert(4, ConsolePlans)
     return Router(
         "/",
         route_handlers=[*handlers, Router("/console", route_handlers=[assets])],

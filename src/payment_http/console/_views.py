@@ -15,6 +15,7 @@ from uuid import UUID
 import attrs
 
 from payment_adapters.console import PaymentSummary, RefundSummary
+from payment_adapters.console.plans import PlanSummary
 from payment_core.errors import UnknownCurrencyError
 from payment_core.model.payment import AMOUNT_MISMATCH, Payment
 from payment_core.model.refund import Refund
@@ -27,6 +28,7 @@ __all__ = [
     "badge",
     "money",
     "payment_view",
+    "plan_row",
     "refund_view",
     "refund_view_of",
     "when",
@@ -252,3 +254,15 @@ def day_start(moment: datetime) -> datetime:
 
 def days_back(now: datetime, days: int) -> datetime:
     return day_start(now) - timedelta(days=days - 1)
+
+
+def plan_row(plan: PlanSummary) -> dict[str, Any]:
+    """A plan in default, for the "needs a person" list."""
+    return {
+        "id": plan.id,
+        "booking_id": plan.booking_id,
+        "paid": money(plan.amount_paid, plan.currency),
+        "total": money(plan.total_amount, plan.currency),
+        "failure_code": plan.failure_code,
+        "updated_at": plan.updated_at,
+    }

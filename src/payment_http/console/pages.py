@@ -22,6 +22,7 @@ from payment_http.console._timeline import invoice_rows, record_rows, timeline
 from payment_http.console._views import (
     days_back,
     payment_view,
+    plan_row,
     refund_view,
     refund_view_of,
     summary_rows,
@@ -227,6 +228,9 @@ class ConsolePages(Controller):
             failed_next=failed.next_cursor,
             flagged=summary_rows(flagged),
             retrying=[refund_view_of(r) for r in retrying],
+            defaulted=[plan_row(p) for p in await queries.defaulted_plans(100)]
+            if console.capabilities.plans
+            else [],
             dead=await dead_letters(console.runtime.settings),
         )
 

@@ -8,6 +8,7 @@ from payment_http.controllers.documents import DocumentController
 from payment_http.controllers.health import HealthController
 from payment_http.controllers.invoices import InvoiceController
 from payment_http.controllers.payment_methods import PaymentMethodController
+from payment_http.controllers.payment_plans import PaymentPlanController
 from payment_http.controllers.payments import PaymentController
 from payment_http.controllers.refunds import RefundController
 from payment_http.controllers.webhooks import WebhookController
@@ -21,6 +22,7 @@ __all__ = [
     "InvoiceController",
     "PaymentController",
     "PaymentMethodController",
+    "PaymentPlanController",
     "RefundController",
     "WebhookController",
 ]
@@ -28,6 +30,7 @@ __all__ = [
 CONTROLLERS = (
     PaymentController,
     PaymentMethodController,
+    PaymentPlanController,
     RefundController,
     InvoiceController,
     CreditNoteController,

@@ -25,6 +25,9 @@ from payment_adapters.sqlalchemy.repositories.invoices import (
 from payment_adapters.sqlalchemy.repositories.payment_methods import (
     SqlAlchemyPaymentMethodRepository,
 )
+from payment_adapters.sqlalchemy.repositories.payment_plans import (
+    SqlAlchemyPaymentPlanRepository,
+)
 from payment_adapters.sqlalchemy.repositories.payments import SqlAlchemyPaymentRepository
 from payment_adapters.sqlalchemy.repositories.refunds import SqlAlchemyRefundRepository
 from payment_adapters.sqlalchemy.repositories.webhooks import SqlAlchemyWebhookStore
@@ -38,6 +41,7 @@ __all__ = [
     "SqlAlchemyInvoiceNumberAllocator",
     "SqlAlchemyInvoiceRepository",
     "SqlAlchemyPaymentMethodRepository",
+    "SqlAlchemyPaymentPlanRepository",
     "SqlAlchemyPaymentRepository",
     "SqlAlchemyRefundRepository",
     "SqlAlchemyWebhookStore",
