@@ -263,6 +263,26 @@ async def test_a_failed_notification_fails_no_commit(postgres):
     assert waker.sent == 0
 
 
+async def test_a_waker_whose_loop_has_ended_closes_from_another(postgres):
+    """An app served from a thread (a test client) leaves its waker's connection on a loop
+    that has ended: closing from another loop gives it up without an error."""
+    from payment_adapters.sqlalchemy._wake import OutboxWaker  # noqa: PLC0415
+
+    dsn = postgres.engine.url.set(drivername="postgresql")
+    waker = OutboxWaker(dsn.render_as_string(hide_password=False), NOTIFY_CHANNEL)
+
+    async def commit_once() -> None:
+        waker.poke()
+        for _ in range(100):
+            if waker.sent:
+                break
+            await asyncio.sleep(0.01)
+
+    await asyncio.to_thread(asyncio.run, commit_once())  # a loop of its own, closed after
+    assert waker.sent == 1
+    await waker.close()  # would raise "Event loop is closed" before
+
+
 async def test_pages_read_the_composite_index_without_sorting(postgres):
     """A page costs an index range scan of ``limit`` rows, however many the booking has."""
     booking = uuid4()

@@ -103,7 +103,10 @@ class OutboxWaker:
     def _abandon(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
-            conn.terminate()
+            # Its loop may be closed already (an app served from a thread that has ended):
+            # then nothing can be sent on it, and its socket goes with the object.
+            with contextlib.suppress(RuntimeError):
+                conn.terminate()
 
     async def close(self) -> None:
         """Stop, sending one last notification if a commit may still be unannounced (a
