@@ -19,6 +19,7 @@ import attrs
 
 from payment_adapters.wire import (
     credit_note_view,
+    dispute_view,
     invoice_view,
     payment_view,
     refund_view,
@@ -26,6 +27,7 @@ from payment_adapters.wire import (
 )
 from payment_core.events import (
     CreditNoteEvent,
+    DisputeEvent,
     DomainEvent,
     InvoiceEvent,
     PaymentEvent,
@@ -57,6 +59,8 @@ def event_data(event: DomainEvent) -> Mapping[str, Any]:
         return invoice_view(event.invoice)
     if isinstance(event, CreditNoteEvent):
         return credit_note_view(event.credit_note)
+    if isinstance(event, DisputeEvent):
+        return dispute_view(event.dispute)
     raise TypeError(f"not a domain event: {type(event).__name__}")  # pragma: no cover
 
 

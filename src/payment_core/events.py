@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from payment_core.model.credit_note import CreditNoteEvent, CreditNoteIssued
+from payment_core.model.dispute import DisputeClosed, DisputeCreated, DisputeEvent
 from payment_core.model.invoice import (
     InvoiceEvent,
     InvoiceIssued,
@@ -42,6 +43,9 @@ from payment_core.model.refund import (
 __all__ = [
     "CreditNoteEvent",
     "CreditNoteIssued",
+    "DisputeClosed",
+    "DisputeCreated",
+    "DisputeEvent",
     "DomainEvent",
     "InvoiceEvent",
     "InvoiceIssued",
@@ -65,9 +69,13 @@ __all__ = [
 ]
 
 
-DomainEvent: TypeAlias = PaymentEvent | RefundEvent | InvoiceEvent | CreditNoteEvent
+DomainEvent: TypeAlias = PaymentEvent | RefundEvent | InvoiceEvent | CreditNoteEvent | DisputeEvent
 EventClass: TypeAlias = (
-    type[PaymentEvent] | type[RefundEvent] | type[InvoiceEvent] | type[CreditNoteEvent]
+    type[PaymentEvent]
+    | type[RefundEvent]
+    | type[InvoiceEvent]
+    | type[CreditNoteEvent]
+    | type[DisputeEvent]
 )
 
 
@@ -90,5 +98,7 @@ def event_types() -> dict[str, EventClass]:
         InvoiceVoided,
         InvoiceMarkedUncollectible,
         CreditNoteIssued,
+        DisputeCreated,
+        DisputeClosed,
     ]
     return {cls.type: cls for cls in classes}

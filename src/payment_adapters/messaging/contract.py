@@ -20,7 +20,13 @@ from pydantic import BaseModel, SkipValidation, create_model
 from typing_extensions import TypedDict
 
 from payment_adapters.messaging.codec import BOOKING_EVENT_TYPES, CONTENT_TYPE, SOURCE
-from payment_adapters.wire import CreditNoteData, InvoiceData, PaymentData, RefundData
+from payment_adapters.wire import (
+    CreditNoteData,
+    DisputeView,
+    InvoiceData,
+    PaymentData,
+    RefundData,
+)
 from payment_core.events import event_types
 
 if TYPE_CHECKING:
@@ -62,6 +68,10 @@ EVENT_DESCRIPTIONS: Final[Mapping[str, str]] = {
     "invoice.marked_uncollectible": "An invoice was marked `UNCOLLECTIBLE`.",
     "credit_note.issued": "A credit note was issued against an invoice (by hand, or by a "
     "refund of its payment); `subject` is the invoice.",
+    "dispute.created": "The guest's bank opened a dispute (chargeback) of a payment "
+    "(`NEEDS_RESPONSE`, evidence due by `evidence_due_by`); `subject` is the payment.",
+    "dispute.closed": "A dispute closed: `status` `WON` (the money stays or comes back) or "
+    "`LOST` (it is gone); `subject` is the payment.",
 }
 
 _DATA: Final[Mapping[str, type]] = {
@@ -69,6 +79,7 @@ _DATA: Final[Mapping[str, type]] = {
     "refund": RefundData,
     "invoice": InvoiceData,
     "credit_note": CreditNoteData,
+    "dispute": DisputeView,
 }
 
 

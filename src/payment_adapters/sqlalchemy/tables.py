@@ -506,3 +506,6 @@ ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
     (idempotency_keys, "key", ("response_body",)),
     (outbox, "id", ("body",)),
 )
+
+# The disputes table lives in a module of its own, on this metadata (imported last: it
+# imports ``metadata`` from here).

@@ -34,6 +34,7 @@ from payment_adapters.sqlalchemy.repositories import (
     SqlAlchemyBookingLocks,
     SqlAlchemyCreditNoteNumberAllocator,
     SqlAlchemyCreditNoteRepository,
+    SqlAlchemyDisputeRepository,
     SqlAlchemyInbox,
     SqlAlchemyInvoiceNumberAllocator,
     SqlAlchemyInvoiceRepository,
@@ -74,6 +75,7 @@ class SqlAlchemyUnitOfWork:
         self.refunds = SqlAlchemyRefundRepository(session)
         self.payment_methods = SqlAlchemyPaymentMethodRepository(session)
         self.invoices = SqlAlchemyInvoiceRepository(session)
+        self.disputes = SqlAlchemyDisputeRepository(session)
         self.billing = SqlAlchemyBillingRepository(session)
         self.invoice_numbers = SqlAlchemyInvoiceNumberAllocator(session)
         self.credit_notes = SqlAlchemyCreditNoteRepository(session)

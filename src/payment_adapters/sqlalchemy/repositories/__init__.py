@@ -18,6 +18,7 @@ from payment_adapters.sqlalchemy.repositories.credit_notes import (
     SqlAlchemyCreditNoteNumberAllocator,
     SqlAlchemyCreditNoteRepository,
 )
+from payment_adapters.sqlalchemy.repositories.disputes import SqlAlchemyDisputeRepository
 from payment_adapters.sqlalchemy.repositories.invoices import (
     SqlAlchemyInvoiceNumberAllocator,
     SqlAlchemyInvoiceRepository,
@@ -34,6 +35,7 @@ __all__ = [
     "SqlAlchemyBookingLocks",
     "SqlAlchemyCreditNoteNumberAllocator",
     "SqlAlchemyCreditNoteRepository",
+    "SqlAlchemyDisputeRepository",
     "SqlAlchemyInbox",
     "SqlAlchemyInvoiceNumberAllocator",
     "SqlAlchemyInvoiceRepository",
