@@ -509,3 +509,4 @@ ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
 
 # The disputes table lives in a module of its own, on this metadata (imported last: it
 # imports ``metadata`` from here).
+from payment_adapters.sqlalchemy import _dispute_tables  # noqa: E402, F401
