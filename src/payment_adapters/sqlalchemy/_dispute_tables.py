@@ -1,7 +1,7 @@
 """The ``disputes`` table (revision 0008), on the schema's one ``MetaData``.
 
-Kept beside ``tables`` rather than in it; ``tables`` imports it at its end, so that whoever
-reads the schema sees this table too. The same conventions hold: money a ``BIGINT`` of minor
+Kept beside ``tables`` rather than in it; ``tables`` imports it, so that whoever reads the
+schema sees this table too. The same conventions hold: money a ``BIGINT`` of minor
 units beside its currency, a keyset index per list, partial indexes for what the sweep and
 the refund check look at (open disputes only).
 """
@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import CHAR
 
-from payment_adapters.sqlalchemy.tables import metadata
+from payment_adapters.sqlalchemy._metadata import metadata
 from payment_adapters.sqlalchemy.types import UTCDateTime
 
 __all__ = ["DISPUTE_STATUSES", "OPEN_DISPUTES", "disputes"]

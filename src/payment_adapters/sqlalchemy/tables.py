@@ -35,7 +35,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     SmallInteger,
     String,
     Table,
@@ -47,6 +46,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import CHAR
 
+# The disputes table is declared in a module of its own, on the same metadata.
+from payment_adapters.sqlalchemy import _dispute_tables  # noqa: F401
+from payment_adapters.sqlalchemy._metadata import NAMING_CONVENTION, metadata
 from payment_adapters.sqlalchemy.types import UTCDateTime
 
 __all__ = [
@@ -73,16 +75,6 @@ __all__ = [
     "webhooks",
 ]
 
-#: Deterministic constraint names, so migrations can refer to them on every database.
-NAMING_CONVENTION: Final = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 # A BIGINT primary key that is an identity on PostgreSQL and SQLite's rowid alias (which must
 # be spelled INTEGER) there, so that it autoincrements on both.
@@ -506,7 +498,3 @@ ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
     (idempotency_keys, "key", ("response_body",)),
     (outbox, "id", ("body",)),
 )
-
-# The disputes table lives in a module of its own, on this metadata (imported last: it
-# imports ``metadata`` from here).
-from payment_adapters.sqlalchemy import _dispute_tables  # noqa: E402, F401
