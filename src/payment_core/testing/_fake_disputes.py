@@ -55,6 +55,8 @@ class _Dispute:
     created: datetime
     due_by: datetime
     submit_key: str | None = None
+    #: The answer given under ``submit_key`` (a retry under it gets the same).
+    answer: ProviderDispute | None = None
     evidence: dict[str, str] = attrs.field(factory=dict)
 
 
@@ -104,7 +106,7 @@ class FakeDisputes:
             try:
                 await sink(body, headers)
             except Exception:  # a real provider retries a failed delivery later
-                logger.warning("fake provider: delivery of %s failed", outgoing.event_id)
+                logger.warning("fake provider: a %s delivery failed", outgoing.event_type)
                 self._outgoing.append(attrs.evolve(outgoing, due_at=now + self.dispute_delay))
         return len(due)
 
@@ -116,14 +118,12 @@ class FakeDisputes:
         due_at = self._now() + self.dispute_delay
         for event_type in event_types:
             self._sent += 1
+            event_id = f"evt_{dispute.id}_{self._sent}"
             self._outgoing.append(
-                _Outgoing(due_at, event_type, self._dispute_object(dispute), self._event_id())
+                _Outgoing(due_at, event_type, self._dispute_object(dispute), event_id)
             )
         if self._timers:
             self._arm_timer()
-
-    def _event_id(self) -> str:
-        return f"evt_fake_dispute_{self._now().timestamp():.6f}_{self._sent}".replace(".", "_")
 
     def _arm_timer(self) -> None:
         try:
@@ -202,8 +202,8 @@ class FakeDisputes:
 
     def _submit(self, request: SubmitDisputeEvidenceRequest) -> ProviderDispute:
         dispute = self._known(request.provider_dispute_id)
-        if dispute.submit_key == request.idempotency_key:
-            return self._report(dispute)  # a retry with the same key: the same answer
+        if dispute.submit_key == request.idempotency_key and dispute.answer is not None:
+            return dispute.answer  # a retry with the same key: the same answer
         if dispute.status not in ("needs_response", "warning_needs_response"):
             raise ProviderRejectedError(
                 reason_code="dispute_already_submitted",
@@ -227,6 +227,7 @@ class FakeDisputes:
         # webhook.
         answer = dispute_from_object({**self._dispute_object(dispute), "status": under_review})
         assert answer is not None
+        dispute.answer = answer
         return answer
 
     async def retrieve_dispute(self, request: RetrieveDisputeRequest) -> ProviderDispute:
