@@ -20,6 +20,7 @@ from payment_adapters.providers._common import (
 from payment_adapters.providers._unsupported import WithoutHolds, refuse_unsupported
 from payment_adapters.providers.ratelimit import TokenBucket
 from payment_adapters.providers.stripe import _webhooks
+from payment_adapters.providers.stripe._disputes import StripeDisputes
 from payment_adapters.providers.stripe._transformers import (
     EXPAND,
     error_from,
@@ -91,7 +92,7 @@ def _never_set_up() -> ProviderRejectedError:
     )
 
 
-class StripeProvider(WithoutHolds):
+class StripeProvider(WithoutHolds, StripeDisputes):
     """The ``PaymentProvider`` port over Stripe's PaymentIntents and Refunds.
 
     ``webhook_secrets`` are the endpoint's signing secrets (several while one rotates);

@@ -14,6 +14,7 @@ from typing import Final
 import attrs
 
 from payment_adapters.providers._common import get_header
+from payment_adapters.providers.stripe._disputes import translate_dispute
 from payment_adapters.providers.stripe._transformers import id_of, stripe_card, stripe_money
 from payment_core import signing
 from payment_core.intent_events import REFUND_EVENT_TYPES, nonempty, read_event, translate_event
@@ -46,6 +47,9 @@ def verify(
 def translate(body: bytes) -> WebhookEvent:
     """A Stripe event body -> a :class:`WebhookEvent`."""
     envelope = read_event(body)
+    disputed = translate_dispute(envelope)
+    if disputed is not None:
+        return disputed
     translated = translate_event(envelope)
     obj = envelope.subject
     if translated.amount is not None:
