@@ -350,3 +350,35 @@ async def test_lists_by_status_oldest_first(kit: Kit) -> None:
     assert [d.id for d in needs.items] == [first.id]
     every = await kit.services.disputes.list(None, PageRequest())
     assert [d.id for d in every.items] == [first.id, second.id]
+
+
+async def test_our_id_echoed_back_finds_only_a_payment_of_that_provider(kit: Kit) -> None:
+    """PayPal's disputes name the capture and echo our payment id: that id finds a payment
+    only of the provider whose signed event it is."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from payment_core.ports import ProviderDispute, WebhookEvent, WebhookKind  # noqa: PLC0415
+
+    payment = await kit.paid()  # the fake's
+    report = ProviderDispute(
+        provider_dispute_id="PP-D-1",
+        status=D.NEEDS_RESPONSE,
+        payment_id=payment.id,
+        amount=payment.amount,
+    )
+    event = WebhookEvent(
+        id="WH-1",
+        type="CUSTOMER.DISPUTE.CREATED",
+        kind=WebhookKind.DISPUTE,
+        created_at=datetime.now(UTC),
+        dispute=report,
+    )
+    async with kit.harness.uow() as uow:
+        assert await kit.services.disputes.apply_report_in(uow, "paypal", event) == (
+            "provider_mismatch"
+        )
+    async with kit.harness.uow() as uow:
+        assert await kit.services.disputes.apply_report_in(uow, "fake", event) == "dispute_opened"
+        await uow.commit()
+    (dispute,) = kit.harness.store.disputes.values()
+    assert dispute.payment_id == payment.id

@@ -58,8 +58,12 @@ class ProviderDispute:
 
     provider_dispute_id: str = attrs.field(converter=_dispute_id)
     status: DisputeStatus
-    #: The provider's id of the disputed payment (how it finds ours; never our own id).
+    #: The provider's id of the disputed payment (how it finds ours).
     provider_payment_id: str | None = None
+    #: Our payment id as the provider echoes it back (PayPal's ``custom``), for a provider
+    #: whose dispute names another object than the one we keep the id of (PayPal names the
+    #: capture, we keep the order): it finds only a payment of that same provider.
+    payment_id: UUID | None = None
     #: ``None`` when the report does not say (a mismatch: it opens nothing).
     amount: Money | None = None
     reason: str = attrs.field(default="general", converter=_reason)

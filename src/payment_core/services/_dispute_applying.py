@@ -58,7 +58,7 @@ async def apply_dispute_report(
     if (
         report.provider_payment_id is not None
         and report.provider_payment_id != payment.provider_payment_id
-    ):
+    ) or (report.payment_id is not None and report.payment_id != payment.id):
         return _mismatch(deps, provider, report, "payment")
     changed = dispute.follow(
         report.status,
@@ -81,14 +81,9 @@ async def _open(
     provider: str,
     report: ProviderDispute,
 ) -> str:
-    if report.provider_payment_id is None:
-        logger.info("dispute %s names no payment", report.provider_dispute_id)
-        return "unknown_payment"
-    # Found only among this provider's payments: another provider's report finds nothing.
-    found = await uow.payments.get_by_provider_id(provider, report.provider_payment_id)
-    if found is None:
-        logger.info("dispute %s names no payment of ours", report.provider_dispute_id)
-        return "unknown_payment"
+    found = await _payment_of(deps, uow, provider, report)
+    if isinstance(found, str):
+        return found
     payment = await uow.payments.get(found.id, for_update=True)
     assert payment is not None
     amount = report.amount
@@ -125,6 +120,33 @@ async def _open(
     await uow.disputes.add(dispute)
     logger.info("dispute %s opened on payment %s", dispute.id, payment.id)
     return "dispute_opened"
+
+
+async def _payment_of(
+    deps: Dependencies, uow: UnitOfWork, provider: str, report: ProviderDispute
+) -> Payment | str:
+    """The payment of ``provider`` the report names, or the outcome when none is: by the
+    provider's id of it, else by our id as the provider echoes it (only a payment of that
+    same provider; another's is a mismatch, counted)."""
+    if report.provider_payment_id is not None:
+        found = await uow.payments.get_by_provider_id(provider, report.provider_payment_id)
+        if found is not None:
+            return found
+    ours = await uow.payments.get(report.payment_id) if report.payment_id else None
+    if ours is None:
+        logger.info("dispute %s names no payment of ours", report.provider_dispute_id)
+        return "unknown_payment"
+    if ours.provider != provider:
+        deps.observer.webhook_mismatch(provider, "dispute")
+        logger.warning(
+            "dispute %s from %s names payment %s of provider %s: ignored",
+            report.provider_dispute_id,
+            provider,
+            ours.id,
+            ours.provider,
+        )
+        return "provider_mismatch"
+    return ours
 
 
 async def _move_funds(

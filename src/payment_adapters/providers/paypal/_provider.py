@@ -18,7 +18,7 @@ from payment_adapters.providers._common import (
 )
 from payment_adapters.providers._http import HttpReply, JsonHttp
 from payment_adapters.providers._unsupported import WithoutHolds, refuse_unsupported
-from payment_adapters.providers.paypal import _webhooks
+from payment_adapters.providers.paypal import _disputes, _webhooks
 from payment_adapters.providers.paypal._auth import AccessTokens
 from payment_adapters.providers.paypal._certificates import (
     PAYPAL_CERT_ORIGINS,
@@ -80,7 +80,7 @@ def _no_order() -> ProviderRejectedError:
     )
 
 
-class PayPalProvider(WithoutHolds):
+class PayPalProvider(WithoutHolds, _disputes.PayPalDisputes):
     """The ``PaymentProvider`` port over PayPal Orders v2.
 
     ``environment`` picks the sandbox or live API; ``api_base`` overrides it (a stand-in).

@@ -20,7 +20,7 @@ from payment_adapters.providers._common import (
 from payment_adapters.providers._http import HttpReply, JsonHttp
 from payment_adapters.providers._unsupported import WithoutHolds, refuse_unsupported
 from payment_adapters.providers.ratelimit import TokenBucket
-from payment_adapters.providers.square import _webhooks
+from payment_adapters.providers.square import _disputes, _webhooks
 from payment_adapters.providers.square._lookup import PaymentLookup
 from payment_adapters.providers.square._transformers import (
     VERIFICATION_CODES,
@@ -71,7 +71,7 @@ SQUARE_LIVE_API_BASE: Final = "https://connect.squareup.com"
 SQUARE_VERSION: Final = "2025-10-16"
 
 
-class SquareProvider(WithoutHolds):
+class SquareProvider(WithoutHolds, _disputes.SquareDisputes):
     """The ``PaymentProvider`` port over Square's Payments API.
 
     ``webhook_signature_keys`` (several while one rotates) and ``notification_url`` (exactly as
