@@ -165,6 +165,8 @@ class BackgroundWork:
         )
         # Holds near their expiry are told (and captured, when configured); past it, expired.
         self._spawn("holds", self._periodic("hold expiry", services.holds.sweep))
+        # Open disputes past their deadline: the provider is asked how they stand.
+        self._spawn("disputes", self._periodic("dispute checks", services.disputes.reconcile))
         if self.runtime.database is not None:
             self._spawn(
                 "retention",
