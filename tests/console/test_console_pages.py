@@ -37,7 +37,8 @@ async def test_the_overview_counts_the_last_30_days_and_describes_its_charts(ope
     assert "<desc" in text
     assert "<title" in text
     assert "Disputes" in text
-    assert "Not available yet" in text
+    # Disputes are recorded now: the overview points at their list.
+    assert 'href="/console/disputes"' in text
 
 
 async def test_the_search_finds_a_payment_by_reference_booking_guest_and_status(operator_on):

@@ -46,6 +46,10 @@ _BADGES: Final = {
     "VOID": "muted",
     "UNCOLLECTIBLE": "warn",
     "FLAGGED": "warn",
+    "NEEDS_RESPONSE": "warn",
+    "UNDER_REVIEW": "info",
+    "WON": "ok",
+    "LOST": "bad",
 }
 
 

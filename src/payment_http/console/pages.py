@@ -12,10 +12,12 @@ from litestar.response import Redirect, Template
 from payment_adapters.console import PaymentFilter
 from payment_core.errors import NotFoundError, ValidationError
 from payment_core.ids import is_reference
+from payment_core.model.dispute import DisputeStatus
 from payment_core.model.payment import PaymentStatus
 from payment_core.pagination import PageRequest
 from payment_http.console._common import PathText, QueryText, page, parse_uuid
 from payment_http.console._dead_letters import dead_letters
+from payment_http.console._disputes import dispute_rows
 from payment_http.console._overview import DAYS, overview
 from payment_http.console._state import ConsoleDep
 from payment_http.console._timeline import invoice_rows, record_rows, timeline
@@ -190,10 +192,12 @@ class ConsolePages(Controller):
             if i.payment_id == payment.id
         ]
         view = payment_view(payment, flag_after=_flag_after(console))
+        disputes = (await services.disputes.list_by_payment(payment.id, _MANY)).items
         return page(
             console,
             request,
             "payment.html",
+            disputes=dispute_rows(list(disputes), services.deps.clock.now()),
             nav="payments",
             title=f"Payment {payment.reference}",
             payment=view,
@@ -228,6 +232,14 @@ class ConsolePages(Controller):
             flagged=summary_rows(flagged),
             retrying=[refund_view_of(r) for r in retrying],
             dead=await dead_letters(console.runtime.settings),
+            disputes=dispute_rows(
+                list(
+                    (
+                        await console.services.disputes.list(DisputeStatus.NEEDS_RESPONSE, _MANY)
+                    ).items
+                ),
+                console.services.deps.clock.now(),
+            ),
         )
 
     @get("/webhooks", name="console:webhooks")
