@@ -1,20 +1,29 @@
-"""Disputes to rows and back (beside ``mapping``, as ``_dispute_tables`` is beside ``tables``)."""
+"""Disputes to rows and back (beside ``mapping``, as ``_dispute_tables`` is beside ``tables``).
+
+The evidence is personal free text (the guest's e-mail, name and address, what the operator
+wrote): it is sealed to its row like every such column (``ENCRYPTED_COLUMNS``)."""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
 
+from payment_adapters.sqlalchemy.mapping import open_bytes, seal_bytes
 from payment_core.model.dispute import Dispute, DisputeStatus
 from payment_core.money import Currency, Money
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import RowMapping
 
+    from payment_adapters.crypto import Cipher
+
 __all__ = ["dispute_from_row", "dispute_to_row"]
 
 
-def dispute_to_row(dispute: Dispute) -> dict[str, Any]:
+_TABLE = "disputes"
+
+
+def dispute_to_row(dispute: Dispute, cipher: Cipher) -> dict[str, Any]:
     return {
         "id": dispute.id,
         "payment_id": dispute.payment_id,
@@ -28,7 +37,13 @@ def dispute_to_row(dispute: Dispute) -> dict[str, Any]:
         "status": dispute.status.value,
         "inquiry": dispute.inquiry,
         "evidence_due_by": dispute.evidence_due_by,
-        "evidence": json.dumps(dispute.evidence, sort_keys=True, ensure_ascii=False),
+        "evidence": seal_bytes(
+            cipher,
+            _TABLE,
+            "evidence",
+            dispute.id,
+            json.dumps(dispute.evidence, sort_keys=True, separators=(",", ":")).encode(),
+        ),
         "evidence_submitted_at": dispute.evidence_submitted_at,
         "evidence_submitting": dispute.evidence_submitting,
         "funds_withdrawn": dispute.funds_withdrawn,
@@ -40,8 +55,8 @@ def dispute_to_row(dispute: Dispute) -> dict[str, Any]:
     }
 
 
-def dispute_from_row(row: RowMapping | dict[str, Any]) -> Dispute:
-    evidence = json.loads(row["evidence"])
+def dispute_from_row(row: RowMapping | dict[str, Any], cipher: Cipher) -> Dispute:
+    evidence = json.loads(open_bytes(cipher, _TABLE, "evidence", row["id"], row["evidence"]))
     return Dispute(
         id=row["id"],
         payment_id=row["payment_id"],

@@ -18,9 +18,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
-    Text,
     UniqueConstraint,
     Uuid,
     literal_column,
@@ -58,8 +58,8 @@ disputes = Table(
     Column("status", String(16), nullable=False),
     Column("inquiry", Boolean, nullable=False),
     Column("evidence_due_by", UTCDateTime),
-    # The evidence as JSON text (field -> text), every value screened on its way in.
-    Column("evidence", Text, nullable=False),
+    # The evidence, JSON (field -> text), every value screened on its way in; encrypted.
+    Column("evidence", LargeBinary, nullable=False),
     Column("evidence_submitted_at", UTCDateTime),
     Column("evidence_submitting", Boolean, nullable=False),
     Column("funds_withdrawn", Boolean, nullable=False),

@@ -47,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.types import CHAR
 
 # The disputes table is declared in a module of its own, on the same metadata.
-from payment_adapters.sqlalchemy import _dispute_tables  # noqa: F401
+from payment_adapters.sqlalchemy import _dispute_tables
 from payment_adapters.sqlalchemy._metadata import NAMING_CONVENTION, metadata
 from payment_adapters.sqlalchemy.types import UTCDateTime
 
@@ -494,6 +494,7 @@ ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
     (payment_methods, "id", ("provider_token", "provider_customer_id")),
     (invoices, "id", ("notes", "customer")),
     (credit_notes, "id", ("memo",)),
+    (_dispute_tables.disputes, "id", ("evidence",)),
     (webhooks, "id", ("body",)),
     (idempotency_keys, "key", ("response_body",)),
     (outbox, "id", ("body",)),

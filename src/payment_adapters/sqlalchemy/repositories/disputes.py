@@ -31,10 +31,10 @@ class SqlAlchemyDisputeRepository(AggregateRepository[Dispute]):
     entity = "dispute"
 
     def _to_row(self, aggregate: Dispute) -> dict[str, Any]:
-        return dispute_to_row(aggregate)
+        return dispute_to_row(aggregate, self._session.cipher)
 
     def _from_row(self, row: RowMapping) -> Dispute:
-        return dispute_from_row(row)
+        return dispute_from_row(row, self._session.cipher)
 
     async def get(self, dispute_id: UUID, *, for_update: bool = False) -> Dispute | None:
         return await self._get(dispute_id, for_update)

@@ -1,9 +1,10 @@
 """Disputes (chargebacks).
 
 - ``disputes``: one row per dispute of a payment, unique per ``(provider,
-  provider_dispute_id)``; its evidence as JSON text; keyset indexes by payment, by status and
-  by time; partial indexes over open disputes for the refund check (by payment) and for the
-  reconciliation sweep (by ``next_check_at``).
+  provider_dispute_id)``; its evidence sealed (JSON, encrypted like every personal free
+  text); keyset indexes by payment, by status and by time; partial indexes over open
+  disputes for the refund check (by payment) and for the reconciliation sweep (by
+  ``next_check_at``).
 
 Billing records gain the types ``CHARGEBACK`` and ``CHARGEBACK_REVERSED``; their ``type``
 column has no CHECK, so nothing changes there.
@@ -48,7 +49,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("inquiry", sa.Boolean(), nullable=False),
         sa.Column("evidence_due_by", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("evidence", sa.Text(), nullable=False),
+        sa.Column("evidence", sa.LargeBinary(), nullable=False),  # encrypted
         sa.Column("evidence_submitted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("evidence_submitting", sa.Boolean(), nullable=False),
         sa.Column("funds_withdrawn", sa.Boolean(), nullable=False),
