@@ -83,6 +83,10 @@ OFF_SESSION = {
     "pm_card_offSessionAuthRequired": (P.FAILED, "authentication_required"),
     "pm_card_offSessionDeclined": (P.FAILED, "card_declined"),
     "pm_card_authenticationRequired": (P.FAILED, "authentication_required"),
+    # A card whose confirm the customer finished elsewhere (a succeeded webhook) is saved
+    # like any; charged again, its issuer declines as it did.
+    "pm_card_chargeDeclined": (P.FAILED, "card_declined"),
+    "pm_card_chargeDeclinedInsufficientFunds": (P.FAILED, "insufficient_funds"),
     "pm_card_amountMismatch": (P.PROCESSING, "provider_amount_mismatch"),
     "pm_card_timeout": (P.PROCESSING, None),
 }
