@@ -217,3 +217,40 @@ async def test_a_refund_and_a_dispute_at_once_never_both_take_the_money(storage,
     # Whichever came first, a second refund now is refused.
     with pytest.raises(PaymentDisputedError):
         await services.refunds.create(payment.id, 1_000)
+
+
+async def test_concurrent_submissions_reach_the_provider_once(storage, build):
+    from payment_core.dispute_errors import DisputeEvidenceClosedError  # noqa: PLC0415
+
+    services, provider, clock = _services(storage, build)
+    payment = await services.payments.create(
+        CreatePayment(
+            booking_id=uuid4(),
+            guest_id=uuid4(),
+            amount=12_000,
+            currency="EUR",
+            confirm=True,
+            payment_method="pm_card_createDispute",
+        )
+    )
+    clock.advance(timedelta(seconds=3))
+    await provider.deliver_due_webhooks()
+    (dispute,) = (await services.disputes.list_by_payment(payment.id, PageRequest())).items
+    tasks = min(storage.tasks, 8)
+    results = await asyncio.gather(
+        *(
+            services.disputes.add_evidence(dispute.id, {"customer_name": f"Ana {n}"}, submit=True)
+            for n in range(tasks)
+        ),
+        return_exceptions=True,
+    )
+    submitted = [r for r in results if isinstance(r, Dispute)]
+    refused = [r for r in results if isinstance(r, DisputeEvidenceClosedError)]
+    assert len(submitted) == 1
+    assert len(refused) == tasks - 1
+    assert [c for c in provider.calls if c[0] == "submit_dispute_evidence"] == [
+        ("submit_dispute_evidence", f"dispute-{dispute.id}-submit")
+    ]
+    stored = await services.disputes.get(dispute.id)
+    assert stored.status is D.UNDER_REVIEW
+    assert stored.evidence["customer_name"] == submitted[0].evidence["customer_name"]
