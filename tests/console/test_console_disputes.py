@@ -41,6 +41,9 @@ async def test_a_dispute_is_listed_with_its_deadline_where_a_person_looks(operat
     assert dispute["provider_dispute_id"] in everything.text
     won = await operator_on.get("/console/disputes?status=WON")
     assert dispute["provider_dispute_id"] not in won.text
+    overview = await operator_on.get("/console")
+    assert "Disputes opened per day" in overview.text
+    assert "1 opened: 1 NEEDS_RESPONSE, 0 UNDER_REVIEW, 0 WON, 0 LOST." in overview.text
 
 
 async def test_evidence_is_reviewed_then_submitted_once(operator_on) -> None:

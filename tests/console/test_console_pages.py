@@ -33,7 +33,7 @@ async def test_the_overview_counts_the_last_30_days_and_describes_its_charts(ope
     assert "Payments created" in text
     assert "EUR 125.00" in text  # the completed volume
     assert "50 %" in text  # one completed, one failed
-    assert text.count('role="img"') == 3
+    assert text.count('role="img"') == 4  # volume, success, refunds, disputes
     assert "<desc" in text
     assert "<title" in text
     assert "Disputes" in text

@@ -17,6 +17,7 @@ from payment_core.model.payment import PaymentStatus
 from payment_core.pagination import PageRequest
 from payment_http.console._common import PathText, QueryText, page, parse_uuid
 from payment_http.console._dead_letters import dead_letters
+from payment_http.console._dispute_chart import dispute_figures
 from payment_http.console._disputes import dispute_rows
 from payment_http.console._overview import DAYS, overview
 from payment_http.console._state import ConsoleDep
@@ -69,6 +70,8 @@ class ConsolePages(Controller):
             await console.queries.daily_refunds(since),
             currency,
         )
+        if console.capabilities.disputes:
+            figures |= dispute_figures(now, await console.queries.daily_disputes(since))
         return page(console, request, "overview.html", nav="overview", title="Overview", **figures)
 
     @get("/find")
