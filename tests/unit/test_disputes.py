@@ -382,3 +382,19 @@ async def test_our_id_echoed_back_finds_only_a_payment_of_that_provider(kit: Kit
         await uow.commit()
     (dispute,) = kit.harness.store.disputes.values()
     assert dispute.payment_id == payment.id
+
+
+async def test_a_captured_hold_of_the_dispute_token_is_disputed_for_what_was_taken(
+    kit: Kit,
+) -> None:
+    payment = await kit.hold("pm_card_createDispute")
+    assert payment.status.value == "AUTHORIZED"
+    kit.harness.clock.advance(timedelta(seconds=3))
+    assert await kit.harness.deliver_webhooks() == 0  # a hold takes nothing to dispute
+    captured = await kit.services.payments.capture(payment.id, 6_000)
+    assert captured.amount_captured == 6_000
+    kit.harness.clock.advance(timedelta(seconds=3))
+    assert await kit.harness.deliver_webhooks() == 2
+    (dispute,) = (await kit.services.disputes.list_by_payment(payment.id, PageRequest())).items
+    assert dispute.amount.amount == 6_000
+    assert kinds(kit, payment) == [R.CHARGE, R.CHARGEBACK]
