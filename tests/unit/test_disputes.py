@@ -398,3 +398,50 @@ async def test_a_captured_hold_of_the_dispute_token_is_disputed_for_what_was_tak
     (dispute,) = (await kit.services.disputes.list_by_payment(payment.id, PageRequest())).items
     assert dispute.amount.amount == 6_000
     assert kinds(kit, payment) == [R.CHARGE, R.CHARGEBACK]
+
+
+async def test_a_submission_whose_answer_was_lost_is_settled_by_the_providers_word(
+    kit: Kit,
+) -> None:
+    from payment_core.errors import ProviderUnavailableError  # noqa: PLC0415
+
+    _, dispute = await disputed(kit)
+    kit.harness.provider.inject_failure(
+        "submit_dispute_evidence",
+        ProviderUnavailableError(message="lost"),
+        after_effect=True,
+    )
+    with pytest.raises(ProviderUnavailableError):
+        await kit.services.disputes.add_evidence(dispute.id, {}, submit=True)
+    # Never guessed: the claim stays, and the provider is asked soon.
+    waiting = await kit.services.disputes.get(dispute.id)
+    assert waiting.evidence_submitting
+    assert waiting.status is D.NEEDS_RESPONSE
+    assert await kit.services.disputes.reconcile() == 0
+    kit.harness.clock.advance(timedelta(minutes=2))
+    # The provider has it (under review): the check says so, and it is submitted here.
+    assert await kit.services.disputes.reconcile() == 1
+    checked = await kit.services.disputes.get(dispute.id)
+    assert checked.status is D.UNDER_REVIEW
+    assert checked.evidence_submitted_at == kit.harness.clock.now()
+    assert not checked.evidence_submitting
+
+
+async def test_a_submission_that_never_arrived_may_be_made_again(kit: Kit) -> None:
+    from payment_core.errors import ProviderUnavailableError  # noqa: PLC0415
+
+    _, dispute = await disputed(kit)
+    kit.harness.provider.inject_failure(
+        "submit_dispute_evidence", ProviderUnavailableError(message="down")
+    )
+    with pytest.raises(ProviderUnavailableError):
+        await kit.services.disputes.add_evidence(dispute.id, {}, submit=True)
+    with pytest.raises(DisputeEvidenceClosedError) as closed:
+        await kit.services.disputes.add_evidence(dispute.id, {}, submit=True)
+    assert closed.value.reason == "submitting"
+    kit.harness.clock.advance(timedelta(minutes=2))
+    assert await kit.services.disputes.reconcile() == 1  # still waiting for evidence there
+    again = await kit.services.disputes.add_evidence(dispute.id, {}, submit=True)
+    assert again.status is D.UNDER_REVIEW
+    # Every try carried the same key: the provider takes the evidence once.
+    assert set(kit.calls("submit_dispute_evidence")) == {f"dispute-{dispute.id}-submit"}

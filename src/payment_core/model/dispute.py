@@ -233,6 +233,10 @@ class Dispute:
             check_transition(DISPUTE_TRANSITIONS, "dispute", self.id, self.status, target)
             self.status = target
             changed = True
+            if target is DisputeStatus.UNDER_REVIEW and self.evidence_submitting:
+                # Our submission reached the provider, though its answer did not reach us.
+                self.evidence_submitting = False
+                self.evidence_submitted_at = now
             if target in _CLOSED:
                 self.closed_at = now
                 self.next_check_at = None

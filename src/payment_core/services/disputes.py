@@ -12,14 +12,15 @@ outside any with a key derived from the dispute's id, and settled in another.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Final
 from uuid import UUID
 
 from payment_core.errors import (
     NotFoundError,
     NotSupportedByProviderError,
+    PaymentError,
     ProviderError,
     ProviderUnavailableError,
 )
@@ -48,6 +49,8 @@ DISPUTES: Final[Aggregate[Dispute]] = Aggregate("dispute", lambda uow: uow.dispu
 
 #: How often an open dispute past its deadline is asked about again.
 RECHECK_EVERY: Final = timedelta(days=1)
+#: How soon the provider is asked about a submission whose answer was lost.
+ASK_SOON: Final = timedelta(minutes=1)
 
 
 def submit_key(dispute_id: UUID) -> str:
@@ -98,7 +101,7 @@ class DisputeService:
         for dispute in due:
             try:
                 await self._reconcile_one(dispute)
-            except ProviderError as exc:
+            except PaymentError as exc:
                 logger.warning("dispute %s: the provider did not answer (%s)", dispute.id, exc)
             asked += 1
         return asked
@@ -126,6 +129,9 @@ class DisputeService:
                     await apply_dispute_report(deps, uow, self.plan_terms, dispute.provider, report)
                 current = await uow.disputes.get(dispute.id, for_update=True)
                 assert current is not None
+                if current.evidence_submitting and current.status is DisputeStatus.NEEDS_RESPONSE:
+                    # The provider still waits for evidence: our submission never arrived.
+                    current.abandon_submission(now=deps.clock.now())
                 current.checked(next_check_at=deps.clock.now() + RECHECK_EVERY)
                 await uow.disputes.update(current)
                 await uow.commit()
@@ -181,12 +187,15 @@ class DisputeService:
                 "submit_dispute_evidence",
                 lambda: answering.submit_dispute_evidence(request),
             )
-        except ProviderError as exc:
-            # Refused (or no answer): the claim is released, so the operator may try again;
-            # a retry carries the same key, so the provider takes the evidence once.
+        except ProviderUnavailableError:
+            # No answer: it may have arrived. The claim stays (never guessed either way) and
+            # the provider is asked soon; its word settles it or frees it for another try.
+            logger.warning("dispute %s: evidence submission got no answer", dispute.id)
+            await self._claim_in_doubt(dispute.id)
+            raise
+        except ProviderError:
+            # Refused: nothing was taken; the evidence may be corrected and submitted again.
             await self._release_claim(dispute.id)
-            if isinstance(exc, ProviderUnavailableError):
-                logger.warning("dispute %s: evidence submission got no answer", dispute.id)
             raise
 
         async def settle() -> Dispute:
@@ -204,6 +213,12 @@ class DisputeService:
         return await deps.retrying(settle)
 
     async def _release_claim(self, dispute_id: UUID) -> None:
+        await self._change(dispute_id, lambda d, now: d.abandon_submission(now=now))
+
+    async def _claim_in_doubt(self, dispute_id: UUID) -> None:
+        await self._change(dispute_id, lambda d, now: d.checked(next_check_at=now + ASK_SOON))
+
+    async def _change(self, dispute_id: UUID, change: Callable[[Dispute, datetime], None]) -> None:
         deps = self._deps
 
         async def run() -> None:
@@ -211,7 +226,7 @@ class DisputeService:
                 current = await uow.disputes.get(dispute_id, for_update=True)
                 if current is None:  # pragma: no cover - disputes are never deleted
                     raise NotFoundError(entity="dispute", key=str(dispute_id))
-                current.abandon_submission(now=deps.clock.now())
+                change(current, deps.clock.now())
                 await uow.disputes.update(current)
                 await uow.commit()
 
