@@ -37,6 +37,8 @@ async def test_a_dispute_is_listed_with_its_deadline_where_a_person_looks(operat
     assert f"/console/disputes/{dispute['id']}" in attention.text
     shown = await operator_on.get(f"/console/payments/{payment['id']}")
     assert f"/console/disputes/{dispute['id']}" in shown.text
+    assert "Dispute opened by the guest" in shown.text  # its timeline
+    assert "CHARGEBACK" in shown.text  # its billing records
     everything = await operator_on.get("/console/disputes?status=all")
     assert dispute["provider_dispute_id"] in everything.text
     won = await operator_on.get("/console/disputes?status=WON")
