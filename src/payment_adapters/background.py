@@ -170,6 +170,8 @@ class BackgroundWork:
         self._spawn("holds", self._periodic("hold expiry", services.holds.sweep))
         # Plan installments due, retries due, attempts whose worker died (plan_work.py).
         self._spawn("plans", self._periodic("payment plans", lambda: plan_work(services.plans)))
+        # Open disputes past their deadline: the provider is asked how they stand.
+        self._spawn("disputes", self._periodic("dispute checks", services.disputes.reconcile))
         if self.runtime.database is not None:
             self._spawn(
                 "retention",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -299,9 +299,11 @@ async def bootstrap(
         config=service_config(settings),
         observer=observer,
     )
+    services = Services.build(deps)
+    send_provider_webhooks(services)
     return Runtime(
         settings=settings,
-        services=Services.build(deps),
+        services=services,
         idempotency=database.idempotency,
         observer=observer,
         database=database,
@@ -309,6 +311,19 @@ async def bootstrap(
         waiting_for="database" if wait else None,
         migrate_when_ready=migrate and wait,
     )
+
+
+def send_provider_webhooks(services: Services) -> None:
+    """Let the providers that send webhooks of themselves (the fake's disputes) send them to
+    this process's own webhook endpoint, where they are verified like any provider's."""
+    for name, provider in services.deps.providers.as_mapping().items():
+        deliver_to = getattr(provider, "deliver_webhooks_to", None)
+        if deliver_to is not None:
+
+            def sink(body: bytes, headers: Mapping[str, str], name: str = name) -> Any:
+                return services.webhooks.receive(name, body, headers)
+
+            deliver_to(sink)
 
 
 def bootstrap_in_memory(
@@ -335,6 +350,7 @@ def bootstrap_in_memory(
         ),
         observer=observer,
     )
+    send_provider_webhooks(harness.services)
     return Runtime(
         settings=settings,
         services=harness.services,

@@ -19,6 +19,7 @@ import attrs
 
 from payment_adapters.wire import (
     credit_note_view,
+    dispute_view,
     invoice_view,
     payment_view,
     refund_view,
@@ -27,6 +28,7 @@ from payment_adapters.wire import (
 from payment_adapters.wire.payment_plans import payment_plan_view
 from payment_core.events import (
     CreditNoteEvent,
+    DisputeEvent,
     DomainEvent,
     InvoiceEvent,
     PaymentEvent,
@@ -61,6 +63,8 @@ def event_data(event: DomainEvent) -> Mapping[str, Any]:
         return credit_note_view(event.credit_note)
     if isinstance(event, PaymentPlanEvent):
         return payment_plan_view(event.plan)
+    if isinstance(event, DisputeEvent):
+        return dispute_view(event.dispute)
     raise TypeError(f"not a domain event: {type(event).__name__}")  # pragma: no cover
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from payment_core.model.credit_note import CreditNoteEvent, CreditNoteIssued
+from payment_core.model.dispute import DisputeClosed, DisputeCreated, DisputeEvent
 from payment_core.model.invoice import (
     InvoiceEvent,
     InvoiceIssued,
@@ -31,7 +32,7 @@ from payment_core.model.payment import (
     PaymentFailed,
     PaymentInitiated,
 )
-from payment_core.model.plan_events import (
+from payment_core.model.plan import (
     PaymentPlanCancelled,
     PaymentPlanCreated,
     PaymentPlanDefaulted,
@@ -51,6 +52,9 @@ from payment_core.model.refund import (
 __all__ = [
     "CreditNoteEvent",
     "CreditNoteIssued",
+    "DisputeClosed",
+    "DisputeCreated",
+    "DisputeEvent",
     "DomainEvent",
     "InvoiceEvent",
     "InvoiceIssued",
@@ -82,7 +86,7 @@ __all__ = [
 
 
 DomainEvent: TypeAlias = (
-    PaymentEvent | RefundEvent | InvoiceEvent | CreditNoteEvent | PaymentPlanEvent
+    PaymentEvent | RefundEvent | InvoiceEvent | CreditNoteEvent | PaymentPlanEvent | DisputeEvent
 )
 EventClass: TypeAlias = (
     type[PaymentEvent]
@@ -90,6 +94,7 @@ EventClass: TypeAlias = (
     | type[InvoiceEvent]
     | type[CreditNoteEvent]
     | type[PaymentPlanEvent]
+    | type[DisputeEvent]
 )
 
 
@@ -118,5 +123,7 @@ def event_types() -> dict[str, EventClass]:
         PaymentPlanPaid,
         PaymentPlanDefaulted,
         PaymentPlanCancelled,
+        DisputeCreated,
+        DisputeClosed,
     ]
     return {cls.type: cls for cls in classes}

@@ -57,6 +57,7 @@ from payment_core.errors import (
     ValidationError,
     WebhookSignatureError,
 )
+from payment_http._dispute_errors import DISPUTE_ERRORS
 from payment_http.context import request_id
 from payment_http.logging import error_location, redact
 
@@ -119,6 +120,7 @@ DOMAIN_ERRORS: Final[Mapping[type[PaymentError], _Mapping]] = {
     CardDeclinedError: _Mapping(402, "Card declined"),
     ProviderError: _Mapping(502, "Payment provider error"),
     PaymentError: _Mapping(422, "Request failed"),
+    **{cls: _Mapping(*row) for cls, row in DISPUTE_ERRORS.items()},
 }
 
 #: The HTTP layer's own codes (transport, routing, headers) and their titles.

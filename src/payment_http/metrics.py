@@ -90,8 +90,8 @@ class Metrics:
         )
         self.webhook_mismatches = Counter(
             "webhook_mismatches_total",
-            "Signed webhooks naming a payment or refund they may not act on (another "
-            "provider's, or by another provider id): ignored.",
+            "Signed webhooks naming a payment, refund or dispute they may not act on "
+            "(another provider's, by another provider id, or another amount): ignored.",
             ["provider", "entity"],
             registry=r,
         )

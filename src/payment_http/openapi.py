@@ -38,7 +38,7 @@ from litestar.openapi.spec import (
 from litestar.routes import HTTPRoute
 from typing_extensions import is_typeddict
 
-from payment_http import plan_schemas, schemas
+from payment_http import _dispute_schemas, plan_schemas, schemas
 from payment_http.body import BodySpec
 
 __all__ = ["WIRE_TYPES", "publish"]
@@ -50,7 +50,7 @@ _JSON: Final = "application/json"
 #: views (TypedDicts shared with the events).
 WIRE_TYPES: Final[tuple[type, ...]] = tuple(
     value
-    for module in (schemas, plan_schemas)
+    for module in (schemas, plan_schemas, _dispute_schemas)
     for name in module.__all__
     if inspect.isclass(value := getattr(module, name))
     and (is_typeddict(value) or issubclass(value, msgspec.Struct))

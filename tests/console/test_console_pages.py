@@ -33,11 +33,12 @@ async def test_the_overview_counts_the_last_30_days_and_describes_its_charts(ope
     assert "Payments created" in text
     assert "EUR 125.00" in text  # the completed volume
     assert "50 %" in text  # one completed, one failed
-    assert text.count('role="img"') == 3
+    assert text.count('role="img"') == 4  # volume, success, refunds, disputes
     assert "<desc" in text
     assert "<title" in text
     assert "Disputes" in text
-    assert "Not available yet" in text
+    # Disputes are recorded now: the overview points at their list.
+    assert 'href="/console/disputes"' in text
 
 
 async def test_the_search_finds_a_payment_by_reference_booking_guest_and_status(operator_on):
@@ -169,7 +170,9 @@ async def test_needs_a_person_lists_failed_and_retrying_refunds(operator_on):
     page = await operator_on.get("/console/attention")
     assert refund.json()["reference"] in page.text
     assert "Retry now" in page.text
-    assert "Not available yet" in page.text  # disputes, plans
+    assert "Disputes waiting for evidence" in page.text
+    assert "Payment plans in default" in page.text
+    assert "Not available yet" not in page.text  # both are built
     assert "RABBITMQ_URL is unset" in page.text
 
 

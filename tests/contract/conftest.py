@@ -30,6 +30,7 @@ from payment_adapters.sqlalchemy import tables as t
 from payment_adapters.sqlalchemy.testing import create_database, drop_database, server_url
 from payment_core.ids import new_reference
 from payment_core.model.billing import BillingRecord, BillingRecordType
+from payment_core.model.dispute import Dispute
 from payment_core.model.invoice import Invoice, LineItem
 from payment_core.model.payment import CaptureMethod, Card, NextAction, Payment
 from payment_core.model.payment_method import PaymentMethod
@@ -116,6 +117,8 @@ def _repository(uow: UnitOfWork, aggregate: Any) -> Any:
         return uow.invoices
     if isinstance(aggregate, PaymentMethod):
         return uow.payment_methods
+    if isinstance(aggregate, Dispute):
+        return uow.disputes
     raise TypeError(type(aggregate).__name__)
 
 

@@ -191,3 +191,41 @@ def test_a_cursor_is_the_apis_own():
 
 
 pytestmark = pytest.mark.integration
+
+
+async def test_disputes_by_day_currency_and_state(storage, build):
+    from payment_core.model.dispute import Dispute, DisputeStatus  # noqa: PLC0415
+
+    paid = build.completed_payment()
+    disputes = []
+    for i, minutes in enumerate((0, 30, 24 * 60)):
+        dispute = Dispute.open(
+            id=uuid4(),
+            payment_id=paid.id,
+            booking_id=paid.booking_id,
+            guest_id=paid.guest_id,
+            provider="fake",
+            provider_dispute_id=f"dp_{i}_{uuid4().hex}",
+            amount=Money.of(1_000 * (i + 1), "EUR"),
+            reason="fraudulent",
+            inquiry=False,
+            evidence_due_by=None,
+            evidence={},
+            now=T0 + timedelta(minutes=minutes),
+            event_id=uuid4(),
+        )
+        disputes.append(dispute)
+    disputes[1].follow(
+        DisputeStatus.LOST, inquiry=False, evidence_due_by=None, now=T0, event_id=uuid4()
+    )
+    for dispute in disputes:
+        dispute.events.clear()
+    await storage.add(paid, *disputes)
+    daily = await queries(storage).daily_disputes(T0 - timedelta(days=1))
+    assert [(r.day, r.status, r.count, r.amount) for r in daily] == [
+        (T0.date(), "LOST", 1, 2_000),
+        (T0.date(), "NEEDS_RESPONSE", 1, 1_000),
+        (T0.date() + timedelta(days=1), "NEEDS_RESPONSE", 1, 3_000),
+    ]
+    assert {r.currency for r in daily} == {"EUR"}
+    assert await queries(storage).daily_disputes(T0 + timedelta(days=2)) == []

@@ -12,6 +12,8 @@ PAYMENT_FIELDS = {
     # Card holds and saved cards (Part 2).
     "capture_method", "amount_capturable", "amount_captured", "amount_capture_pending",
     "authorization_expires_at", "payment_method_id",
+    # Disputes (Part 2).
+    "amount_disputed",
 }  # fmt: skip
 SAFE_FIELDS = {
     "reference", "status", "amount", "currency", "amount_refunded", "card", "failure_message",

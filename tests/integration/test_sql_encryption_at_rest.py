@@ -40,9 +40,11 @@ from payment_core.card_data import card_number_spans
 from payment_core.errors import RawCardDataError
 from payment_core.model.invoice import LineItem
 from payment_core.model.payment import PaymentStatus
+from payment_core.pagination import PageRequest
 from payment_core.services import (
     CreateInvoice,
     CreatePayment,
+    CreatePaymentPlan,
     Dependencies,
     ProviderRegistry,
     Services,
@@ -185,6 +187,7 @@ class Flow:
     idempotency_key: str
     response: StoredResponse
     payment_method_id: object = None
+    dispute_id: object = None
 
 
 def _services(database: Database, provider: FakeProvider) -> Services:
@@ -305,6 +308,41 @@ async def run_flow(database: Database) -> Flow:
     )
     assert charge.status is PaymentStatus.COMPLETED
 
+    # A dispute, sent by the fake provider through the webhook path, and its evidence: the
+    # guest's details and the operator's words are personal free text.
+    provider.dispute_delay = timedelta(0)
+    provider.webhook_sink = lambda b, h: services.webhooks.receive("fake", b, h)
+    disputed = await services.payments.create(
+        CreatePayment(
+            booking_id=uuid4(),
+            guest_id=uuid4(),
+            amount=2_000,
+            currency="EUR",
+            payment_method="pm_card_createDispute",
+            confirm=True,
+        )
+    )
+    assert await provider.deliver_due_webhooks() == 2
+    [dispute] = (await services.disputes.list_by_payment(disputed.id, PageRequest())).items
+    evidence_text = f"Zoë stayed in room 12 and signed {marker}"
+    await services.disputes.add_evidence(dispute.id, {"uncategorized_text": evidence_text})
+
+    # A payment plan cancelled with the guest's own words as its reason.
+    plan = await services.plans.create(
+        CreatePaymentPlan(
+            booking_id=uuid4(),
+            guest_id=uuid4(),
+            currency="EUR",
+            total_amount=10_000,
+            check_in=(SystemClock().now() + timedelta(days=40)).date(),
+            time_zone="Europe/Lisbon",
+            deposit_bps=5000,
+            payment_method="pm_card_visa",
+        )
+    )
+    plan_reason = f"Zoë's mother is ill {marker}"
+    await services.plans.cancel(plan.id, plan_reason)
+
     # The response the HTTP layer keeps for a retry: the payment's view, secrets and all.
     key = f"idem-{marker}"
     now = SystemClock().now()
@@ -338,6 +376,8 @@ async def run_flow(database: Database) -> Flow:
             "separated card number": SEPARATED_PAN,
             "saved card token": method.provider_token,
             "saved card customer": method.provider_customer_id,
+            "dispute evidence": evidence_text,
+            "plan cancellation reason": plan_reason,
         },
         payment_id=payment.id,
         invoice_id=invoice.id,
@@ -345,6 +385,7 @@ async def run_flow(database: Database) -> Flow:
         idempotency_key=key,
         response=response,
         payment_method_id=method.id,
+        dispute_id=dispute.id,
     )
 
 
@@ -460,6 +501,8 @@ async def test_a_dump_shows_no_secret_anywhere_and_rotation_reencrypts_every_row
         assert invoice.customer.name == flow.secrets["customer name"]
         [note] = await services.credit_notes.all_for_invoice(flow.invoice_id)
         assert note.memo == flow.secrets["credit note memo"]
+        dispute = await services.disputes.get(flow.dispute_id)  # type: ignore[arg-type]
+        assert dispute.evidence["uncategorized_text"] == flow.secrets["dispute evidence"]
         method = await services.payment_methods.get(flow.payment_method_id)
         assert (method.provider_token, method.provider_customer_id) == (
             flow.secrets["saved card token"],

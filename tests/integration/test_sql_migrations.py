@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 CIPHER = FieldCipher.from_keys(generate_key("migrations"))
 HOUR = timedelta(hours=1)
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 #: The payment columns revision 0007 adds (not there in an older schema).
 HOLD_COLUMNS = (
     "capture_method",

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from payment_adapters.crypto import FieldCipher, generate_key, key_id_of
 from payment_adapters.sqlalchemy import Database
-from payment_adapters.sqlalchemy._plan_tables import payment_plans
 from payment_adapters.sqlalchemy.rotation import rotate_keys
+from payment_adapters.sqlalchemy.tables import payment_plans
 from payment_adapters.sqlalchemy.testing import create_database, drop_database
 from payment_core.services import (
     CreatePaymentPlan,

@@ -75,6 +75,8 @@ AFTER_CONFIRM = {
     "pm_card_offSessionAuthRequired": P.COMPLETED,
     "pm_card_offSessionDeclined": P.COMPLETED,
     "pm_card_incrementDeclined": P.COMPLETED,
+    # Completes; its dispute arrives later, by webhook (tests/unit/test_disputes.py).
+    "pm_card_createDispute": P.COMPLETED,
 }
 # A saved card charged without the guest: what its token's issuer does (any other completes).
 # A decline token saved by a forged success webhook declines every charge after it too.

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from payment_adapters.console.model import (
+    DailyDisputes,
     DailyPayments,
     DailyRefunds,
     OutboxBacklog,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConsoleQueries",
+    "DailyDisputes",
     "DailyPayments",
     "DailyRefunds",
     "OutboxBacklog",

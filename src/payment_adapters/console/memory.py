@@ -16,6 +16,7 @@ from uuid import UUID
 import attrs
 
 from payment_adapters.console.model import (
+    DailyDisputes,
     DailyPayments,
     DailyRefunds,
     OutboxBacklog,
@@ -159,6 +160,18 @@ class InMemoryConsoleQueries:
                 row[2] += p.amount_refunded
         return [
             DailyPayments(day, currency, status, *values)
+            for (day, currency, status), values in sorted(totals.items())
+        ]
+
+    async def daily_disputes(self, since: datetime) -> Sequence[DailyDisputes]:
+        totals: dict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for d in self._store.disputes.values():
+            if d.created_at >= since:
+                row = totals[(_day(d.created_at), d.amount.currency.code, d.status.value)]
+                row[0] += 1
+                row[1] += d.amount.amount
+        return [
+            DailyDisputes(day, currency, status, *values)
             for (day, currency, status), values in sorted(totals.items())
         ]
 

@@ -13,6 +13,7 @@ from uuid import UUID
 import attrs
 
 __all__ = [
+    "DailyDisputes",
     "DailyPayments",
     "DailyRefunds",
     "OutboxBacklog",
@@ -89,6 +90,17 @@ class DailyPayments:
 @attrs.frozen(slots=True)
 class DailyRefunds:
     """Refunds created on ``day`` (UTC) in one currency and status."""
+
+    day: date
+    currency: str
+    status: str
+    count: int
+    amount: int
+
+
+@attrs.frozen(slots=True)
+class DailyDisputes:
+    """Disputes opened on ``day`` (UTC) in one currency, by the state they are in now."""
 
     day: date
     currency: str

@@ -12,7 +12,7 @@ import attrs
 from sqlalchemy import Select, select
 
 from payment_adapters.sqlalchemy._plan_mapping import plan_from_row
-from payment_adapters.sqlalchemy._plan_tables import DEFAULTED, payment_plans
+from payment_adapters.sqlalchemy.tables import DEFAULTED, payment_plans
 from payment_core.model.plan import InstallmentStatus, PaymentPlan, PlanStatus
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from typing import Protocol
 from uuid import UUID
 
 from payment_adapters.console.model import (
+    DailyDisputes,
     DailyPayments,
     DailyRefunds,
     OutboxBacklog,
@@ -58,6 +59,10 @@ class ConsoleQueries(Protocol):
 
     async def daily_payments(self, since: datetime) -> Sequence[DailyPayments]:
         """Payments created since ``since``, counted by UTC day, currency and status."""
+        ...
+
+    async def daily_disputes(self, since: datetime) -> Sequence[DailyDisputes]:
+        """Disputes opened since ``since``, by day, currency and state now."""
         ...
 
     async def daily_refunds(self, since: datetime) -> Sequence[DailyRefunds]:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from payment_adapters.console.model import (
+    DailyDisputes,
     DailyPayments,
     DailyRefunds,
     OutboxBacklog,
@@ -218,6 +219,27 @@ class SqlConsoleQueries:
             .limit(limit)
         )
         return [_refund(r) for r in await self._rows(stmt)]
+
+    async def daily_disputes(self, since: datetime) -> Sequence[DailyDisputes]:
+        d = t.disputes.c
+        day = self._day(d.created_at).label("day")
+        stmt = (
+            select(day, d.currency, d.status, func.count().label("count"))
+            .add_columns(func.sum(d.amount).label("amount"))
+            .where(d.created_at >= since)
+            .group_by(day, d.currency, d.status)
+            .order_by(day, d.currency, d.status)
+        )
+        return [
+            DailyDisputes(
+                self._as_date(r["day"]),
+                r["currency"],
+                r["status"],
+                int(r["count"]),
+                int(r["amount"]),
+            )
+            for r in await self._rows(stmt)
+        ]
 
     async def daily_refunds(self, since: datetime) -> Sequence[DailyRefunds]:
         day = self._day(_R.created_at).label("day")

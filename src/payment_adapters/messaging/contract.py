@@ -31,7 +31,13 @@ from pydantic import BaseModel, SkipValidation, create_model
 from typing_extensions import TypedDict
 
 from payment_adapters.messaging.codec import BOOKING_EVENT_TYPES, CONTENT_TYPE, SOURCE
-from payment_adapters.wire import CreditNoteData, InvoiceData, PaymentData, RefundData
+from payment_adapters.wire import (
+    CreditNoteData,
+    DisputeView,
+    InvoiceData,
+    PaymentData,
+    RefundData,
+)
 from payment_adapters.wire.payment_plans import PaymentPlanView
 from payment_core.events import event_types
 
@@ -83,6 +89,10 @@ EVENT_DESCRIPTIONS: Final[Mapping[str, str]] = {
     "last retry (`DEFAULTED`): the booking service decides what becomes of the booking.",
     "payment_plan.cancelled": "A plan was cancelled by its policy (`CANCELLED`); `cancellation` "
     "says what was retained and refunded, and why.",
+    "dispute.created": "The guest's bank opened a dispute (chargeback) of a payment "
+    "(`NEEDS_RESPONSE`, evidence due by `evidence_due_by`); `subject` is the payment.",
+    "dispute.closed": "A dispute closed: `status` `WON` (the money stays or comes back) or "
+    "`LOST` (it is gone); `subject` is the payment.",
 }
 
 _DATA: Final[Mapping[str, type]] = {
@@ -91,6 +101,7 @@ _DATA: Final[Mapping[str, type]] = {
     "invoice": InvoiceData,
     "credit_note": CreditNoteData,
     "payment_plan": PaymentPlanView,
+    "dispute": DisputeView,
 }
 
 

@@ -75,6 +75,7 @@ class JsonHttp:
         headers: Mapping[str, str],
         json_body: object | None = None,
         form: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str | None, bytes, str]] | None = None,
         params: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
     ) -> HttpReply:
@@ -92,6 +93,8 @@ class JsonHttp:
                 headers=send_headers,
                 content=content,
                 data=dict(form) if form is not None else None,
+                # multipart/form-data parts: name -> (file name or None, content, type)
+                files=dict(files) if files is not None else None,
                 params=dict(params) if params is not None else None,
                 auth=httpx.BasicAuth(*auth) if auth is not None else None,
                 timeout=self._timeout,

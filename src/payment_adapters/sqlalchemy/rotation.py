@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import func, select, update
 
 from payment_adapters.crypto import FieldCipher, key_id_of
-from payment_adapters.sqlalchemy._plan_tables import PLAN_ENCRYPTED_COLUMNS
 from payment_adapters.sqlalchemy.mapping import associated_data
 from payment_adapters.sqlalchemy.tables import ENCRYPTED_COLUMNS
 
@@ -39,7 +38,7 @@ __all__ = ["count_encrypted_rows", "rotate_keys"]
 
 #: Columns that may still hold a plaintext JSON value (written before they were encrypted).
 #: Every sealed column: the schema's and the payment plans' (declared in a module of their own).
-_ALL_ENCRYPTED: Final = (*ENCRYPTED_COLUMNS, *PLAN_ENCRYPTED_COLUMNS)
+_ALL_ENCRYPTED: Final = ENCRYPTED_COLUMNS
 _ONCE_PLAINTEXT: Final = frozenset({("outbox", "body")})
 
 

@@ -35,6 +35,7 @@ from payment_adapters.sqlalchemy.repositories import (
     SqlAlchemyBookingLocks,
     SqlAlchemyCreditNoteNumberAllocator,
     SqlAlchemyCreditNoteRepository,
+    SqlAlchemyDisputeRepository,
     SqlAlchemyInbox,
     SqlAlchemyInvoiceNumberAllocator,
     SqlAlchemyInvoiceRepository,
@@ -77,6 +78,7 @@ class SqlAlchemyUnitOfWork:
         self.payment_methods = SqlAlchemyPaymentMethodRepository(session)
         self.payment_plans = SqlAlchemyPaymentPlanRepository(session)
         self.invoices = SqlAlchemyInvoiceRepository(session)
+        self.disputes = SqlAlchemyDisputeRepository(session)
         self.billing = SqlAlchemyBillingRepository(session)
         self.invoice_numbers = SqlAlchemyInvoiceNumberAllocator(session)
         self.credit_notes = SqlAlchemyCreditNoteRepository(session)

@@ -1,7 +1,7 @@
 """The wire shapes of resources: each declared once, as a TypedDict, and built once, as a dict.
 
-One declaration per view (payments, refunds, invoices, credit notes, billing records, and the
-safe views of the reference endpoints) serves every reader of it:
+One declaration per view (payments, refunds, invoices, credit notes, billing records, disputes,
+and the safe views of the reference endpoints) serves every reader of it:
 
 - the builder functions make plain JSON-ready dicts, which msgspec (HTTP) and ``json`` (events)
   encode as they are: nothing is converted per request;
@@ -19,6 +19,7 @@ carry; ``PaymentView`` adds the ``client_secret`` meant for the API caller alone
 from __future__ import annotations
 
 from payment_adapters.wire._common import rfc3339
+from payment_adapters.wire.disputes import DisputeView, dispute_view
 from payment_adapters.wire.invoices import (
     Address,
     BillingRecordView,
@@ -57,6 +58,7 @@ __all__ = [
     "CreditNoteData",
     "CreditNoteView",
     "Customer",
+    "DisputeView",
     "InvoiceData",
     "InvoiceView",
     "LineItem",
@@ -70,6 +72,7 @@ __all__ = [
     "RefundView",
     "billing_record_view",
     "credit_note_view",
+    "dispute_view",
     "invoice_view",
     "payment_method_view",
     "payment_safe_view",

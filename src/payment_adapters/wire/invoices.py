@@ -113,6 +113,8 @@ class BillingRecordView(TypedDict):
         "INVOICE_ISSUED",
         "INVOICE_VOIDED",
         "CREDIT_NOTE_ISSUED",
+        "CHARGEBACK",
+        "CHARGEBACK_REVERSED",
     ]
     booking_id: Id
     guest_id: Id

@@ -73,6 +73,8 @@ class PaymentData(TypedDict):
 
 class PaymentView(PaymentData):
     client_secret: str | None
+    #: Minor units under open disputes (0 when none): such a payment cannot be refunded.
+    amount_disputed: int
 
 
 class CardSafeView(TypedDict):
@@ -122,15 +124,18 @@ class RefundSafeView(TypedDict):
 
 
 @overload
-def payment_view(payment: Payment) -> PaymentView: ...
+def payment_view(payment: Payment, *, amount_disputed: int = 0) -> PaymentView: ...
 @overload
-def payment_view(payment: Payment, *, include_client_secret: Literal[True]) -> PaymentView: ...
+def payment_view(
+    payment: Payment, *, include_client_secret: Literal[True], amount_disputed: int = 0
+) -> PaymentView: ...
 @overload
 def payment_view(payment: Payment, *, include_client_secret: Literal[False]) -> PaymentData: ...
 def payment_view(
-    payment: Payment, *, include_client_secret: bool = True
+    payment: Payment, *, include_client_secret: bool = True, amount_disputed: int = 0
 ) -> PaymentView | PaymentData:
-    """The full view of a payment (``client_secret`` is for the API caller, not for events)."""
+    """The full view of a payment (``client_secret`` and ``amount_disputed``, which the
+    payment's disputes decide, are for the API caller, not for events)."""
     card = payment.card
     data: PaymentData = {
         "id": str(payment.id),
@@ -171,6 +176,7 @@ def payment_view(
         return data
     view = cast(PaymentView, data)
     view["client_secret"] = payment.client_secret
+    view["amount_disputed"] = amount_disputed
     return view
 
 

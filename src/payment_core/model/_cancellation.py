@@ -98,6 +98,18 @@ class CancellationPolicy:
                     reason="a tier nearer check-in may not refund more than one further from it",
                 )
 
+    def describe(self) -> str:
+        """The policy in words, as a guest's bank reads it in a dispute's evidence."""
+        parts = [
+            f"cancelled {t.days_before_check_in} or more days before check-in: "
+            f"{t.refund_bps / 100:g} % refunded"
+            for t in self.tiers
+        ]
+        parts.append("cancelled later: nothing refunded" if self.tiers else "no refund")
+        if self.no_show_fee_bps:
+            parts.append(f"no-show: {self.no_show_fee_bps / 100:g} % of the total charged")
+        return "; ".join(parts) + " (days counted in the property's time zone)."
+
     def tier_for(self, days_before: int) -> CancellationTier | None:
         """The tier with the largest ``days_before_check_in`` not above ``days_before``."""
         # Tiers are ordered from the most days to the fewest: the first that fits is it.

@@ -40,6 +40,9 @@ class BillingRecordType(StrEnum):
     INVOICE_ISSUED = "INVOICE_ISSUED"
     INVOICE_VOIDED = "INVOICE_VOIDED"
     CREDIT_NOTE_ISSUED = "CREDIT_NOTE_ISSUED"
+    #: A dispute's funds left our balance; ``CHARGEBACK_REVERSED`` when they came back.
+    CHARGEBACK = "CHARGEBACK"
+    CHARGEBACK_REVERSED = "CHARGEBACK_REVERSED"
 
 
 def _ts(value: datetime) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Final
+from typing import ClassVar, Final
 from uuid import UUID
 
 import attrs
@@ -24,21 +24,13 @@ import attrs
 from payment_core.errors import InvalidTransitionError, NotFoundError
 from payment_core.model._base import check_transition, snapshot
 from payment_core.model._cancellation import CancellationDecision, CancellationPolicy
+from payment_core.model._installment import Installment
 from payment_core.model._plan_status import (
     INSTALLMENT_TRANSITIONS,
     PLAN_TRANSITIONS,
     InstallmentKind,
     InstallmentStatus,
     PlanStatus,
-)
-from payment_core.model.plan_events import (
-    PaymentPlanCancelled,
-    PaymentPlanCreated,
-    PaymentPlanDefaulted,
-    PaymentPlanEvent,
-    PaymentPlanInstallmentFailed,
-    PaymentPlanInstallmentPaid,
-    PaymentPlanPaid,
 )
 from payment_core.money import Currency, Money
 from payment_core.plan_errors import InstallmentInProgressError
@@ -50,6 +42,13 @@ __all__ = [
     "InstallmentKind",
     "InstallmentStatus",
     "PaymentPlan",
+    "PaymentPlanCancelled",
+    "PaymentPlanCreated",
+    "PaymentPlanDefaulted",
+    "PaymentPlanEvent",
+    "PaymentPlanInstallmentFailed",
+    "PaymentPlanInstallmentPaid",
+    "PaymentPlanPaid",
     "PlanStatus",
 ]
 
@@ -61,29 +60,54 @@ _I = InstallmentStatus
 _CHARGEABLE: Final = frozenset({_P.ACTIVE, _P.DEFAULTED})
 
 
-@attrs.frozen(slots=True)
-class Installment:
-    """One charge of a plan. Frozen: the plan replaces it as it moves."""
+# ------------------------------------------------------------------------------ events
+# In the aggregate's module: an event carries the plan's snapshot, and the plan records them;
+# payment_core.events gathers every event.
 
-    id: UUID
-    kind: InstallmentKind
-    amount: Money
-    due_at: datetime
-    status: InstallmentStatus = InstallmentStatus.SCHEDULED
-    #: The payment of the latest attempt.
-    payment_id: UUID | None = None
-    attempts: int = 0
-    #: When a failed installment is tried again (``None``: it is not, by itself).
-    next_attempt_at: datetime | None = None
-    failure_code: str | None = None
-    #: Until when the worker charging it holds it (``PROCESSING`` only).
-    claimed_until: datetime | None = None
-    paid_at: datetime | None = None
+
+@attrs.frozen(slots=True)
+class PaymentPlanEvent:
+    """Something happened to a plan; ``plan`` is its snapshot at that moment."""
+
+    type: ClassVar[str]
+    event_id: UUID
+    occurred_at: datetime
+    plan: PaymentPlan = attrs.field(repr=False)
 
     @property
-    def is_open(self) -> bool:
-        """Not paid and not cancelled: it may still be charged."""
-        return self.status in (_I.SCHEDULED, _I.PROCESSING, _I.FAILED)
+    def stream_id(self) -> UUID:
+        """A plan's events are published in commit order."""
+        return self.plan.id
+
+
+@attrs.frozen(slots=True)
+class PaymentPlanCreated(PaymentPlanEvent):
+    type: ClassVar[str] = "payment_plan.created"
+
+
+@attrs.frozen(slots=True)
+class PaymentPlanInstallmentPaid(PaymentPlanEvent):
+    type: ClassVar[str] = "payment_plan.installment_paid"
+
+
+@attrs.frozen(slots=True)
+class PaymentPlanInstallmentFailed(PaymentPlanEvent):
+    type: ClassVar[str] = "payment_plan.installment_failed"
+
+
+@attrs.frozen(slots=True)
+class PaymentPlanPaid(PaymentPlanEvent):
+    type: ClassVar[str] = "payment_plan.paid"
+
+
+@attrs.frozen(slots=True)
+class PaymentPlanDefaulted(PaymentPlanEvent):
+    type: ClassVar[str] = "payment_plan.defaulted"
+
+
+@attrs.frozen(slots=True)
+class PaymentPlanCancelled(PaymentPlanEvent):
+    type: ClassVar[str] = "payment_plan.cancelled"
 
 
 @attrs.define(slots=True, eq=False)

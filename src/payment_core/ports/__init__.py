@@ -1,8 +1,8 @@
 """Ports: what the core needs from the world, as ``typing.Protocol`` classes, grouped by what uses
 them.
 
-- :mod:`~payment_core.ports.storage`: repositories, the unit of work, the inbox, booking locks
-  and stored webhooks;
+- :mod:`~payment_core.ports.storage` (and ``_disputes``): repositories, the unit of work, the
+  inbox, booking locks and stored webhooks; where a booking's plan terms come from;
 - :mod:`~payment_core.ports.providers`: :class:`PaymentProvider`, one request type per
   operation, the replies and the translated webhooks;
 - :mod:`~payment_core.ports.system`: the clock, ids, event delivery and the metrics observer.
@@ -14,25 +14,37 @@ here; what only the adapters or the HTTP layer use (the field cipher, the idempo
 is declared beside its users in ``payment_adapters``.
 """
 
+from payment_core.ports._disputes import (
+    DisputeRepository,
+    NoPlanTerms,
+    PlanTerms,
+    PlanTermsSource,
+)
 from payment_core.ports.providers import (
     CancelPaymentRequest,
     CapturePaymentRequest,
     ConfirmPaymentRequest,
     CreatePaymentRequest,
     DetachPaymentMethodRequest,
+    DisputeProvider,
+    FundsMovement,
     IncrementAuthorizationRequest,
     PaymentProvider,
     ProviderCapabilities,
+    ProviderDispute,
     ProviderPayment,
     ProviderPaymentStatus,
     ProviderRefund,
     ProviderRefundStatus,
     RefundRequest,
+    RetrieveDisputeRequest,
     RetrievePaymentRequest,
     RetrieveRefundRequest,
     SavedPaymentMethod,
+    SubmitDisputeEvidenceRequest,
     WebhookEvent,
     WebhookKind,
+    dispute_provider,
 )
 from payment_core.ports.storage import (
     BillingRepository,
@@ -64,32 +76,42 @@ __all__ = [
     "CreditNoteNumberAllocator",
     "CreditNoteRepository",
     "DetachPaymentMethodRequest",
+    "DisputeProvider",
+    "DisputeRepository",
     "EventPublisher",
+    "FundsMovement",
     "Ids",
     "Inbox",
     "IncrementAuthorizationRequest",
     "InvoiceNumberAllocator",
     "InvoiceRepository",
+    "NoPlanTerms",
     "NullObserver",
     "Observer",
     "PaymentMethodRepository",
     "PaymentPlanRepository",
     "PaymentProvider",
     "PaymentRepository",
+    "PlanTerms",
+    "PlanTermsSource",
     "ProviderCapabilities",
+    "ProviderDispute",
     "ProviderPayment",
     "ProviderPaymentStatus",
     "ProviderRefund",
     "ProviderRefundStatus",
     "RefundRepository",
     "RefundRequest",
+    "RetrieveDisputeRequest",
     "RetrievePaymentRequest",
     "RetrieveRefundRequest",
     "SavedPaymentMethod",
     "StoredWebhook",
+    "SubmitDisputeEvidenceRequest",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "WebhookEvent",
     "WebhookKind",
     "WebhookStore",
+    "dispute_provider",
 ]

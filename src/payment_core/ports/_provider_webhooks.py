@@ -12,6 +12,7 @@ import attrs
 from payment_core.model.payment import Card
 from payment_core.money import Money
 from payment_core.outside_text import screen_code, screen_text
+from payment_core.ports._provider_disputes import ProviderDispute
 from payment_core.ports._provider_payments import SavedPaymentMethod
 
 __all__ = ["WebhookEvent", "WebhookKind"]
@@ -29,6 +30,8 @@ class WebhookKind(StrEnum):
     PAYMENT_CANCELED = "payment_canceled"
     REFUND_SUCCEEDED = "refund_succeeded"
     REFUND_FAILED = "refund_failed"
+    #: A dispute opened, moved, closed, or its funds moved (``dispute`` says which).
+    DISPUTE = "dispute"
     IGNORED = "ignored"
 
 
@@ -56,3 +59,5 @@ class WebhookEvent:
     #: The id our own create gave the payment before the provider named it (Square's
     #: ``sqpending_…``, derived from the event's own fields): the provider's id replaces it.
     placeholder_payment_id: str | None = None
+    #: The dispute a ``DISPUTE`` event reports.
+    dispute: ProviderDispute | None = None

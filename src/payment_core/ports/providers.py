@@ -3,7 +3,7 @@ may move money carrying its own idempotency key), the providers' replies and the
 as the core reads them.
 
 The types live in one module per group of operations (payments, holds and saved cards,
-refunds, webhooks); every name is importable from here.
+refunds, disputes, webhooks); every name is importable from here.
 """
 
 from __future__ import annotations
@@ -12,6 +12,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
+from payment_core.ports._provider_disputes import (
+    DisputeProvider,
+    FundsMovement,
+    ProviderDispute,
+    RetrieveDisputeRequest,
+    SubmitDisputeEvidenceRequest,
+    dispute_provider,
+)
 from payment_core.ports._provider_holds import (
     CapturePaymentRequest,
     DetachPaymentMethodRequest,
@@ -41,19 +49,25 @@ __all__ = [
     "ConfirmPaymentRequest",
     "CreatePaymentRequest",
     "DetachPaymentMethodRequest",
+    "DisputeProvider",
+    "FundsMovement",
     "IncrementAuthorizationRequest",
     "PaymentProvider",
     "ProviderCapabilities",
+    "ProviderDispute",
     "ProviderPayment",
     "ProviderPaymentStatus",
     "ProviderRefund",
     "ProviderRefundStatus",
     "RefundRequest",
+    "RetrieveDisputeRequest",
     "RetrievePaymentRequest",
     "RetrieveRefundRequest",
     "SavedPaymentMethod",
+    "SubmitDisputeEvidenceRequest",
     "WebhookEvent",
     "WebhookKind",
+    "dispute_provider",
 ]
 
 

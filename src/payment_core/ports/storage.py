@@ -18,6 +18,7 @@ from payment_core.model.payment import Payment
 from payment_core.model.payment_method import PaymentMethod
 from payment_core.model.refund import Refund
 from payment_core.pagination import Page, PageRequest
+from payment_core.ports._disputes import DisputeRepository
 from payment_core.ports._plan_storage import PaymentPlanRepository
 
 __all__ = [
@@ -344,6 +345,9 @@ class UnitOfWork(Protocol):
 
     @property
     def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def disputes(self) -> DisputeRepository: ...
 
     @property
     def billing(self) -> BillingRepository: ...

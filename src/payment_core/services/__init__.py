@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from payment_core.ports import NullObserver, Observer
+from payment_core.ports import NullObserver, Observer, PlanTermsSource
 from payment_core.services._deps import (
     Dependencies,
     ExpiryAction,
@@ -19,6 +19,7 @@ from payment_core.services.bookings import (
     HandledEvent,
 )
 from payment_core.services.credit_notes import CreateCreditNote, CreditNoteService
+from payment_core.services.disputes import DisputeService
 from payment_core.services.holds import HoldService, HoldSweepReport
 from payment_core.services.invoices import CreateInvoice, InvoiceService, UpdateInvoice
 from payment_core.services.payment_methods import PaymentMethodService
@@ -46,6 +47,7 @@ __all__ = [
     "CreatePaymentPlan",
     "CreditNoteService",
     "Dependencies",
+    "DisputeService",
     "ExpiryAction",
     "HandledEvent",
     "HoldService",
@@ -89,13 +91,16 @@ class Services:
     reconciliation: ReconciliationService
     bookings: BookingEventHandler
     plans: PaymentPlanService
+    disputes: DisputeService
 
     @classmethod
-    def build(cls, deps: Dependencies) -> Services:
-        """Wire every use case over ``deps``."""
+    def build(cls, deps: Dependencies, *, plan_terms: PlanTermsSource | None = None) -> Services:
+        """Wire every use case over ``deps`` (``plan_terms``: where disputes' evidence finds
+        a booking's plan terms; its payment plans by default)."""
         payments = PaymentService(deps)
         refunds = RefundService(deps, payments)
         plans = PaymentPlanService(deps, payments, refunds)
+        disputes = DisputeService(deps, plan_terms)
         return cls(
             deps=deps,
             payments=payments,
@@ -105,8 +110,9 @@ class Services:
             invoices=InvoiceService(deps),
             credit_notes=CreditNoteService(deps),
             billing=BillingService(deps),
-            webhooks=WebhookService(deps, payments, refunds),
+            webhooks=WebhookService(deps, payments, refunds, disputes),
             reconciliation=ReconciliationService(deps, payments, refunds),
             bookings=BookingEventHandler(deps, payments, refunds, plans),
             plans=plans,
+            disputes=disputes,
         )

@@ -1,16 +1,33 @@
-"""Opening a refund inside the caller's transaction (shared by refunds and payments)."""
+"""Opening a refund inside the caller's transaction (shared by refunds and payments), and the
+refusal of one while the payment is disputed."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from payment_core.dispute_errors import PaymentDisputedError
 from payment_core.errors import RefundExceedsRefundableError, ValidationError
 from payment_core.model.payment import Payment, PaymentStatus
 from payment_core.model.refund import Refund
 from payment_core.money import Money
+from payment_core.ports import UnitOfWork
 from payment_core.services._deps import Dependencies
 
-__all__ = ["open_refund"]
+__all__ = ["amount_disputed", "open_refund", "refuse_if_disputed"]
+
+
+async def amount_disputed(uow: UnitOfWork, payment: Payment) -> int:
+    """The amount under open disputes of ``payment`` (locked by the caller, as a dispute's
+    opening locks it too, so neither overtakes the other)."""
+    return (await uow.disputes.amount_open([payment.id])).get(payment.id, 0)
+
+
+async def refuse_if_disputed(uow: UnitOfWork, payment: Payment) -> None:
+    """Raise :class:`PaymentDisputedError` while a dispute of ``payment`` is open: the bank is
+    taking the money back already, and a refund too would pay the guest twice."""
+    disputed = await amount_disputed(uow, payment)
+    if disputed > 0:
+        raise PaymentDisputedError(payment_id=payment.id, amount_disputed=disputed)
 
 
 def open_refund(

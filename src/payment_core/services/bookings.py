@@ -29,7 +29,7 @@ from payment_core.services._booking_plans import (
     save_booking_plan,
 )
 from payment_core.services._deps import Dependencies
-from payment_core.services._refunding import open_refund
+from payment_core.services._refunding import amount_disputed, open_refund
 from payment_core.services.payments import CreatePayment, PaymentService
 from payment_core.services.plans import PaymentPlanService
 from payment_core.services.refunds import RefundService
@@ -253,6 +253,8 @@ class BookingEventHandler:
                         payment.status is PaymentStatus.COMPLETED
                         and auto_refund
                         and payment.refundable > 0
+                        # Disputed: the bank is giving the money back already.
+                        and not await amount_disputed(uow, payment)
                     ):
                         refund = open_refund(deps, payment, None, "booking_cancelled")
                         await uow.payments.update(payment)

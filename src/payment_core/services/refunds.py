@@ -41,7 +41,7 @@ from payment_core.services._refund_settling import (
     reverse_refund,
     reverse_refund_in,
 )
-from payment_core.services._refunding import open_refund
+from payment_core.services._refunding import open_refund, refuse_if_disputed
 from payment_core.services.payments import PaymentService, SettleOutcome
 
 __all__ = ["RefundService"]
@@ -115,6 +115,7 @@ class RefundService:
                     if made is not None:
                         _check_same_request(made, payment_id, amount, reason, idempotency_key)
                         return made, False
+                await refuse_if_disputed(uow, payment)
                 refund = open_refund(deps, payment, amount, reason, refund_id=request)
                 await uow.payments.update(payment)
                 await uow.refunds.add(refund)

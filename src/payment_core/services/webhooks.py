@@ -21,6 +21,7 @@ from payment_core.ports import (
     WebhookKind,
 )
 from payment_core.services._deps import Dependencies
+from payment_core.services.disputes import DisputeService
 from payment_core.services.payments import PaymentService
 from payment_core.services.refunds import RefundService
 
@@ -52,11 +53,16 @@ class WebhookService:
     """Receive provider webhooks: the signature is checked on the raw body before anything."""
 
     def __init__(
-        self, deps: Dependencies, payments: PaymentService, refunds: RefundService
+        self,
+        deps: Dependencies,
+        payments: PaymentService,
+        refunds: RefundService,
+        disputes: DisputeService | None = None,
     ) -> None:
         self._deps = deps
         self._payments = payments
         self._refunds = refunds
+        self._disputes = disputes or DisputeService(deps)
 
     def _provider(self, name: str) -> PaymentProvider:
         if name not in self._deps.providers:
@@ -115,6 +121,8 @@ class WebhookService:
             return await self._apply_payment(uow, provider, event)
         if event.kind in (WebhookKind.REFUND_SUCCEEDED, WebhookKind.REFUND_FAILED):
             return await self._apply_refund(uow, provider, event)
+        if event.kind is WebhookKind.DISPUTE:
+            return await self._disputes.apply_report_in(uow, provider, event)
         return "ignored"
 
     async def _apply_payment(self, uow: UnitOfWork, provider: str, event: WebhookEvent) -> str:

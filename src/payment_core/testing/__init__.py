@@ -149,6 +149,11 @@ class Harness:
         check-in" shows the balance charged (or failed, and when it is tried again)."""
         return await move_to_days_before_check_in(self.services, self.clock, plan_id, days)
 
+    async def deliver_webhooks(self) -> int:
+        """Send the fake provider's webhooks that are due on the clock (its disputes') to the
+        service's webhook endpoint, signed, as the served process does by itself."""
+        return await self.provider.deliver_due_webhooks()
+
 
 def build_in_memory(
     *,
@@ -195,6 +200,11 @@ def build_in_memory(
         provider=provider,
         publisher=publisher,
     )
+    # (Tests hand other providers in too: only the fake sends webhooks of itself.)
+    if getattr(provider, "webhook_sink", False) is None:
+        webhooks = harness.services.webhooks
+        name = provider.name
+        provider.webhook_sink = lambda body, headers: webhooks.receive(name, body, headers)
     if auto_deliver:
 
         def deliver_now() -> None:

@@ -43,6 +43,7 @@ class FakeHolds:
     _intent_for: Callable[[str | None, UUID, Money], Intent]
     _recall: Callable[[Intent, str | None, CaptureMethod], None]
     _token_of: Callable[[str | None], FakeToken | None]
+    open_dispute: Callable[..., str]
 
     def _hold(self, intent: Intent) -> None:
         """Authorized: held whole until ``authorization_ttl`` from now."""
@@ -86,6 +87,9 @@ class FakeHolds:
         intent.amount_received = wanted.amount
         intent.amount_capturable = 0
         intent.capture_key = request.idempotency_key
+        token = self._token_of(intent.payment_method)
+        if token is not None and token.disputes:
+            self.open_dispute(intent.id)  # what was captured is disputed
         return self._reply(intent)
 
     async def increment_authorization(

@@ -38,6 +38,8 @@ class FakeToken:
     off_session: str = "ok"
     #: Whether the issuer declines every increase of a hold on it.
     increments_declined: bool = False
+    #: Whether the cardholder disputes the payment once it completes.
+    disputes: bool = False
 
     def off_session_outcome(self) -> str:
         # Nobody is there to pass 3-D Secure: the issuer wants the guest.
@@ -66,6 +68,8 @@ FAKE_TOKENS: Final[Mapping[str, FakeToken]] = {
     "pm_card_offSessionDeclined": FakeToken(
         "succeeded", Card("visa", "0341", **_EXP), off_session="declined"
     ),
+    # Completes, then the cardholder disputes it (Stripe's 4000000000000259).
+    "pm_card_createDispute": FakeToken("succeeded", Card("visa", "0259", **_EXP), disputes=True),
     # Not in Stripe's set: a provider that reports another amount than we asked for.
     "pm_card_amountMismatch": FakeToken("mismatch", Card("visa", "0101", **_EXP)),
     # Not in Stripe's set: a hold whose every increase the issuer declines.

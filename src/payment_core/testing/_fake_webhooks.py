@@ -9,8 +9,8 @@ from typing import Any, Final
 
 import attrs
 
-from payment_core import signing
-from payment_core.intent_events import event_body, translate_intent_event
+from payment_core import dispute_events, signing
+from payment_core.intent_events import event_body, read_event, translate_event
 from payment_core.ports import (
     ProviderPaymentStatus,
     SavedPaymentMethod,
@@ -47,7 +47,11 @@ class FakeWebhooks:
         return self.translate_webhook(body)
 
     def translate_webhook(self, body: bytes) -> WebhookEvent:
-        event = translate_intent_event(body)
+        envelope = read_event(body)
+        disputed = dispute_events.translate(envelope)
+        if disputed is not None:
+            return disputed
+        event = translate_event(envelope)
         # Keep our own books in step with what the provider told the service.
         if event.provider_payment_id and event.provider_payment_id in self._intents:
             intent = self._intents[event.provider_payment_id]

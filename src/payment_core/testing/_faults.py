@@ -22,6 +22,8 @@ OPERATIONS: Final = frozenset(
         "detach_payment_method",
         "refund",
         "retrieve_refund",
+        "submit_dispute_evidence",
+        "retrieve_dispute",
     }
 )
 

@@ -15,6 +15,7 @@ import attrs
 from payment_core.events import DomainEvent
 from payment_core.model.billing import BillingRecord
 from payment_core.model.credit_note import CreditNote
+from payment_core.model.dispute import Dispute
 from payment_core.model.invoice import Invoice
 from payment_core.model.payment import Payment
 from payment_core.model.payment_method import PaymentMethod
@@ -46,6 +47,7 @@ class InMemoryStore:
         self.payment_methods: dict[UUID, PaymentMethod] = {}
         self.invoices: dict[UUID, Invoice] = {}
         self.payment_plans: dict[UUID, PaymentPlan] = {}
+        self.disputes: dict[UUID, Dispute] = {}
         self.billing: dict[UUID, list[BillingRecord]] = defaultdict(list)
         self.invoice_counters: dict[int, int] = {}
         self.credit_notes: dict[UUID, CreditNote] = {}

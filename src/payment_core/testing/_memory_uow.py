@@ -16,6 +16,7 @@ from typing import Any, Generic, Self, TypeVar
 from payment_core.errors import ConcurrencyError
 from payment_core.events import DomainEvent
 from payment_core.testing._memory_credit_notes import InMemoryCreditNoteRepository
+from payment_core.testing._memory_disputes import InMemoryDisputeRepository
 from payment_core.testing._memory_plans import InMemoryPaymentPlanRepository
 from payment_core.testing._memory_records import (
     InMemoryBillingRepository,
@@ -84,6 +85,7 @@ class InMemoryUnitOfWork:
     payment_methods = _Repository(InMemoryPaymentMethodRepository, "payment_methods")
     payment_plans = _Repository(InMemoryPaymentPlanRepository, "payment_plans")
     invoices = _Repository(InMemoryInvoiceRepository, "invoices")
+    disputes = _Repository(InMemoryDisputeRepository, "disputes")
     billing = _Repository(InMemoryBillingRepository)
     invoice_numbers = _Repository(InMemoryInvoiceNumbers)
     credit_notes = _Repository(InMemoryCreditNoteRepository, "credit_notes")

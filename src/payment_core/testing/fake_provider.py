@@ -7,7 +7,8 @@ wire contract (:mod:`._fake_tokens`). Its webhooks use Stripe's signature scheme
 
 Outcomes are a function of the token, so a fresh process (a restart, another worker) answers
 ``retrieve`` about a payment it has never seen exactly as the one that confirmed it would.
-Holds (:mod:`._fake_holds`) and saved cards (:mod:`._fake_saved`) are parts of their own.
+Holds (:mod:`._fake_holds`), saved cards (:mod:`._fake_saved`) and disputes
+(:mod:`._fake_disputes`) are parts of their own.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from payment_core.ports import (
     ProviderRefund,
     RetrievePaymentRequest,
 )
+from payment_core.testing._fake_disputes import DEFAULT_DISPUTE_DELAY, FakeDisputes
 from payment_core.testing._fake_holds import FakeHolds
 from payment_core.testing._fake_refunds import FakeRefunds
 from payment_core.testing._fake_saved import FakeSavedCards
@@ -75,7 +77,7 @@ class _SystemClock:
         return datetime.now(UTC)
 
 
-class FakeProvider(FakeHolds, FakeSavedCards, FakeRefunds, FakeWebhooks):
+class FakeProvider(FakeHolds, FakeSavedCards, FakeRefunds, FakeWebhooks, FakeDisputes):
     """A deterministic provider whose behaviour is fixed by the payment-method token.
 
     It can do everything the port asks (holds, partial captures, increases, saved cards,
@@ -94,6 +96,7 @@ class FakeProvider(FakeHolds, FakeSavedCards, FakeRefunds, FakeWebhooks):
         clock: Clock | None = None,
         authorization_ttl: timedelta = DEFAULT_AUTHORIZATION_TTL,
         capabilities: ProviderCapabilities | None = None,
+        dispute_delay: timedelta = DEFAULT_DISPUTE_DELAY,
     ) -> None:
         if authorization_ttl <= timedelta(0):
             raise ValueError("authorization_ttl must be positive")
@@ -114,6 +117,7 @@ class FakeProvider(FakeHolds, FakeSavedCards, FakeRefunds, FakeWebhooks):
         if type(max_remembered) is not int or max_remembered < 1:
             raise ValueError("max_remembered must be a positive int")
         self._max_remembered = max_remembered
+        self._init_disputes(dispute_delay)
 
     @property
     def name(self) -> str:
@@ -296,6 +300,8 @@ class FakeProvider(FakeHolds, FakeSavedCards, FakeRefunds, FakeWebhooks):
             intent.status = ProviderPaymentStatus.SUCCEEDED
             intent.amount_received = intent.amount.amount
         self._save_card(intent)
+        if token.disputes and intent.status is ProviderPaymentStatus.SUCCEEDED:
+            self.open_dispute(intent.id)
         if token.outcome == "timeout":
             # The charge went through, but the answer never arrived.
             raise ProviderUnavailableError(message="the provider did not answer in time")

@@ -25,6 +25,7 @@ from litestar.template.config import TemplateConfig
 
 from payment_adapters.bootstrap import Runtime
 from payment_http.console._charts import percent
+from payment_http.console._disputes import ConsoleDisputes
 from payment_http.console._guard import PUBLIC, ConsoleHeaders, require_session
 from payment_http.console._holds import ConsoleHolds
 from payment_http.console._plans import ConsolePlans
@@ -83,6 +84,8 @@ def console_router(runtime: Runtime, *, console: Console | None = None) -> Route
         handlers.insert(4, ConsoleHolds)
     if console.capabilities.plans:
         handlers.insert(4, ConsolePlans)
+    if console.capabilities.disputes:
+        handlers.insert(4, ConsoleDisputes)
     return Router(
         "/",
         route_handlers=[*handlers, Router("/console", route_handlers=[assets])],

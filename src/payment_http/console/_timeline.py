@@ -35,6 +35,8 @@ _EVENT_TITLES: Final = {
     "refund.completed": "Refund completed",
     "refund.failed": "Refund failed",
     "refund.reversed": "Refund reversed by the provider",
+    "dispute.created": "Dispute opened by the guest's bank",
+    "dispute.closed": "Dispute closed",
 }
 
 

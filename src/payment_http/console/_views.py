@@ -48,6 +48,10 @@ _BADGES: Final = {
     "VOID": "muted",
     "UNCOLLECTIBLE": "warn",
     "FLAGGED": "warn",
+    "NEEDS_RESPONSE": "warn",
+    "UNDER_REVIEW": "info",
+    "WON": "ok",
+    "LOST": "bad",
 }
 
 

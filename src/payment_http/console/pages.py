@@ -12,10 +12,13 @@ from litestar.response import Redirect, Template
 from payment_adapters.console import PaymentFilter
 from payment_core.errors import NotFoundError, ValidationError
 from payment_core.ids import is_reference
+from payment_core.model.dispute import DisputeStatus
 from payment_core.model.payment import PaymentStatus
 from payment_core.pagination import PageRequest
 from payment_http.console._common import PathText, QueryText, page, parse_uuid
 from payment_http.console._dead_letters import dead_letters
+from payment_http.console._dispute_chart import dispute_figures
+from payment_http.console._disputes import dispute_rows
 from payment_http.console._overview import DAYS, overview
 from payment_http.console._state import ConsoleDep
 from payment_http.console._timeline import invoice_rows, record_rows, timeline
@@ -68,6 +71,8 @@ class ConsolePages(Controller):
             await console.queries.daily_refunds(since),
             currency,
         )
+        if console.capabilities.disputes:
+            figures |= dispute_figures(now, await console.queries.daily_disputes(since))
         return page(console, request, "overview.html", nav="overview", title="Overview", **figures)
 
     @get("/find")
@@ -191,10 +196,12 @@ class ConsolePages(Controller):
             if i.payment_id == payment.id
         ]
         view = payment_view(payment, flag_after=_flag_after(console))
+        disputes = (await services.disputes.list_by_payment(payment.id, _MANY)).items
         return page(
             console,
             request,
             "payment.html",
+            disputes=dispute_rows(list(disputes), services.deps.clock.now()),
             nav="payments",
             title=f"Payment {payment.reference}",
             payment=view,
@@ -232,6 +239,14 @@ class ConsolePages(Controller):
             if console.capabilities.plans
             else [],
             dead=await dead_letters(console.runtime.settings),
+            disputes=dispute_rows(
+                list(
+                    (
+                        await console.services.disputes.list(DisputeStatus.NEEDS_RESPONSE, _MANY)
+                    ).items
+                ),
+                console.services.deps.clock.now(),
+            ),
         )
 
     @get("/webhooks", name="console:webhooks")

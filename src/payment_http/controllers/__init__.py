@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from payment_http.controllers.billing import BillingController
 from payment_http.controllers.credit_notes import CreditNoteController
+from payment_http.controllers.disputes import DisputeController
 from payment_http.controllers.documents import DocumentController
 from payment_http.controllers.health import HealthController
 from payment_http.controllers.invoices import InvoiceController
@@ -17,6 +18,7 @@ __all__ = [
     "CONTROLLERS",
     "BillingController",
     "CreditNoteController",
+    "DisputeController",
     "DocumentController",
     "HealthController",
     "InvoiceController",
@@ -36,6 +38,7 @@ CONTROLLERS = (
     CreditNoteController,
     DocumentController,
     BillingController,
+    DisputeController,
     WebhookController,
     HealthController,
 )

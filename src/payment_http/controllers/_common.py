@@ -43,7 +43,8 @@ _DESCRIPTIONS: Final[Mapping[int, str]] = {
     "`card_declined`, and the hold stays as it was).",
     404: "Unknown resource, or a malformed id in the path (`not_found`).",
     409: "Illegal state transition (`invalid_state_transition`, `capture_in_progress`, "
-    "`invoice_not_editable`, `invoice_has_credit_notes`, `payment_method_detached`), "
+    "`invoice_not_editable`, `invoice_has_credit_notes`, `payment_method_detached`, "
+    "`payment_disputed`, `dispute_evidence_closed`), "
     "an idempotent request still in flight (`idempotency_request_in_progress`), or a "
     "concurrent modification (`concurrent_modification`).",
     413: "The body is over 64 KiB (`payload_too_large`).",

@@ -111,7 +111,9 @@ class PaymentController(Controller):
         responses=problems(401, 404),
     )
     async def get_payment(self, payment_id: PathId, services: ServicesDep) -> PaymentView:
-        return payment_view(await services.payments.get(parse_id(payment_id, "payment")))
+        payment = await services.payments.get(parse_id(payment_id, "payment"))
+        disputed = await services.disputes.amount_disputed([payment.id])
+        return payment_view(payment, amount_disputed=disputed[payment.id])
 
     @get(
         "/reference/{reference:str}",
@@ -263,6 +265,8 @@ class PaymentController(Controller):
         result = await services.payments.list_by_booking(
             parse_id(booking_id, "booking"), page(limit, cursor)
         )
+        disputed = await services.disputes.amount_disputed([p.id for p in result.items])
         return PaymentList(
-            items=[payment_view(p) for p in result.items], next_cursor=result.next_cursor
+            items=[payment_view(p, amount_disputed=disputed[p.id]) for p in result.items],
+            next_cursor=result.next_cursor,
         )

@@ -12,7 +12,7 @@ import httpx
 
 from payment_adapters.providers._common import Backoff, parse_uuid, refuse_raw_card_data
 from payment_adapters.providers._http import JsonHttp
-from payment_adapters.providers.paypal import _webhooks
+from payment_adapters.providers.paypal import _disputes, _webhooks
 from payment_adapters.providers.paypal._auth import AccessTokens
 from payment_adapters.providers.paypal._certificates import (
     PAYPAL_CERT_ORIGINS,
@@ -68,7 +68,7 @@ _MAX_BODY_FIELD: Final = 127
 _DONE_ALREADY: Final = frozenset({"ORDER_ALREADY_CAPTURED", "ORDER_ALREADY_AUTHORIZED"})
 
 
-class PayPalProvider(PayPalHolds, PayPalVault, PayPalRefunds):
+class PayPalProvider(PayPalHolds, PayPalVault, PayPalRefunds, _disputes.PayPalDisputes):
     """The ``PaymentProvider`` port over PayPal Orders v2, Payments v2 and the vault.
 
     ``environment`` picks the sandbox or live API; ``api_base`` overrides it (a stand-in).

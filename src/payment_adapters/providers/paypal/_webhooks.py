@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from payment_adapters.providers._common import get_header, parse_rfc3339, parse_uuid
 from payment_adapters.providers.paypal._certificates import Certificates
+from payment_adapters.providers.paypal._disputes import translate_dispute
 from payment_adapters.providers.paypal._transformers import (
     REFUND_STATUS,
     paypal_money,
@@ -152,6 +153,9 @@ def translate(body: bytes) -> WebhookEvent:
         created_field="create_time",
         created=parse_rfc3339,
     )
+    disputed = translate_dispute(envelope)
+    if disputed is not None:
+        return disputed
     resource = envelope.subject
     kind = _CAPTURE_EVENTS.get(envelope.type)
     if kind is not None:

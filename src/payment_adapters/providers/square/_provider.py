@@ -14,7 +14,7 @@ import httpx
 from payment_adapters.providers._common import Backoff, Redactor, refuse_raw_card_data
 from payment_adapters.providers._http import JsonHttp
 from payment_adapters.providers.ratelimit import TokenBucket
-from payment_adapters.providers.square import _webhooks
+from payment_adapters.providers.square import _disputes, _webhooks
 from payment_adapters.providers.square._cards import SquareCards, is_card_on_file
 from payment_adapters.providers.square._holds import SquareHolds, hold_view
 from payment_adapters.providers.square._lookup import PaymentLookup
@@ -65,7 +65,7 @@ SQUARE_LIVE_API_BASE: Final = "https://connect.squareup.com"
 SQUARE_VERSION: Final = "2025-10-16"
 
 
-class SquareProvider(SquareHolds, SquareCards):
+class SquareProvider(SquareHolds, SquareCards, _disputes.SquareDisputes):
     """The ``PaymentProvider`` port over Square's Payments API.
 
     ``webhook_signature_keys`` (several while one rotates) and ``notification_url`` (exactly as

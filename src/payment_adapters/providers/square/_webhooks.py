@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from payment_adapters.providers._common import get_header, parse_rfc3339, parse_uuid
+from payment_adapters.providers.square._disputes import translate_dispute
 from payment_adapters.providers.square._transformers import (
     REFUND_STATUS,
     decline_of,
@@ -71,6 +72,9 @@ def translate(body: bytes) -> WebhookEvent:
     envelope = read_envelope(
         body, id_field="event_id", created_field="created_at", created=parse_rfc3339
     )
+    disputed = translate_dispute(envelope)
+    if disputed is not None:
+        return disputed
     obj = envelope.subject
     payment = obj.get("payment")
     if envelope.type in ("payment.created", "payment.updated") and isinstance(payment, dict):

@@ -15,6 +15,7 @@ from payment_adapters.providers.stripe._base import (
     never_set_up,
 )
 from payment_adapters.providers.stripe._customers import StripeSavedCards
+from payment_adapters.providers.stripe._disputes import StripeDisputes
 from payment_adapters.providers.stripe._holds import StripeHolds
 from payment_adapters.providers.stripe._transformers import (
     EXPAND,
@@ -58,7 +59,7 @@ _REFUND_PAGES: Final = 10
 _SETUP_FUTURE_USAGE: Final = frozenset({"off_session", "on_session"})
 
 
-class StripeProvider(StripeHolds, StripeSavedCards):
+class StripeProvider(StripeHolds, StripeSavedCards, StripeDisputes):
     """The ``PaymentProvider`` port over Stripe's PaymentIntents, Refunds and Customers.
 
     ``webhook_secrets`` are the endpoint's signing secrets (several while one rotates);

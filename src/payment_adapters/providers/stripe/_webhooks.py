@@ -14,6 +14,7 @@ from typing import Final
 import attrs
 
 from payment_adapters.providers._common import get_header
+from payment_adapters.providers.stripe._disputes import translate_dispute
 from payment_adapters.providers.stripe._transformers import (
     id_of,
     minor_units,
@@ -51,6 +52,9 @@ def verify(
 def translate(body: bytes) -> WebhookEvent:
     """A Stripe event body -> a :class:`WebhookEvent`."""
     envelope = read_event(body)
+    disputed = translate_dispute(envelope)
+    if disputed is not None:
+        return disputed
     translated = translate_event(envelope)
     obj = envelope.subject
     if translated.amount is not None:

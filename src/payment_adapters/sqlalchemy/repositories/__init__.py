@@ -18,6 +18,7 @@ from payment_adapters.sqlalchemy.repositories.credit_notes import (
     SqlAlchemyCreditNoteNumberAllocator,
     SqlAlchemyCreditNoteRepository,
 )
+from payment_adapters.sqlalchemy.repositories.disputes import SqlAlchemyDisputeRepository
 from payment_adapters.sqlalchemy.repositories.invoices import (
     SqlAlchemyInvoiceNumberAllocator,
     SqlAlchemyInvoiceRepository,
@@ -37,6 +38,7 @@ __all__ = [
     "SqlAlchemyBookingLocks",
     "SqlAlchemyCreditNoteNumberAllocator",
     "SqlAlchemyCreditNoteRepository",
+    "SqlAlchemyDisputeRepository",
     "SqlAlchemyInbox",
     "SqlAlchemyInvoiceNumberAllocator",
     "SqlAlchemyInvoiceRepository",

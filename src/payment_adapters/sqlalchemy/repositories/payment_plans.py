@@ -11,8 +11,8 @@ from uuid import UUID
 from sqlalchemy import Select, literal_column, select
 
 from payment_adapters.sqlalchemy._plan_mapping import plan_from_row, plan_to_row
-from payment_adapters.sqlalchemy._plan_tables import PLANS_AWAKE, payment_plans
 from payment_adapters.sqlalchemy.repositories._base import AggregateRepository
+from payment_adapters.sqlalchemy.tables import PLANS_AWAKE, payment_plans
 from payment_core.model.plan import PaymentPlan
 from payment_core.pagination import Page, PageRequest
 

@@ -23,6 +23,7 @@ from typing import Final
 from sqlalchemy import Table
 
 from payment_adapters.sqlalchemy.tables._base import NAMING_CONVENTION, metadata
+from payment_adapters.sqlalchemy.tables._disputes import DISPUTE_STATUSES, OPEN_DISPUTES, disputes
 from payment_adapters.sqlalchemy.tables._documents import (
     billing_records,
     credit_note_number_counters,
@@ -38,6 +39,12 @@ from payment_adapters.sqlalchemy.tables._payments import (
     payments,
     refunds,
 )
+from payment_adapters.sqlalchemy.tables._plans import (
+    DEFAULTED,
+    PLAN_STATUSES,
+    PLANS_AWAKE,
+    payment_plans,
+)
 from payment_adapters.sqlalchemy.tables._plumbing import (
     NOTIFY_CHANNEL,
     bookings,
@@ -50,16 +57,22 @@ from payment_adapters.sqlalchemy.tables._plumbing import (
 
 __all__ = [
     "CAPTURES_IN_FLIGHT",
+    "DEFAULTED",
+    "DISPUTE_STATUSES",
     "ENCRYPTED_COLUMNS",
     "HOLDS",
     "HOLDS_TO_WARN",
     "NAMING_CONVENTION",
     "NOTIFY_CHANNEL",
+    "OPEN_DISPUTES",
+    "PLANS_AWAKE",
+    "PLAN_STATUSES",
     "billing_records",
     "bookings",
     "console_sessions",
     "credit_note_number_counters",
     "credit_notes",
+    "disputes",
     "idempotency_keys",
     "inbox",
     "invoice_number_counters",
@@ -67,6 +80,7 @@ __all__ = [
     "metadata",
     "outbox",
     "payment_methods",
+    "payment_plans",
     "payments",
     "refunds",
     "webhooks",
@@ -78,6 +92,8 @@ ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
     (payment_methods, "id", ("provider_token", "provider_customer_id")),
     (invoices, "id", ("notes", "customer")),
     (credit_notes, "id", ("memo",)),
+    (disputes, "id", ("evidence",)),
+    (payment_plans, "id", ("cancellation_reason",)),
     (webhooks, "id", ("body",)),
     (idempotency_keys, "key", ("response_body",)),
     (outbox, "id", ("body",)),

@@ -1,4 +1,4 @@
-"""The ``payment_plans`` table (revision 0008), declared on the schema's one ``metadata``.
+"""The ``payment_plans`` table (revision 0008).
 
 A plan's installments and its decided cancellation live in JSON columns of its row, not in
 child tables: they are value objects owned whole by the plan, always read and written with
@@ -27,10 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import CHAR
 
-from payment_adapters.sqlalchemy.tables import metadata
+from payment_adapters.sqlalchemy.tables._base import metadata
 from payment_adapters.sqlalchemy.types import UTCDateTime
 
-__all__ = ["PLANS_AWAKE", "PLAN_STATUSES", "payment_plans"]
+__all__ = ["DEFAULTED", "PLANS_AWAKE", "PLAN_STATUSES", "payment_plans"]
 
 PLAN_STATUSES: Final = "'ACTIVE', 'PAID', 'CANCELLED', 'DEFAULTED', 'NO_SHOW'"
 #: The plans the loop looks at: those with something to do some time.
@@ -59,7 +59,7 @@ payment_plans = Table(
     Column("installments", JSON, nullable=False),
     Column("cancellation", JSON),
     # The reason a cancellation was given (free text from outside): sealed like every column
-    # of ``PLAN_ENCRYPTED_COLUMNS``, and rotated with them.
+    # of ``ENCRYPTED_COLUMNS``, and rotated with them.
     Column("cancellation_reason", LargeBinary),
     Column("amount_refunded", BigInteger, nullable=False),
     Column("wake_at", UTCDateTime),
@@ -87,10 +87,4 @@ payment_plans = Table(
         postgresql_where=literal_column(f"status = '{DEFAULTED}'"),
         sqlite_where=literal_column(f"status = '{DEFAULTED}'"),
     ),
-)
-
-#: The plans' encrypted columns, as ``tables.ENCRYPTED_COLUMNS`` lists the others': (table, its
-#: key column, encrypted columns). Key rotation goes through both.
-PLAN_ENCRYPTED_COLUMNS: Final[tuple[tuple[Table, str, tuple[str, ...]], ...]] = (
-    (payment_plans, "id", ("cancellation_reason",)),
 )
