@@ -18,7 +18,14 @@ from payment_core.model.customer import Customer
 from payment_core.model.dispute import Dispute, DisputeStatus
 from payment_core.pagination import PageRequest
 from payment_core.ports import PlanTerms
-from payment_core.services import BookingCancelled, ProviderRegistry, Services
+from payment_core.services import (
+    BookingCancelled,
+    CreatePaymentPlan,
+    Policy,
+    ProviderRegistry,
+    Services,
+    Tier,
+)
 from payment_core.testing import FakeProvider, build_in_memory
 
 D = DisputeStatus
@@ -149,6 +156,35 @@ async def test_evidence_is_prefilled_from_invoices_and_plan_terms(harness, kit: 
         "service_date": "2027-03-10",
         "cancellation_policy": "Free cancellation until 30 days before.",
     }
+
+
+async def test_a_disputed_plan_deposit_takes_its_plans_check_in_and_policy(kit: Kit) -> None:
+    check_in = (kit.harness.clock.now() + timedelta(days=60)).date()
+    plan = await kit.services.plans.create(
+        CreatePaymentPlan(
+            booking_id=new_uuid(),
+            guest_id=new_uuid(),
+            currency="EUR",
+            total_amount=20_000,
+            check_in=check_in,
+            time_zone="Europe/Madrid",
+            deposit_bps=3_000,
+            balance_due_days_before_check_in=14,
+            payment_method="pm_card_createDispute",
+            cancellation_policy=Policy(tiers=(Tier(30, 10_000), Tier(7, 5_000))),
+        )
+    )
+    deposit = plan.installments[0].payment_id
+    assert deposit is not None
+    kit.harness.clock.advance(timedelta(seconds=3))
+    await kit.harness.deliver_webhooks()
+    (dispute,) = (await kit.services.disputes.list_by_payment(deposit, PageRequest())).items
+    assert dispute.evidence["service_date"] == check_in.isoformat()
+    assert dispute.evidence["cancellation_policy"] == (
+        "cancelled 30 or more days before check-in: 100 % refunded; cancelled 7 or more days "
+        "before check-in: 50 % refunded; cancelled later: nothing refunded (days counted in "
+        "the property's time zone)."
+    )
 
 
 async def test_evidence_merges_then_is_submitted_once_and_never_after(kit: Kit) -> None:
