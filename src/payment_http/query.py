@@ -10,6 +10,7 @@ provider calls is configured by hand, and a webhook is judged by its signature.
 from __future__ import annotations
 
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from litestar import Litestar, Request
 from litestar.openapi.spec import OpenAPI, Operation
@@ -53,6 +54,9 @@ class DeclaredQuery:
         allowed = self.allowed.get((template, request.method))
         if allowed is None:
             return
-        for name in request.query_params:
+        # Read from the raw query: Litestar's parsed one drops a pair with an empty name and
+        # value (``?cursor=&=``), which is no parameter of any operation either.
+        raw = request.scope.get("query_string", b"").decode("latin-1")
+        for name, _ in parse_qsl(raw, keep_blank_values=True):
             if name not in allowed:
                 raise ValidationError(name or "query", "not a parameter of this operation")

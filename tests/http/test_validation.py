@@ -286,7 +286,9 @@ async def test_refund_amounts_are_strict_integers(mem: Api) -> None:
         ("limt=10", "limt"),
         ("=false", "query"),
         ("cursor=&=x", "query"),
+        ("cursor=&=", "query"),
         ("limit=5&expand=x", "expand"),
+        ("limit=5&caf%C3%A9=1", "café"),
     ],
 )
 async def test_a_query_parameter_the_operation_does_not_declare_is_refused(
