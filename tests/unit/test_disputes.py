@@ -187,6 +187,34 @@ async def test_a_disputed_plan_deposit_takes_its_plans_check_in_and_policy(kit: 
     )
 
 
+async def test_a_cancelled_plan_refunds_nothing_of_a_disputed_deposit(kit: Kit) -> None:
+    plan = await kit.services.plans.create(
+        CreatePaymentPlan(
+            booking_id=new_uuid(),
+            guest_id=new_uuid(),
+            currency="EUR",
+            total_amount=20_000,
+            check_in=(kit.harness.clock.now() + timedelta(days=60)).date(),
+            time_zone="Europe/Madrid",
+            deposit_bps=3_000,
+            balance_due_days_before_check_in=14,
+            payment_method="pm_card_createDispute",
+            cancellation_policy=Policy(tiers=(Tier(30, 10_000),)),
+        )
+    )
+    deposit = plan.installments[0].payment_id
+    assert deposit is not None
+    kit.harness.clock.advance(timedelta(seconds=3))
+    await kit.harness.deliver_webhooks()
+    cancelled = await kit.services.plans.cancel(plan.id, "changed plans")
+    # The whole deposit would be owed back, but the bank is taking it back already.
+    assert cancelled.cancellation is not None
+    assert cancelled.cancellation.refund_bps == 10_000
+    refunds = await kit.services.refunds.list_by_payment(deposit, PageRequest())
+    assert refunds.items == []
+    assert cancelled.amount_refunded == 0
+
+
 async def test_evidence_merges_then_is_submitted_once_and_never_after(kit: Kit) -> None:
     _, dispute = await disputed(kit)
     merged = await kit.services.disputes.add_evidence(

@@ -12,7 +12,7 @@ from payment_core.model.plan import InstallmentStatus, PaymentPlan
 from payment_core.model.refund import Refund
 from payment_core.ports import UnitOfWork
 from payment_core.services._deps import Dependencies
-from payment_core.services._refunding import open_refund
+from payment_core.services._refunding import amount_disputed, open_refund
 from payment_core.services.refunds import RefundService
 
 __all__ = ["open_owed_refunds", "process_refunds"]
@@ -22,8 +22,8 @@ logger = logging.getLogger(__name__)
 
 async def open_owed_refunds(deps: Dependencies, uow: UnitOfWork, plan: PaymentPlan) -> list[Refund]:
     """Open what ``plan`` (cancelled, locked by the caller) still owes back as refunds of its
-    paid installments' payments, latest first, each within what its payment may refund; the
-    plan notes what was opened. Nothing for a plan that owes nothing."""
+    paid installments' payments, latest first, each within what its payment may refund (nothing
+    of one under dispute); the plan notes what was opened. Nothing for a plan that owes nothing."""
     owed = plan.refund_owed
     if owed <= 0:
         return []
@@ -39,7 +39,10 @@ async def open_owed_refunds(deps: Dependencies, uow: UnitOfWork, plan: PaymentPl
         if payment is None:
             continue
         locked[payment.id] = payment
-        refundable.append((payment.id, payment.refundable))
+        # A payment the guest's bank is disputing is not refunded as well (that would pay
+        # the guest twice), as a cancelled booking's whole-amount refund skips it too.
+        disputed = await amount_disputed(uow, payment)
+        refundable.append((payment.id, 0 if disputed else payment.refundable))
     opened: list[Refund] = []
     for payment_id, amount in split_refund(owed, refundable):
         payment = locked[payment_id]
