@@ -50,13 +50,15 @@ class DeclaredQuery:
                 self.allowed[(route.path_format, method.upper())] = names
 
     def check(self, request: Request[Any, Any, Any]) -> None:
+        raw = request.scope.get("query_string", b"")
+        if not raw:
+            return  # most requests (every create) carry no query: nothing to look up
         template = str(request.scope.get("path_template", ""))
         allowed = self.allowed.get((template, request.method))
         if allowed is None:
             return
         # Read from the raw query: Litestar's parsed one drops a pair with an empty name and
         # value (``?cursor=&=``), which is no parameter of any operation either.
-        raw = request.scope.get("query_string", b"").decode("latin-1")
-        for name, _ in parse_qsl(raw, keep_blank_values=True):
+        for name, _ in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
             if name not in allowed:
                 raise ValidationError(name or "query", "not a parameter of this operation")
