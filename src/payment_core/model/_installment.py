@@ -39,8 +39,4 @@ class Installment:
     @property
     def is_open(self) -> bool:
         """Not paid and not cancelled: it may still be charged."""
-        return self.status in (
-            InstallmentStatus.SCHEDULED,
-            InstallmentStatus.PROCESSING,
-            InstallmentStatus.FAILED,
-        )
+        return self.status in _OPEN

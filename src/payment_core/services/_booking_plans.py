@@ -30,6 +30,7 @@ from payment_core.services._plan_input import CreatePaymentPlan, Policy, Tier, s
 from payment_core.services.plans import PaymentPlanService
 
 __all__ = [
+    "BOOKINGS_CONSUMER",
     "BookingPaymentPlan",
     "BookingPolicy",
     "cancel_booking_plans",
@@ -38,8 +39,8 @@ __all__ = [
     "save_booking_plan",
 ]
 
-#: The inbox's name for this consumer (the same as the payments' handlers).
-_CONSUMER: Final = "payment-service.bookings"
+#: The inbox consumer of booking events (payments and plans alike: one inbox).
+BOOKINGS_CONSUMER: Final = "payment-service.bookings"
 
 
 @attrs.frozen(slots=True)
@@ -119,7 +120,7 @@ async def save_booking_plan(
     # Its id derives from the event: a redelivery after a crash finds the plan it made.
     plan = plans.build(command, id_for_request("payment_plan.booking", event_id))
     async with deps.uow() as uow:
-        if not await uow.inbox.add(_CONSUMER, event_id):
+        if not await uow.inbox.add(BOOKINGS_CONSUMER, event_id):
             made = await uow.payment_plans.get(plan.id)
             duplicate, saved = True, made
         elif await uow.bookings.lock(plan.booking_id):

@@ -77,11 +77,6 @@ async def mark_no_show(
             )
             await uow.payment_plans.update(plan)
             await uow.commit()
-            charged = any(
-                i.id == fee_id and i.kind is InstallmentKind.NO_SHOW_FEE
-                for i in plan.installments
-                if i.status is InstallmentStatus.SCHEDULED
-            )
-            return plan, fee_id if charged else None
+            return plan, fee_id if fee > 0 else None  # the fee installment, when one is owed
 
     return await deps.retrying(run)

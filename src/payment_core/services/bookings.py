@@ -22,6 +22,7 @@ from payment_core.model.refund import Refund
 from payment_core.pagination import PageRequest
 from payment_core.ports import UnitOfWork
 from payment_core.services._booking_plans import (
+    BOOKINGS_CONSUMER,
     BookingPaymentPlan,
     cancel_booking_plans,
     is_plan_payment,
@@ -40,9 +41,6 @@ logger = logging.getLogger(__name__)
 
 #: Metadata key on a payment created for a booking event: the event's id.
 EVENT_ID_METADATA: Final = "booking_event_id"
-
-#: The inbox's name for this consumer.
-BOOKINGS_CONSUMER: Final = "payment-service.bookings"
 
 
 @attrs.frozen(slots=True)

@@ -17,7 +17,7 @@ import attrs
 
 from payment_core.errors import ConcurrencyError, IdempotencyKeyReusedError, PaymentError
 from payment_core.ids import id_for_request
-from payment_core.model.plan import Installment, InstallmentKind, PaymentPlan
+from payment_core.model.plan import Installment, InstallmentKind, InstallmentStatus, PaymentPlan
 from payment_core.model.refund import Refund
 from payment_core.money import Money
 from payment_core.pagination import Page, PageRequest
@@ -124,11 +124,7 @@ class PaymentPlanService:
         ``IdempotencyKeyReusedError``.
         """
         deps = self._deps
-        plan_id = (
-            None
-            if idempotency_key is None
-            else id_for_request("payment_plan.create", idempotency_key)
-        )
+        plan_id = _request("payment_plan.create", idempotency_key)
         plan = self.build(command, plan_id)
         try:
             async with deps.uow() as uow:
@@ -220,7 +216,7 @@ class PaymentPlanService:
 
         plan, opened = await deps.retrying(run)
         await process_refunds(self._refunds, opened)
-        return await self.get(plan.id) if opened else plan
+        return plan  # the refunds it opened are noted on it; processing them leaves it as is
 
     async def no_show(self, plan_id: UUID, *, idempotency_key: str | None = None) -> PaymentPlan:
         """The guest did not come: unpaid installments are cancelled and the no-show fee
@@ -249,5 +245,5 @@ class PaymentPlanService:
                     logger.warning("installment %s of plan %s: %s", item.id, plan.id, exc.code)
                     continue
                 report.attempted += 1
-                report.paid += after.installment(item.id).status.value == "PAID"
+                report.paid += after.installment(item.id).status is InstallmentStatus.PAID
         return report

@@ -15,7 +15,7 @@ from payment_http.console._actions import Outcome, perform, valid_form_key
 from payment_http.console._common import PathText, form_of, page, parse_uuid
 from payment_http.console._state import Console, ConsoleDep
 from payment_http.console._views import money, when
-from payment_http.console.forms import form_key
+from payment_http.console.forms import confirm_page, forbidden_page, form_key
 from payment_http.console.pages import not_found
 
 __all__ = ["ConsolePlans"]
@@ -85,12 +85,10 @@ class ConsolePlans(Controller):
         if plan is None or item is None:
             return not_found(console, request, "installment")
         amount = money(item.amount.amount, plan.currency.code)
-        return page(
+        return confirm_page(
             console,
             request,
-            "confirm.html",
             nav="attention",
-            title="Pay an installment now",
             heading="Pay an installment now",
             facts=[
                 ("Plan", str(plan.id)),
@@ -124,7 +122,7 @@ class ConsolePlans(Controller):
             or plan_ident is None
             or item_ident is None
         ):
-            return page(console, request, "forbidden.html", title="Form expired", status_code=403)
+            return forbidden_page(console, request)
         plan_page = f"/console/plans/{plan_ident}"
 
         async def run(key: str) -> Outcome:

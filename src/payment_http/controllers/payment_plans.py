@@ -8,7 +8,6 @@ from typing import Any
 from litestar import Controller, Request, get, post
 
 from payment_adapters.wire.payment_plans import payment_plan_view
-from payment_core.money import Currency
 from payment_core.services import CreatePaymentPlan, Policy, Services, Tier
 from payment_http.body import body_of, json_body
 from payment_http.controllers._common import (
@@ -61,7 +60,6 @@ def _command(body: CreatePaymentPlanRequest) -> CreatePaymentPlan:
 def _check_create(services: Services, body: Any) -> None:
     """Every check of the plan, refused before the idempotency key is claimed (the use case
     checks it all again)."""
-    Currency.of(body.currency)
     services.plans.validate(_command(body))
 
 
