@@ -89,8 +89,12 @@ def _retry_at(
 class _Claim:
     """What a claim gave: the plan and installment to charge, or nothing to do."""
 
-    def __init__(self, plan: PaymentPlan, item: Installment | None) -> None:
+    def __init__(
+        self, plan: PaymentPlan, item: Installment | None, *, resumed: bool = False
+    ) -> None:
         self.plan, self.item = plan, item
+        #: An attempt taken over after its claim ran out (its payment may exist already).
+        self.resumed = resumed
 
 
 async def _claim(
@@ -113,6 +117,7 @@ async def _claim(
             ):
                 return _Claim(plan, None)  # this very request charged it already
             until = now + deps.config.reconcile_after
+            resumed = False
             if item.status is InstallmentStatus.PROCESSING:
                 if item.claimed_until is not None and item.claimed_until > now:
                     if by_schedule:
@@ -126,6 +131,7 @@ async def _claim(
                 # Its claim ran out (a worker died, or the provider has not answered): take
                 # it over and run the same attempt again, under the same key.
                 item = plan.extend_claim(item.id, until)
+                resumed = True
             else:
                 if by_schedule and item not in plan.due(now):
                     return _Claim(plan, None)  # moved meanwhile, or not due
@@ -139,7 +145,7 @@ async def _claim(
                 )
             await uow.payment_plans.update(plan)
             await uow.commit()
-            return _Claim(plan, item)
+            return _Claim(plan, item, resumed=resumed)
 
     return await deps.retrying(run)
 
@@ -176,6 +182,8 @@ async def _charge(
     plan: PaymentPlan,
     item: Installment,
     method: str | None,
+    *,
+    resumed: bool,
 ) -> Payment | str | None:
     """The attempt's payment; a failure code when it was refused before any payment was made;
     ``None`` when the outcome is unknown."""
@@ -183,9 +191,10 @@ async def _charge(
     # An attempt taken over after its worker died may find its payment made and settled
     # (by reconciliation, or a webhook): then it needs no call to the provider.
     payment_id = item.payment_id
-    made = await read(deps, lambda uow: uow.payments.get(payment_id))
-    if made is not None and made.status in _SETTLED:
-        return made
+    if resumed:  # a new attempt's payment cannot exist before its claim committed
+        made = await read(deps, lambda uow: uow.payments.get(payment_id))
+        if made is not None and made.status in _SETTLED:
+            return made
     try:
         return await payments.create(
             _command(plan, item, method), idempotency_key=attempt_key(item.id, item.attempts)
@@ -263,7 +272,9 @@ async def charge_installment(
     claim = await _claim(deps, plan_id, installment_id, by_schedule=by_schedule, request=request)
     if claim.item is None:
         return claim.plan
-    outcome = await _charge(deps, payments, claim.plan, claim.item, payment_method)
+    outcome = await _charge(
+        deps, payments, claim.plan, claim.item, payment_method, resumed=claim.resumed
+    )
     plan, opened = await _settle(deps, plan_id, installment_id, outcome)
     await process_refunds(refunds, opened)
     return plan
