@@ -10,10 +10,9 @@ statuses map onto ours as ``docs/disputes.md`` tells: the ``warning_*`` ones are
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 
-from payment_core.intent_events import object_money
+from payment_core.intent_events import object_money, unix_time
 from payment_core.model.dispute import DisputeStatus
 from payment_core.ports import FundsMovement, ProviderDispute, WebhookEvent, WebhookKind
 from payment_core.webhook_json import Envelope, provider_id
@@ -65,7 +64,7 @@ def dispute_from_object(
         amount=object_money(obj),
         reason=obj.get("reason"),
         inquiry=inquiry,
-        evidence_due_by=_unix_time(due),
+        evidence_due_by=unix_time(due),
         funds=funds,
     )
 
@@ -84,9 +83,3 @@ def translate(envelope: Envelope) -> WebhookEvent | None:
         amount=dispute.amount,
         dispute=dispute,
     )
-
-
-def _unix_time(value: object) -> datetime | None:
-    if type(value) is int and 0 <= value < 2**33:
-        return datetime.fromtimestamp(value, UTC)
-    return None

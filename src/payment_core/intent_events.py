@@ -39,6 +39,7 @@ __all__ = [
     "read_event",
     "translate_event",
     "translate_intent_event",
+    "unix_time",
 ]
 
 PAYMENT_INTENT_KINDS: Final[Mapping[str, WebhookKind]] = {
@@ -82,7 +83,7 @@ def read_event(body: bytes) -> Envelope:
     The body is read by :func:`payment_core.webhook_json.load_object` (malformed JSON is a
     :class:`~payment_core.errors.MalformedBodyError`); a bad envelope is a ``ValidationError``.
     """
-    return read_envelope(body, created_field="created", created=_unix_time)
+    return read_envelope(body, created_field="created", created=unix_time)
 
 
 def translate_intent_event(body: bytes) -> WebhookEvent:
@@ -176,7 +177,8 @@ def charge_card(obj: Mapping[str, Any]) -> Card | None:
         return None
 
 
-def _unix_time(value: object) -> datetime | None:
+def unix_time(value: object) -> datetime | None:
+    """A Unix time in seconds an event carries, or ``None`` when it is not one."""
     if type(value) is int and 0 <= value < 2**33:
         return datetime.fromtimestamp(value, UTC)
     return None

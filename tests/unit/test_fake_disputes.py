@@ -90,13 +90,13 @@ async def test_other_tokens_open_no_dispute_and_a_failed_delivery_is_sent_again(
 async def test_evidence_decides_once_per_key() -> None:
     clock = SettableClock(datetime(2026, 5, 1, tzinfo=UTC))
     provider = FakeProvider(clock=clock)
-    intent = await confirmed(provider)
+    await confirmed(provider)
     (dispute_id,) = provider._disputes
     dispute = uuid4()
 
     def submit(key: str, text: str) -> SubmitDisputeEvidenceRequest:
         return SubmitDisputeEvidenceRequest(
-            dispute, dispute_id, intent, AMOUNT, {"uncategorized_text": text}, key
+            dispute, dispute_id, AMOUNT, {"uncategorized_text": text}, key
         )
 
     answer = await provider.submit_dispute_evidence(submit("k1", "losing_evidence"))
@@ -105,10 +105,8 @@ async def test_evidence_decides_once_per_key() -> None:
     assert again == answer
     with pytest.raises(ProviderRejectedError):
         await provider.submit_dispute_evidence(submit("k2", "winning_evidence"))
-    now = await provider.retrieve_dispute(
-        RetrieveDisputeRequest(dispute, dispute_id, intent, AMOUNT)
-    )
+    now = await provider.retrieve_dispute(RetrieveDisputeRequest(dispute, dispute_id, AMOUNT))
     assert now.status is DisputeStatus.LOST
     assert [kind for _, kind in provider.pending_webhooks()][-1] == "charge.dispute.closed"
     with pytest.raises(ProviderRejectedError):
-        await provider.retrieve_dispute(RetrieveDisputeRequest(dispute, "dp_nope", intent, AMOUNT))
+        await provider.retrieve_dispute(RetrieveDisputeRequest(dispute, "dp_nope", AMOUNT))

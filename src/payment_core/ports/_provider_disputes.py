@@ -78,7 +78,6 @@ class SubmitDisputeEvidenceRequest:
 
     dispute_id: UUID
     provider_dispute_id: str
-    provider_payment_id: str | None
     amount: Money
     evidence: Mapping[str, str]
     idempotency_key: str
@@ -90,7 +89,6 @@ class RetrieveDisputeRequest:
 
     dispute_id: UUID
     provider_dispute_id: str
-    provider_payment_id: str | None
     amount: Money
     idempotency_key: str | None = None
 

@@ -160,14 +160,13 @@ async def _move_funds(
     is gone even when the provider sent no funds event; a won one's comes back. A closed
     dispute's money moves only its outcome's way, so a replayed older report moves none."""
     now = deps.clock.now()
-    withdraw = funds is FundsMovement.WITHDRAWN or dispute.status is DisputeStatus.LOST
-    reinstate = funds is FundsMovement.REINSTATED or dispute.status is DisputeStatus.WON
-    if dispute.status is DisputeStatus.WON:
-        withdraw = False
     if dispute.status is DisputeStatus.LOST:
-        reinstate = False
-    if dispute.inquiry and dispute.status is not DisputeStatus.LOST:
-        withdraw = False  # an inquiry moves no money
+        withdraw, reinstate = True, False
+    elif dispute.status is DisputeStatus.WON:
+        withdraw, reinstate = False, True
+    else:  # open: what the report says, and an inquiry moves no money
+        withdraw = funds is FundsMovement.WITHDRAWN and not dispute.inquiry
+        reinstate = funds is FundsMovement.REINSTATED
     kind = None
     if withdraw and dispute.withdraw_funds(now=now):
         kind = BillingRecordType.CHARGEBACK

@@ -12,7 +12,7 @@ from payment_core.model.plan import InstallmentStatus, PaymentPlan
 from payment_core.model.refund import Refund
 from payment_core.ports import UnitOfWork
 from payment_core.services._deps import Dependencies
-from payment_core.services._refunding import amount_disputed, open_refund
+from payment_core.services._refunding import open_refund
 from payment_core.services.refunds import RefundService
 
 __all__ = ["open_owed_refunds", "process_refunds"]
@@ -32,17 +32,19 @@ async def open_owed_refunds(deps: Dependencies, uow: UnitOfWork, plan: PaymentPl
         key=lambda i: (i.paid_at or plan.created_at, i.id),
     )
     locked: dict[object, Payment] = {}
-    refundable = []
+    payments: list[Payment] = []
     for item in paid:
         assert item.payment_id is not None
         payment = await uow.payments.get(item.payment_id, for_update=True)
         if payment is None:
             continue
         locked[payment.id] = payment
-        # A payment the guest's bank is disputing is not refunded as well (that would pay
-        # the guest twice), as a cancelled booking's whole-amount refund skips it too.
-        disputed = await amount_disputed(uow, payment)
-        refundable.append((payment.id, 0 if disputed else payment.refundable))
+        payments.append(payment)
+    # A payment the guest's bank is disputing is not refunded as well (that would pay the
+    # guest twice), as a cancelled booking's whole-amount refund skips it too. One query for
+    # all, once each is locked (as a dispute's opening locks its payment).
+    disputed = await uow.disputes.amount_open([p.id for p in payments])
+    refundable = [(p.id, 0 if disputed.get(p.id) else p.refundable) for p in payments]
     opened: list[Refund] = []
     for payment_id, amount in split_refund(owed, refundable):
         payment = locked[payment_id]

@@ -18,7 +18,6 @@ from typing import Final
 from uuid import UUID
 
 from payment_core.errors import (
-    NotFoundError,
     NotSupportedByProviderError,
     PaymentError,
     ProviderError,
@@ -84,6 +83,29 @@ class DisputeService:
         found = await read(self._deps, lambda uow: uow.disputes.amount_open(payment_ids))
         return {payment_id: found.get(payment_id, 0) for payment_id in payment_ids}
 
+    async def payment(self, payment_id: UUID) -> tuple[Payment, int]:
+        """A payment and the amount under its open disputes, read in one unit of work."""
+
+        async def query(uow: UnitOfWork) -> tuple[Payment, int]:
+            payment = await PAYMENTS.require(uow, payment_id)
+            found = await uow.disputes.amount_open([payment.id])
+            return payment, found.get(payment.id, 0)
+
+        return await read(self._deps, query)
+
+    async def booking_payments(
+        self, booking_id: UUID, page: PageRequest
+    ) -> tuple[Page[Payment], dict[UUID, int]]:
+        """A page of a booking's payments and the amount under open disputes of each (those
+        without one are 0), read in one unit of work."""
+
+        async def query(uow: UnitOfWork) -> tuple[Page[Payment], dict[UUID, int]]:
+            result = await uow.payments.list_by_booking(booking_id, page)
+            found = await uow.disputes.amount_open([p.id for p in result.items])
+            return result, {p.id: found.get(p.id, 0) for p in result.items}
+
+        return await read(self._deps, query)
+
     # ------------------------------------------------------------------ the provider's word
     async def apply_report_in(self, uow: UnitOfWork, provider: str, event: WebhookEvent) -> str:
         """Apply a verified webhook's dispute inside the webhook's transaction."""
@@ -111,11 +133,9 @@ class DisputeService:
         answering = dispute_provider(provider)
         report: ProviderDispute | None = None
         if answering is not None:
-            payment = await PAYMENTS.get(deps, dispute.payment_id)
             request = RetrieveDisputeRequest(
                 dispute_id=dispute.id,
                 provider_dispute_id=dispute.provider_dispute_id,
-                provider_payment_id=payment.provider_payment_id,
                 amount=dispute.amount,
             )
             report = await deps.call_provider(
@@ -126,8 +146,7 @@ class DisputeService:
             async with deps.uow() as uow:
                 if report is not None:
                     await apply_dispute_report(deps, uow, self.plan_terms, dispute.provider, report)
-                current = await uow.disputes.get(dispute.id, for_update=True)
-                assert current is not None
+                current = await DISPUTES.require(uow, dispute.id, lock=True)
                 if current.evidence_submitting and current.status is DisputeStatus.NEEDS_RESPONSE:
                     # The provider still waits for evidence: our submission never arrived.
                     current.abandon_submission(now=deps.clock.now())
@@ -147,10 +166,9 @@ class DisputeService:
         deps = self._deps
         fields = clean_evidence(evidence)
 
-        async def merge() -> tuple[Dispute, Payment]:
+        async def merge() -> Dispute:
             async with deps.uow() as uow:
                 dispute = await DISPUTES.require(uow, dispute_id, lock=True)
-                payment = await PAYMENTS.require(uow, dispute.payment_id)
                 now = deps.clock.now()
                 dispute.merge_evidence(fields, now=now)
                 if submit:
@@ -160,14 +178,14 @@ class DisputeService:
                     dispute.start_submission(now=now)
                 await uow.disputes.update(dispute)
                 await uow.commit()
-                return dispute, payment
+                return dispute
 
-        dispute, payment = await deps.retrying(merge)
+        dispute = await deps.retrying(merge)
         if not submit:
             return dispute
-        return await self._submit(dispute, payment)
+        return await self._submit(dispute)
 
-    async def _submit(self, dispute: Dispute, payment: Payment) -> Dispute:
+    async def _submit(self, dispute: Dispute) -> Dispute:
         deps = self._deps
         provider = deps.providers.get(dispute.provider)
         answering = dispute_provider(provider)
@@ -175,7 +193,6 @@ class DisputeService:
         request = SubmitDisputeEvidenceRequest(
             dispute_id=dispute.id,
             provider_dispute_id=dispute.provider_dispute_id,
-            provider_payment_id=payment.provider_payment_id,
             amount=dispute.amount,
             evidence=dict(dispute.evidence),
             idempotency_key=submit_key(dispute.id),
@@ -222,9 +239,7 @@ class DisputeService:
 
         async def run() -> None:
             async with deps.uow() as uow:
-                current = await uow.disputes.get(dispute_id, for_update=True)
-                if current is None:  # pragma: no cover - disputes are never deleted
-                    raise NotFoundError(entity="dispute", key=str(dispute_id))
+                current = await DISPUTES.require(uow, dispute_id, lock=True)
                 change(current, deps.clock.now())
                 await uow.disputes.update(current)
                 await uow.commit()

@@ -6,8 +6,8 @@
 - retry a refund and replay a webhook are :mod:`._repairs`'s.
 
 Every POST checks the session's CSRF token first; a form whose token does not match changes
-nothing (403). Capturing a hold is :mod:`._holds`'s. Installments and dispute evidence belong
-to use cases that are not built yet: their pages say so (see ``Capabilities``).
+nothing (403). Capturing a hold is :mod:`._holds`'s, paying an installment :mod:`._plans`'s and
+a dispute's evidence :mod:`._disputes`'s.
 """
 
 from __future__ import annotations

@@ -111,9 +111,8 @@ class PaymentController(Controller):
         responses=problems(401, 404),
     )
     async def get_payment(self, payment_id: PathId, services: ServicesDep) -> PaymentView:
-        payment = await services.payments.get(parse_id(payment_id, "payment"))
-        disputed = await services.disputes.amount_disputed([payment.id])
-        return payment_view(payment, amount_disputed=disputed[payment.id])
+        payment, disputed = await services.disputes.payment(parse_id(payment_id, "payment"))
+        return payment_view(payment, amount_disputed=disputed)
 
     @get(
         "/reference/{reference:str}",
@@ -262,10 +261,9 @@ class PaymentController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> PaymentList:
-        result = await services.payments.list_by_booking(
+        result, disputed = await services.disputes.booking_payments(
             parse_id(booking_id, "booking"), page(limit, cursor)
         )
-        disputed = await services.disputes.amount_disputed([p.id for p in result.items])
         return PaymentList(
             items=[payment_view(p, amount_disputed=disputed[p.id]) for p in result.items],
             next_cursor=result.next_cursor,

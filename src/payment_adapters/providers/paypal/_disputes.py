@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 from payment_adapters.providers._common import parse_rfc3339, parse_uuid
 from payment_adapters.providers.paypal._transformers import paypal_money
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DISPUTE_EVENT_TYPES", "PayPalDisputes", "dispute_of", "evidences", "translate_dispute"]
 
-T = TypeVar("T")
 
 DISPUTE_EVENT_TYPES: Final = frozenset(
     {"CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.UPDATED", "CUSTOMER.DISPUTE.RESOLVED"}

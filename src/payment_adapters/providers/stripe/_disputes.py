@@ -11,7 +11,7 @@ test mode reads ``winning_evidence`` / ``losing_evidence`` there).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["StripeDisputes", "evidence_params", "translate_dispute"]
 
-T = TypeVar("T")
 
 #: Our text fields sent under Stripe's name for them (the rest keep their name).
 _RENAMED: Final = {"cancellation_policy": "cancellation_policy_disclosure"}
