@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlencode
 from uuid import UUID
 
 from payment_adapters.providers._common import Backoff, Redactor, call_with_retries
@@ -53,9 +52,9 @@ class SquareClient:
             "Authorization": f"Bearer {self._access_token}",
             "Square-Version": self._version,
         }
-        if params is not None:
-            path = f"{path}?{urlencode(dict(params))}"
-        return await self._http.request(method, path, headers=headers, json_body=json_body)
+        return await self._http.request(
+            method, path, headers=headers, json_body=json_body, params=params
+        )
 
     async def _call(self, operation: str, attempt: Callable[[], Awaitable[T]]) -> T:
         return await call_with_retries(

@@ -81,7 +81,7 @@ class SquareHolds(SquareClient):
     """Captures and increases of Square holds (a part of ``SquareProvider``)."""
 
     async def capture_payment(self, request: CapturePaymentRequest) -> ProviderPayment:
-        payment = await self._held_payment(request.provider_payment_id)
+        payment = await self._found_payment(request.provider_payment_id)
         status = payment.get("status")
         if status == "APPROVED":
             wanted = request.amount_to_capture
@@ -110,7 +110,7 @@ class SquareHolds(SquareClient):
     async def increment_authorization(
         self, request: IncrementAuthorizationRequest
     ) -> ProviderPayment:
-        payment = await self._held_payment(request.provider_payment_id)
+        payment = await self._found_payment(request.provider_payment_id)
         if payment.get("status") != "APPROVED":
             raise _unexpected_state(payment)
         payment = await self._set_amount(
@@ -123,7 +123,8 @@ class SquareHolds(SquareClient):
         return hold_view(payment, self._payment(payment), held=True)
 
     # ------------------------------------------------------------------ parts
-    async def _held_payment(self, provider_payment_id: str | None) -> Mapping[str, Any]:
+    async def _found_payment(self, provider_payment_id: str | None) -> Mapping[str, Any]:
+        """Square's payment for ours, as it stands now (read by the lookup)."""
         payment = await self._lookup.find(provider_payment_id)
         if payment is None or not isinstance(payment.get("id"), str):
             raise ProviderRejectedError(

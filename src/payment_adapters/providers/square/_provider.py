@@ -305,15 +305,6 @@ class SquareProvider(SquareHolds, SquareCards, _disputes.SquareDisputes):
                 raise
 
     # ------------------------------------------------------------------ refunds
-    async def _payment_for_refund(self, provider_payment_id: str | None) -> str:
-        payment = await self._lookup.find(provider_payment_id)
-        if payment is None or not isinstance(payment.get("id"), str):
-            raise ProviderRejectedError(
-                reason_code="unknown_provider_payment",
-                message="Square has no payment for this one of ours",
-            )
-        return str(payment["id"])
-
     async def _post_refund(self, square_id: str, amount: Money, key: str) -> ProviderRefund:
         body = {
             "idempotency_key": square_key(key),
@@ -326,7 +317,7 @@ class SquareProvider(SquareHolds, SquareCards, _disputes.SquareDisputes):
         return refund_reply(refund)
 
     async def refund(self, request: RefundRequest) -> ProviderRefund:
-        square_id = await self._payment_for_refund(request.provider_payment_id)
+        square_id = str((await self._found_payment(request.provider_payment_id))["id"])
         return await self._post_refund(square_id, request.amount, request.idempotency_key)
 
     async def retrieve_refund(self, request: RetrieveRefundRequest) -> ProviderRefund:
@@ -335,8 +326,9 @@ class SquareProvider(SquareHolds, SquareCards, _disputes.SquareDisputes):
                 "retrieve_refund", "GET", f"/v2/refunds/{request.provider_refund_id}", "refund"
             )
             return refund_reply(refund)
-        square_id = await self._payment_for_refund(request.provider_payment_id)
-        payment = await self._get_payment(square_id)
+        # The lookup has just read the payment (its ``refund_ids`` too): no second GET.
+        payment = await self._found_payment(request.provider_payment_id)
+        square_id = str(payment["id"])
         tag = _refund_tag(request.idempotency_key)
         for refund_id in payment.get("refund_ids") or ():
             if not isinstance(refund_id, str):
