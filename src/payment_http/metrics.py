@@ -26,7 +26,15 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "PrometheusObserver"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "MULTIPROC_ENV",
+    "Metrics",
+    "PrometheusObserver",
+]
+
+#: Where every process of ``serve --workers N`` writes its samples (Prometheus' own name).
+MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 
 _LATENCY_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -132,7 +140,7 @@ class Metrics:
                 pending, lag = -1, -1.0
             self.outbox_pending.set(pending)
             self.outbox_lag.set(lag)
-        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        directory = os.environ.get(MULTIPROC_ENV)
         if directory:
             from prometheus_client.multiprocess import MultiProcessCollector  # noqa: PLC0415
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Final, TypeVar
@@ -36,6 +36,7 @@ __all__ = [
     "parse_uuid",
     "redact_text",
     "refuse_raw_card_data",
+    "retry_after",
 ]
 
 T = TypeVar("T")
@@ -177,6 +178,11 @@ class Redactor:
 
 
 # ---------------------------------------------------------------------------- small parsers
+
+
+def retry_after(headers: Mapping[str, str] | None) -> int | None:
+    """The seconds a provider's ``Retry-After`` header asks for, or ``None``."""
+    return parse_retry_after(get_header(headers, "Retry-After"))
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> int | None:

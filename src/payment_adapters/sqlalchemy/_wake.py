@@ -71,9 +71,7 @@ class OutboxWaker:
             while self._pending:
                 self._pending = False
                 try:
-                    if self._conn is None or self._conn.is_closed():
-                        self._conn = await self._connect()
-                    await self._conn.execute(self._statement)
+                    await self._notify()
                 except Exception as exc:
                     self._abandon()
                     if not self._failing:
@@ -85,11 +83,17 @@ class OutboxWaker:
                     await asyncio.sleep(RETRY_AFTER)
                     continue
                 self._failing = False
-                self.sent += 1
                 await asyncio.sleep(self.interval)
         finally:
             if self._task is asyncio.current_task():
                 self._task = None
+
+    async def _notify(self) -> None:
+        """One ``NOTIFY`` on this waker's connection, opened when there is none."""
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await self._connect()
+        await self._conn.execute(self._statement)
+        self.sent += 1
 
     async def _connect(self) -> Any:
         import asyncpg  # noqa: PLC0415 - only on PostgreSQL
@@ -125,10 +129,7 @@ class OutboxWaker:
         if last:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
-                    if self._conn is None or self._conn.is_closed():
-                        self._conn = await self._connect()
-                    await self._conn.execute(self._statement)
-                    self.sent += 1
+                    await self._notify()
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
             with contextlib.suppress(Exception):

@@ -86,8 +86,6 @@ class Database:
     def __init__(self, engine: AsyncEngine, cipher: Cipher, *, notify: bool = True) -> None:
         self.engine = engine
         self.cipher = cipher
-        #: Whether a commit that wrote events notifies ``payments_outbox`` (PostgreSQL).
-        self.notify = notify
         self.dialect_name: str = engine.dialect.name
         #: This process's coalesced wake-ups of the relays (PostgreSQL, ``notify``).
         self.waker: OutboxWaker | None = None

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from payment_http._commands._common import EXIT_FAILURE, EXIT_OK
+from payment_http.metrics import MULTIPROC_ENV
 
 if TYPE_CHECKING:
     from payment_adapters.settings import Settings
@@ -44,7 +45,6 @@ __all__ = ["MULTIPROC_ENV", "prepare_metrics_dir", "serve_many"]
 
 logger = logging.getLogger(__name__)
 
-MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 #: A child that exits sooner than this after its start is a failure to start, not a crash.
 START_GRACE: Final = 5.0
 #: How long the children get to drain after SIGTERM (their own graceful time, and some).
@@ -68,8 +68,7 @@ def prepare_metrics_dir() -> tuple[Path, bool]:
 
 
 class _Children:
-    def __init__(self, count: int, host: str, port: int) -> None:
-        self.count = count
+    def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
         self.processes: dict[int, asyncio.subprocess.Process] = {}
@@ -160,7 +159,7 @@ async def serve_many(
 ) -> int:
     """Supervise ``count`` HTTP processes (and run the background work here); the exit code."""
     metrics_dir, made_here = prepare_metrics_dir()
-    children = _Children(count, host, port)
+    children = _Children(host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 

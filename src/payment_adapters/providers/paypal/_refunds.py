@@ -37,12 +37,8 @@ class PayPalRefunds(PayPalClient):
             )
         return str(capture["id"]), unit
 
-    async def _post_refund(
-        self, capture_id: str, amount: Money, key: str, *, note: str | None = None
-    ) -> ProviderRefund:
+    async def _post_refund(self, capture_id: str, amount: Money, key: str) -> ProviderRefund:
         body: dict[str, Any] = {"amount": amount_of(amount), "custom_id": key[:_MAX_BODY_FIELD]}
-        if note:
-            body["note_to_payer"] = note[:255]
 
         async def attempt() -> Mapping[str, Any]:
             reply = await self._api(

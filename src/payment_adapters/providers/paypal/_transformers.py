@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-from payment_adapters.providers._common import Redactor, get_header, parse_retry_after, parse_uuid
+from payment_adapters.providers._common import Redactor, parse_uuid, retry_after
 from payment_adapters.providers._http import HttpReply
 from payment_adapters.providers._units import ProviderUnits
 from payment_core.errors import ProviderRejectedError, ProviderUnavailableError
@@ -118,7 +118,7 @@ def unavailable(reply: HttpReply) -> ProviderUnavailableError:
     """An answer that says nothing of the outcome, as the port's outcome-unknown error."""
     return ProviderUnavailableError(
         message=f"paypal answered {reply.status}",
-        retry_after_seconds=parse_retry_after(get_header(reply.headers, "Retry-After")),
+        retry_after_seconds=retry_after(reply.headers),
     )
 
 

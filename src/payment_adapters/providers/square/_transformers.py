@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 from uuid import UUID
 
-from payment_adapters.providers._common import Redactor, get_header, parse_retry_after, parse_uuid
+from payment_adapters.providers._common import Redactor, parse_uuid, retry_after
 from payment_adapters.providers._http import HttpReply
 from payment_adapters.providers._units import ProviderUnits
 from payment_core.errors import (
@@ -150,12 +150,12 @@ def error_from(reply: HttpReply, redactor: Redactor) -> Exception:
     if reply.status == 429 or category == "RATE_LIMIT_ERROR":
         return ProviderUnavailableError(
             message="square rate limit (429)",
-            retry_after_seconds=parse_retry_after(get_header(reply.headers, "Retry-After")),
+            retry_after_seconds=retry_after(reply.headers),
         )
     if reply.status >= 500 or category == "API_ERROR" or reply.status == 409:
         return ProviderUnavailableError(
             message=f"square answered {reply.status}",
-            retry_after_seconds=parse_retry_after(get_header(reply.headers, "Retry-After")),
+            retry_after_seconds=retry_after(reply.headers),
         )
     if reply.status == 401 or category == "AUTHENTICATION_ERROR":
         return ProviderRejectedError(

@@ -7,7 +7,7 @@ from typing import Any
 
 import stripe as stripe_sdk
 
-from payment_adapters.providers._common import Redactor, get_header, parse_retry_after
+from payment_adapters.providers._common import Redactor, retry_after
 from payment_core.errors import (
     ProviderDeclinedError,
     ProviderError,
@@ -33,7 +33,7 @@ def error_from(exc: stripe_sdk.StripeError, redactor: Redactor) -> ProviderError
     if isinstance(exc, stripe_sdk.RateLimitError):
         return ProviderUnavailableError(
             message="stripe rate limit (429)",
-            retry_after_seconds=parse_retry_after(get_header(exc.headers, "Retry-After")),
+            retry_after_seconds=retry_after(exc.headers),
         )
     if isinstance(exc, stripe_sdk.APIConnectionError):
         return ProviderUnavailableError(message="stripe connection failed or timed out")
@@ -58,7 +58,7 @@ def error_from(exc: stripe_sdk.StripeError, redactor: Redactor) -> ProviderError
     status = exc.http_status
     return ProviderUnavailableError(
         message=f"stripe answered {status}" if status else "stripe gave no usable answer",
-        retry_after_seconds=parse_retry_after(get_header(exc.headers, "Retry-After")),
+        retry_after_seconds=retry_after(exc.headers),
     )
 
 
