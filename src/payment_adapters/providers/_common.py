@@ -24,13 +24,16 @@ import attrs
 
 from payment_core.card_data import find_raw_card_data, redact_card_numbers
 from payment_core.errors import ProviderRejectedError, ProviderUnavailableError
+from payment_core.ports import ProviderDispute
 from payment_core.signing import get_header
 
 __all__ = [
     "Backoff",
     "Redactor",
     "call_with_retries",
+    "expect_dispute",
     "get_header",
+    "labelled_evidence",
     "parse_retry_after",
     "parse_rfc3339",
     "parse_uuid",
@@ -178,6 +181,25 @@ class Redactor:
 
 
 # ---------------------------------------------------------------------------- small parsers
+
+
+def labelled_evidence(name: str, text: str) -> str:
+    """One evidence field as text a provider files as notes: ``Customer name: Ana``; the
+    free text (``uncategorized_text``) as it is."""
+    if name == "uncategorized_text":
+        return text
+    return f"{name.replace('_', ' ').capitalize()}: {text}"
+
+
+def expect_dispute(
+    found: ProviderDispute | None, expected_id: str, provider: str
+) -> ProviderDispute:
+    """``found``, the dispute asked about; another one (or none) is refused."""
+    if found is None or found.provider_dispute_id != expected_id:
+        raise ProviderRejectedError(
+            reason_code="unexpected_reply", message=f"{provider} answered with another dispute."
+        )
+    return found
 
 
 def retry_after(headers: Mapping[str, str] | None) -> int | None:

@@ -22,9 +22,13 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from payment_adapters.providers._common import parse_rfc3339, parse_uuid
+from payment_adapters.providers._common import (
+    expect_dispute,
+    labelled_evidence,
+    parse_rfc3339,
+    parse_uuid,
+)
 from payment_adapters.providers.paypal._transformers import paypal_money
-from payment_core.errors import ProviderRejectedError
 from payment_core.model.dispute import DisputeStatus
 from payment_core.ports import (
     FundsMovement,
@@ -123,8 +127,7 @@ def evidences(evidence: Mapping[str, str]) -> list[dict[str, str]]:
     """Our evidence as PayPal's ``evidences[]``: one item per field, its notes the text."""
     items = []
     for name in sorted(evidence):
-        label = name.replace("_", " ").capitalize()
-        notes = f"{label}: {evidence[name]}" if name != "uncategorized_text" else evidence[name]
+        notes = labelled_evidence(name, evidence[name])
         items.append(
             {"evidence_type": _EVIDENCE_TYPES.get(name, "OTHER"), "notes": notes[:_NOTES_LIMIT]}
         )
@@ -175,12 +178,7 @@ class PayPalDisputes:
             )
             if not reply.ok:
                 raise self._error(reply)
-            found = dispute_of(reply.object())
-            if found is None or found.provider_dispute_id != dispute_id:
-                raise ProviderRejectedError(
-                    reason_code="unexpected_reply", message="PayPal answered with another dispute."
-                )
-            return found
+            return expect_dispute(dispute_of(reply.object()), dispute_id, "PayPal")
 
         result: ProviderDispute = await self._call("retrieve_dispute", attempt)
         return result

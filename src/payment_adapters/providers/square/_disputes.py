@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from payment_adapters.providers._common import parse_rfc3339
+from payment_adapters.providers._common import expect_dispute, labelled_evidence, parse_rfc3339
 from payment_adapters.providers.square._transformers import error_from, square_key, square_money
-from payment_core.errors import ProviderRejectedError
 from payment_core.model.dispute import DisputeStatus
 from payment_core.ports import (
     FundsMovement,
@@ -105,8 +104,7 @@ def evidence_pieces(evidence: Mapping[str, str]) -> list[tuple[str, str]]:
     """Our evidence as Square's ``(evidence_type, evidence_text)`` pieces, in a stable order."""
     pieces = []
     for name in sorted(evidence):
-        label = name.replace("_", " ").capitalize()
-        text = evidence[name] if name == "uncategorized_text" else f"{label}: {evidence[name]}"
+        text = labelled_evidence(name, evidence[name])
         kind = _EVIDENCE_TYPES.get(name, "GENERIC_EVIDENCE")
         pieces += [(kind, text[i : i + _PIECE]) for i in range(0, len(text), _PIECE)]
     return pieces
@@ -158,9 +156,4 @@ class SquareDisputes:
 
 def _reply(body: Mapping[str, Any], expected_id: str) -> ProviderDispute:
     obj = body.get("dispute")
-    found = dispute_of(obj) if isinstance(obj, dict) else None
-    if found is None or found.provider_dispute_id != expected_id:
-        raise ProviderRejectedError(
-            reason_code="unexpected_reply", message="Square answered with another dispute."
-        )
-    return found
+    return expect_dispute(dispute_of(obj) if isinstance(obj, dict) else None, expected_id, "Square")

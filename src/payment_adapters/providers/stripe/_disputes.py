@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from payment_adapters.providers._common import expect_dispute
 from payment_adapters.providers.stripe._transformers import stripe_money
 from payment_core import dispute_events
-from payment_core.errors import ProviderRejectedError
 from payment_core.ports import (
     ProviderDispute,
     RetrieveDisputeRequest,
@@ -97,9 +97,5 @@ class StripeDisputes:
 
 def _reply(obj: Mapping[str, Any], expected_id: str) -> ProviderDispute:
     """Stripe's Dispute as ours; another dispute, or a status we do not know, is refused."""
-    found = dispute_events.dispute_from_object(obj)
-    if found is None or found.provider_dispute_id != expected_id:
-        raise ProviderRejectedError(
-            reason_code="unexpected_reply", message="Stripe answered with another dispute."
-        )
+    found = expect_dispute(dispute_events.dispute_from_object(obj), expected_id, "Stripe")
     return attrs.evolve(found, amount=stripe_money(obj))
